@@ -1,0 +1,33 @@
+/** The bench page: runs every benchmark in this browser and hands the results to bench/run.mjs. */
+import { KernelClient } from '../src/shell/kernel-client';
+import { agentsAlive, spawnLatency, syscallRtt } from './kernel';
+import type { BenchResults } from './types';
+
+declare global {
+  interface Window {
+    runBench(only?: string[]): Promise<BenchResults>;
+  }
+}
+
+const logEl = document.getElementById('log')!;
+const log = (s: string) => {
+  logEl.textContent += `${s}\n`;
+  console.log(s);
+};
+
+const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
+  rtt: syscallRtt,
+  spawn: spawnLatency,
+  alive: (k) => agentsAlive(k, log),
+};
+
+window.runBench = async (only) => {
+  const k = await KernelClient.connect({ mode: 'shared' });
+  const results: BenchResults = {};
+  for (const [name, run] of Object.entries(SUITES)) {
+    if (only?.length && !only.includes(name)) continue;
+    log(`running ${name}…`);
+    Object.assign(results, await run(k));
+  }
+  return results;
+};

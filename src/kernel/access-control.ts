@@ -1,0 +1,122 @@
+/**
+ * Access control: what each process may do. The kernel consults `holds` for
+ * the capability named by every syscall-table entry, on every call; handlers
+ * then apply the object-level part (which model, which process).
+ * Children get at most what their parent holds: `isSubset` guards spawn.
+ */
+import { arr, bool, type Check, int, nullable, obj, oneOf, opt, str } from './check';
+import { SysError } from './errors';
+
+export interface Capabilities {
+  /** May start child processes. */
+  spawn: boolean;
+  /** Whose processes it may list, signal and wait for: only itself, its descendants, or all. */
+  procs: 'self' | 'children' | 'all';
+  /** Model ids it may use; '*' for any. */
+  models: string[];
+  /** Total tokens (prompt + completion) it may consume; null for no limit. */
+  tokenQuota: number | null;
+  /** May load models into the pool and change engine settings. */
+  modelAdmin: boolean;
+}
+
+/** The capability a syscall-table entry requires (null: every process may call it). */
+export type CapName = 'spawn' | 'procs' | 'models' | 'modelAdmin';
+
+/** What the user at the desktop holds: everything. */
+export const USER_CAPS: Readonly<Capabilities> = Object.freeze({
+  spawn: true,
+  procs: 'all',
+  models: ['*'],
+  tokenQuota: null,
+  modelAdmin: true,
+});
+
+/** What an agent gets when its spawner names no permissions (clamped to the spawner's own). */
+export const DEFAULT_AGENT_CAPS: Readonly<Capabilities> = Object.freeze({
+  spawn: true,
+  procs: 'children',
+  models: ['*'],
+  tokenQuota: null,
+  modelAdmin: false,
+});
+
+const PROC_RANK = { self: 0, children: 1, all: 2 } as const;
+
+export const checkPermissions: Check<Partial<Capabilities>> = obj({
+  spawn: opt(bool),
+  procs: opt(oneOf('self', 'children', 'all')),
+  models: opt(arr(str({ min: 1, max: 200 }), { max: 64 })),
+  tokenQuota: opt(nullable(int({ min: 0 }))),
+  modelAdmin: opt(bool),
+});
+
+export function holds(caps: Capabilities, cap: CapName): boolean {
+  switch (cap) {
+    case 'spawn':
+      return caps.spawn;
+    case 'procs':
+      return true; // every process may see itself; the handler narrows by scope
+    case 'models':
+      return caps.models.length > 0;
+    case 'modelAdmin':
+      return caps.modelAdmin;
+  }
+}
+
+export function mayUseModel(caps: Capabilities, model: string): boolean {
+  return caps.models.includes('*') || caps.models.includes(model);
+}
+
+/**
+ * The capabilities a child gets: what was asked for, filled in from the
+ * defaults, and refused with EPERM if any part exceeds the parent's.
+ */
+export function deriveChild(
+  parent: Capabilities,
+  requested: Partial<Capabilities> | undefined,
+): Capabilities {
+  // What is not asked for is inherited, clamped to the parent; what is asked for must fit.
+  const inherited = intersect(parent, DEFAULT_AGENT_CAPS);
+  const want: Capabilities = { ...inherited, ...(requested ?? {}) };
+  const excess = exceeds(want, parent);
+  if (excess.length)
+    throw new SysError('EPERM', `child would exceed its parent's capabilities: ${excess.join(', ')}`);
+  return want;
+}
+
+/** Names the parts of `a` that `b` does not cover. */
+export function exceeds(a: Capabilities, b: Capabilities): string[] {
+  const out: string[] = [];
+  if (a.spawn && !b.spawn) out.push('spawn');
+  if (a.modelAdmin && !b.modelAdmin) out.push('modelAdmin');
+  if (PROC_RANK[a.procs] > PROC_RANK[b.procs]) out.push(`procs:${a.procs}`);
+  if (!b.models.includes('*')) {
+    for (const m of a.models) if (!b.models.includes(m)) out.push(`model:${m}`);
+  }
+  if (b.tokenQuota !== null && (a.tokenQuota === null || a.tokenQuota > b.tokenQuota)) out.push('tokenQuota');
+  return out;
+}
+
+export const isSubset = (a: Capabilities, b: Capabilities): boolean => exceeds(a, b).length === 0;
+
+export function intersect(a: Capabilities, b: Capabilities): Capabilities {
+  const models = a.models.includes('*')
+    ? [...b.models]
+    : b.models.includes('*')
+      ? [...a.models]
+      : a.models.filter((m) => b.models.includes(m));
+  const quota =
+    a.tokenQuota === null
+      ? b.tokenQuota
+      : b.tokenQuota === null
+        ? a.tokenQuota
+        : Math.min(a.tokenQuota, b.tokenQuota);
+  return {
+    spawn: a.spawn && b.spawn,
+    procs: PROC_RANK[a.procs] <= PROC_RANK[b.procs] ? a.procs : b.procs,
+    models,
+    tokenQuota: quota,
+    modelAdmin: a.modelAdmin && b.modelAdmin,
+  };
+}

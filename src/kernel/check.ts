@@ -1,0 +1,136 @@
+/**
+ * Argument checks for syscalls. Each check takes untrusted data that came
+ * through structured clone and returns it typed, or throws EINVAL/E2BIG. Objects
+ * must be plain and may carry only the keys the check names, so `__proto__`,
+ * `constructor` and friends are refused rather than interpreted.
+ */
+import { SysError } from './errors';
+
+export type Check<T> = (v: unknown, path: string) => T;
+
+const fail = (path: string, what: string): never => {
+  throw new SysError('EINVAL', `${path || 'args'}: ${what}`);
+};
+
+export const str =
+  (opts: { min?: number; max?: number; pattern?: RegExp } = {}): Check<string> =>
+  (v, path) => {
+    if (typeof v !== 'string') return fail(path, `expected a string, got ${typeName(v)}`);
+    const max = opts.max ?? 65_536;
+    if (v.length > max) throw new SysError('E2BIG', `${path}: string of ${v.length} chars exceeds ${max}`);
+    if (v.length < (opts.min ?? 0)) return fail(path, `must have at least ${opts.min} characters`);
+    if (opts.pattern && !opts.pattern.test(v)) return fail(path, `does not match ${opts.pattern}`);
+    return v;
+  };
+
+export const int =
+  (opts: { min?: number; max?: number } = {}): Check<number> =>
+  (v, path) => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v))
+      return fail(path, `expected an integer, got ${typeName(v)}`);
+    if (opts.min !== undefined && v < opts.min) return fail(path, `must be ≥ ${opts.min}`);
+    if (opts.max !== undefined && v > opts.max) return fail(path, `must be ≤ ${opts.max}`);
+    return v;
+  };
+
+export const num =
+  (opts: { min?: number; max?: number } = {}): Check<number> =>
+  (v, path) => {
+    if (typeof v !== 'number' || Number.isNaN(v)) return fail(path, `expected a number, got ${typeName(v)}`);
+    if (opts.min !== undefined && v < opts.min) return fail(path, `must be ≥ ${opts.min}`);
+    if (opts.max !== undefined && v > opts.max) return fail(path, `must be ≤ ${opts.max}`);
+    return v;
+  };
+
+export const bool: Check<boolean> = (v, path) =>
+  typeof v === 'boolean' ? v : fail(path, `expected a boolean, got ${typeName(v)}`);
+
+export const oneOf =
+  <T extends string>(...values: T[]): Check<T> =>
+  (v, path) =>
+    typeof v === 'string' && (values as string[]).includes(v)
+      ? (v as T)
+      : fail(path, `expected one of ${values.join(', ')}`);
+
+export const arr =
+  <T>(item: Check<T>, opts: { max?: number } = {}): Check<T[]> =>
+  (v, path) => {
+    if (!Array.isArray(v)) return fail(path, `expected an array, got ${typeName(v)}`);
+    const max = opts.max ?? 1024;
+    if (v.length > max) throw new SysError('E2BIG', `${path}: ${v.length} items exceeds ${max}`);
+    return v.map((x, i) => item(x, `${path}[${i}]`));
+  };
+
+export const opt =
+  <T>(c: Check<T>): Check<T | undefined> =>
+  (v, path) =>
+    v === undefined ? undefined : c(v, path);
+
+export const nullable =
+  <T>(c: Check<T>): Check<T | null> =>
+  (v, path) =>
+    v === null ? null : c(v, path);
+
+/** Any JSON-like value (what structured clone gives), bounded in depth and size. */
+export const json =
+  (opts: { maxBytes?: number } = {}): Check<unknown> =>
+  (v, path) => {
+    const budget = { left: opts.maxBytes ?? 1_048_576 };
+    walk(v, path, 0, budget);
+    return v;
+  };
+
+function walk(v: unknown, path: string, depth: number, budget: { left: number }): void {
+  if (depth > 32) fail(path, 'nested too deeply');
+  if (v === null || typeof v === 'boolean' || typeof v === 'number') {
+    budget.left -= 8;
+  } else if (typeof v === 'string') {
+    budget.left -= v.length;
+  } else if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) walk(v[i], `${path}[${i}]`, depth + 1, budget);
+  } else if (isPlain(v)) {
+    for (const k of Object.keys(v)) {
+      if (FORBIDDEN_KEYS.has(k)) fail(path, `key "${k}" is not allowed`);
+      budget.left -= k.length;
+      walk((v as Record<string, unknown>)[k], `${path}.${k}`, depth + 1, budget);
+    }
+  } else {
+    fail(path, `unsupported value of type ${typeName(v)}`);
+  }
+  if (budget.left < 0) throw new SysError('E2BIG', `${path || 'args'}: value too large`);
+}
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function isPlain(v: unknown): v is object {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+type Shape = Record<string, Check<unknown>>;
+type Out<S extends Shape> = { [K in keyof S]: ReturnType<S[K]> };
+
+/** A plain object with exactly the named keys (missing optional ones allowed). */
+export const obj =
+  <S extends Shape>(shape: S): Check<Out<S>> =>
+  (v, path) => {
+    if (v === undefined) v = {};
+    if (!isPlain(v)) return fail(path, `expected an object, got ${typeName(v)}`);
+    const src = v as Record<string, unknown>;
+    for (const k of Object.keys(src)) {
+      if (!Object.hasOwn(shape, k) || FORBIDDEN_KEYS.has(k)) fail(path, `unknown key "${k}"`);
+    }
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const k of Object.keys(shape)) {
+      const value = shape[k]!(src[k], path ? `${path}.${k}` : k);
+      if (value !== undefined) out[k] = value;
+    }
+    return out as Out<S>;
+  };
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}

@@ -1,0 +1,644 @@
+/**
+ * The kernel: owns the process table, the connected tabs (which host agent
+ * workers), and the dispatch of every syscall through the table. It runs in a
+ * SharedWorker (or a tab's dedicated Worker) and never trusts what arrives on a
+ * port: frames are parsed, arguments checked, capabilities held, errors typed.
+ */
+import { type Capabilities, deriveChild, holds, mayUseModel, USER_CAPS } from './access-control';
+import type { ChatRequest } from './engine';
+import { SysError } from './errors';
+import { ModelPool } from './model-pool';
+import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, ProcessTable } from './process';
+import {
+  type CallFrame,
+  type EventFrame,
+  type HostCommand,
+  type KernelEvent,
+  PROTOCOL_VERSION,
+  type ProcInfo,
+  parseInbound,
+  type ReturnFrame,
+  recoverId,
+} from './protocol';
+import { PRIORITY_DEFAULT, RunQueue, type Schedulable } from './scheduler';
+import { lookup } from './syscalls';
+
+/** Anything that carries frames: a MessagePort, or a dedicated worker's global scope. */
+export interface Endpoint {
+  postMessage(message: unknown, transfer: Transferable[]): void;
+  onmessage: ((ev: MessageEvent) => void) | null;
+  start?(): void;
+  close?(): void;
+}
+
+export interface Tab {
+  id: string;
+  port: Endpoint;
+  host: boolean;
+  subscribed: boolean;
+  hosted: Set<Process>;
+  streams: Map<number, AbortController>;
+  lastBeat: number;
+  gone: boolean;
+}
+
+export type Caller =
+  | { kind: 'user'; pid: 0; caps: Capabilities; tab: Tab }
+  | { kind: 'agent'; pid: number; caps: Capabilities; proc: Process };
+
+export interface CallIO {
+  /** Sends one chunk of a streaming answer. */
+  emit(chunk: unknown): void;
+  /** Aborted when the caller cancels, exits or loses its tab. */
+  signal: AbortSignal;
+}
+
+/** A return value that must move (transfer) objects such as ports. */
+export class Transfer<T> {
+  constructor(
+    readonly value: T,
+    readonly transfer: Transferable[],
+  ) {}
+}
+
+export interface KernelOptions {
+  /** How long an agent gets to exit after TERM before it is terminated. */
+  killGraceMs?: number;
+  /** How long a worker may take from start to its boot call. */
+  bootTimeoutMs?: number;
+  /** Agents booting at once; the rest wait in priority order. */
+  maxStarting?: number;
+  /** Tabs without a Web Lock are declared gone after this long without a beat. */
+  beatTimeoutMs?: number;
+  /** Web Locks, to learn at once when a tab dies (navigator.locks where present). */
+  locks?: LockManager | null;
+}
+
+interface StartJob extends Schedulable {
+  proc: Process;
+}
+
+export class Kernel {
+  readonly procs = new ProcessTable();
+  readonly pool = new ModelPool();
+  readonly tabs = new Map<string, Tab>();
+  private readonly startQueue = new RunQueue<StartJob>(2000);
+  private starting = 0;
+  private seq = 0;
+  private readonly opts: Required<Omit<KernelOptions, 'locks'>> & { locks: LockManager | null };
+  private readonly bootedAt = Date.now();
+  private readonly counters = { calls: 0, malformed: 0, errors: 0 };
+
+  constructor(opts: KernelOptions = {}) {
+    this.opts = {
+      killGraceMs: opts.killGraceMs ?? 2000,
+      bootTimeoutMs: opts.bootTimeoutMs ?? 30_000,
+      maxStarting: opts.maxStarting ?? 8,
+      beatTimeoutMs: opts.beatTimeoutMs ?? 15_000,
+      locks: opts.locks === undefined ? (globalThis.navigator?.locks ?? null) : opts.locks,
+    };
+    const reaper = setInterval(() => this.reapSilentTabs(), Math.max(1000, this.opts.beatTimeoutMs / 3));
+    (reaper as { unref?: () => void }).unref?.(); // never keep a Node test process alive
+  }
+
+  // ───────────────────────────── tabs ─────────────────────────────
+
+  /** A tab (or the page that owns a dedicated kernel) connected. It speaks once it says hello. */
+  attachTab(port: Endpoint): void {
+    let tab: Tab | null = null;
+    port.onmessage = (ev) => {
+      try {
+        const frame = parseInbound(ev.data);
+        if (!frame) return this.malformed(port, ev.data);
+        if (frame.t === 'hello') {
+          if (tab) return;
+          if (frame.version !== PROTOCOL_VERSION) {
+            return post(port, { t: 'event', event: { type: 'tabs', count: -1 } });
+          }
+          tab = this.addTab(port, frame.tabId, frame.host, frame.lock);
+          return;
+        }
+        if (!tab || tab.gone) {
+          const id = recoverId(ev.data);
+          if (id !== null)
+            this.reply(port, {
+              t: 'ret',
+              id,
+              ok: false,
+              error: new SysError('EINVAL', 'say hello first').toJSON(),
+            });
+          return;
+        }
+        tab.lastBeat = Date.now();
+        switch (frame.t) {
+          case 'call':
+            return this.call({ kind: 'user', pid: 0, caps: USER_CAPS, tab }, frame, port, tab.streams);
+          case 'cancel':
+            return tab.streams.get(frame.id)?.abort();
+          case 'bye':
+            return this.tabGone(tab);
+          case 'host.died':
+            return this.workerDied(tab, frame.pid, frame.incarnation, frame.reason);
+          case 'beat':
+            return;
+        }
+      } catch (e) {
+        this.internalError(e);
+      }
+    };
+    port.start?.();
+  }
+
+  private addTab(port: Endpoint, id: string, host: boolean, lock: string | null): Tab {
+    const existing = this.tabs.get(id);
+    if (existing) this.tabGone(existing);
+    const tab: Tab = {
+      id,
+      port,
+      host,
+      subscribed: false,
+      hosted: new Set(),
+      streams: new Map(),
+      lastBeat: Date.now(),
+      gone: false,
+    };
+    this.tabs.set(id, tab);
+    if (lock && this.opts.locks) {
+      // The tab holds this lock for its whole life; we are granted it when the tab is gone.
+      this.opts.locks.request(lock, () => this.tabGone(tab)).catch(() => {});
+    }
+    this.broadcast({ type: 'tabs', count: this.tabs.size });
+    this.schedule();
+    return tab;
+  }
+
+  private tabGone(tab: Tab): void {
+    if (tab.gone) return;
+    tab.gone = true;
+    if (this.tabs.get(tab.id) === tab) this.tabs.delete(tab.id);
+    for (const c of tab.streams.values()) c.abort();
+    for (const p of [...tab.hosted]) this.hostLost(p, `host tab ${tab.id.slice(0, 8)} closed`);
+    tab.port.close?.();
+    this.broadcast({ type: 'tabs', count: this.tabs.size });
+  }
+
+  private reapSilentTabs(): void {
+    const now = Date.now();
+    for (const tab of this.tabs.values()) {
+      // Tabs with a lock are watched by it; timers in background tabs are throttled, so no beat-based death for them.
+      if (!tab.gone && !this.opts.locks && now - tab.lastBeat > this.opts.beatTimeoutMs) this.tabGone(tab);
+    }
+  }
+
+  // ───────────────────────────── dispatch ─────────────────────────────
+
+  private call(
+    caller: Caller,
+    frame: CallFrame,
+    port: Endpoint,
+    streams: Map<number, AbortController>,
+  ): void {
+    this.counters.calls++;
+    const { id } = frame;
+    let blocking = false;
+    const finish = (ret: ReturnFrame, transfer: Transferable[] = []) => {
+      streams.delete(id);
+      if (blocking && caller.kind === 'agent') {
+        caller.proc.blocking--;
+        this.settle(caller.proc);
+      }
+      this.reply(port, ret, transfer);
+    };
+    try {
+      const entry = lookup(frame.name);
+      if (entry.who !== 'any' && entry.who !== caller.kind) {
+        throw new SysError(
+          'EPERM',
+          `${frame.name} is for ${entry.who === 'user' ? "the user's tabs" : 'agents'} only`,
+        );
+      }
+      const args = entry.check(frame.args, '');
+      if (entry.cap && !holds(caller.caps, entry.cap)) {
+        throw new SysError('EPERM', `${frame.name} needs the "${entry.cap}" capability`);
+      }
+      const ctl = new AbortController();
+      const io: CallIO = { emit: (value) => this.reply(port, { t: 'chunk', id, value }), signal: ctl.signal };
+      if (entry.blocking || frame.name === 'llm.chat') streams.set(id, ctl);
+      if (entry.blocking && caller.kind === 'agent') {
+        blocking = true;
+        caller.proc.blocking++;
+        this.settle(caller.proc);
+      }
+      const result = entry.handler(this, caller, args, io);
+      if (isThenable(result)) {
+        result.then(
+          (v) => finish(...okFrame(id, v)),
+          (e: unknown) => finish(this.errFrame(id, e)),
+        );
+      } else {
+        finish(...okFrame(id, result));
+      }
+    } catch (e) {
+      finish(this.errFrame(id, e));
+    }
+  }
+
+  private errFrame(id: number, e: unknown): ReturnFrame {
+    if (!(e instanceof SysError)) this.internalError(e);
+    else this.counters.errors++;
+    return { t: 'ret', id, ok: false, error: SysError.from(e).toJSON() };
+  }
+
+  private reply(
+    port: Endpoint,
+    frame: ReturnFrame | { t: 'chunk'; id: number; value: unknown },
+    transfer: Transferable[] = [],
+  ): void {
+    try {
+      port.postMessage(frame, transfer);
+    } catch (e) {
+      // A value that cannot be cloned must still produce an answer.
+      if (frame.t === 'ret')
+        port.postMessage({ t: 'ret', id: frame.id, ok: false, error: SysError.from(e).toJSON() }, []);
+    }
+  }
+
+  private malformed(port: Endpoint, data: unknown): void {
+    this.counters.malformed++;
+    const id = recoverId(data);
+    if (id !== null)
+      this.reply(port, {
+        t: 'ret',
+        id,
+        ok: false,
+        error: new SysError('EINVAL', 'malformed frame').toJSON(),
+      });
+  }
+
+  private internalError(e: unknown): void {
+    this.counters.errors++;
+    console.error('[kernel] internal error', e);
+  }
+
+  // ───────────────────────────── processes ─────────────────────────────
+
+  spawn(
+    caller: Caller,
+    task: string,
+    permissions: Partial<Capabilities> | undefined,
+    options: {
+      program?: string;
+      source?: string;
+      priority?: number;
+      args?: unknown;
+      restart?: 'never' | 'on-host-loss';
+    },
+  ): number {
+    const caps = deriveChild(caller.caps, permissions);
+    const parentPriority = caller.kind === 'agent' ? caller.proc.info.priority : PRIORITY_DEFAULT;
+    // Like nice(1): a child cannot be more urgent than its parent unless the user asks.
+    const priority = options.priority ?? parentPriority;
+    if (caller.kind === 'agent' && priority < parentPriority) {
+      throw new SysError('EPERM', `priority ${priority} is more urgent than the parent's ${parentPriority}`);
+    }
+    const p = new Process({
+      pid: this.procs.allocPid(),
+      ppid: caller.pid,
+      task,
+      program: options.source !== undefined ? '(source)' : (options.program ?? 'llm-agent'),
+      source: options.source ?? null,
+      args: options.args ?? null,
+      priority,
+      capabilities: caps,
+      restart: options.restart ?? 'never',
+    });
+    this.procs.add(p);
+    if (caller.kind === 'agent') caller.proc.children.add(p.pid);
+    this.enqueue(p);
+    this.notify(p);
+    this.schedule();
+    return p.pid;
+  }
+
+  private enqueue(p: Process): void {
+    this.startQueue.push({
+      proc: p,
+      priority: p.info.priority,
+      enqueuedAt: performance.now(),
+      seq: this.seq++,
+    });
+  }
+
+  /** Starts queued processes, most urgent first, on the least-loaded host tab. */
+  private schedule(): void {
+    while (this.starting < this.opts.maxStarting && this.startQueue.size > 0) {
+      const host = this.pickHost();
+      if (!host) return;
+      const job = this.startQueue.pop();
+      if (!job) return;
+      if (job.proc.alive && !job.proc.port) this.start(job.proc, host);
+    }
+  }
+
+  private pickHost(): Tab | null {
+    let best: Tab | null = null;
+    for (const t of this.tabs.values()) {
+      if (t.host && !t.gone && (!best || t.hosted.size < best.hosted.size)) best = t;
+    }
+    return best;
+  }
+
+  private start(p: Process, tab: Tab): void {
+    const ch = new MessageChannel();
+    p.port = ch.port1;
+    p.incarnation++;
+    p.booted = false;
+    p.hostTabId = tab.id;
+    p.info.hostTab = tab.id;
+    tab.hosted.add(p);
+    this.starting++;
+    const caller: Caller = { kind: 'agent', pid: p.pid, caps: p.info.capabilities, proc: p };
+    const incarnation = p.incarnation;
+    ch.port1.onmessage = (ev) => {
+      try {
+        if (p.incarnation !== incarnation || !p.alive) return;
+        const frame = parseInbound(ev.data);
+        if (!frame || (frame.t !== 'call' && frame.t !== 'cancel')) return this.malformed(ch.port1, ev.data);
+        if (frame.t === 'cancel') return p.streams.get(frame.id)?.abort();
+        // A suspended agent's calls wait; exit is always honoured.
+        if (p.state === 'suspended' && frame.name !== 'exit') {
+          p.held.push(frame);
+          return;
+        }
+        this.call(caller, frame, ch.port1, p.streams);
+      } catch (e) {
+        this.internalError(e);
+      }
+    };
+    p.bootTimer = setTimeout(() => {
+      if (p.alive && !p.booted && p.incarnation === incarnation) {
+        this.exitProc(p, 1, `did not start within ${this.opts.bootTimeoutMs} ms`);
+      }
+    }, this.opts.bootTimeoutMs);
+    const cmd: HostCommand = { t: 'host.start', pid: p.pid, incarnation, port: ch.port2 };
+    tab.port.postMessage(cmd, [ch.port2]);
+    this.notify(p);
+  }
+
+  bootAgent(c: Caller) {
+    if (c.kind !== 'agent') throw new SysError('EPERM', 'boot is for agents');
+    const p = c.proc;
+    if (p.booted) throw new SysError('EINVAL', 'already booted');
+    p.booted = true;
+    if (p.bootTimer) clearTimeout(p.bootTimer);
+    p.bootTimer = null;
+    this.starting--;
+    if (p.state === 'ready') p.info.state = 'running';
+    this.notify(p);
+    this.schedule();
+    return p.boot();
+  }
+
+  ps(c: Caller): ProcInfo[] {
+    return this.procs
+      .all()
+      .filter((p) => this.canSee(c, p))
+      .map((p) => p.info);
+  }
+
+  /** The process `pid`, if the caller may act on it (EPERM otherwise, ESRCH if none). */
+  visible(c: Caller, pid: number): Process {
+    const p = this.procs.get(pid);
+    if (!this.canSee(c, p))
+      throw new SysError('EPERM', `process ${pid} is outside your scope (${c.caps.procs})`);
+    return p;
+  }
+
+  private canSee(c: Caller, p: Process): boolean {
+    if (c.kind === 'user' || c.caps.procs === 'all') return true;
+    if (p.pid === c.pid) return true;
+    return c.caps.procs === 'children' && this.procs.isDescendant(p.pid, c.pid);
+  }
+
+  kill(p: Process, signal: 'TERM' | 'KILL', graceMs = this.opts.killGraceMs): null {
+    if (!p.alive) return null;
+    if (signal === 'KILL' || !p.booted) {
+      this.exitProc(
+        p,
+        signal === 'KILL' ? EXIT_KILL : EXIT_TERM,
+        signal === 'KILL' ? 'killed' : 'terminated before it started',
+      );
+      return null;
+    }
+    p.port?.postMessage({ t: 'signal', sig: 'TERM' });
+    if (!p.killTimer) {
+      p.killTimer = setTimeout(() => {
+        p.killTimer = null;
+        if (p.alive) this.exitProc(p, EXIT_KILL, `killed: did not exit within ${graceMs} ms of TERM`);
+      }, graceMs);
+    }
+    return null;
+  }
+
+  wait(c: Caller, p: Process, timeoutMs?: number): Promise<Exit> {
+    if (c.kind === 'agent' && p.pid === c.pid)
+      throw new SysError('EINVAL', 'a process cannot wait for itself');
+    return new Promise<Exit>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      const off = p.onExit((e) => {
+        if (timer) clearTimeout(timer);
+        resolve(e);
+      });
+      if (timeoutMs !== undefined && p.alive) {
+        timer = setTimeout(() => {
+          off();
+          reject(new SysError('ETIMEDOUT', `process ${p.pid} still running after ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+    });
+  }
+
+  suspend(p: Process): null {
+    if (!p.alive) throw new SysError('ESRCH', `process ${p.pid} has exited`);
+    if (p.state === 'suspended') return null;
+    p.info.state = 'suspended';
+    p.port?.postMessage({ t: 'signal', sig: 'STOP' });
+    this.notify(p);
+    return null;
+  }
+
+  resume(p: Process): null {
+    if (!p.alive) throw new SysError('ESRCH', `process ${p.pid} has exited`);
+    if (p.state !== 'suspended') return null;
+    p.info.state = p.booted ? 'running' : 'ready';
+    p.settle();
+    p.port?.postMessage({ t: 'signal', sig: 'CONT' });
+    p.wakeResumed();
+    const held = p.held.splice(0);
+    const caller: Caller = { kind: 'agent', pid: p.pid, caps: p.info.capabilities, proc: p };
+    for (const frame of held) if (p.port) this.call(caller, frame, p.port, p.streams);
+    this.notify(p);
+    return null;
+  }
+
+  renice(c: Caller, p: Process, priority: number): null {
+    if (c.kind === 'agent' && priority < p.info.priority) {
+      throw new SysError('EPERM', 'only the user can make a process more urgent');
+    }
+    p.info.priority = priority;
+    this.notify(p);
+    return null;
+  }
+
+  exitAgent(c: Caller, code: number): null {
+    if (c.kind === 'agent') this.exitProc(c.proc, code, code === 0 ? null : `exit ${code}`);
+    return null;
+  }
+
+  write(c: Caller, fd: 1 | 2, data: string): null {
+    if (c.kind !== 'agent') throw new SysError('EPERM', 'write is for agents');
+    c.proc.appendOutput(data);
+    this.broadcast({ type: 'output', pid: c.pid, fd, data });
+    return null;
+  }
+
+  private exitProc(p: Process, code: number, reason: string | null): void {
+    if (!p.alive) return;
+    if (!p.booted && p.port) this.starting--;
+    p.markExited(code, reason);
+    this.releaseWorker(p);
+    this.startQueue.remove((j) => j.proc === p);
+    this.procs.exited(p);
+    this.notify(p);
+    this.schedule();
+  }
+
+  /** Detaches a process from its worker and asks the host tab to terminate it. */
+  private releaseWorker(p: Process): void {
+    const tab = p.hostTabId ? this.tabs.get(p.hostTabId) : undefined;
+    if (tab) {
+      tab.hosted.delete(p);
+      const cmd: HostCommand = { t: 'host.terminate', pid: p.pid, incarnation: p.incarnation };
+      tab.port.postMessage(cmd, []);
+    }
+    p.port?.close();
+    p.port = null;
+    p.hostTabId = null;
+  }
+
+  private hostLost(p: Process, why: string): void {
+    if (!p.alive) return;
+    if (p.info.restart === 'on-host-loss') {
+      if (!p.booted && p.port) this.starting--;
+      for (const c of p.streams.values()) c.abort();
+      p.streams.clear();
+      p.held.length = 0;
+      p.blocking = 0;
+      if (p.bootTimer) clearTimeout(p.bootTimer);
+      p.port?.close();
+      p.port = null;
+      p.hostTabId = null;
+      p.info.hostTab = null;
+      p.booted = false;
+      p.info.state = 'ready';
+      p.info.restarts++;
+      this.enqueue(p);
+      this.notify(p);
+      this.schedule();
+    } else {
+      p.hostTabId = null;
+      this.exitProc(p, EXIT_HOST_LOST, why);
+    }
+  }
+
+  private workerDied(tab: Tab, pid: number, incarnation: number, reason: string): void {
+    const p = this.procs.find(pid);
+    if (!p?.alive || p.incarnation !== incarnation || p.hostTabId !== tab.id) return;
+    this.exitProc(p, 1, `worker died: ${reason.slice(0, 500)}`);
+  }
+
+  private settle(p: Process): void {
+    const before = p.state;
+    p.settle();
+    if (p.state !== before) this.notify(p);
+  }
+
+  // ───────────────────────────── models ─────────────────────────────
+
+  async chat(c: Caller, req: ChatRequest, io: CallIO) {
+    const engine = this.pool.get(req.model);
+    if (!mayUseModel(c.caps, engine.info.id))
+      throw new SysError('EPERM', `model ${engine.info.id} is not granted`);
+    const proc = c.kind === 'agent' ? c.proc : null;
+    const quota = c.caps.tokenQuota;
+    if (proc && quota !== null) {
+      const used = proc.info.usage.prompt_tokens + proc.info.usage.completion_tokens;
+      if (used >= quota) throw new SysError('EDQUOT', `token quota of ${quota} used up (${used})`);
+    }
+    let usage = null;
+    for await (const chunk of engine.stream(req, io.signal)) {
+      // A suspended process's stream pauses here; the engine is pull-driven, so it pauses too.
+      const paused = proc?.untilRunnable();
+      if (paused) await paused;
+      if (chunk.usage) usage = chunk.usage;
+      io.emit(chunk);
+    }
+    if (proc && usage) {
+      proc.info.usage.prompt_tokens += usage.prompt_tokens;
+      proc.info.usage.completion_tokens += usage.completion_tokens;
+      this.notify(proc);
+    }
+    return usage;
+  }
+
+  // ───────────────────────────── events and misc ─────────────────────────────
+
+  subscribe(c: Caller): null {
+    if (c.kind === 'user') c.tab.subscribed = true;
+    return null;
+  }
+
+  stats() {
+    return {
+      uptimeMs: Date.now() - this.bootedAt,
+      tabs: this.tabs.size,
+      processes: this.procs.all().filter((p) => p.alive).length,
+      startQueue: this.startQueue.size,
+      ...this.counters,
+    };
+  }
+
+  echoPort(): Transfer<MessagePort> {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = (ev) => ch.port1.postMessage(ev.data);
+    return new Transfer(ch.port2, [ch.port2]);
+  }
+
+  private notify(p: Process): void {
+    this.broadcast({ type: 'proc', proc: p.info });
+  }
+
+  private broadcast(event: KernelEvent): void {
+    const frame: EventFrame = { t: 'event', event };
+    for (const t of this.tabs.values()) {
+      if (t.subscribed && !t.gone) post(t.port, frame);
+    }
+  }
+}
+
+function okFrame(id: number, v: unknown): [ReturnFrame, Transferable[]] {
+  if (v instanceof Transfer) return [{ t: 'ret', id, ok: true, value: v.value }, v.transfer];
+  return [{ t: 'ret', id, ok: true, value: v === undefined ? null : v }, []];
+}
+
+function isThenable(v: unknown): v is Promise<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+function post(port: Endpoint, frame: unknown): void {
+  try {
+    port.postMessage(frame, []);
+  } catch {
+    /* a closed or broken port: the tab is going away */
+  }
+}

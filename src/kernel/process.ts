@@ -1,0 +1,203 @@
+/**
+ * Processes: the table of agents the kernel runs, and each one's lifecycle.
+ *   ready ──boot──▶ running ◀──▶ waiting (blocked in a syscall)
+ *     ▲               │  ▲
+ *     └─host lost─────┤  └─resume── suspended
+ *                     ▼
+ *                   exited (exit code; 128+n for signals, 129 for a lost host)
+ */
+import type { Capabilities } from './access-control';
+import { SysError } from './errors';
+import type { AgentBoot, CallFrame, ProcInfo, ProcState } from './protocol';
+
+export const EXIT_TERM = 143;
+export const EXIT_KILL = 137;
+export const EXIT_HOST_LOST = 129;
+const OUTPUT_KEEP = 64 * 1024;
+
+export interface Exit {
+  pid: number;
+  exitCode: number;
+  exitReason: string | null;
+}
+
+export class Process {
+  readonly info: ProcInfo;
+  readonly source: string | null;
+  readonly args: unknown;
+  /** The kernel's end of the agent's port, while a worker is attached. */
+  port: MessagePort | null = null;
+  /** Bumped on every (re)start, so stale reports about an old worker are ignored. */
+  incarnation = 0;
+  hostTabId: string | null = null;
+  booted = false;
+  /** Blocking syscalls in flight: while > 0 the process is 'waiting'. */
+  blocking = 0;
+  /** Calls that arrived while suspended, served on resume. */
+  readonly held: CallFrame[] = [];
+  /** Streaming calls in flight, by call id, so cancel/kill/suspend can reach them. */
+  readonly streams = new Map<number, AbortController>();
+  readonly children = new Set<number>();
+  private exitWaiters: Array<(e: Exit) => void> = [];
+  private resumeWaiters: Array<() => void> = [];
+  output = '';
+  killTimer: ReturnType<typeof setTimeout> | null = null;
+  bootTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(init: {
+    pid: number;
+    ppid: number;
+    task: string;
+    program: string;
+    source: string | null;
+    args: unknown;
+    priority: number;
+    capabilities: Capabilities;
+    restart: 'never' | 'on-host-loss';
+  }) {
+    this.source = init.source;
+    this.args = init.args;
+    this.info = {
+      pid: init.pid,
+      ppid: init.ppid,
+      task: init.task,
+      program: init.program,
+      priority: init.priority,
+      state: 'ready',
+      exitCode: null,
+      exitReason: null,
+      startTime: Date.now(),
+      endTime: null,
+      hostTab: null,
+      restart: init.restart,
+      restarts: 0,
+      capabilities: init.capabilities,
+      usage: { prompt_tokens: 0, completion_tokens: 0 },
+    };
+  }
+
+  get pid(): number {
+    return this.info.pid;
+  }
+  get state(): ProcState {
+    return this.info.state;
+  }
+  get alive(): boolean {
+    return this.info.state !== 'exited';
+  }
+
+  boot(): AgentBoot {
+    return {
+      pid: this.pid,
+      ppid: this.info.ppid,
+      task: this.info.task,
+      program: this.info.program,
+      source: this.source,
+      args: this.args,
+    };
+  }
+
+  /** Recomputes running/waiting from the blocking count (suspended and exited stick). */
+  settle(): void {
+    if (this.info.state === 'running' || this.info.state === 'waiting') {
+      this.info.state = this.blocking > 0 ? 'waiting' : 'running';
+    }
+  }
+
+  appendOutput(data: string): void {
+    this.output += data;
+    if (this.output.length > OUTPUT_KEEP) this.output = this.output.slice(-OUTPUT_KEEP);
+  }
+
+  markExited(code: number, reason: string | null): Exit {
+    this.info.state = 'exited';
+    this.info.exitCode = code;
+    this.info.exitReason = reason;
+    this.info.endTime = Date.now();
+    for (const c of this.streams.values()) c.abort();
+    this.streams.clear();
+    this.held.length = 0;
+    if (this.killTimer) clearTimeout(this.killTimer);
+    if (this.bootTimer) clearTimeout(this.bootTimer);
+    this.killTimer = this.bootTimer = null;
+    const exit = this.exitInfo()!;
+    for (const w of this.exitWaiters.splice(0)) w(exit);
+    for (const w of this.resumeWaiters.splice(0)) w();
+    return exit;
+  }
+
+  exitInfo(): Exit | null {
+    return this.info.exitCode === null
+      ? null
+      : { pid: this.pid, exitCode: this.info.exitCode, exitReason: this.info.exitReason };
+  }
+
+  onExit(fn: (e: Exit) => void): () => void {
+    const done = this.exitInfo();
+    if (done) {
+      fn(done);
+      return () => {};
+    }
+    this.exitWaiters.push(fn);
+    return () => {
+      this.exitWaiters = this.exitWaiters.filter((w) => w !== fn);
+    };
+  }
+
+  /** Resolves at once unless suspended; then on resume or exit. */
+  untilRunnable(): Promise<void> | null {
+    if (this.info.state !== 'suspended') return null;
+    return new Promise((resolve) => this.resumeWaiters.push(resolve));
+  }
+
+  wakeResumed(): void {
+    for (const w of this.resumeWaiters.splice(0)) w();
+  }
+}
+
+export class ProcessTable {
+  private readonly procs = new Map<number, Process>();
+  private nextPid = 1;
+  /** Exited processes kept for ps/wait before they are reaped, oldest first. */
+  private readonly zombies: number[] = [];
+  constructor(private readonly keepExited = 256) {}
+
+  allocPid(): number {
+    return this.nextPid++;
+  }
+
+  add(p: Process): void {
+    this.procs.set(p.pid, p);
+  }
+
+  get(pid: number): Process {
+    const p = this.procs.get(pid);
+    if (!p) throw new SysError('ESRCH', `no process ${pid}`);
+    return p;
+  }
+
+  find(pid: number): Process | undefined {
+    return this.procs.get(pid);
+  }
+
+  all(): Process[] {
+    return [...this.procs.values()];
+  }
+
+  /** Remembers an exit and reaps the oldest exited processes beyond the limit. */
+  exited(p: Process): void {
+    this.zombies.push(p.pid);
+    while (this.zombies.length > this.keepExited) this.procs.delete(this.zombies.shift()!);
+  }
+
+  /** True when `pid` is `ancestor` or one of its descendants. */
+  isDescendant(pid: number, ancestor: number): boolean {
+    let cur = this.procs.get(pid);
+    for (let hops = 0; cur && hops < 10_000; hops++) {
+      if (cur.pid === ancestor) return true;
+      if (cur.info.ppid === 0) return false;
+      cur = this.procs.get(cur.info.ppid);
+    }
+    return false;
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The wire protocol: every frame that crosses a port between a tab, the kernel
+ * and an agent. It is deliberately tiny (like comlink's, but closed): a caller
+ * can only name a syscall from the table and pass data — never a property path.
+ */
+import type { SysErrorShape } from './errors';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Caller → kernel: invoke syscall `name`. `id` correlates the answer. */
+export interface CallFrame {
+  t: 'call';
+  id: number;
+  name: string;
+  args?: unknown;
+}
+/** Caller → kernel: abandon a streaming call. */
+export interface CancelFrame {
+  t: 'cancel';
+  id: number;
+}
+/** Kernel → caller: the final answer of call `id`. */
+export type ReturnFrame =
+  | { t: 'ret'; id: number; ok: true; value: unknown }
+  | { t: 'ret'; id: number; ok: false; error: SysErrorShape };
+/** Kernel → caller: one item of a streaming call's output. */
+export interface ChunkFrame {
+  t: 'chunk';
+  id: number;
+  value: unknown;
+}
+/** Kernel → agent: a signal, as in Unix. */
+export interface SignalFrame {
+  t: 'signal';
+  sig: 'TERM' | 'STOP' | 'CONT';
+}
+/** Kernel → tab: something happened (process table changed, output, …). */
+export interface EventFrame {
+  t: 'event';
+  event: KernelEvent;
+}
+
+/** Tab → kernel, once, after it holds its liveness lock. */
+export interface HelloFrame {
+  t: 'hello';
+  tabId: string;
+  /** A Web Lock the tab holds until it dies: the kernel learns of the death when it gets the lock. */
+  lock: string | null;
+  /** Whether this tab may host agent workers. */
+  host: boolean;
+  version: number;
+}
+/** Tab → kernel: this tab is going away (pagehide). */
+export interface ByeFrame {
+  t: 'bye';
+}
+/** Tab → kernel: keep-alive where Web Locks are missing. */
+export interface BeatFrame {
+  t: 'beat';
+}
+
+/** Kernel → host tab: start or stop an agent worker. */
+export type HostCommand =
+  | { t: 'host.start'; pid: number; incarnation: number; port: MessagePort }
+  | { t: 'host.terminate'; pid: number; incarnation: number };
+/** Host tab → kernel: an agent worker died on its own (error event). */
+export interface HostReport {
+  t: 'host.died';
+  pid: number;
+  incarnation: number;
+  reason: string;
+}
+
+/** What an agent worker needs to start its program. */
+export interface AgentBoot {
+  pid: number;
+  ppid: number;
+  task: string;
+  program: string;
+  /** ES module source, when the program was given as text rather than a name or URL. */
+  source: string | null;
+  args: unknown;
+}
+
+export type ProcState = 'ready' | 'running' | 'waiting' | 'suspended' | 'exited';
+
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  task: string;
+  program: string;
+  priority: number;
+  state: ProcState;
+  exitCode: number | null;
+  exitReason: string | null;
+  startTime: number;
+  endTime: number | null;
+  hostTab: string | null;
+  restart: 'never' | 'on-host-loss';
+  restarts: number;
+  capabilities: import('./access-control').Capabilities;
+  usage: { prompt_tokens: number; completion_tokens: number };
+}
+
+export type KernelEvent =
+  | { type: 'proc'; proc: ProcInfo }
+  | { type: 'output'; pid: number; fd: 1 | 2; data: string }
+  | { type: 'tabs'; count: number };
+
+export type InboundFrame = CallFrame | CancelFrame | HelloFrame | ByeFrame | BeatFrame | HostReport;
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * Classifies an untrusted inbound frame. Returns null for anything malformed;
+ * the kernel answers those with EINVAL when it can find an id, else drops them.
+ */
+export function parseInbound(data: unknown): InboundFrame | null {
+  if (!isObj(data)) return null;
+  switch (data.t) {
+    case 'call':
+      return isId(data.id) && typeof data.name === 'string' ? (data as unknown as CallFrame) : null;
+    case 'cancel':
+      return isId(data.id) ? (data as unknown as CancelFrame) : null;
+    case 'hello':
+      return typeof data.tabId === 'string' &&
+        data.tabId.length <= 100 &&
+        (data.lock === null || typeof data.lock === 'string') &&
+        typeof data.host === 'boolean' &&
+        typeof data.version === 'number'
+        ? (data as unknown as HelloFrame)
+        : null;
+    case 'bye':
+    case 'beat':
+      return data as unknown as ByeFrame | BeatFrame;
+    case 'host.died':
+      return isId(data.pid) && isId(data.incarnation) && typeof data.reason === 'string'
+        ? (data as unknown as HostReport)
+        : null;
+    default:
+      return null;
+  }
+}
+
+/** The id of a malformed call, if one can be recovered, so the caller still gets its EINVAL. */
+export function recoverId(data: unknown): number | null {
+  return isObj(data) && isId(data.id) ? data.id : null;
+}

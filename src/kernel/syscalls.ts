@@ -1,0 +1,281 @@
+/**
+ * The syscall table: the whole surface an agent (or the shell) can reach.
+ * Each entry names its argument check, the capability it needs, and its
+ * handler — read it top to bottom like xv6's syscall.c. The kernel never looks
+ * a name up anywhere else, and never trusts a pid sent in a message: the
+ * caller is known from the port the call came on.
+ */
+import { type CapName, checkPermissions } from './access-control';
+import { arr, bool, type Check, int, json, num, obj, oneOf, opt, str } from './check';
+import type { ChatRequest } from './engine';
+import { SysError } from './errors';
+import type { Caller, CallIO, Kernel } from './kernel';
+import { PRIORITY_MAX, PRIORITY_MIN } from './scheduler';
+
+export interface Syscall<A = unknown, R = unknown> {
+  /** Validates and types the untrusted arguments; throws EINVAL/E2BIG. */
+  check: Check<A>;
+  /** The capability the caller must hold; null when every process may call it. */
+  cap: CapName | null;
+  /** Who may call it at all: agents, the user's tabs, or both. */
+  who: 'any' | 'agent' | 'user';
+  /** Blocking calls mark an agent 'waiting' while they are in flight. */
+  blocking?: boolean;
+  handler: (k: Kernel, caller: Caller, args: A, io: CallIO) => R | Promise<R>;
+  doc: string;
+}
+
+/** Separate arguments so TypeScript infers the argument type from the check first. */
+const define = <A, R>(check: Check<A>, rest: Omit<Syscall<A, R>, 'check'>): Syscall =>
+  ({ check, ...rest }) as unknown as Syscall;
+
+const pid = int({ min: 1 });
+const fd: Check<1 | 2> = (v, p) => {
+  if (v === 1 || v === 2) return v;
+  throw new SysError('EINVAL', `${p}: expected 1 (stdout) or 2 (stderr)`);
+};
+const priority = int({ min: PRIORITY_MIN, max: PRIORITY_MAX });
+
+const role = oneOf('system', 'user', 'assistant', 'tool');
+const toolCall = obj({
+  id: str({ max: 200 }),
+  type: oneOf('function'),
+  function: obj({ name: str({ max: 200 }), arguments: str({ max: 65_536 }) }),
+});
+const message = obj({
+  role,
+  content: (v, p) => (v === null ? null : str({ max: 1_000_000 })(v, p)),
+  name: opt(str({ max: 200 })),
+  tool_calls: opt(arr(toolCall, { max: 64 })),
+  tool_call_id: opt(str({ max: 200 })),
+});
+const tool = obj({
+  type: oneOf('function'),
+  function: obj({
+    name: str({ min: 1, max: 64, pattern: /^[\w.-]+$/ }),
+    description: opt(str({ max: 4096 })),
+    parameters: opt(json({ maxBytes: 65_536 })),
+  }),
+});
+const chatRequest: Check<ChatRequest> = obj({
+  model: opt(str({ max: 200 })),
+  messages: arr(message, { max: 4096 }),
+  tools: opt(arr(tool, { max: 128 })),
+  tool_choice: opt(oneOf('auto', 'none', 'required')),
+  max_tokens: opt(int({ min: 1, max: 1_000_000 })),
+  temperature: opt(num({ min: 0, max: 2 })),
+  seed: opt(int()),
+  stop: opt(arr(str({ max: 100 }), { max: 16 })),
+  response_format: opt(json({ maxBytes: 65_536 })),
+  stream: opt(bool),
+}) as Check<ChatRequest>;
+
+const spawnArgs = obj({
+  task: str({ max: 100_000 }),
+  permissions: opt(checkPermissions),
+  options: opt(
+    obj({
+      program: opt(str({ min: 1, max: 2048 })),
+      source: opt(str({ max: 1_000_000 })),
+      priority: opt(priority),
+      args: opt(json({ maxBytes: 1_048_576 })),
+      restart: opt(oneOf('never', 'on-host-loss')),
+    }),
+  ),
+});
+
+export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, Syscall>, {
+    nop: define(obj({}), {
+      cap: null,
+      who: 'any',
+      handler: () => null,
+      doc: 'does nothing; measures the syscall path',
+    }),
+
+    boot: define(obj({}), {
+      cap: null,
+      who: 'agent',
+      handler: (k, c) => k.bootAgent(c),
+      doc: 'an agent worker announces itself and receives its task',
+    }),
+
+    getpid: define(obj({}), {
+      cap: null,
+      who: 'any',
+      handler: (_k, c) => ({ pid: c.pid, ppid: c.kind === 'agent' ? c.proc.info.ppid : 0 }),
+      doc: 'the caller’s pid and parent pid (0 for the user)',
+    }),
+
+    spawn: define(spawnArgs, {
+      cap: 'spawn',
+      who: 'any',
+      handler: (k, c, a) => ({ pid: k.spawn(c, a.task, a.permissions, a.options ?? {}) }),
+      doc: 'spawn(task, permissions?, {program, source, priority, args, restart}) → {pid}',
+    }),
+
+    ps: define(obj({}), {
+      cap: 'procs',
+      who: 'any',
+      handler: (k, c) => k.ps(c),
+      doc: 'the processes the caller may see',
+    }),
+
+    kill: define(
+      obj({ pid, signal: opt(oneOf('TERM', 'KILL')), graceMs: opt(int({ min: 0, max: 60_000 })) }),
+      {
+        cap: 'procs',
+        who: 'any',
+        handler: (k, c, a) => k.kill(k.visible(c, a.pid), a.signal ?? 'TERM', a.graceMs),
+        doc: 'kill(pid, TERM|KILL): TERM asks the agent to exit, then terminates it after graceMs',
+      },
+    ),
+
+    wait: define(obj({ pid, timeoutMs: opt(int({ min: 0, max: 86_400_000 })) }), {
+      cap: 'procs',
+      who: 'any',
+      blocking: true,
+      handler: (k, c, a) => k.wait(c, k.visible(c, a.pid), a.timeoutMs),
+      doc: 'wait(pid, timeoutMs?) → {pid, exitCode, exitReason}',
+    }),
+
+    suspend: define(obj({ pid }), {
+      cap: 'procs',
+      who: 'any',
+      handler: (k, c, a) => k.suspend(k.visible(c, a.pid)),
+      doc: 'stop serving a process’s syscalls and streams until resume',
+    }),
+
+    resume: define(obj({ pid }), {
+      cap: 'procs',
+      who: 'any',
+      handler: (k, c, a) => k.resume(k.visible(c, a.pid)),
+      doc: 'serve a suspended process again',
+    }),
+
+    renice: define(obj({ pid, priority }), {
+      cap: 'procs',
+      who: 'any',
+      handler: (k, c, a) => k.renice(c, k.visible(c, a.pid), a.priority),
+      doc: `renice(pid, priority): ${PRIORITY_MIN} is most urgent, ${PRIORITY_MAX} least`,
+    }),
+
+    exit: define(obj({ code: opt(int({ min: 0, max: 255 })) }), {
+      cap: null,
+      who: 'agent',
+      handler: (k, c, a) => k.exitAgent(c, a.code ?? 0),
+      doc: 'exit(code): end the calling agent',
+    }),
+
+    write: define(obj({ fd, data: str({ max: 1_048_576 }) }), {
+      cap: null,
+      who: 'agent',
+      handler: (k, c, a) => k.write(c, a.fd, a.data),
+      doc: 'write(fd, data): append to the caller’s stdout (1) or stderr (2)',
+    }),
+
+    output: define(obj({ pid }), {
+      cap: 'procs',
+      who: 'any',
+      handler: (k, c, a) => k.visible(c, a.pid).output,
+      doc: 'the last 64 KiB a process wrote',
+    }),
+
+    'llm.chat': define(chatRequest, {
+      cap: 'models',
+      who: 'any',
+      blocking: true,
+      handler: (k, c, a, io) => k.chat(c, a, io),
+      doc: 'OpenAI-shaped chat completion; streams chunks, returns the final usage',
+    }),
+
+    'models.list': define(obj({}), {
+      cap: null,
+      who: 'any',
+      handler: (k) => k.pool.list(),
+      doc: 'the models in the pool',
+    }),
+
+    'models.load': define(
+      obj({
+        id: str({ min: 1, max: 200, pattern: /^[\w.:@/-]+$/ }),
+        engine: oneOf('deterministic'),
+        options: opt(
+          obj({
+            prefillTokensPerSecond: opt(num({ min: 0.001 })),
+            decodeTokensPerSecond: opt(num({ min: 0.001 })),
+            contextWindow: opt(int({ min: 16, max: 10_000_000 })),
+            defaultLength: opt(int({ min: 1, max: 100_000 })),
+          }),
+        ),
+      }),
+      {
+        cap: 'modelAdmin',
+        who: 'any',
+        handler: (k, _c, a) => k.pool.loadDeterministic({ ...(a.options ?? {}), id: a.id }),
+        doc: 'load a model into the pool (the deterministic engine, in this version)',
+      },
+    ),
+
+    subscribe: define(obj({}), {
+      cap: null,
+      who: 'user',
+      handler: (k, c) => k.subscribe(c),
+      doc: 'receive kernel events (process changes, output) on this tab',
+    }),
+
+    stats: define(obj({}), { cap: null, who: 'any', handler: (k) => k.stats(), doc: 'kernel counters' }),
+
+    'debug.echo_port': define(obj({}), {
+      cap: null,
+      who: 'any',
+      handler: (k) => k.echoPort(),
+      doc: 'a raw MessagePort the kernel echoes on: the baseline for syscall_rtt_ratio',
+    }),
+
+    'debug.gpu': define(obj({}), {
+      cap: null,
+      who: 'user',
+      handler: () => probeGpu(),
+      doc: 'whether the kernel worker can reach a WebGPU adapter',
+    }),
+  }),
+);
+
+/** Syscalls the SDK knows but whose subsystems are not in the kernel yet. */
+export const NOT_YET = [
+  'memory.remember',
+  'memory.recall',
+  'tools.call',
+  'tools.search',
+  'bus.send',
+  'bus.recv',
+] as const;
+
+export function lookup(name: string): Syscall {
+  const s = Object.hasOwn(SYSCALLS, name) ? SYSCALLS[name] : undefined;
+  if (!s) {
+    const hint = (NOT_YET as readonly string[]).includes(name) ? ' (its subsystem is not built yet)' : '';
+    throw new SysError('ENOSYS', `no syscall "${name.slice(0, 64)}"${hint}`);
+  }
+  return s;
+}
+
+async function probeGpu(): Promise<{ available: boolean; adapter: string | null; features: string[] }> {
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
+  if (!gpu) return { available: false, adapter: null, features: [] };
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) return { available: false, adapter: null, features: [] };
+  const info = adapter.info;
+  return {
+    available: true,
+    adapter: info
+      ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unknown'
+      : 'unknown',
+    features: [...adapter.features],
+  };
+}
+interface GpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; description?: string };
+  features: Iterable<string>;
+}

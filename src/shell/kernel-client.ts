@@ -1,0 +1,210 @@
+/**
+ * A tab's connection to the kernel. The tab is the user's seat (it calls
+ * syscalls with the user's capabilities) and an agent host: the kernel cannot
+ * start Workers from a SharedWorker, so it asks tabs to, handing each new
+ * worker a port that leads straight back to the kernel.
+ */
+
+import type { Capabilities } from '../kernel/access-control';
+import type { ChatCompletionChunk, ChatRequest, ModelInfo, Usage } from '../kernel/engine';
+import { SysError } from '../kernel/errors';
+import type { Exit } from '../kernel/process';
+import { type HostCommand, type KernelEvent, PROTOCOL_VERSION, type ProcInfo } from '../kernel/protocol';
+import type { SpawnOptions } from '../workers/sdk';
+import { type PortLike, SyscallClient } from '../workers/syscall-client';
+
+export type KernelMode = 'shared' | 'dedicated';
+
+export interface ConnectOptions {
+  /** 'auto' uses a SharedWorker where the browser has one. */
+  mode?: KernelMode | 'auto';
+  /** Whether this tab hosts agent workers (default true). */
+  host?: boolean;
+}
+
+interface Hosted {
+  worker: Worker;
+  incarnation: number;
+}
+
+function startKernel(mode: KernelMode): PortLike & { start?(): void } {
+  if (mode === 'shared') {
+    const sw = new SharedWorker(new URL('../workers/kernel.worker.ts', import.meta.url), {
+      type: 'module',
+      name: 'agentos-kernel',
+    });
+    return sw.port;
+  }
+  return new Worker(new URL('../workers/kernel.worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'agentos-kernel',
+  });
+}
+
+function startAgentWorker(): Worker {
+  return new Worker(new URL('../workers/agent.worker.ts', import.meta.url), { type: 'module' });
+}
+
+export class KernelClient {
+  readonly tabId = crypto.randomUUID();
+  private readonly sys: SyscallClient;
+  private readonly listeners = new Set<(e: KernelEvent) => void>();
+  private readonly hosted = new Map<number, Hosted>();
+  /** A worker started ahead of need, so a spawn does not wait for module loading. */
+  private spare: Worker | null = null;
+
+  private constructor(
+    readonly mode: KernelMode,
+    private readonly port: PortLike & { start?(): void },
+    readonly host: boolean,
+  ) {
+    this.sys = new SyscallClient(port);
+    this.sys.onOther = (frame) => {
+      if (frame.t === 'event') for (const l of this.listeners) l((frame as { event: KernelEvent }).event);
+      else if (frame.t === 'host.start' || frame.t === 'host.terminate')
+        this.onHostCommand(frame as HostCommand);
+    };
+    port.start?.();
+  }
+
+  static async connect(opts: ConnectOptions = {}): Promise<KernelClient> {
+    const wanted = opts.mode ?? 'auto';
+    const mode: KernelMode =
+      wanted === 'auto' ? (typeof SharedWorker === 'function' ? 'shared' : 'dedicated') : wanted;
+    if (mode === 'shared' && typeof SharedWorker !== 'function')
+      throw new SysError('ENOSYS', 'this browser has no SharedWorker');
+    const client = new KernelClient(mode, startKernel(mode), opts.host ?? true);
+    await client.hello();
+    return client;
+  }
+
+  private async hello(): Promise<void> {
+    let lock: string | null = null;
+    if (this.mode === 'shared' && navigator.locks) {
+      lock = `agentos:tab:${this.tabId}`;
+      const name = lock;
+      // Hold the lock for the tab's whole life; the kernel is granted it the moment the tab dies.
+      await new Promise<void>((held) => {
+        void navigator.locks.request(name, () => {
+          held();
+          return new Promise<never>(() => {});
+        });
+      });
+    }
+    this.port.postMessage({
+      t: 'hello',
+      tabId: this.tabId,
+      lock,
+      host: this.host,
+      version: PROTOCOL_VERSION,
+    });
+    addEventListener('pagehide', (e) => {
+      if (!(e as PageTransitionEvent).persisted) this.port.postMessage({ t: 'bye' });
+    });
+    if (!lock && this.mode === 'shared') setInterval(() => this.port.postMessage({ t: 'beat' }), 5000);
+    await this.call('subscribe');
+    if (this.host) this.refillSpare();
+  }
+
+  // ───────── host role ─────────
+
+  private onHostCommand(cmd: HostCommand): void {
+    if (!this.host) return;
+    if (cmd.t === 'host.start') {
+      const worker = this.spare ?? startAgentWorker();
+      this.spare = null;
+      const { pid, incarnation } = cmd;
+      this.hosted.set(pid, { worker, incarnation });
+      const died = (reason: string) => {
+        const h = this.hosted.get(pid);
+        if (h?.worker !== worker) return;
+        this.hosted.delete(pid);
+        worker.terminate();
+        this.port.postMessage({ t: 'host.died', pid, incarnation, reason });
+      };
+      // An uncaught error ends the agent, as an unhandled signal ends a Unix process.
+      worker.onerror = (e) => {
+        e.preventDefault();
+        died(e.message || 'uncaught error');
+      };
+      worker.onmessageerror = () => died('message could not be deserialized');
+      worker.postMessage({ t: 'init', port: cmd.port }, [cmd.port]);
+      setTimeout(() => this.refillSpare(), 0);
+    } else {
+      const h = this.hosted.get(cmd.pid);
+      if (h && h.incarnation === cmd.incarnation) {
+        h.worker.terminate();
+        this.hosted.delete(cmd.pid);
+      }
+    }
+  }
+
+  private refillSpare(): void {
+    if (!this.spare) this.spare = startAgentWorker();
+  }
+
+  /** Agent workers this tab hosts now (for tests and the task manager). */
+  hostedPids(): number[] {
+    return [...this.hosted.keys()];
+  }
+
+  // ───────── the user's syscalls ─────────
+
+  call<T = unknown>(name: string, args: unknown = {}): Promise<T> {
+    return this.sys.call<T>(name, args);
+  }
+
+  stream<C, R = unknown>(name: string, args: unknown, signal?: AbortSignal): AsyncGenerator<C, R> {
+    return this.sys.stream<C, R>(name, args, signal);
+  }
+
+  on(listener: (e: KernelEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  spawn(task: string, permissions?: Partial<Capabilities>, options?: SpawnOptions): Promise<number> {
+    const args: Record<string, unknown> = { task };
+    if (permissions) args.permissions = permissions;
+    if (options) args.options = options;
+    return this.call<{ pid: number }>('spawn', args).then((r) => r.pid);
+  }
+
+  ps(): Promise<ProcInfo[]> {
+    return this.call<ProcInfo[]>('ps');
+  }
+
+  kill(pid: number, signal: 'TERM' | 'KILL' = 'TERM', graceMs?: number): Promise<void> {
+    return this.call('kill', graceMs === undefined ? { pid, signal } : { pid, signal, graceMs }).then(
+      () => {},
+    );
+  }
+
+  wait(pid: number, timeoutMs?: number): Promise<Exit> {
+    return this.call<Exit>('wait', timeoutMs === undefined ? { pid } : { pid, timeoutMs });
+  }
+
+  suspend(pid: number): Promise<void> {
+    return this.call('suspend', { pid }).then(() => {});
+  }
+
+  resume(pid: number): Promise<void> {
+    return this.call('resume', { pid }).then(() => {});
+  }
+
+  renice(pid: number, priority: number): Promise<void> {
+    return this.call('renice', { pid, priority }).then(() => {});
+  }
+
+  output(pid: number): Promise<string> {
+    return this.call<string>('output', { pid });
+  }
+
+  models(): Promise<ModelInfo[]> {
+    return this.call<ModelInfo[]>('models.list');
+  }
+
+  chat(req: ChatRequest, signal?: AbortSignal): AsyncGenerator<ChatCompletionChunk, Usage | null> {
+    return this.stream<ChatCompletionChunk, Usage | null>('llm.chat', req, signal);
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Boot: paint the desktop first, then connect to the kernel. `?kernel=dedicated`
+ * forces the dedicated-Worker kernel (what browsers without SharedWorker get).
+ */
+import './desktop';
+import type { AosDesktop } from './desktop';
+import { KernelClient, type KernelMode } from './kernel-client';
+
+declare global {
+  interface Window {
+    /** The tab's kernel client, for the devtools console and for tests. */
+    agentos?: KernelClient;
+  }
+}
+
+const desktop = document.querySelector('aos-desktop') as AosDesktop;
+const flag = new URLSearchParams(location.search).get('kernel');
+const mode: KernelMode | 'auto' = flag === 'dedicated' || flag === 'shared' ? flag : 'auto';
+
+KernelClient.connect({ mode }).then(
+  (client) => {
+    window.agentos = client;
+    desktop.client = client;
+    desktop.status = `kernel: ${client.mode === 'shared' ? 'shared worker' : 'dedicated worker'} · ready`;
+    document.documentElement.dataset.kernel = client.mode;
+  },
+  (e: unknown) => {
+    desktop.status = `kernel failed to start: ${(e as Error).message ?? e}`;
+  },
+);

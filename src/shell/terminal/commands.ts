@@ -1,0 +1,179 @@
+/**
+ * The terminal's commands: each turns words into syscalls through the tab's
+ * kernel client and prints the result. Kept apart from the component so they
+ * can be tested without a page.
+ */
+import { SysError } from '../../kernel/errors';
+import type { ProcInfo } from '../../kernel/protocol';
+import type { KernelClient } from '../kernel-client';
+import { formatTable, splitWords, takeFlags } from './command-line';
+
+export interface Terminal {
+  print(text: string, kind?: 'out' | 'err'): void;
+  /** Shows the live output of an agent in the scrollback. */
+  attach(pid: number): void;
+  clear(): void;
+}
+
+type Kernel = Pick<
+  KernelClient,
+  'spawn' | 'ps' | 'kill' | 'wait' | 'suspend' | 'resume' | 'renice' | 'models' | 'output'
+>;
+
+interface Command {
+  usage: string;
+  help: string;
+  run(k: Kernel, t: Terminal, words: string[]): Promise<void>;
+}
+
+const pidArg = (w: string | undefined): number => {
+  const n = Number(w);
+  if (!w || !Number.isSafeInteger(n) || n < 1) throw new SysError('EINVAL', `not a pid: ${w ?? '(missing)'}`);
+  return n;
+};
+
+export const COMMANDS: Record<string, Command> = {
+  help: {
+    usage: 'help',
+    help: 'list commands',
+    async run(_k, t) {
+      t.print(formatTable(Object.entries(COMMANDS).map(([, c]) => [c.usage, c.help])));
+    },
+  },
+  spawn: {
+    usage: 'spawn [--priority N] [--program P] [--model M] <task>',
+    help: 'start an agent on a task; its output streams here',
+    async run(k, t, words) {
+      const { flags, rest } = takeFlags(words, ['priority', 'program', 'model']);
+      const task = rest.join(' ');
+      if (!task) throw new SysError('EINVAL', 'spawn needs a task, e.g. spawn "say hello"');
+      const options: { priority?: number; program?: string; args?: unknown } = {};
+      if (typeof flags.priority === 'string') options.priority = Number(flags.priority);
+      if (typeof flags.program === 'string') options.program = flags.program;
+      if (typeof flags.model === 'string') options.args = { model: flags.model };
+      const pid = await k.spawn(task, undefined, options);
+      t.print(`[${pid}] started`);
+      t.attach(pid);
+    },
+  },
+  ps: {
+    usage: 'ps [-a]',
+    help: 'list processes (-a includes exited ones)',
+    async run(k, t, words) {
+      const all = words.includes('-a');
+      const procs = (await k.ps()).filter((p) => all || p.state !== 'exited');
+      t.print(psTable(procs));
+    },
+  },
+  kill: {
+    usage: 'kill [-9] <pid>',
+    help: 'ask an agent to exit (TERM); -9 ends it at once',
+    async run(k, t, words) {
+      const hard = words.includes('-9');
+      const pid = pidArg(words.find((w) => w !== '-9'));
+      await k.kill(pid, hard ? 'KILL' : 'TERM');
+      t.print(`sent ${hard ? 'KILL' : 'TERM'} to ${pid}`);
+    },
+  },
+  wait: {
+    usage: 'wait <pid>',
+    help: 'wait for an agent to exit and show its exit code',
+    async run(k, t, words) {
+      const e = await k.wait(pidArg(words[0]));
+      t.print(`[${e.pid}] exited with code ${e.exitCode}${e.exitReason ? ` (${e.exitReason})` : ''}`);
+    },
+  },
+  suspend: {
+    usage: 'suspend <pid>',
+    help: 'pause an agent (its syscalls and streams wait)',
+    async run(k, t, words) {
+      await k.suspend(pidArg(words[0]));
+      t.print(`suspended ${words[0]}`);
+    },
+  },
+  resume: {
+    usage: 'resume <pid>',
+    help: 'continue a suspended agent',
+    async run(k, t, words) {
+      await k.resume(pidArg(words[0]));
+      t.print(`resumed ${words[0]}`);
+    },
+  },
+  nice: {
+    usage: 'nice <pid> <priority>',
+    help: 'change priority: -20 most urgent … 19 least',
+    async run(k, t, words) {
+      const pid = pidArg(words[0]);
+      const prio = Number(words[1]);
+      if (!Number.isInteger(prio)) throw new SysError('EINVAL', 'priority must be an integer from -20 to 19');
+      await k.renice(pid, prio);
+      t.print(`priority of ${pid} is now ${prio}`);
+    },
+  },
+  models: {
+    usage: 'models',
+    help: 'list the models in the pool',
+    async run(k, t) {
+      const models = await k.models();
+      t.print(
+        formatTable([
+          ['ID', 'ENGINE', 'CONTEXT', 'NOTE'],
+          ...models.map((m) => [m.id, m.engine, String(m.contextWindow), m.label ?? '']),
+        ]),
+      );
+    },
+  },
+  cat: {
+    usage: 'cat <pid>',
+    help: 'show what an agent has written so far',
+    async run(k, t, words) {
+      t.print((await k.output(pidArg(words[0]))) || '(no output)');
+    },
+  },
+  clear: {
+    usage: 'clear',
+    help: 'clear the screen',
+    async run(_k, t) {
+      t.clear();
+    },
+  },
+};
+
+export function psTable(procs: ProcInfo[]): string {
+  const rows = procs.map((p) => [
+    String(p.pid),
+    String(p.ppid),
+    p.state + (p.exitCode !== null ? `(${p.exitCode})` : ''),
+    String(p.priority),
+    String(p.usage.prompt_tokens + p.usage.completion_tokens),
+    p.program,
+    p.task.length > 40 ? `${p.task.slice(0, 39)}…` : p.task,
+  ]);
+  return formatTable([['PID', 'PPID', 'STATE', 'PRI', 'TOKENS', 'PROGRAM', 'TASK'], ...rows]);
+}
+
+export async function runLine(k: Kernel, t: Terminal, line: string): Promise<void> {
+  let words: string[];
+  try {
+    words = splitWords(line.trim());
+  } catch (e) {
+    t.print((e as Error).message, 'err');
+    return;
+  }
+  const [name, ...rest] = words;
+  if (!name) return;
+  const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!cmd) {
+    t.print(`${name}: command not found (try help)`, 'err');
+    return;
+  }
+  try {
+    await cmd.run(k, t, rest);
+  } catch (e) {
+    t.print(e instanceof SysError ? e.message : `error: ${(e as Error).message ?? e}`, 'err');
+  }
+}
+
+export function complete(prefix: string): string[] {
+  return Object.keys(COMMANDS).filter((c) => c.startsWith(prefix));
+}

@@ -1,0 +1,76 @@
+/**
+ * An agent process. The host tab starts this worker and hands it a port to
+ * the kernel; from then on the agent speaks only to the kernel. It asks the
+ * kernel what to run (boot), loads the program, runs it, and reports its exit.
+ */
+import { SysError } from '../kernel/errors';
+import type { AgentBoot } from '../kernel/protocol';
+import { type AgentProgram, createContext, ExitRequest } from './sdk';
+import { SyscallClient } from './syscall-client';
+
+/** Built-in programs, loaded on demand so an agent only fetches what it runs. */
+const BUILTINS: Record<string, () => Promise<{ default: AgentProgram }>> = {
+  'llm-agent': () => import('./programs/llm-agent'),
+};
+
+declare const self: DedicatedWorkerGlobalScope;
+
+self.onmessage = (ev: MessageEvent<{ t: 'init'; port: MessagePort }>) => {
+  if (ev.data?.t !== 'init' || !(ev.data.port instanceof MessagePort)) return;
+  self.onmessage = null; // the host speaks once; everything else comes from the kernel
+  void run(new SyscallClient(ev.data.port));
+};
+
+async function run(sys: SyscallClient): Promise<void> {
+  let exiting = false;
+  const terminate = (code: number) => {
+    if (exiting) return;
+    exiting = true;
+    // The kernel ends the worker once it has recorded the exit.
+    void sys.call('exit', { code }).catch(() => self.close());
+  };
+  let boot: AgentBoot;
+  try {
+    boot = await sys.call<AgentBoot>('boot');
+  } catch {
+    self.close();
+    return;
+  }
+  try {
+    const program = await load(boot);
+    const ctx = createContext(sys, boot, terminate);
+    const result = await program(ctx);
+    terminate(
+      typeof result === 'number' && Number.isInteger(result) && result >= 0 && result <= 255 ? result : 0,
+    );
+  } catch (e) {
+    if (e instanceof ExitRequest) return terminate(e.code);
+    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    await sys.call('write', { fd: 2, data: `${msg}\n` }).catch(() => {});
+    terminate(1);
+  }
+}
+
+async function load(boot: AgentBoot): Promise<AgentProgram> {
+  let mod: { default?: unknown };
+  if (boot.source !== null) {
+    const url = URL.createObjectURL(new Blob([boot.source], { type: 'text/javascript' }));
+    try {
+      mod = await import(/* @vite-ignore */ url);
+    } finally {
+      URL.revokeObjectURL(url);
+    }
+  } else if (Object.hasOwn(BUILTINS, boot.program)) {
+    mod = await BUILTINS[boot.program]!();
+  } else if (/^(https?:|\/|\.)/.test(boot.program)) {
+    mod = await import(/* @vite-ignore */ new URL(boot.program, self.location.href).href);
+  } else {
+    throw new SysError(
+      'ENOENT',
+      `no program "${boot.program}" (built-ins: ${Object.keys(BUILTINS).join(', ')})`,
+    );
+  }
+  if (typeof mod.default !== 'function')
+    throw new SysError('EINVAL', 'an agent program must export a default function');
+  return mod.default as AgentProgram;
+}

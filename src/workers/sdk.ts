@@ -1,0 +1,135 @@
+/**
+ * The agent SDK: what an agent program receives. Everything it does goes
+ * through syscalls to the kernel; the SDK only gives them a friendly shape
+ * (the model API mirrors OpenAI's chat.completions.create, as WebLLM's does).
+ */
+import type { Capabilities } from '../kernel/access-control';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest, ModelInfo, Usage } from '../kernel/engine';
+import { collect } from '../kernel/engine';
+import { SysError } from '../kernel/errors';
+import type { Exit } from '../kernel/process';
+import type { AgentBoot, ProcInfo, SignalFrame } from '../kernel/protocol';
+import type { SyscallClient } from './syscall-client';
+
+export interface SpawnOptions {
+  program?: string;
+  source?: string;
+  priority?: number;
+  args?: unknown;
+  restart?: 'never' | 'on-host-loss';
+}
+
+export interface AgentContext {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly task: string;
+  readonly args: unknown;
+  /** Aborted when the kernel sends TERM; pass it to long calls so they stop promptly. */
+  readonly signal: AbortSignal;
+  llm: {
+    chat: {
+      completions: {
+        create(req: ChatRequest & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
+        create(req: ChatRequest & { stream?: false }): Promise<ChatCompletion>;
+      };
+    };
+    models(): Promise<ModelInfo[]>;
+  };
+  /** Writes to the agent's stdout, which the desktop shows as it streams. */
+  print(text: string): Promise<void>;
+  /** Writes to stderr. */
+  error(text: string): Promise<void>;
+  spawn(task: string, permissions?: Partial<Capabilities>, options?: SpawnOptions): Promise<number>;
+  wait(pid: number, timeoutMs?: number): Promise<Exit>;
+  kill(pid: number, signal?: 'TERM' | 'KILL'): Promise<void>;
+  ps(): Promise<ProcInfo[]>;
+  /** Ends the agent now with `code`. */
+  exit(code?: number): Promise<never>;
+  /** Replaces the default TERM action (exit 143) with the program's own. */
+  onSignal(handler: (sig: SignalFrame['sig']) => void): void;
+  /** The raw syscall interface, for syscalls the SDK has no wrapper for. */
+  syscall<T = unknown>(name: string, args?: unknown): Promise<T>;
+  memory: {
+    remember(text: string, metadata?: unknown): Promise<string>;
+    recall(query: string, opts?: unknown): Promise<unknown[]>;
+  };
+  tools: {
+    search(query: string, k?: number): Promise<unknown[]>;
+    call(name: string, args: unknown): Promise<unknown>;
+  };
+  bus: {
+    send(to: number | string, message: unknown): Promise<void>;
+    recv(timeoutMs?: number): Promise<unknown>;
+  };
+}
+
+export type AgentProgram = (ctx: AgentContext) => unknown;
+
+/** Raised inside the program by `exit()` so its stack unwinds without running more code. */
+export class ExitRequest extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+const notYet = (what: string) => () =>
+  Promise.reject(new SysError('ENOSYS', `${what} is not available in this version of the kernel`));
+
+export function createContext(
+  sys: SyscallClient,
+  boot: AgentBoot,
+  terminate: (code: number) => void,
+): AgentContext {
+  const term = new AbortController();
+  let handler: ((sig: SignalFrame['sig']) => void) | null = null;
+  sys.onOther = (frame) => {
+    if (frame.t !== 'signal') return;
+    const sig = (frame as SignalFrame).sig;
+    if (sig === 'TERM') term.abort(new SysError('ECANCELED', 'terminated'));
+    if (handler) handler(sig);
+    else if (sig === 'TERM') terminate(143);
+  };
+
+  async function create(req: ChatRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
+    const { stream, ...rest } = req as ChatRequest & { stream?: boolean };
+    const chunks = sys.stream<ChatCompletionChunk, Usage | null>('llm.chat', rest, term.signal);
+    if (stream) return chunks;
+    return collect(chunks);
+  }
+
+  return {
+    pid: boot.pid,
+    ppid: boot.ppid,
+    task: boot.task,
+    args: boot.args,
+    signal: term.signal,
+    llm: {
+      chat: { completions: { create: create as AgentContext['llm']['chat']['completions']['create'] } },
+      models: () => sys.call<ModelInfo[]>('models.list'),
+    },
+    print: (text) => sys.call('write', { fd: 1, data: String(text) }).then(() => {}),
+    error: (text) => sys.call('write', { fd: 2, data: String(text) }).then(() => {}),
+    spawn: (task, permissions, options) =>
+      sys.call<{ pid: number }>('spawn', clean({ task, permissions, options })).then((r) => r.pid),
+    wait: (pid, timeoutMs) => sys.call<Exit>('wait', clean({ pid, timeoutMs })),
+    kill: (pid, signal) => sys.call('kill', clean({ pid, signal })).then(() => {}),
+    ps: () => sys.call<ProcInfo[]>('ps'),
+    exit: (code = 0) => {
+      terminate(code);
+      return Promise.reject(new ExitRequest(code));
+    },
+    onSignal: (fn) => {
+      handler = fn;
+    },
+    syscall: (name, args) => sys.call(name, args ?? {}),
+    memory: { remember: notYet('memory.remember'), recall: notYet('memory.recall') },
+    tools: { search: notYet('tools.search'), call: notYet('tools.call') },
+    bus: { send: notYet('bus.send'), recv: notYet('bus.recv') },
+  };
+}
+
+/** Drops undefined fields: the kernel's checks refuse unknown keys but allow absent ones. */
+function clean<T extends Record<string, unknown>>(o: T): T {
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+  return o;
+}
