@@ -91,6 +91,8 @@ export interface ChatEngine {
   stream(req: ChatRequest, signal?: AbortSignal): AsyncIterable<ChatCompletionChunk>;
   /** Token count of a text with the model's own tokenizer. */
   countTokens(text: string): number;
+  /** Frees what the engine holds (GPU buffers, workers, sockets); the pool calls it on unload. */
+  dispose?(): Promise<void>;
 }
 
 /** Collects a stream into a non-streaming completion, as OpenAI's API returns it. */
