@@ -38,6 +38,12 @@ export interface ChatRequest {
   response_format?:
     | { type: 'text' | 'json_object' }
     | { type: 'json_schema'; json_schema: { name?: string; schema: Record<string, unknown> } };
+  /**
+   * Kernel-internal, never accepted from agents: text the assistant already
+   * generated before it was preempted. Engines with `supportsContinuation`
+   * re-prefill it and carry on after it; their chunks then hold only new text.
+   */
+  continuation?: string;
 }
 
 export interface Usage {
@@ -82,6 +88,12 @@ export interface ModelInfo {
   supportsTools: boolean;
   /** Shown in the UI: a test engine must never pass for a real model. */
   label?: string;
+  /** The engine can resume a preempted generation from `ChatRequest.continuation`. */
+  supportsContinuation?: boolean;
+  /** Tokens of context (KV cache) the loaded model holds across all reservations. */
+  contextCapacity?: number;
+  /** Where it runs: 'local' (this browser) or 'remote' (a server the user added). */
+  location?: 'local' | 'remote';
 }
 
 /** One loaded model able to serve chat completions. */

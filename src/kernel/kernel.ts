@@ -4,8 +4,11 @@
  * SharedWorker (or a tab's dedicated Worker) and never trusts what arrives on a
  * port: frames are parsed, arguments checked, capabilities held, errors typed.
  */
+import { type EpisodeKind, EpisodicLog } from '../memory/episodic';
+import { ShortTermMemory } from '../memory/short-term';
 import { type Capabilities, deriveChild, holds, mayUseModel, USER_CAPS } from './access-control';
-import type { ChatRequest } from './engine';
+import { ContextBudget, type ContextPolicy } from './context-budget';
+import { type ChatMessage, type ChatRequest, collect } from './engine';
 import { SysError } from './errors';
 import { ModelPool } from './model-pool';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, ProcessTable } from './process';
@@ -81,6 +84,10 @@ interface StartJob extends Schedulable {
 export class Kernel {
   readonly procs = new ProcessTable();
   readonly pool = new ModelPool();
+  readonly episodes = new EpisodicLog();
+  readonly budget: ContextBudget;
+  /** Each agent's short-term memory (working context), created on first use. */
+  private readonly stm = new Map<number, ShortTermMemory>();
   readonly tabs = new Map<string, Tab>();
   private readonly startQueue = new RunQueue<StartJob>(2000);
   private starting = 0;
@@ -97,6 +104,18 @@ export class Kernel {
       beatTimeoutMs: opts.beatTimeoutMs ?? 15_000,
       locks: opts.locks === undefined ? (globalThis.navigator?.locks ?? null) : opts.locks,
     };
+    this.budget = new ContextBudget(this.pool, {
+      priorityOf: (pid) => this.procs.find(pid)?.info.priority ?? 0,
+      suspend: (pid) => {
+        const p = this.procs.find(pid);
+        if (p?.alive) this.suspend(p);
+      },
+      compress: (pid, model, target) =>
+        this.compressMemory(pid, model, target).then((c) => c.before - c.after),
+      log: (pid, kind, text, data) => this.log(pid, kind, text, data),
+    });
+    this.pool.onChange = (what, id) =>
+      this.log(0, what === 'load' ? 'model.load' : 'model.unload', `${what}ed ${id}`);
     const reaper = setInterval(() => this.reapSilentTabs(), Math.max(1000, this.opts.beatTimeoutMs / 3));
     (reaper as { unref?: () => void }).unref?.(); // never keep a Node test process alive
   }
@@ -314,6 +333,10 @@ export class Kernel {
     });
     this.procs.add(p);
     if (caller.kind === 'agent') caller.proc.children.add(p.pid);
+    this.log(p.pid, 'spawn', `spawned by ${caller.pid || 'the user'}: ${task.slice(0, 200)}`, {
+      program: p.info.program,
+      priority,
+    });
     this.enqueue(p);
     this.notify(p);
     this.schedule();
@@ -463,6 +486,7 @@ export class Kernel {
     if (p.state === 'suspended') return null;
     p.info.state = 'suspended';
     p.port?.postMessage({ t: 'signal', sig: 'STOP' });
+    this.pool.poke(); // its generation, if running, yields the model at the next chunk
     this.notify(p);
     return null;
   }
@@ -470,13 +494,22 @@ export class Kernel {
   resume(p: Process): null {
     if (!p.alive) throw new SysError('ESRCH', `process ${p.pid} has exited`);
     if (p.state !== 'suspended') return null;
+    // Evicted from its context reservation: it resumes once the reservation is back.
+    const back = this.budget.reacquire(p.pid);
+    if (back) {
+      back.then(
+        () => this.resume(p),
+        () => {},
+      );
+      return null;
+    }
     p.info.state = p.booted ? 'running' : 'ready';
     p.settle();
     p.port?.postMessage({ t: 'signal', sig: 'CONT' });
-    p.wakeResumed();
     const held = p.held.splice(0);
     const caller: Caller = { kind: 'agent', pid: p.pid, caps: p.info.capabilities, proc: p };
     for (const frame of held) if (p.port) this.call(caller, frame, p.port, p.streams);
+    this.pool.poke();
     this.notify(p);
     return null;
   }
@@ -486,6 +519,7 @@ export class Kernel {
       throw new SysError('EPERM', 'only the user can make a process more urgent');
     }
     p.info.priority = priority;
+    this.pool.poke();
     this.notify(p);
     return null;
   }
@@ -506,6 +540,9 @@ export class Kernel {
     if (!p.alive) return;
     if (!p.booted && p.port) this.starting--;
     p.markExited(code, reason);
+    this.budget.releaseAll(p.pid);
+    this.stm.delete(p.pid);
+    this.log(p.pid, 'exit', `exited with code ${code}${reason ? ` (${reason})` : ''}`, { code, reason });
     this.releaseWorker(p);
     this.startQueue.remove((j) => j.proc === p);
     this.procs.exited(p);
@@ -566,29 +603,157 @@ export class Kernel {
   // ───────────────────────────── models ─────────────────────────────
 
   async chat(c: Caller, req: ChatRequest, io: CallIO) {
-    const engine = this.pool.get(req.model);
-    if (!mayUseModel(c.caps, engine.info.id))
-      throw new SysError('EPERM', `model ${engine.info.id} is not granted`);
+    const model = this.pool.route({ model: req.model, tools: !!req.tools?.length });
+    if (!mayUseModel(c.caps, model)) throw new SysError('EPERM', `model ${model} is not granted`);
     const proc = c.kind === 'agent' ? c.proc : null;
-    const quota = c.caps.tokenQuota;
-    if (proc && quota !== null) {
-      const used = proc.info.usage.prompt_tokens + proc.info.usage.completion_tokens;
-      if (used >= quota) throw new SysError('EDQUOT', `token quota of ${quota} used up (${used})`);
+    const { engine, sched } = await this.pool.acquire(model);
+    const prompt = req.messages.reduce((n, m) => n + 1 + engine.countTokens(m.content ?? ''), 0);
+    const r: ChatRequest = { ...req, model };
+    if (proc) {
+      const held = this.pool.reservations(model).find((x) => x.pid === proc.pid);
+      if (held && prompt > held.tokens) {
+        throw new SysError(
+          'ENOSPC',
+          `prompt of ${prompt} tokens exceeds the ${held.tokens} reserved on ${model}; compress or allocate more`,
+        );
+      }
+      const quota = c.caps.tokenQuota;
+      if (quota !== null) {
+        const left = quota - proc.info.usage.prompt_tokens - proc.info.usage.completion_tokens;
+        if (left <= prompt) {
+          this.log(
+            proc.pid,
+            'quota',
+            `token quota of ${quota} used up: ${quota - left} used, ${prompt} more asked`,
+            { quota, left, prompt },
+          );
+          throw new SysError(
+            'EDQUOT',
+            `token quota of ${quota} used up (${quota - left} used; this prompt needs ${prompt})`,
+          );
+        }
+        // Never let one answer run past the quota.
+        r.max_tokens = Math.min(r.max_tokens ?? Number.POSITIVE_INFINITY, left - prompt);
+      }
     }
-    let usage = null;
-    for await (const chunk of engine.stream(req, io.signal)) {
-      // A suspended process's stream pauses here; the engine is pull-driven, so it pauses too.
-      const paused = proc?.untilRunnable();
-      if (paused) await paused;
-      if (chunk.usage) usage = chunk.usage;
-      io.emit(chunk);
-    }
-    if (proc && usage) {
+    const usage = await sched.submit({
+      pid: c.pid,
+      priority: proc?.info.priority ?? 0,
+      livePriority: () => (proc ? proc.info.priority : -20),
+      enqueuedAt: performance.now(),
+      seq: 0,
+      req: r,
+      emit: io.emit,
+      signal: io.signal,
+      parked: () => proc?.state === 'suspended',
+    });
+    if (proc) {
       proc.info.usage.prompt_tokens += usage.prompt_tokens;
       proc.info.usage.completion_tokens += usage.completion_tokens;
       this.notify(proc);
     }
+    this.log(
+      c.pid,
+      'model.call',
+      `${model}: ${usage.prompt_tokens} prompt + ${usage.completion_tokens} completion tokens`,
+      { model, ...usage },
+    );
     return usage;
+  }
+
+  // ───────────────────────────── context and short-term memory ─────────────────────────────
+
+  async allocateContext(
+    pid: number,
+    tokens: number,
+    model: string | undefined,
+    policy: ContextPolicy | undefined,
+    timeoutMs: number | undefined,
+  ) {
+    const p = this.procs.get(pid);
+    if (!p.alive) throw new SysError('ESRCH', `process ${pid} has exited`);
+    const id = this.pool.route({ model: model ?? this.agentModel(p) });
+    if (!mayUseModel(p.info.capabilities, id))
+      throw new SysError('EPERM', `model ${id} is not granted to ${pid}`);
+    await this.pool.acquire(id);
+    const g = await this.budget.allocate(pid, id, tokens, policy, timeoutMs);
+    if (!p.alive) {
+      this.budget.release(g.id);
+      throw new SysError('ESRCH', `process ${pid} exited while waiting`);
+    }
+    return g;
+  }
+
+  releaseContext(c: Caller, id: number): null {
+    const r = this.pool.reservations().find((x) => x.id === id);
+    if (!r) throw new SysError('ENOENT', `no reservation ${id}`);
+    if (c.kind === 'agent' && r.pid !== c.pid)
+      throw new SysError('EPERM', `reservation ${id} belongs to process ${r.pid}`);
+    this.budget.release(id);
+    return null;
+  }
+
+  /** The model an agent works with: the one it was started with, else the pool's default. */
+  private agentModel(p: Process): string | undefined {
+    const a = p.args as { model?: unknown } | null;
+    return typeof a?.model === 'string' ? a.model : undefined;
+  }
+
+  stmOf(pid: number): ShortTermMemory {
+    let m = this.stm.get(pid);
+    if (!m) {
+      const p = this.procs.get(pid);
+      const id = this.pool.route({ model: this.agentModel(p) });
+      const engineCount = (t: string) => this.pool.tokenizer(id)(t);
+      m = new ShortTermMemory(engineCount);
+      this.stm.set(pid, m);
+    }
+    return m;
+  }
+
+  /** Summarises the oldest turns of an agent's short-term memory with its model; what was replaced goes to the episodic log. */
+  async compressMemory(pid: number, model: string | undefined, target: number) {
+    const m = this.stmOf(pid);
+    const id = this.pool.route({ model: model ?? this.agentModel(this.procs.get(pid)) });
+    const { engine } = await this.pool.acquire(id);
+    const result = await m.compress(target, async (msgs, maxTokens) => {
+      const transcript = msgs.map((x) => `${x.role}: ${x.content ?? ''}`).join('\n');
+      const done = await collect(
+        engine.stream({
+          messages: [
+            {
+              role: 'system',
+              content:
+                'Summarise the conversation below in a few sentences; keep names, numbers and decisions.',
+            },
+            { role: 'user', content: transcript },
+          ],
+          max_tokens: maxTokens,
+        }),
+      );
+      return done.choices[0]?.message.content ?? '';
+    });
+    if (result.replaced.length) {
+      this.log(
+        pid,
+        'memory.compress',
+        `compressed short-term memory from ${result.before} to ${result.after} tokens`,
+        {
+          replaced: result.replaced.map((e) => e.message),
+          summary: result.summary?.message.content,
+        },
+      );
+    }
+    return result;
+  }
+
+  stmAppend(c: Caller, message: ChatMessage, pinned: boolean) {
+    const e = this.stmOf(c.pid).append(message, pinned);
+    return { id: e.id, tokens: e.tokens, total: this.stmOf(c.pid).tokens() };
+  }
+
+  log(pid: number, kind: EpisodeKind, text: string, data?: unknown): void {
+    this.episodes.append(pid, kind, text, data);
   }
 
   // ───────────────────────────── events and misc ─────────────────────────────

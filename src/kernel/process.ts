@@ -39,7 +39,6 @@ export class Process {
   readonly streams = new Map<number, AbortController>();
   readonly children = new Set<number>();
   private exitWaiters: Array<(e: Exit) => void> = [];
-  private resumeWaiters: Array<() => void> = [];
   output = '';
   killTimer: ReturnType<typeof setTimeout> | null = null;
   bootTimer: ReturnType<typeof setTimeout> | null = null;
@@ -122,7 +121,6 @@ export class Process {
     this.killTimer = this.bootTimer = null;
     const exit = this.exitInfo()!;
     for (const w of this.exitWaiters.splice(0)) w(exit);
-    for (const w of this.resumeWaiters.splice(0)) w();
     return exit;
   }
 
@@ -142,16 +140,6 @@ export class Process {
     return () => {
       this.exitWaiters = this.exitWaiters.filter((w) => w !== fn);
     };
-  }
-
-  /** Resolves at once unless suspended; then on resume or exit. */
-  untilRunnable(): Promise<void> | null {
-    if (this.info.state !== 'suspended') return null;
-    return new Promise((resolve) => this.resumeWaiters.push(resolve));
-  }
-
-  wakeResumed(): void {
-    for (const w of this.resumeWaiters.splice(0)) w();
   }
 }
 

@@ -7,10 +7,11 @@
  */
 import { type CapName, checkPermissions } from './access-control';
 import { arr, bool, type Check, int, json, num, obj, oneOf, opt, str } from './check';
+import { CONTEXT_POLICIES } from './context-budget';
 import type { ChatRequest } from './engine';
 import { SysError } from './errors';
 import type { Caller, CallIO, Kernel } from './kernel';
-import { PRIORITY_MAX, PRIORITY_MIN } from './scheduler';
+import { POLICIES, PRIORITY_MAX, PRIORITY_MIN } from './scheduler';
 
 export interface Syscall<A = unknown, R = unknown> {
   /** Validates and types the untrusted arguments; throws EINVAL/E2BIG. */
@@ -192,28 +193,156 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'models.list': define(obj({}), {
       cap: null,
       who: 'any',
-      handler: (k) => k.pool.list(),
-      doc: 'the models in the pool',
+      handler: (k) => k.pool.catalog(),
+      doc: 'the models in the pool: loaded or loadable, with reservations and queue lengths',
     }),
 
     'models.load': define(
       obj({
         id: str({ min: 1, max: 200, pattern: /^[\w.:@/-]+$/ }),
-        engine: oneOf('deterministic'),
+        engine: opt(oneOf('deterministic')),
         options: opt(
           obj({
             prefillTokensPerSecond: opt(num({ min: 0.001 })),
             decodeTokensPerSecond: opt(num({ min: 0.001 })),
             contextWindow: opt(int({ min: 16, max: 10_000_000 })),
+            contextCapacity: opt(int({ min: 16, max: 100_000_000 })),
             defaultLength: opt(int({ min: 1, max: 100_000 })),
+            sizeBytes: opt(int({ min: 0 })),
           }),
         ),
       }),
       {
         cap: 'modelAdmin',
         who: 'any',
-        handler: (k, _c, a) => k.pool.loadDeterministic({ ...(a.options ?? {}), id: a.id }),
-        doc: 'load a model into the pool (the deterministic engine, in this version)',
+        handler: async (k, _c, a) => {
+          // A new deterministic engine is registered first; any catalogue model is then loaded.
+          if (a.engine === 'deterministic') k.pool.registerDeterministic({ ...(a.options ?? {}), id: a.id });
+          await k.pool.load(a.id);
+          return k.pool.info(a.id);
+        },
+        doc: 'load a model of the catalogue (or register a deterministic engine under a new id and load it)',
+      },
+    ),
+
+    'models.unload': define(obj({ id: str({ min: 1, max: 200 }) }), {
+      cap: 'modelAdmin',
+      who: 'any',
+      handler: (k, _c, a) => k.pool.unload(a.id).then(() => null),
+      doc: 'unload a model (EAGAIN while it serves requests or holds reservations)',
+    }),
+
+    'sched.policy': define(
+      obj({
+        policy: opt(oneOf(...POLICIES)),
+        quantumTokens: opt(int({ min: 1, max: 100_000 })),
+        agingMs: opt(int({ min: 1, max: 3_600_000 })),
+        switchCostFactor: opt(num({ min: 0, max: 1000 })),
+        contextPolicy: opt(oneOf(...CONTEXT_POLICIES)),
+      }),
+      {
+        cap: null,
+        who: 'any',
+        handler: (k, c, a) => {
+          const { contextPolicy, ...sched } = a;
+          const changing = contextPolicy !== undefined || Object.keys(sched).length > 0;
+          if (changing && !c.caps.modelAdmin)
+            throw new SysError('EPERM', 'changing scheduling needs the "modelAdmin" capability');
+          if (contextPolicy) k.budget.defaultPolicy = contextPolicy;
+          const opts = k.pool.setSchedulerOptions(sched);
+          return { ...opts, contextPolicy: k.budget.defaultPolicy, models: k.pool.schedulerStats() };
+        },
+        doc: 'show or set the scheduling policy (fifo | round-robin | priority) and the default context policy',
+      },
+    ),
+
+    'context.allocate': define(
+      obj({
+        tokens: int({ min: 1, max: 100_000_000 }),
+        pid: opt(pid),
+        model: opt(str({ max: 200 })),
+        policy: opt(oneOf(...CONTEXT_POLICIES)),
+        timeoutMs: opt(int({ min: 0, max: 86_400_000 })),
+      }),
+      {
+        cap: 'models',
+        who: 'any',
+        blocking: true,
+        handler: (k, c, a) => {
+          // allocate_context(pid, tokens): agents reserve for themselves (or a process in their scope).
+          const target = a.pid === undefined ? c.pid : k.visible(c, a.pid).pid;
+          if (target === 0) throw new SysError('EINVAL', 'the user has no context to reserve; name a pid');
+          return k.allocateContext(target, a.tokens, a.model, a.policy, a.timeoutMs);
+        },
+        doc: 'allocate_context(pid, tokens): reserve context on the agent’s model (policy: compress | evict | queue)',
+      },
+    ),
+
+    'context.release': define(obj({ id: int({ min: 1 }) }), {
+      cap: 'models',
+      who: 'any',
+      handler: (k, c, a) => k.releaseContext(c, a.id),
+      doc: 'release a context reservation',
+    }),
+
+    'context.list': define(obj({}), {
+      cap: null,
+      who: 'any',
+      handler: (k, c) => ({
+        reservations: k.pool.reservations().filter((r) => c.kind === 'user' || r.pid === c.pid),
+        queued: k.budget.queued().filter((r) => c.kind === 'user' || r.pid === c.pid),
+      }),
+      doc: 'context reservations (the caller’s own, or all for the user)',
+    }),
+
+    'memory.stm.append': define(obj({ message, pinned: opt(bool) }), {
+      cap: null,
+      who: 'agent',
+      handler: (k, c, a) => k.stmAppend(c, a.message, a.pinned ?? false),
+      doc: 'append a message to the caller’s short-term memory (working context)',
+    }),
+
+    'memory.stm.list': define(obj({ pid: opt(pid) }), {
+      cap: 'procs',
+      who: 'any',
+      handler: (k, c, a) => {
+        const target = a.pid === undefined ? c.pid : k.visible(c, a.pid).pid;
+        const m = k.stmOf(target);
+        return { tokens: m.tokens(), entries: m.list() };
+      },
+      doc: 'the short-term memory of the caller (or a process in its scope) with token counts',
+    }),
+
+    'memory.stm.compress': define(obj({ targetTokens: int({ min: 0 }) }), {
+      cap: 'models',
+      who: 'agent',
+      blocking: true,
+      handler: (k, c, a) =>
+        k
+          .compressMemory(c.pid, undefined, a.targetTokens)
+          .then((r) => ({ before: r.before, after: r.after, replaced: r.replaced.length })),
+      doc: 'memory.compress: summarise the oldest turns until the context fits targetTokens',
+    }),
+
+    logs: define(
+      obj({
+        pid: opt(int({ min: 0 })),
+        kind: opt(str({ max: 40 })),
+        since: opt(int({ min: 0 })),
+        text: opt(str({ max: 200 })),
+        limit: opt(int({ min: 1, max: 10_000 })),
+      }),
+      {
+        cap: 'procs',
+        who: 'any',
+        handler: (k, c, a) => {
+          if (a.pid !== undefined && a.pid !== 0) k.visible(c, a.pid);
+          const own = c.kind === 'agent' && a.pid === undefined ? { pid: c.pid } : {};
+          return k.episodes.query({ ...a, ...own, limit: a.limit ?? 200 } as Parameters<
+            typeof k.episodes.query
+          >[0]);
+        },
+        doc: 'the episodic log: what happened, when, to whom',
       },
     ),
 

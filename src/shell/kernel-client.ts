@@ -6,8 +6,9 @@
  */
 
 import type { Capabilities } from '../kernel/access-control';
-import type { ChatCompletionChunk, ChatRequest, ModelInfo, Usage } from '../kernel/engine';
+import type { ChatCompletionChunk, ChatRequest, Usage } from '../kernel/engine';
 import { SysError } from '../kernel/errors';
+import type { CatalogEntry } from '../kernel/model-pool';
 import type { Exit } from '../kernel/process';
 import { type HostCommand, type KernelEvent, PROTOCOL_VERSION, type ProcInfo } from '../kernel/protocol';
 import type { SpawnOptions } from '../workers/sdk';
@@ -200,8 +201,8 @@ export class KernelClient {
     return this.call<string>('output', { pid });
   }
 
-  models(): Promise<ModelInfo[]> {
-    return this.call<ModelInfo[]>('models.list');
+  models(): Promise<CatalogEntry[]> {
+    return this.call<CatalogEntry[]>('models.list');
   }
 
   chat(req: ChatRequest, signal?: AbortSignal): AsyncGenerator<ChatCompletionChunk, Usage | null> {

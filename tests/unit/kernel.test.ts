@@ -150,8 +150,11 @@ describe('kernel processes', () => {
       })
       .then((r) => r.pid);
     await wait(pid);
-    // Each call uses 1+0 (no system) ... prompt tokens + 9 completion tokens; the quota runs out on the third.
-    expect(results).toEqual(['one two three four five', 'one two three four five', 'EDQUOT', 'EPERM']);
+    // Prompt 12 + 9 completion tokens = 21; the second answer is cut at the 19 left (12 prompt + 7);
+    // the third finds the quota used up (EDQUOT); an ungranted model is EPERM.
+    expect(results).toEqual(['one two three four five', 'one two three four', 'EDQUOT', 'EPERM']);
+    const quota = h.kernel.episodes.query({ pid, kind: 'quota' });
+    expect(quota).toHaveLength(1);
   });
 
   it('suspend holds calls; resume serves them in order', async () => {

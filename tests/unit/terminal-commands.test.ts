@@ -22,7 +22,7 @@ describe('command line', () => {
 
   it('completes command names', () => {
     expect(complete('sp')).toEqual(['spawn']);
-    expect(complete('s').sort()).toEqual(['spawn', 'suspend']);
+    expect(complete('s').sort()).toEqual(['sched', 'spawn', 'suspend']);
   });
 });
 
@@ -36,7 +36,10 @@ describe('terminal commands', () => {
   };
   const calls: unknown[][] = [];
   const kernel = {
-    spawn: async (...a: unknown[]) => (calls.push(['spawn', ...a]), 9),
+    spawn: async (...a: unknown[]) => {
+      calls.push(['spawn', ...a]);
+      return 9;
+    },
     kill: async (...a: unknown[]) => void calls.push(['kill', ...a]),
     renice: async () => {
       throw new SysError('ESRCH', 'no process 4');
@@ -70,7 +73,7 @@ describe('terminal commands', () => {
       task: 'say hi',
     };
     expect(psTable([p as unknown as ProcInfo])).toMatch(
-      /^PID\s+PPID\s+STATE.*\n1\s+0\s+exited\(0\)\s+0\s+7\s+llm-agent\s+say hi$/,
+      /^PID\s+PPID\s+STATE.*\n1\s+0\s+exited\(0\)\s+0\s+3\+4\s+llm-agent\s+say hi$/,
     );
   });
 });

@@ -24,6 +24,10 @@ export interface DeterministicOptions {
   contextWindow?: number;
   /** Length of free-form answers when the request sets no max_tokens. */
   defaultLength?: number;
+  /** Context tokens the emulated KV cache holds across reservations (default: one context window). */
+  contextCapacity?: number;
+  /** Emulated memory footprint, so memory-budget policies can be exercised. */
+  sizeBytes?: number;
 }
 
 /** Words, runs of whitespace, and single punctuation marks: the engine's own tokenizer. */
@@ -88,9 +92,12 @@ export class DeterministicEngine implements ChatEngine {
       id: opts.id ?? 'deterministic',
       engine: 'deterministic',
       contextWindow: opts.contextWindow ?? 4096,
-      sizeBytes: 0,
+      sizeBytes: opts.sizeBytes ?? 0,
       supportsTools: true,
       label: 'test engine (deterministic, not a language model)',
+      supportsContinuation: true,
+      contextCapacity: opts.contextCapacity ?? opts.contextWindow ?? 4096,
+      location: 'local',
     };
   }
 
@@ -107,7 +114,9 @@ export class DeterministicEngine implements ChatEngine {
     const id = `det-${++this.seq}`;
     const created = Math.floor(Date.now() / 1000);
     const model = this.info.id;
-    const promptTokens = this.promptTokens(req.messages);
+    const cont = req.continuation ?? '';
+    // A resumed generation re-prefills what it had produced, as a real engine without KV reuse must.
+    const promptTokens = this.promptTokens(req.messages) + this.countTokens(cont);
     const chunk = (
       delta: ChatCompletionChunk['choices'][0]['delta'],
       finish: FinishReason | null,
@@ -121,7 +130,9 @@ export class DeterministicEngine implements ChatEngine {
 
     const plan = this.plan(req);
     const limit = req.max_tokens ?? Number.POSITIVE_INFINITY;
-    const tokens = tokenize(plan.text);
+    const all = tokenize(plan.text);
+    const skip = cont ? tokenize(cont).length : 0;
+    const tokens = all.slice(skip);
     const start = performance.now();
     const prefillMs = Number.isFinite(this.prefill) ? (promptTokens / this.prefill) * 1000 : 0;
     const msPerToken = Number.isFinite(this.decode) ? 1000 / this.decode : 0;
@@ -148,7 +159,7 @@ export class DeterministicEngine implements ChatEngine {
         }
       }
       emitted++;
-      yield chunk(emitted === 1 ? { role: 'assistant', content: tok } : { content: tok }, null);
+      yield chunk(emitted === 1 && !cont ? { role: 'assistant', content: tok } : { content: tok }, null);
     }
     if (finish === 'tool_calls' && !signal?.aborted) {
       yield chunk({ tool_calls: plan.toolCalls }, null);

@@ -17,7 +17,7 @@ export interface Terminal {
 
 type Kernel = Pick<
   KernelClient,
-  'spawn' | 'ps' | 'kill' | 'wait' | 'suspend' | 'resume' | 'renice' | 'models' | 'output'
+  'spawn' | 'ps' | 'kill' | 'wait' | 'suspend' | 'resume' | 'renice' | 'models' | 'output' | 'call'
 >;
 
 interface Command {
@@ -112,14 +112,76 @@ export const COMMANDS: Record<string, Command> = {
   },
   models: {
     usage: 'models',
-    help: 'list the models in the pool',
+    help: 'list the models in the pool (loaded or loadable)',
     async run(k, t) {
       const models = await k.models();
       t.print(
         formatTable([
-          ['ID', 'ENGINE', 'CONTEXT', 'NOTE'],
-          ...models.map((m) => [m.id, m.engine, String(m.contextWindow), m.label ?? '']),
+          ['ID', 'ENGINE', 'LOADED', 'CONTEXT', 'RESERVED', 'SIZE', 'NOTE'],
+          ...models.map((m) => [
+            m.id,
+            m.engine,
+            m.loaded ? 'yes' : 'no',
+            String(m.contextWindow),
+            String(m.reservedTokens),
+            m.sizeBytes ? `${Math.round(m.sizeBytes / 2 ** 20)} MiB` : '-',
+            m.label ?? '',
+          ]),
         ]),
+      );
+    },
+  },
+  load: {
+    usage: 'load <model>',
+    help: 'load a model into the pool (unloading idle ones if the memory budget needs it)',
+    async run(k, t, words) {
+      if (!words[0]) throw new SysError('EINVAL', 'load needs a model id (see models)');
+      const info = await k.call<{ id: string; contextWindow: number }>('models.load', { id: words[0] });
+      t.print(`loaded ${info.id} (context ${info.contextWindow})`);
+    },
+  },
+  unload: {
+    usage: 'unload <model>',
+    help: 'unload a model (refused while it serves requests)',
+    async run(k, t, words) {
+      if (!words[0]) throw new SysError('EINVAL', 'unload needs a model id');
+      await k.call('models.unload', { id: words[0] });
+      t.print(`unloaded ${words[0]}`);
+    },
+  },
+  sched: {
+    usage: 'sched [fifo|round-robin|priority]',
+    help: 'show or set the inference scheduling policy',
+    async run(k, t, words) {
+      const args = words[0] ? { policy: words[0] } : {};
+      const r = await k.call<{
+        policy: string;
+        contextPolicy: string;
+        models: { model: string; queued: number; preemptions: number }[];
+      }>('sched.policy', args);
+      t.print(`policy: ${r.policy}; context policy: ${r.contextPolicy}`);
+      if (r.models.length)
+        t.print(
+          formatTable([
+            ['MODEL', 'QUEUED', 'PREEMPTIONS'],
+            ...r.models.map((m) => [m.model, String(m.queued), String(m.preemptions)]),
+          ]),
+        );
+    },
+  },
+  logs: {
+    usage: 'logs [pid]',
+    help: 'the episodic log (of one process, or all)',
+    async run(k, t, words) {
+      const args = words[0] ? { pid: pidArg(words[0]), limit: 50 } : { limit: 50 };
+      const eps = await k.call<{ t: number; pid: number; kind: string; text: string }[]>('logs', args);
+      t.print(
+        eps
+          .map(
+            (e) =>
+              `${new Date(e.t).toLocaleTimeString()}  ${String(e.pid).padStart(3)}  ${e.kind.padEnd(16)} ${e.text}`,
+          )
+          .join('\n') || '(nothing yet)',
       );
     },
   },
@@ -145,7 +207,7 @@ export function psTable(procs: ProcInfo[]): string {
     String(p.ppid),
     p.state + (p.exitCode !== null ? `(${p.exitCode})` : ''),
     String(p.priority),
-    String(p.usage.prompt_tokens + p.usage.completion_tokens),
+    `${p.usage.prompt_tokens}+${p.usage.completion_tokens}`,
     p.program,
     p.task.length > 40 ? `${p.task.slice(0, 39)}…` : p.task,
   ]);
