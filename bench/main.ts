@@ -1,6 +1,7 @@
 /** The bench page: runs every benchmark in this browser and hands the results to bench/run.mjs. */
 import { KernelClient } from '../src/shell/kernel-client';
 import { agentsAlive, spawnLatency, syscallRtt } from './kernel';
+import { schedulerPolicies, streamOverhead } from './models';
 import type { BenchResults } from './types';
 
 declare global {
@@ -19,6 +20,8 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   rtt: syscallRtt,
   spawn: spawnLatency,
   alive: (k) => agentsAlive(k, log),
+  stream: streamOverhead,
+  sched: schedulerPolicies,
 };
 
 window.runBench = async (only) => {

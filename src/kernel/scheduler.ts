@@ -257,20 +257,15 @@ export class InferenceScheduler {
   /** Whether a waiting job should take the engine from the running one, now. */
   private shouldPreempt(r: Running, now: number): boolean {
     if (!this.engine.info.supportsContinuation) return false;
-    const next = this.pick(now);
-    if (!next) return false;
+    if (!this.pick(now)) return false;
     if (this.opts.policy === 'round-robin') return r.sliceTokens >= this.opts.quantumTokens;
     if (this.opts.policy !== 'priority') return false;
-    const mine = effectivePriority(
-      { priority: r.job.livePriority(), enqueuedAt: r.startedAt, seq: 0 },
-      now,
-      this.opts.agingMs,
-    );
-    const theirs = effectivePriority(
-      { priority: next.livePriority(), enqueuedAt: next.enqueuedAt, seq: 0 },
-      now,
-      this.opts.agingMs,
-    );
+    // Aging orders the queue (no starvation) but never preempts: only a truly more urgent job takes the
+    // engine, or equal-priority jobs would churn, each switch paying a re-prefill.
+    const mine = r.job.livePriority();
+    let theirs = Number.POSITIVE_INFINITY;
+    for (const j of this.waiting.keys())
+      if (j !== r.job && !j.parked()) theirs = Math.min(theirs, j.livePriority());
     if (theirs >= mine) return false;
     // Weigh the switch: re-prefilling the preempted job against the urgent job's wait.
     const s = this.waiting.get(r.job)!;
@@ -340,7 +335,8 @@ export class InferenceScheduler {
       // Preempted or parked: back in the queue with what it has so far.
       s.preemptions++;
       this.preemptions++;
-      job.enqueuedAt = performance.now();
+      // Round-robin sends it to the back; under priority it keeps its place (and its age).
+      if (this.opts.policy === 'round-robin') job.enqueuedAt = performance.now();
     } else {
       this.waiting.delete(job);
       this.finish(s, finish ?? 'stop');

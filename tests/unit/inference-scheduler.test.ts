@@ -141,6 +141,14 @@ describe('inference scheduler', () => {
     expect(await run(1e9)).toBe('high first');
   });
 
+  it('aging reorders the queue but never preempts among equal priorities (no churn)', async () => {
+    const s = make('priority', engine(1000), { agingMs: 1 });
+    const jobs = [0, 1, 2, 3].map((i) => probe(s, i + 1, 0, words(15, `j${i}`)));
+    await Promise.all(jobs.map((j) => j.done));
+    expect(s.stats().preemptions).toBe(0);
+    expect(jobs.map((j) => j.text())).toEqual([0, 1, 2, 3].map((i) => expected(15, `j${i}`)));
+  });
+
   it('a changed priority takes effect on the live queue', async () => {
     const s = make('priority', engine(1000, false));
     const busy = probe(s, 1, 0, words(20, 'x'));
