@@ -8,9 +8,10 @@ import { type EpisodeKind, EpisodicLog } from '../memory/episodic';
 import { ShortTermMemory } from '../memory/short-term';
 import { type Capabilities, deriveChild, holds, mayUseModel, USER_CAPS } from './access-control';
 import { ContextBudget, type ContextPolicy } from './context-budget';
-import { type ChatMessage, type ChatRequest, collect } from './engine';
+import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './engine';
+import { WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
-import { ModelPool } from './model-pool';
+import { type LoadProgress, ModelPool } from './model-pool';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, ProcessTable } from './process';
 import {
   type CallFrame,
@@ -40,6 +41,8 @@ export interface Tab {
   host: boolean;
   subscribed: boolean;
   hosted: Set<Process>;
+  /** Engine workers this tab hosts, by key. */
+  engines: Map<string, WorkerEngine>;
   streams: Map<number, AbortController>;
   lastBeat: number;
   gone: boolean;
@@ -158,6 +161,11 @@ export class Kernel {
             return this.tabGone(tab);
           case 'host.died':
             return this.workerDied(tab, frame.pid, frame.incarnation, frame.reason);
+          case 'host.engine.died': {
+            const e = tab.engines.get(frame.key);
+            tab.engines.delete(frame.key);
+            return e?.fail(frame.reason.slice(0, 500));
+          }
           case 'beat':
             return;
         }
@@ -177,6 +185,7 @@ export class Kernel {
       host,
       subscribed: false,
       hosted: new Set(),
+      engines: new Map(),
       streams: new Map(),
       lastBeat: Date.now(),
       gone: false,
@@ -197,6 +206,8 @@ export class Kernel {
     if (this.tabs.get(tab.id) === tab) this.tabs.delete(tab.id);
     for (const c of tab.streams.values()) c.abort();
     for (const p of [...tab.hosted]) this.hostLost(p, `host tab ${tab.id.slice(0, 8)} closed`);
+    for (const e of tab.engines.values()) e.fail(`its host tab ${tab.id.slice(0, 8)} closed`);
+    tab.engines.clear();
     tab.port.close?.();
     this.broadcast({ type: 'tabs', count: this.tabs.size });
   }
@@ -364,9 +375,11 @@ export class Kernel {
   }
 
   private pickHost(): Tab | null {
+    // An engine worker holds a model: count it as several agents.
+    const load = (t: Tab) => t.hosted.size + 8 * t.engines.size;
     let best: Tab | null = null;
     for (const t of this.tabs.values()) {
-      if (t.host && !t.gone && (!best || t.hosted.size < best.hosted.size)) best = t;
+      if (t.host && !t.gone && (!best || load(t) < load(best))) best = t;
     }
     return best;
   }
@@ -771,6 +784,59 @@ export class Kernel {
       startQueue: this.startQueue.size,
       ...this.counters,
     };
+  }
+
+  /**
+   * Loads a model in an engine worker of a host tab (a SharedWorker cannot start
+   * workers itself). If that tab closes, the engine fails and the pool drops it,
+   * so the next request loads it again in another tab.
+   */
+  async hostEngine(
+    id: string,
+    kind: string,
+    options: unknown,
+    countTokens: (text: string) => number,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<WorkerEngine> {
+    const tab = this.pickHost();
+    if (!tab) throw new SysError('EAGAIN', `no tab can host the engine for ${id}; open the desktop`);
+    const key = `${id}#${++this.seq}`;
+    const ch = new MessageChannel();
+    const cmd: HostCommand = { t: 'host.engine', key, port: ch.port2 };
+    tab.port.postMessage(cmd, [ch.port2]);
+    const engine = await WorkerEngine.load(ch.port1, kind, options, countTokens, onProgress);
+    if (tab.gone) {
+      engine.fail('its host tab closed while loading');
+      throw new SysError('EIO', `the tab hosting ${id} closed while it loaded`);
+    }
+    tab.engines.set(key, engine);
+    engine.onDispose = () => {
+      tab.engines.delete(key);
+      if (!tab.gone) post(tab.port, { t: 'host.engine.stop', key } satisfies HostCommand);
+    };
+    return engine;
+  }
+
+  /** Registers a model that loads in an engine worker of a host tab. */
+  registerHostedModel(
+    info: ModelInfo,
+    tags: string[],
+    kind: string,
+    options: unknown,
+    countTokens: () => Promise<(t: string) => number>,
+  ): void {
+    this.pool.register({
+      info,
+      tags,
+      load: async (onProgress) => {
+        const engine = await this.hostEngine(info.id, kind, options, await countTokens(), onProgress);
+        engine.onFail = (e) => {
+          this.pool.drop(info.id, engine);
+          this.log(0, 'model.unload', `${info.id} failed: ${e.message}`);
+        };
+        return engine;
+      },
+    });
   }
 
   echoPort(): Transfer<MessagePort> {

@@ -215,6 +215,14 @@ export class ModelPool {
     }
   }
 
+  /** Forgets a loaded engine that failed (its worker died): the next request loads it afresh. */
+  drop(id: string, engine: ChatEngine): void {
+    const l = this.loaded.get(id);
+    if (l?.engine !== engine) return;
+    this.loaded.delete(id);
+    this.onChange?.('unload', id);
+  }
+
   async unload(id: string): Promise<void> {
     const l = this.loaded.get(id);
     if (!l) {

@@ -62,12 +62,20 @@ export interface BeatFrame {
 /** Kernel → host tab: start or stop an agent worker. */
 export type HostCommand =
   | { t: 'host.start'; pid: number; incarnation: number; port: MessagePort }
-  | { t: 'host.terminate'; pid: number; incarnation: number };
+  | { t: 'host.terminate'; pid: number; incarnation: number }
+  | { t: 'host.engine'; key: string; port: MessagePort }
+  | { t: 'host.engine.stop'; key: string };
 /** Host tab → kernel: an agent worker died on its own (error event). */
 export interface HostReport {
   t: 'host.died';
   pid: number;
   incarnation: number;
+  reason: string;
+}
+/** Host tab → kernel: an engine worker died on its own. */
+export interface EngineDied {
+  t: 'host.engine.died';
+  key: string;
   reason: string;
 }
 
@@ -107,7 +115,14 @@ export type KernelEvent =
   | { type: 'output'; pid: number; fd: 1 | 2; data: string }
   | { type: 'tabs'; count: number };
 
-export type InboundFrame = CallFrame | CancelFrame | HelloFrame | ByeFrame | BeatFrame | HostReport;
+export type InboundFrame =
+  | CallFrame
+  | CancelFrame
+  | HelloFrame
+  | ByeFrame
+  | BeatFrame
+  | HostReport
+  | EngineDied;
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -136,6 +151,10 @@ export function parseInbound(data: unknown): InboundFrame | null {
     case 'bye':
     case 'beat':
       return data as unknown as ByeFrame | BeatFrame;
+    case 'host.engine.died':
+      return typeof data.key === 'string' && typeof data.reason === 'string'
+        ? (data as unknown as EngineDied)
+        : null;
     case 'host.died':
       return isId(data.pid) && isId(data.incarnation) && typeof data.reason === 'string'
         ? (data as unknown as HostReport)

@@ -9,6 +9,7 @@ import { type CapName, checkPermissions } from './access-control';
 import { arr, bool, type Check, int, json, num, obj, oneOf, opt, str } from './check';
 import { CONTEXT_POLICIES } from './context-budget';
 import type { ChatRequest } from './engine';
+import { DeterministicEngine, tokenize } from './engines/deterministic';
 import { SysError } from './errors';
 import type { Caller, CallIO, Kernel } from './kernel';
 import { POLICIES, PRIORITY_MAX, PRIORITY_MIN } from './scheduler';
@@ -209,6 +210,8 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
             contextCapacity: opt(int({ min: 16, max: 100_000_000 })),
             defaultLength: opt(int({ min: 1, max: 100_000 })),
             sizeBytes: opt(int({ min: 0 })),
+            // Run it in an engine worker of a host tab instead of the kernel (how heavy engines run).
+            hosted: opt(bool),
           }),
         ),
       }),
@@ -217,7 +220,19 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
         who: 'any',
         handler: async (k, _c, a) => {
           // A new deterministic engine is registered first; any catalogue model is then loaded.
-          if (a.engine === 'deterministic') k.pool.registerDeterministic({ ...(a.options ?? {}), id: a.id });
+          if (a.engine === 'deterministic') {
+            const { hosted, ...opts } = a.options ?? {};
+            if (hosted) {
+              const info = new DeterministicEngine({ ...opts, id: a.id }).info;
+              k.registerHostedModel(
+                info,
+                ['test'],
+                'deterministic',
+                { ...opts, id: a.id },
+                async () => (t) => tokenize(t).length,
+              );
+            } else k.pool.registerDeterministic({ ...opts, id: a.id });
+          }
           await k.pool.load(a.id);
           return k.pool.info(a.id);
         },

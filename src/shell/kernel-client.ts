@@ -42,6 +42,13 @@ function startKernel(mode: KernelMode): PortLike & { start?(): void } {
   });
 }
 
+function startEngineWorker(): Worker {
+  return new Worker(new URL('../workers/engine.worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'agentos-engine',
+  });
+}
+
 function startAgentWorker(): Worker {
   return new Worker(new URL('../workers/agent.worker.ts', import.meta.url), { type: 'module' });
 }
@@ -51,6 +58,7 @@ export class KernelClient {
   private readonly sys: SyscallClient;
   private readonly listeners = new Set<(e: KernelEvent) => void>();
   private readonly hosted = new Map<number, Hosted>();
+  private readonly engines = new Map<string, Worker>();
   /** A worker started ahead of need, so a spawn does not wait for module loading. */
   private spare: Worker | null = null;
 
@@ -62,8 +70,7 @@ export class KernelClient {
     this.sys = new SyscallClient(port);
     this.sys.onOther = (frame) => {
       if (frame.t === 'event') for (const l of this.listeners) l((frame as { event: KernelEvent }).event);
-      else if (frame.t === 'host.start' || frame.t === 'host.terminate')
-        this.onHostCommand(frame as HostCommand);
+      else if (frame.t.startsWith('host.')) this.onHostCommand(frame as HostCommand);
     };
     port.start?.();
   }
@@ -131,13 +138,33 @@ export class KernelClient {
       worker.onmessageerror = () => died('message could not be deserialized');
       worker.postMessage({ t: 'init', port: cmd.port }, [cmd.port]);
       setTimeout(() => this.refillSpare(), 0);
-    } else {
+    } else if (cmd.t === 'host.terminate') {
       const h = this.hosted.get(cmd.pid);
       if (h && h.incarnation === cmd.incarnation) {
         h.worker.terminate();
         this.hosted.delete(cmd.pid);
       }
+    } else if (cmd.t === 'host.engine') {
+      const worker = startEngineWorker();
+      const { key } = cmd;
+      this.engines.set(key, worker);
+      worker.onerror = (e) => {
+        e.preventDefault();
+        if (this.engines.get(key) !== worker) return;
+        this.engines.delete(key);
+        worker.terminate();
+        this.port.postMessage({ t: 'host.engine.died', key, reason: e.message || 'uncaught error' });
+      };
+      worker.postMessage({ t: 'init', port: cmd.port }, [cmd.port]);
+    } else if (cmd.t === 'host.engine.stop') {
+      this.engines.get(cmd.key)?.terminate();
+      this.engines.delete(cmd.key);
     }
+  }
+
+  /** Engine workers this tab hosts now. */
+  hostedEngines(): string[] {
+    return [...this.engines.keys()];
   }
 
   private refillSpare(): void {
