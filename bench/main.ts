@@ -1,8 +1,10 @@
 /** The bench page: runs every benchmark in this browser and hands the results to bench/run.mjs. */
 import { KernelClient } from '../src/shell/kernel-client';
 import { agentsAlive, spawnLatency, syscallRtt } from './kernel';
+import { ltmWrites } from './memory';
 import { schedulerPolicies, streamOverhead } from './models';
 import type { BenchResults } from './types';
+import { vectorBench } from './vector';
 
 declare global {
   interface Window {
@@ -22,6 +24,8 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   alive: (k) => agentsAlive(k, log),
   stream: streamOverhead,
   sched: schedulerPolicies,
+  ltm: ltmWrites,
+  vector: () => vectorBench(log),
 };
 
 window.runBench = async (only) => {

@@ -7,6 +7,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 const steps = [
   ['lint', 'npx', ['biome', 'check', '.']],
   ['types', 'npx', ['tsc', '--noEmit', '-p', '.']],
+  // The committed wasm must be what its AssemblyScript source builds to.
+  ['wasm', 'node', ['scripts/build-wasm.mjs', '--check']],
   ['unit', 'npx', ['vitest', 'run']],
   ['browser', 'npx', ['playwright', 'test']],
 ];
@@ -21,7 +23,7 @@ for (const [name, cmd, args] of steps) {
   if (r.status !== 0) {
     failedStep = name;
     console.error(`✖ ${name} failed (exit ${r.status})`);
-    if (name === 'lint' || name === 'types') break;
+    if (name === 'lint' || name === 'types' || name === 'wasm') break;
   }
 }
 

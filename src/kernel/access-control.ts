@@ -18,10 +18,14 @@ export interface Capabilities {
   tokenQuota: number | null;
   /** May load models into the pool and change engine settings. */
   modelAdmin: boolean;
+  /** Shared long-term-memory namespaces it may read ('*' for all); its private one is always readable. */
+  memoryRead: string[];
+  /** Shared namespaces it may write; its private one is always writable. */
+  memoryWrite: string[];
 }
 
 /** The capability a syscall-table entry requires (null: every process may call it). */
-export type CapName = 'spawn' | 'procs' | 'models' | 'modelAdmin';
+export type CapName = 'spawn' | 'procs' | 'models' | 'modelAdmin' | 'memory';
 
 /** What the user at the desktop holds: everything. */
 export const USER_CAPS: Readonly<Capabilities> = Object.freeze({
@@ -30,6 +34,8 @@ export const USER_CAPS: Readonly<Capabilities> = Object.freeze({
   models: ['*'],
   tokenQuota: null,
   modelAdmin: true,
+  memoryRead: ['*'],
+  memoryWrite: ['*'],
 });
 
 /** What an agent gets when its spawner names no permissions (clamped to the spawner's own). */
@@ -39,6 +45,8 @@ export const DEFAULT_AGENT_CAPS: Readonly<Capabilities> = Object.freeze({
   models: ['*'],
   tokenQuota: null,
   modelAdmin: false,
+  memoryRead: [],
+  memoryWrite: [],
 });
 
 const PROC_RANK = { self: 0, children: 1, all: 2 } as const;
@@ -49,6 +57,8 @@ export const checkPermissions: Check<Partial<Capabilities>> = obj({
   models: opt(arr(str({ min: 1, max: 200 }), { max: 64 })),
   tokenQuota: opt(nullable(int({ min: 0 }))),
   modelAdmin: opt(bool),
+  memoryRead: opt(arr(str({ min: 1, max: 200 }), { max: 64 })),
+  memoryWrite: opt(arr(str({ min: 1, max: 200 }), { max: 64 })),
 });
 
 export function holds(caps: Capabilities, cap: CapName): boolean {
@@ -61,7 +71,20 @@ export function holds(caps: Capabilities, cap: CapName): boolean {
       return caps.models.length > 0;
     case 'modelAdmin':
       return caps.modelAdmin;
+    case 'memory':
+      return true; // every agent has its private namespace; handlers check shared ones
   }
+}
+
+/** The private long-term-memory namespace of a process (the user's is 'user'). */
+export const privateNamespace = (pid: number): string => (pid === 0 ? 'user' : `agent:${pid}`);
+
+export function mayReadNamespace(caps: Capabilities, pid: number, ns: string): boolean {
+  return ns === privateNamespace(pid) || caps.memoryRead.includes('*') || caps.memoryRead.includes(ns);
+}
+
+export function mayWriteNamespace(caps: Capabilities, pid: number, ns: string): boolean {
+  return ns === privateNamespace(pid) || caps.memoryWrite.includes('*') || caps.memoryWrite.includes(ns);
 }
 
 export function mayUseModel(caps: Capabilities, model: string): boolean {
@@ -95,17 +118,20 @@ export function exceeds(a: Capabilities, b: Capabilities): string[] {
     for (const m of a.models) if (!b.models.includes(m)) out.push(`model:${m}`);
   }
   if (b.tokenQuota !== null && (a.tokenQuota === null || a.tokenQuota > b.tokenQuota)) out.push('tokenQuota');
+  for (const [name, mine, theirs] of [
+    ['memoryRead', a.memoryRead, b.memoryRead],
+    ['memoryWrite', a.memoryWrite, b.memoryWrite],
+  ] as const) {
+    if (theirs.includes('*')) continue;
+    for (const ns of mine) if (!theirs.includes(ns)) out.push(`${name}:${ns}`);
+  }
   return out;
 }
 
 export const isSubset = (a: Capabilities, b: Capabilities): boolean => exceeds(a, b).length === 0;
 
 export function intersect(a: Capabilities, b: Capabilities): Capabilities {
-  const models = a.models.includes('*')
-    ? [...b.models]
-    : b.models.includes('*')
-      ? [...a.models]
-      : a.models.filter((m) => b.models.includes(m));
+  const models = meet(a.models, b.models);
   const quota =
     a.tokenQuota === null
       ? b.tokenQuota
@@ -118,5 +144,13 @@ export function intersect(a: Capabilities, b: Capabilities): Capabilities {
     models,
     tokenQuota: quota,
     modelAdmin: a.modelAdmin && b.modelAdmin,
+    memoryRead: meet(a.memoryRead, b.memoryRead),
+    memoryWrite: meet(a.memoryWrite, b.memoryWrite),
   };
+}
+
+function meet(a: string[], b: string[]): string[] {
+  if (a.includes('*')) return [...b];
+  if (b.includes('*')) return [...a];
+  return a.filter((x) => b.includes(x));
 }

@@ -134,3 +134,31 @@ function typeName(v: unknown): string {
   if (Array.isArray(v)) return 'array';
   return typeof v;
 }
+
+/** A vector: a Float32Array or an array of finite numbers, at most `max` long. */
+export const vector =
+  (max = 4096): Check<Float32Array | number[]> =>
+  (v, path) => {
+    if (v instanceof Float32Array || Array.isArray(v)) {
+      if (v.length > max) throw new SysError('E2BIG', `${path}: vector of ${v.length} exceeds ${max}`);
+      for (let i = 0; i < v.length; i++) {
+        if (typeof v[i] !== 'number' || !Number.isFinite(v[i]))
+          return fail(`${path}[${i}]`, 'expected a finite number');
+      }
+      return v as Float32Array | number[];
+    }
+    return fail(path, `expected a Float32Array or number[], got ${typeName(v)}`);
+  };
+
+/** A flat object of string/number/boolean values (metadata filters). */
+export const primitives: Check<Record<string, string | number | boolean>> = (v, path) => {
+  if (!isPlain(v)) return fail(path, `expected an object, got ${typeName(v)}`);
+  const out = Object.create(null) as Record<string, string | number | boolean>;
+  for (const [k, x] of Object.entries(v)) {
+    if (FORBIDDEN_KEYS.has(k)) fail(path, `key "${k}" is not allowed`);
+    if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean')
+      fail(`${path}.${k}`, 'expected a string, number or boolean');
+    out[k] = x as string | number | boolean;
+  }
+  return out;
+};

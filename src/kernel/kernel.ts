@@ -5,6 +5,7 @@
  * port: frames are parsed, arguments checked, capabilities held, errors typed.
  */
 import { type EpisodeKind, EpisodicLog } from '../memory/episodic';
+import { MemoryService } from '../memory/service';
 import { ShortTermMemory } from '../memory/short-term';
 import { type Capabilities, deriveChild, holds, mayUseModel, USER_CAPS } from './access-control';
 import { ContextBudget, type ContextPolicy } from './context-budget';
@@ -92,6 +93,7 @@ export class Kernel {
   /** Each agent's short-term memory (working context), created on first use. */
   private readonly stm = new Map<number, ShortTermMemory>();
   readonly tabs = new Map<string, Tab>();
+  private memoryService: Promise<MemoryService> | null = null;
   private readonly startQueue = new RunQueue<StartJob>(2000);
   private starting = 0;
   private seq = 0;
@@ -158,6 +160,8 @@ export class Kernel {
           case 'cancel':
             return tab.streams.get(frame.id)?.abort();
           case 'bye':
+            // Perhaps the last tab: write out the episodic log while the kernel still runs.
+            this.memoryService?.then((m) => m.flush()).catch(() => {});
             return this.tabGone(tab);
           case 'host.died':
             return this.workerDied(tab, frame.pid, frame.incarnation, frame.reason);
@@ -672,6 +676,17 @@ export class Kernel {
       { model, ...usage },
     );
     return usage;
+  }
+
+  /** The memory subsystem (IndexedDB), opened on first use; fails with ENOSYS where there is no IndexedDB. */
+  memory(): Promise<MemoryService> {
+    if (!this.memoryService) {
+      this.memoryService = MemoryService.open(this.episodes);
+      this.memoryService.catch(() => {
+        this.memoryService = null; // let a later call try again
+      });
+    }
+    return this.memoryService;
   }
 
   // ───────────────────────────── context and short-term memory ─────────────────────────────

@@ -5,8 +5,14 @@
  * a name up anywhere else, and never trusts a pid sent in a message: the
  * caller is known from the port the call came on.
  */
-import { type CapName, checkPermissions } from './access-control';
-import { arr, bool, type Check, int, json, num, obj, oneOf, opt, str } from './check';
+import {
+  type CapName,
+  checkPermissions,
+  mayReadNamespace,
+  mayWriteNamespace,
+  privateNamespace,
+} from './access-control';
+import { arr, bool, type Check, int, json, num, obj, oneOf, opt, primitives, str, vector } from './check';
 import { CONTEXT_POLICIES } from './context-budget';
 import type { ChatRequest } from './engine';
 import { DeterministicEngine, tokenize } from './engines/deterministic';
@@ -339,6 +345,168 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       doc: 'memory.compress: summarise the oldest turns until the context fits targetTokens',
     }),
 
+    'memory.remember': define(
+      obj({
+        items: arr(
+          obj({
+            text: str({ max: 100_000 }),
+            namespace: opt(str({ min: 1, max: 200 })),
+            metadata: opt(json({ maxBytes: 16_384 })),
+            vector: opt(vector()),
+          }),
+          { max: 10_000 },
+        ),
+      }),
+      {
+        cap: 'memory',
+        who: 'any',
+        handler: async (k, c, a) => {
+          const items = a.items.map((it) => {
+            const ns = !it.namespace || it.namespace === 'private' ? privateNamespace(c.pid) : it.namespace;
+            if (!mayWriteNamespace(c.caps, c.pid, ns)) {
+              k.log(c.pid, 'deny', `memory write to namespace "${ns}" denied`);
+              throw new SysError('EPERM', `no write access to memory namespace "${ns}"`);
+            }
+            return {
+              namespace: ns,
+              text: it.text,
+              metadata: (it.metadata ?? {}) as Record<string, unknown>,
+              ...(it.vector ? { vector: it.vector } : {}),
+            };
+          });
+          const spaces = [...new Set(items.map((i) => i.namespace))].join(', ');
+          // The log record of this write is stored in the same transaction as the memories.
+          let episode: ReturnType<typeof k.episodes.prepare> | null = null;
+          const ids = await (await k.memory()).ltm.remember(items, (added) => {
+            episode = k.episodes.prepare(
+              c.pid,
+              'memory.write',
+              `remembered ${added.length} item(s) in ${spaces}`,
+              { ids: added.slice(0, 100) },
+            );
+            return episode;
+          });
+          if (episode) k.episodes.commit(episode);
+          return { ids };
+        },
+        doc: 'remember(items): store texts (with metadata, optionally precomputed vectors) in long-term memory; acknowledged after commit',
+      },
+    ),
+
+    'memory.recall': define(
+      obj({
+        query: str({ max: 10_000 }),
+        k: opt(int({ min: 1, max: 1000 })),
+        namespaces: opt(arr(str({ min: 1, max: 200 }), { max: 64 })),
+        filter: opt(primitives),
+        since: opt(int({ min: 0 })),
+      }),
+      {
+        cap: 'memory',
+        who: 'any',
+        handler: async (k, c, a) => {
+          const mem = await k.memory();
+          const own = privateNamespace(c.pid);
+          const asked = (a.namespaces ?? ['private', ...c.caps.memoryRead]).map((n) =>
+            n === 'private' ? own : n,
+          );
+          // '*' means every namespace the store has, for callers granted it.
+          const expanded = asked.includes('*') ? [...new Set([own, ...mem.ltm.namespaces()])] : asked;
+          for (const ns of expanded) {
+            if (!mayReadNamespace(c.caps, c.pid, ns)) {
+              k.log(c.pid, 'deny', `memory read of namespace "${ns}" denied`);
+              throw new SysError('EPERM', `no read access to memory namespace "${ns}"`);
+            }
+          }
+          return mem.ltm.recall(a.query, {
+            k: a.k ?? 5,
+            namespaces: expanded,
+            ...(a.filter ? { filter: a.filter } : {}),
+            ...(a.since ? { since: a.since } : {}),
+          });
+        },
+        doc: 'recall(query, {k, namespaces, filter, since}): hybrid search (vector + keyword + recency) in namespaces you may read',
+      },
+    ),
+
+    'memory.get': define(obj({ ids: arr(int({ min: 1 }), { max: 10_000 }) }), {
+      cap: 'memory',
+      who: 'any',
+      handler: async (k, c, a) => {
+        const mem = await k.memory();
+        const out = [];
+        for (const id of a.ids) {
+          const m = await mem.ltm.get(id);
+          if (m && !mayReadNamespace(c.caps, c.pid, m.namespace))
+            throw new SysError('EPERM', `no read access to memory ${id}`);
+          out.push(m);
+        }
+        return out;
+      },
+      doc: 'get(ids): memories by id (null where none)',
+    }),
+
+    'memory.forget': define(obj({ id: int({ min: 1 }) }), {
+      cap: 'memory',
+      who: 'any',
+      handler: async (k, c, a) => {
+        const mem = await k.memory();
+        const ns = mem.ltm.namespaceOf(a.id);
+        if (ns === undefined) throw new SysError('ENOENT', `no memory ${a.id}`);
+        if (!mayWriteNamespace(c.caps, c.pid, ns))
+          throw new SysError('EPERM', `no write access to memory namespace "${ns}"`);
+        await mem.ltm.forget(a.id);
+        k.log(c.pid, 'memory.forget', `forgot memory ${a.id} in ${ns}`);
+        return null;
+      },
+      doc: 'forget(id): delete a memory from a namespace you may write',
+    }),
+
+    'memory.update': define(
+      obj({
+        id: int({ min: 1 }),
+        text: opt(str({ max: 100_000 })),
+        metadata: opt(json({ maxBytes: 16_384 })),
+      }),
+      {
+        cap: 'memory',
+        who: 'any',
+        handler: async (k, c, a) => {
+          const mem = await k.memory();
+          const ns = mem.ltm.namespaceOf(a.id);
+          if (ns === undefined) throw new SysError('ENOENT', `no memory ${a.id}`);
+          if (!mayWriteNamespace(c.caps, c.pid, ns))
+            throw new SysError('EPERM', `no write access to memory namespace "${ns}"`);
+          const patch: { text?: string; metadata?: Record<string, unknown> } = {};
+          if (a.text !== undefined) patch.text = a.text;
+          if (a.metadata !== undefined) patch.metadata = a.metadata as Record<string, unknown>;
+          const m = await mem.ltm.update(a.id, patch);
+          k.log(c.pid, 'memory.write', `updated memory ${a.id} in ${ns}`);
+          return m;
+        },
+        doc: 'update(id, {text, metadata}): change a memory (re-embedded if the text changes)',
+      },
+    ),
+
+    'memory.storage': define(obj({ persist: opt(bool) }), {
+      cap: null,
+      who: 'any',
+      handler: async (k, c, a) => {
+        const mem = await k.memory();
+        if (a.persist && c.kind !== 'user')
+          throw new SysError('EPERM', 'only the user asks for persistent storage');
+        const persisted = a.persist ? await mem.persist() : undefined;
+        return {
+          ...(await mem.storage()),
+          ...(persisted === undefined ? {} : { persisted }),
+          memories: await mem.db.count('ltm'),
+          indexed: mem.ltm.size,
+          embedder: mem.ltm.embedder.id,
+        };
+      },
+      doc: 'storage used against quota, whether it is persistent (persist: true asks for it), memories stored',
+    }),
+
     logs: define(
       obj({
         pid: opt(int({ min: 0 })),
@@ -387,14 +555,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
 );
 
 /** Syscalls the SDK knows but whose subsystems are not in the kernel yet. */
-export const NOT_YET = [
-  'memory.remember',
-  'memory.recall',
-  'tools.call',
-  'tools.search',
-  'bus.send',
-  'bus.recv',
-] as const;
+export const NOT_YET = ['tools.call', 'tools.search', 'bus.send', 'bus.recv'] as const;
 
 export function lookup(name: string): Syscall {
   const s = Object.hasOwn(SYSCALLS, name) ? SYSCALLS[name] : undefined;

@@ -17,7 +17,10 @@ export type EpisodeKind =
   | 'context.deny'
   | 'context.release'
   | 'quota'
-  | 'memory.compress';
+  | 'memory.compress'
+  | 'memory.write'
+  | 'memory.forget'
+  | 'deny';
 
 export interface Episode {
   seq: number;
@@ -38,9 +41,35 @@ export interface EpisodeQuery {
 }
 
 export class EpisodicLog {
-  private readonly records: Episode[] = [];
+  private records: Episode[] = [];
   private seq = 0;
+  /** Where appended records also go (the IndexedDB store, once it is open). */
+  sink: ((e: Episode) => void) | null = null;
   constructor(private readonly keep = 50_000) {}
+
+  /** Puts back records of earlier sessions (from storage) before this session's, renumbering this session's after them. */
+  restore(older: Episode[]): void {
+    if (!older.length) return;
+    const maxSeq = Math.max(...older.map((e) => e.seq));
+    const mine = this.records.map((e, i) => ({ ...e, seq: maxSeq + i + 1 }));
+    this.seq = maxSeq + mine.length;
+    this.records = [...older, ...mine].slice(-this.keep);
+    for (const e of mine) this.sink?.(e);
+  }
+
+  /**
+   * Makes a record without logging it yet: for a writer that stores it in its
+   * own transaction (atomically with what it describes) and then calls `commit`.
+   */
+  prepare(pid: number, kind: EpisodeKind, text: string, data?: unknown): Episode {
+    return { seq: ++this.seq, t: Date.now(), pid, kind, text, ...(data === undefined ? {} : { data }) };
+  }
+
+  /** Adds a prepared record that its writer already stored. */
+  commit(e: Episode): void {
+    this.records.push(e);
+    if (this.records.length > this.keep) this.records.splice(0, this.records.length - this.keep);
+  }
 
   append(pid: number, kind: EpisodeKind, text: string, data?: unknown): Episode {
     const e: Episode = {
@@ -53,6 +82,7 @@ export class EpisodicLog {
     };
     this.records.push(e);
     if (this.records.length > this.keep) this.records.splice(0, this.records.length - this.keep);
+    this.sink?.(e);
     return e;
   }
 

@@ -6,6 +6,8 @@
 import { type Endpoint, Kernel } from '../kernel/kernel';
 
 const kernel = new Kernel();
+// Open storage now, so earlier sessions' episodes are back before anyone asks.
+kernel.memory().catch((e: unknown) => console.warn('[kernel] memory unavailable:', e));
 const scope = globalThis as unknown as {
   onconnect: ((ev: MessageEvent) => void) | null;
   postMessage?: unknown;

@@ -4,11 +4,19 @@
  * (the model API mirrors OpenAI's chat.completions.create, as WebLLM's does).
  */
 import type { Capabilities } from '../kernel/access-control';
-import type { ChatCompletion, ChatCompletionChunk, ChatRequest, ModelInfo, Usage } from '../kernel/engine';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatMessage,
+  ChatRequest,
+  ModelInfo,
+  Usage,
+} from '../kernel/engine';
 import { collect } from '../kernel/engine';
 import { SysError } from '../kernel/errors';
 import type { Exit } from '../kernel/process';
 import type { AgentBoot, ProcInfo, SignalFrame } from '../kernel/protocol';
+import type { RecallHit } from '../memory/long-term';
 import type { SyscallClient } from './syscall-client';
 
 export interface SpawnOptions {
@@ -50,8 +58,39 @@ export interface AgentContext {
   /** The raw syscall interface, for syscalls the SDK has no wrapper for. */
   syscall<T = unknown>(name: string, args?: unknown): Promise<T>;
   memory: {
-    remember(text: string, metadata?: unknown): Promise<string>;
-    recall(query: string, opts?: unknown): Promise<unknown[]>;
+    /** Stores a text in long-term memory (your private namespace unless you name a granted one); resolves after commit. */
+    remember(
+      text: string,
+      opts?: { namespace?: string; metadata?: Record<string, unknown> },
+    ): Promise<number>;
+    rememberMany(
+      items: {
+        text: string;
+        namespace?: string;
+        metadata?: Record<string, unknown>;
+        vector?: Float32Array | number[];
+      }[],
+    ): Promise<number[]>;
+    recall(
+      query: string,
+      opts?: {
+        k?: number;
+        namespaces?: string[];
+        filter?: Record<string, string | number | boolean>;
+        since?: number;
+      },
+    ): Promise<RecallHit[]>;
+    forget(id: number): Promise<void>;
+    update(id: number, patch: { text?: string; metadata?: Record<string, unknown> }): Promise<void>;
+    /** Short-term memory: the working context the kernel keeps (and compresses) for you. */
+    shortTerm: {
+      append(message: ChatMessage, pinned?: boolean): Promise<{ id: number; tokens: number; total: number }>;
+      list(): Promise<{
+        tokens: number;
+        entries: { id: number; message: ChatMessage; pinned: boolean; tokens: number }[];
+      }>;
+      compress(targetTokens: number): Promise<{ before: number; after: number; replaced: number }>;
+    };
   };
   tools: {
     search(query: string, k?: number): Promise<unknown[]>;
@@ -122,7 +161,24 @@ export function createContext(
       handler = fn;
     },
     syscall: (name, args) => sys.call(name, args ?? {}),
-    memory: { remember: notYet('memory.remember'), recall: notYet('memory.recall') },
+    memory: {
+      remember: (text, opts) =>
+        sys
+          .call<{ ids: number[] }>('memory.remember', { items: [clean({ text, ...opts })] })
+          .then((r) => r.ids[0]!),
+      rememberMany: (items) =>
+        sys
+          .call<{ ids: number[] }>('memory.remember', { items: items.map((i) => clean({ ...i })) })
+          .then((r) => r.ids),
+      recall: (query, opts) => sys.call<RecallHit[]>('memory.recall', clean({ query, ...opts })),
+      forget: (id) => sys.call('memory.forget', { id }).then(() => {}),
+      update: (id, patch) => sys.call('memory.update', clean({ id, ...patch })).then(() => {}),
+      shortTerm: {
+        append: (message, pinned) => sys.call('memory.stm.append', clean({ message, pinned })),
+        list: () => sys.call('memory.stm.list'),
+        compress: (targetTokens) => sys.call('memory.stm.compress', { targetTokens }),
+      },
+    },
     tools: { search: notYet('tools.search'), call: notYet('tools.call') },
     bus: { send: notYet('bus.send'), recv: notYet('bus.recv') },
   };

@@ -6,7 +6,9 @@ import {
   holds,
   intersect,
   isSubset,
+  mayReadNamespace,
   mayUseModel,
+  mayWriteNamespace,
   USER_CAPS,
 } from '../../src/kernel/access-control';
 
@@ -16,15 +18,20 @@ const parent: Capabilities = {
   models: ['m1', 'm2'],
   tokenQuota: 1000,
   modelAdmin: false,
+  memoryRead: ['team'],
+  memoryWrite: [],
 };
 
 describe('access control', () => {
   it('a child inherits what it does not ask for, clamped to the parent', () => {
-    expect(deriveChild(parent, undefined)).toEqual(parent);
+    // Shared memory namespaces are least-privilege: a child gets them only when they are asked for.
+    expect(deriveChild(parent, undefined)).toEqual({ ...parent, memoryRead: [] });
+    expect(deriveChild(parent, { memoryRead: ['team'] }).memoryRead).toEqual(['team']);
     expect(deriveChild(parent, { models: ['m1'], tokenQuota: 10 })).toEqual({
       ...parent,
       models: ['m1'],
       tokenQuota: 10,
+      memoryRead: [],
     });
     expect(deriveChild(USER_CAPS, undefined).modelAdmin).toBe(false);
   });
@@ -36,6 +43,9 @@ describe('access control', () => {
     expect(() => deriveChild(parent, { tokenQuota: 1001 })).toThrow(/tokenQuota/);
     expect(() => deriveChild({ ...parent, spawn: false }, { spawn: true })).toThrow(/spawn/);
     expect(() => deriveChild(parent, { modelAdmin: true })).toThrow(/modelAdmin/);
+    expect(() => deriveChild(parent, { memoryRead: ['team', 'secrets'] })).toThrow(/memoryRead:secrets/);
+    expect(() => deriveChild(parent, { memoryWrite: ['team'] })).toThrow(/memoryWrite:team/);
+    expect(deriveChild(parent, { memoryRead: [] }).memoryRead).toEqual([]);
   });
 
   it('intersection is a subset of both sides', () => {
@@ -45,6 +55,8 @@ describe('access control', () => {
       models: ['*'],
       tokenQuota: null,
       modelAdmin: true,
+      memoryRead: ['*'],
+      memoryWrite: ['*'],
     };
     const i = intersect(parent, other);
     expect(isSubset(i, parent)).toBe(true);
@@ -59,5 +71,10 @@ describe('access control', () => {
     expect(mayUseModel(parent, 'm2')).toBe(true);
     expect(mayUseModel(parent, 'm3')).toBe(false);
     expect(mayUseModel(USER_CAPS, 'anything')).toBe(true);
+    expect(mayReadNamespace(parent, 7, 'agent:7')).toBe(true);
+    expect(mayReadNamespace(parent, 7, 'agent:8')).toBe(false);
+    expect(mayReadNamespace(parent, 7, 'team')).toBe(true);
+    expect(mayWriteNamespace(parent, 7, 'team')).toBe(false);
+    expect(mayWriteNamespace(USER_CAPS, 0, 'anything')).toBe(true);
   });
 });

@@ -32,7 +32,8 @@ export async function boot(
   const terminated: number[] = [];
   user.onOther = (frame) => {
     if (frame.t === 'event') events.push((frame as { event: KernelEvent }).event);
-    if (frame.t === 'host.terminate') terminated.push((frame as Extract<HostCommand, { t: 'host.terminate' }>).pid);
+    if (frame.t === 'host.terminate')
+      terminated.push((frame as Extract<HostCommand, { t: 'host.terminate' }>).pid);
     if (frame.t !== 'host.start') return;
     const cmd = frame as Extract<HostCommand, { t: 'host.start' }>;
     agentPorts.set(cmd.pid, cmd.port);

@@ -185,6 +185,58 @@ export const COMMANDS: Record<string, Command> = {
       );
     },
   },
+  remember: {
+    usage: 'remember [--ns NAME] <text>',
+    help: 'store a text in long-term memory (namespace "user" by default)',
+    async run(k, t, words) {
+      const { flags, rest } = takeFlags(words, ['ns']);
+      const text = rest.join(' ');
+      if (!text) throw new SysError('EINVAL', 'remember needs a text');
+      const item: { text: string; namespace?: string } = { text };
+      if (typeof flags.ns === 'string') item.namespace = flags.ns;
+      const { ids } = await k.call<{ ids: number[] }>('memory.remember', { items: [item] });
+      t.print(`remembered #${ids[0]} in ${item.namespace ?? 'user'}`);
+    },
+  },
+  recall: {
+    usage: 'recall [-k N] [--ns NAME] <query>',
+    help: 'search long-term memory (hybrid: meaning, keywords, recency)',
+    async run(k, t, words) {
+      const { flags, rest } = takeFlags(words, ['k', 'ns']);
+      const query = rest.join(' ');
+      if (!query) throw new SysError('EINVAL', 'recall needs a query');
+      const args: Record<string, unknown> = { query, k: typeof flags.k === 'string' ? Number(flags.k) : 5 };
+      args.namespaces = typeof flags.ns === 'string' ? [flags.ns] : ['*'];
+      const hits = await k.call<{ id: number; namespace: string; text: string; score: number }[]>(
+        'memory.recall',
+        args,
+      );
+      t.print(
+        hits.length
+          ? formatTable([
+              ['ID', 'SCORE', 'NAMESPACE', 'TEXT'],
+              ...hits.map((h) => [
+                `#${h.id}`,
+                h.score.toFixed(3),
+                h.namespace,
+                h.text.length > 60 ? `${h.text.slice(0, 59)}…` : h.text,
+              ]),
+            ])
+          : '(nothing found)',
+      );
+    },
+  },
+  forget: {
+    usage: 'forget <id>',
+    help: 'delete a memory',
+    async run(k, t, words) {
+      const id = Number((words[0] ?? '').replace(/^#/, ''));
+      if (!Number.isSafeInteger(id) || id < 1)
+        throw new SysError('EINVAL', `not a memory id: ${words[0] ?? '(missing)'}`);
+      await k.call('memory.forget', { id });
+      t.print(`forgot #${id}`);
+    },
+  },
   cat: {
     usage: 'cat <pid>',
     help: 'show what an agent has written so far',
