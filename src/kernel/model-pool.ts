@@ -10,6 +10,7 @@ import type { ChatEngine, ModelInfo } from './engine';
 import { DeterministicEngine, type DeterministicOptions } from './engines/deterministic';
 import { SysError } from './errors';
 import { DEFAULT_SCHEDULER, InferenceScheduler, type SchedulerOptions } from './scheduler';
+import { withPromptedTools } from './tool-calling';
 
 export interface ModelSpec {
   info: ModelInfo;
@@ -173,6 +174,8 @@ export class ModelPool {
       } catch (e) {
         throw SysError.is(e) ? e : new SysError('EIO', `loading ${id} failed: ${(e as Error).message ?? e}`);
       }
+      // Tools work on every model: those without native tool calls get them through a prompt and a JSON schema.
+      if (!engine.info.supportsTools) engine = withPromptedTools(engine);
       const l: Loaded = {
         engine,
         sched: new InferenceScheduler(engine, this.schedulerOptions),

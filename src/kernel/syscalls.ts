@@ -18,6 +18,7 @@ import type { ChatRequest } from './engine';
 import { DeterministicEngine, tokenize } from './engines/deterministic';
 import { SysError } from './errors';
 import type { Caller, CallIO, Kernel } from './kernel';
+import { addRemoteServer, registerWebLLMModels } from './model-drivers';
 import { POLICIES, PRIORITY_MAX, PRIORITY_MIN } from './scheduler';
 
 export interface Syscall<A = unknown, R = unknown> {
@@ -245,6 +246,24 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
         doc: 'load a model of the catalogue (or register a deterministic engine under a new id and load it)',
       },
     ),
+
+    'models.add_remote': define(
+      obj({ baseUrl: str({ min: 8, max: 2048 }), apiKey: opt(str({ max: 4096 })) }),
+      {
+        cap: 'modelAdmin',
+        who: 'any',
+        handler: (k, _c, a) => addRemoteServer(k, a.baseUrl, a.apiKey),
+        doc: 'add an OpenAI-compatible server (Ollama, vLLM, llama.cpp, OpenAI): its models join the pool; requests go only there',
+      },
+    ),
+
+    'models.webllm': define(obj({ vramMB: opt(int({ min: 1, max: 1_000_000 })) }), {
+      cap: 'modelAdmin',
+      who: 'any',
+      handler: (k, _c, a) =>
+        registerWebLLMModels(k, (a.vramMB ?? 4096) * 2 ** 20).then((ids) => ({ registered: ids })),
+      doc: 'list WebLLM’s prebuilt models that fit this GPU (given an estimate of its memory) into the catalogue',
+    }),
 
     'models.unload': define(obj({ id: str({ min: 1, max: 200 }) }), {
       cap: 'modelAdmin',

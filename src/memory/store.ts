@@ -47,7 +47,10 @@ type Upgrade = (
 /** MIGRATIONS[v - 1] upgrades a database from version v - 1 to v. */
 const MIGRATIONS: Upgrade[] = [
   (db) => {
-    const ltm = db.createObjectStore('ltm', { keyPath: 'id', autoIncrement: true }) as unknown as IDBPObjectStoreAny;
+    const ltm = db.createObjectStore('ltm', {
+      keyPath: 'id',
+      autoIncrement: true,
+    }) as unknown as IDBPObjectStoreAny;
     ltm.createIndex('namespace', 'namespace');
     db.createObjectStore('episodes', { keyPath: 'seq', autoIncrement: true });
     db.createObjectStore('kv');

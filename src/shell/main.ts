@@ -5,13 +5,17 @@
 import './desktop';
 import type { AosDesktop } from './desktop';
 import { KernelClient, type KernelMode } from './kernel-client';
+import { webllmHook } from './webllm-hook';
 
 declare global {
   interface Window {
     /** The tab's kernel client, for the devtools console and for tests. */
     agentos?: KernelClient;
+    agentosWebLLM?: typeof webllmHook;
   }
 }
+
+window.agentosWebLLM = webllmHook;
 
 const desktop = document.querySelector('aos-desktop') as AosDesktop;
 const flag = new URLSearchParams(location.search).get('kernel');

@@ -16,6 +16,15 @@ const DRIVERS: Record<
     const { DeterministicEngine } = await import('../kernel/engines/deterministic');
     return new DeterministicEngine(options as ConstructorParameters<typeof DeterministicEngine>[0]);
   },
+  webllm: async (options, progress) => {
+    const { createWebLLMEngine } = await import('../kernel/engines/webllm');
+    const { model } = options as { model: string };
+    return createWebLLMEngine({
+      model,
+      load: () => import('@mlc-ai/web-llm'),
+      onProgress: (p) => progress({ t: 'progress', progress: p }),
+    });
+  },
 };
 
 declare const self: DedicatedWorkerGlobalScope;

@@ -149,6 +149,18 @@ export const COMMANDS: Record<string, Command> = {
       t.print(`unloaded ${words[0]}`);
     },
   },
+  remote: {
+    usage: 'remote <base-url> [api-key]',
+    help: 'add an OpenAI-compatible server (Ollama, vLLM, llama.cpp, OpenAI) to the pool',
+    async run(k, t, words) {
+      if (!words[0])
+        throw new SysError('EINVAL', 'remote needs a base URL, e.g. remote http://127.0.0.1:11434/v1');
+      const args: { baseUrl: string; apiKey?: string } = { baseUrl: words[0] };
+      if (words[1]) args.apiKey = words[1];
+      const r = await k.call<{ baseUrl: string; models: string[] }>('models.add_remote', args);
+      t.print(`added ${r.models.join(', ')} from ${r.baseUrl}`);
+    },
+  },
   sched: {
     usage: 'sched [fifo|round-robin|priority]',
     help: 'show or set the inference scheduling policy',

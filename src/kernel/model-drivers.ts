@@ -1,0 +1,111 @@
+/**
+ * Where the pool's models come from, besides the deterministic engine:
+ *  - remote OpenAI-compatible servers the user adds (requests go only to that base URL);
+ *  - WebLLM's prebuilt models that fit this device's GPU, loaded in the kernel's worker when
+ *    it has WebGPU, else in an engine worker of a host tab.
+ * Each registers catalogue entries; nothing is downloaded until a model is loaded.
+ */
+import type { ModelInfo } from './engine';
+import { createRemoteEngine, listRemoteModels } from './engines/openai-remote';
+import { SysError } from './errors';
+import type { Kernel } from './kernel';
+
+/** WebLLM, as vite should split it: a literal import, so it becomes its own lazily loaded chunk. */
+export const loadWebLLMPackage = () => import('@mlc-ai/web-llm');
+
+export interface RemoteServer {
+  baseUrl: string;
+  models: string[];
+}
+
+/** Adds an OpenAI-compatible server: its models join the catalogue as `<model>@<host>`. */
+export async function addRemoteServer(k: Kernel, baseUrl: string, apiKey?: string): Promise<RemoteServer> {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new SysError('EINVAL', `not a URL: ${baseUrl}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new SysError('EINVAL', `only http(s) servers, not ${url.protocol}`);
+  const base = url.href.replace(/\/+$/, '');
+  const listed = await listRemoteModels(base, apiKey, { timeoutMs: 10_000, maxAttempts: 2 });
+  if (!listed.length) throw new SysError('ENOENT', `${base} lists no models`);
+  for (const m of listed) {
+    const id = `${m.id}@${url.host}`;
+    const info: ModelInfo = {
+      id,
+      engine: 'openai-remote',
+      contextWindow: m.contextWindow ?? 4096,
+      sizeBytes: 0, // it lives on the server, not in this device's memory
+      supportsTools: true,
+      location: 'remote',
+      label: `remote: ${base}`,
+    };
+    k.pool.register({
+      info,
+      tags: ['remote', 'large'],
+      load: () =>
+        createRemoteEngine({
+          baseUrl: base,
+          model: m.id,
+          id,
+          ...(apiKey ? { apiKey } : {}),
+          ...(m.contextWindow ? { contextWindow: m.contextWindow } : {}),
+          verify: false,
+        }),
+    });
+  }
+  k.log(0, 'model.load', `added remote server ${base} with ${listed.length} model(s)`);
+  return { baseUrl: base, models: listed.map((m) => `${m.id}@${url.host}`) };
+}
+
+/** Registers WebLLM's prebuilt models that fit this GPU (once; the package is imported only now). */
+export async function registerWebLLMModels(k: Kernel, vramBytes: number): Promise<string[]> {
+  const { gpuFacts, listFittingModels } = await import('./engines/webllm');
+  const facts = await gpuFacts();
+  if (!facts) return [];
+  const fits = await listFittingModels({
+    vramBytes,
+    hasF16: facts.hasF16,
+    maxBufferBytes: facts.maxBufferBytes,
+    load: loadWebLLMPackage,
+  });
+  for (const r of fits) {
+    const bytes = Math.round((r.vram_required_MB ?? 0) * 2 ** 20);
+    const info: ModelInfo = {
+      id: r.model_id,
+      engine: 'webllm',
+      contextWindow: r.overrides?.context_window_size ?? 4096,
+      sizeBytes: bytes,
+      supportsTools: true, // through withPromptedTools
+      supportsContinuation: false,
+      location: 'local',
+      label: `WebLLM ${r.vram_required_MB ? `${Math.round(r.vram_required_MB)} MB VRAM` : ''}`.trim(),
+    };
+    const tags = [bytes < 2 * 2 ** 30 ? 'small' : 'large', 'webllm'];
+    k.pool.register({
+      info,
+      tags,
+      load: async (onProgress) => {
+        const { createWebLLMEngine, modelFilesUrl } = await import('./engines/webllm');
+        if ((globalThis.navigator as { gpu?: unknown } | undefined)?.gpu) {
+          return createWebLLMEngine({
+            model: r.model_id,
+            load: loadWebLLMPackage,
+            ...(onProgress ? { onProgress } : {}),
+          });
+        }
+        const { loadTokenizer } = await import('./tokenizer');
+        return k.hostEngine(
+          r.model_id,
+          'webllm',
+          { model: r.model_id },
+          await loadTokenizer(modelFilesUrl(r)),
+          onProgress,
+        );
+      },
+    });
+  }
+  return fits.map((r) => r.model_id);
+}
