@@ -12,13 +12,7 @@
  * The page must expose the driver as `window.agentosWebLLM` (see WebLLMHook).
  */
 import { expect, test } from '@playwright/test';
-import type { ChatCompletionChunk, ChatEngine, ChatRequest } from '../src/kernel/engine';
-import type {
-  FitOptions,
-  GpuFacts,
-  WebLLMEngineOptions,
-  WebLLMModelRecord,
-} from '../src/kernel/engines/webllm';
+import type { ChatCompletionChunk, ChatRequest } from '../src/kernel/engine';
 import { openOS } from './os';
 
 // window.agentosWebLLM is declared by src/shell/main.ts, which installs it (src/shell/webllm-hook.ts).

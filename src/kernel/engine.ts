@@ -105,6 +105,15 @@ export interface ChatEngine {
   countTokens(text: string): number;
   /** Frees what the engine holds (GPU buffers, workers, sockets); the pool calls it on unload. */
   dispose?(): Promise<void>;
+  /** False once the engine can serve nothing more (GPU device lost, worker gone): the pool drops it. */
+  readonly alive?: boolean;
+}
+
+/** Errors after which an engine is beyond use. */
+export function isFatalEngineError(e: unknown): boolean {
+  const name = (e as { name?: string })?.name ?? '';
+  const msg = (e as Error)?.message ?? '';
+  return name === 'DeviceLostError' || /device (was )?lost|is gone/i.test(msg);
 }
 
 /** Collects a stream into a non-streaming completion, as OpenAI's API returns it. */

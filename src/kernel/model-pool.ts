@@ -182,6 +182,7 @@ export class ModelPool {
         lastUsed: performance.now(),
         reservations: new Map(),
       };
+      l.sched.onFatal = () => this.drop(id, l.engine);
       this.loaded.set(id, l);
       this.onChange?.('load', id);
       return l;

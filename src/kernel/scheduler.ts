@@ -3,7 +3,13 @@
  * most urgent, 19 the least, 0 the default. Waiting raises a job's effective
  * priority (aging) so low-priority work is never starved.
  */
-import type { ChatCompletionChunk, ChatEngine, ChatRequest, Usage } from './engine';
+import {
+  type ChatCompletionChunk,
+  type ChatEngine,
+  type ChatRequest,
+  isFatalEngineError,
+  type Usage,
+} from './engine';
 import { SysError } from './errors';
 
 export const PRIORITY_MIN = -20;
@@ -139,6 +145,8 @@ export class InferenceScheduler {
   private seq = 0;
   private prefillMs = 1;
   private decodeMs = 10;
+  /** Told when the engine failed for good (the pool drops the model). */
+  onFatal: ((e: unknown) => void) | null = null;
 
   constructor(
     private readonly engine: ChatEngine,
@@ -320,6 +328,13 @@ export class InferenceScheduler {
       this.running = null;
       this.waiting.delete(job);
       s.reject(e);
+      if (this.engine.alive === false || isFatalEngineError(e)) {
+        // The engine is beyond use: everyone queued on it gets the error now, not one by one.
+        for (const other of this.waiting.values()) other.reject(e);
+        this.waiting.clear();
+        this.onFatal?.(e);
+        return;
+      }
       this.pump();
       return;
     }

@@ -123,3 +123,62 @@ describe('model pool', () => {
     expect((await p.acquire('deterministic-fast')).engine.info.id).toBe('deterministic-fast');
   });
 });
+
+describe('engine faults', () => {
+  it('a lost GPU device fails the waiting requests with a clear error; the pool drops the model and reloads it on the next request', async () => {
+    const p = new ModelPool(2 ** 30);
+    let loads = 0;
+    p.register({
+      info: new DeterministicEngine({ id: 'gpu' }).info,
+      tags: [],
+      load: async () => {
+        loads++;
+        const e = new DeterministicEngine({ id: 'gpu', decodeTokensPerSecond: 200 });
+        if (loads === 1) {
+          // The first instance loses its device after a few tokens.
+          const inner = e.stream.bind(e);
+          e.stream = async function* (req, signal) {
+            let n = 0;
+            for await (const c of inner(req, signal)) {
+              if (++n > 3) throw Object.assign(new Error('GPU device was lost'), { name: 'DeviceLostError' });
+              yield c;
+            }
+          };
+        }
+        return e;
+      },
+    });
+    const { sched } = await p.acquire('gpu');
+    const job = (pid: number) =>
+      sched.submit({
+        pid,
+        priority: 0,
+        livePriority: () => 0,
+        enqueuedAt: 0,
+        seq: 0,
+        req: { messages: [{ role: 'user', content: 'say a b c d e f g' }] },
+        emit: () => {},
+        signal: new AbortController().signal,
+        parked: () => false,
+      });
+    const results = await Promise.allSettled([job(1), job(2), job(3)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toContain('GPU device was lost');
+    expect(p.isLoaded('gpu')).toBe(false);
+    const again = await p.acquire('gpu');
+    expect(loads).toBe(2);
+    await expect(
+      again.sched.submit({
+        pid: 4,
+        priority: 0,
+        livePriority: () => 0,
+        enqueuedAt: 0,
+        seq: 0,
+        req: { messages: [{ role: 'user', content: 'say fine' }] },
+        emit: () => {},
+        signal: new AbortController().signal,
+        parked: () => false,
+      }),
+    ).resolves.toMatchObject({ completion_tokens: 1 });
+  });
+});
