@@ -161,7 +161,7 @@ export class Kernel {
             return tab.streams.get(frame.id)?.abort();
           case 'bye':
             // Perhaps the last tab: write out the episodic log while the kernel still runs.
-            this.memoryService?.then((m) => m.flush()).catch(() => {});
+            this.memoryService?.then((m) => m.onBye()).catch(() => {});
             return this.tabGone(tab);
           case 'host.died':
             return this.workerDied(tab, frame.pid, frame.incarnation, frame.reason);

@@ -9,7 +9,13 @@ import { SysError } from '../kernel/errors';
 import type { Embedder } from './embedder';
 import { words } from './embedder';
 import { type DB, type EpisodeRecord, type LtmRecord, storageError, writeTx } from './store';
-import { createVectorIndex, type VectorIndex } from './vector';
+import {
+  createVectorIndex,
+  loadVectorIndex,
+  openVectorStore,
+  type VectorIndex,
+  type VectorStore,
+} from './vector';
 
 export interface Memory {
   id: number;
@@ -105,17 +111,114 @@ export class LongTermMemory {
   /** Namespace of every record in the index, so recall can filter without reading IndexedDB. */
   private readonly nsOf = new Map<number, string>();
 
+  /** Records changed (updated or forgotten) since the last snapshot, with when; kept in `kv`. */
+  private dirty = new Map<number, number>();
+  private snapshotTimer: ReturnType<typeof setTimeout> | null = null;
+  private changesSinceSnapshot = 0;
+  /** Set while the keyword index is still being built from the store (after a snapshot load). */
+  keywordsReady: Promise<void> = Promise.resolve();
+  /** How the last open got its index: from a snapshot, or rebuilt from every record. */
+  loadedFrom: 'snapshot' | 'records' = 'records';
+
   private constructor(
     private readonly db: DB,
     public embedder: Embedder,
     private index: VectorIndex,
+    private readonly snapshots: VectorStore | null,
   ) {}
 
-  /** Opens the memory and rebuilds its indexes from the stored records of the current embedder. */
-  static async open(db: DB, embedder: Embedder): Promise<LongTermMemory> {
-    const ltm = new LongTermMemory(db, embedder, await createVectorIndex(embedder.dim));
+  /**
+   * Opens the memory. With a snapshot of the index (binary, in IndexedDB) it loads
+   * that and reconciles what changed since (new ids above its watermark, records
+   * marked dirty); the keyword index then fills in the background. Without one it
+   * rebuilds from the records.
+   */
+  static async open(db: DB, embedder: Embedder, opts: { snapshots?: boolean } = {}): Promise<LongTermMemory> {
+    const snapshots =
+      opts.snapshots && globalThis.indexedDB ? await openVectorStore().catch(() => null) : null;
+    const loaded = snapshots
+      ? await LongTermMemory.fromSnapshot(db, embedder, snapshots).catch(() => null)
+      : null;
+    if (loaded) return loaded;
+    const ltm = new LongTermMemory(db, embedder, await createVectorIndex(embedder.dim), snapshots);
     await ltm.rebuild();
     return ltm;
+  }
+
+  private static snapshotKey(embedder: Embedder): string {
+    return `ltm.snapshot.${embedder.id}`;
+  }
+
+  private static async fromSnapshot(
+    db: DB,
+    embedder: Embedder,
+    snapshots: VectorStore,
+  ): Promise<LongTermMemory | null> {
+    const meta = (await db.get('kv', LongTermMemory.snapshotKey(embedder))) as SnapshotMeta | undefined;
+    if (!meta) return null;
+    const bytes = await snapshots.loadBytes(`ltm:${embedder.id}`);
+    if (!bytes) return null;
+    const index = await loadVectorIndex(bytes);
+    if (index.size !== meta.count || index.dim !== embedder.dim) {
+      index.dispose();
+      return null; // the snapshot and its meta disagree: rebuild from the records
+    }
+    const ltm = new LongTermMemory(db, embedder, index, snapshots);
+    for (const [ns, ids] of Object.entries(meta.namespaces)) for (const id of ids) ltm.nsOf.set(id, ns);
+    const dirty = ((await db.get('kv', 'ltm.dirty')) as [number, number][] | undefined) ?? [];
+    ltm.dirty = new Map(dirty);
+    // Reconcile: records changed after the snapshot, and records added after it.
+    const changed = dirty.filter(([, t]) => t >= meta.savedAt).map(([id]) => id);
+    const newer = await db.getAll('ltm', IDBKeyRange.lowerBound(meta.maxId, true));
+    for (const id of changed) {
+      const r = await db.get('ltm', id);
+      if (!r || r.embedder !== embedder.id) {
+        index.remove(id);
+        ltm.nsOf.delete(id);
+      } else ltm.indexRecord(r, false);
+    }
+    for (const r of newer) if (r.embedder === embedder.id) ltm.indexRecord(r, false);
+    ltm.keywordsReady = ltm.buildKeywords();
+    ltm.loadedFrom = 'snapshot';
+    return ltm;
+  }
+
+  /** Fills the keyword index from the store, in the background. */
+  private async buildKeywords(): Promise<void> {
+    let cursor = await this.db.transaction('ltm').store.openCursor();
+    while (cursor) {
+      const r = cursor.value;
+      if (r.embedder === this.embedder.id && this.nsOf.has(r.id!)) this.keywords.add(r.id!, r.text);
+      cursor = await cursor.continue();
+    }
+  }
+
+  private indexRecord(r: LtmRecord, keywords = true): void {
+    this.index.add([r.id!], [new Float32Array(r.vector)]);
+    this.nsOf.set(r.id!, r.namespace);
+    if (keywords) this.keywords.add(r.id!, r.text);
+  }
+
+  /** Saves the index's binary snapshot with its watermark, so the next open loads it instead of every record. */
+  async snapshot(): Promise<void> {
+    if (!this.snapshots) return;
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = null;
+    this.changesSinceSnapshot = 0;
+    const savedAt = Date.now();
+    const keys = await this.db.getAllKeys('ltm');
+    const maxId = keys.length ? Number(keys[keys.length - 1]) : 0;
+    const namespaces: Record<string, number[]> = {};
+    for (const [id, ns] of this.nsOf) (namespaces[ns] ??= []).push(id);
+    const count = this.index.size;
+    await this.snapshots.save(`ltm:${this.embedder.id}`, this.index);
+    const meta: SnapshotMeta = { savedAt, maxId, count, namespaces };
+    await writeTx(this.db, ['kv'], 'snapshot', async (tx) => {
+      await tx.objectStore('kv').put(meta, LongTermMemory.snapshotKey(this.embedder));
+      // Changes older than this snapshot are in it; newer ones stay marked.
+      for (const [id, t] of this.dirty) if (t < savedAt) this.dirty.delete(id);
+      await tx.objectStore('kv').put([...this.dirty], 'ltm.dirty');
+    });
   }
 
   get size(): number {
@@ -135,18 +238,29 @@ export class LongTermMemory {
     while (cursor) {
       const r = cursor.value;
       // Vectors of another embedder (a re-index in progress) are never mixed into this index.
-      if (r.embedder !== this.embedder.id) {
-        cursor = await cursor.continue();
-        continue;
+      if (r.embedder === this.embedder.id) {
+        ids.push(r.id!);
+        vecs.push(new Float32Array(r.vector));
+        this.nsOf.set(r.id!, r.namespace);
+        this.keywords.add(r.id!, r.text);
+        if (ids.length >= BATCH) flush();
       }
-      ids.push(r.id!);
-      vecs.push(new Float32Array(r.vector));
-      this.nsOf.set(r.id!, r.namespace);
-      this.keywords.add(r.id!, r.text);
-      if (ids.length >= BATCH) flush();
       cursor = await cursor.continue();
     }
     flush();
+  }
+
+  /** Saves a snapshot now if anything changed since the last (e.g. when a tab says goodbye). */
+  async snapshotIfChanged(): Promise<void> {
+    if (this.changesSinceSnapshot > 0) await this.snapshot();
+  }
+
+  /** Snapshots after enough changes, a little later, so bursts of writes cost one snapshot. */
+  private changed(n: number): void {
+    this.changesSinceSnapshot += n;
+    if (!this.snapshots || this.snapshotTimer) return;
+    const delay = this.changesSinceSnapshot > 5000 ? 500 : 5000;
+    this.snapshotTimer = setTimeout(() => void this.snapshot().catch(() => {}), delay);
   }
 
   /**
@@ -192,6 +306,7 @@ export class LongTermMemory {
       this.nsOf.set(id, items[i]!.namespace);
       this.keywords.add(id, items[i]!.text);
     });
+    this.changed(ids.length);
     return ids;
   }
 
@@ -211,11 +326,19 @@ export class LongTermMemory {
   }
 
   async forget(id: number): Promise<boolean> {
-    const existed = await writeTx(this.db, ['ltm'], 'forget', async (tx) => {
+    const now = Date.now();
+    const existed = await writeTx(this.db, ['ltm', 'kv'], 'forget', async (tx) => {
       const had = await tx.objectStore('ltm').get(id);
-      if (had) await tx.objectStore('ltm').delete(id);
+      if (had) {
+        await tx.objectStore('ltm').delete(id);
+        await tx.objectStore('kv').put([...this.dirty, [id, now]], 'ltm.dirty');
+      }
       return !!had;
     });
+    if (existed) {
+      this.dirty.set(id, now);
+      this.changed(1);
+    }
     if (existed) {
       this.index.remove(id);
       this.keywords.remove(id);
@@ -226,7 +349,9 @@ export class LongTermMemory {
 
   async update(id: number, patch: { text?: string; metadata?: Record<string, unknown> }): Promise<Memory> {
     const vector = patch.text !== undefined ? (await this.embedder.embed([patch.text]))[0]! : null;
-    const rec = await writeTx(this.db, ['ltm'], 'update', async (tx) => {
+    const now = Date.now();
+    const rec = await writeTx(this.db, ['ltm', 'kv'], 'update', async (tx) => {
+      await tx.objectStore('kv').put([...this.dirty, [id, now]], 'ltm.dirty');
       const r = await tx.objectStore('ltm').get(id);
       if (!r) throw new SysError('ENOENT', `no memory ${id}`);
       if (patch.text !== undefined) r.text = patch.text;
@@ -241,6 +366,8 @@ export class LongTermMemory {
     });
     if (vector) this.index.add([id], [vector]);
     this.keywords.add(id, rec.text);
+    this.dirty.set(id, now);
+    this.changed(1);
     return toMemory(rec);
   }
 
@@ -316,6 +443,14 @@ export class LongTermMemory {
     this.embedder = next;
     old.dispose();
   }
+}
+
+interface SnapshotMeta {
+  savedAt: number;
+  /** Highest record id when the snapshot was taken: records above it are newer. */
+  maxId: number;
+  count: number;
+  namespaces: Record<string, number[]>;
 }
 
 function toMemory(r: LtmRecord): Memory {

@@ -28,7 +28,7 @@ export class MemoryService {
   static async open(episodes: EpisodicLog, opts: MemoryServiceOptions = {}): Promise<MemoryService> {
     if (!globalThis.indexedDB) throw new SysError('ENOSYS', 'this context has no IndexedDB');
     const db = await openStore(opts.dbName);
-    const ltm = await LongTermMemory.open(db, opts.embedder ?? new HashingEmbedder());
+    const ltm = await LongTermMemory.open(db, opts.embedder ?? new HashingEmbedder(), { snapshots: true });
     const svc = new MemoryService(db, ltm);
     // Earlier sessions' episodes come back first, so the log reads in order.
     const recent = await db.getAll('episodes', null, 5000).catch(() => []);
@@ -60,6 +60,12 @@ export class MemoryService {
       const store = tx.objectStore('episodes');
       await Promise.all(batch.map((e) => store.put(cloneable(e))));
     }).catch((err: unknown) => console.error('[memory] episodic log write failed', err));
+  }
+
+  /** A tab is leaving (perhaps the last): write out the log and the index snapshot while the kernel runs. */
+  async onBye(): Promise<void> {
+    await this.flush();
+    await this.ltm.snapshotIfChanged().catch((e: unknown) => console.error('[memory] snapshot failed', e));
   }
 
   storage(): Promise<StorageReport> {

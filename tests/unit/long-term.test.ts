@@ -130,3 +130,41 @@ describe('long-term memory', () => {
     expect((await LongTermMemory.open(db, new HashingEmbedder())).size).toBe(0);
   });
 });
+
+describe('index snapshots', () => {
+  it('a reopened memory loads the snapshot and reconciles what changed after it', async () => {
+    const db = await openStore(fresh());
+    const e = new HashingEmbedder();
+    const ltm = await LongTermMemory.open(db, e, { snapshots: true });
+    expect(ltm.loadedFrom).toBe('records');
+    const ids = await ltm.remember(
+      Array.from({ length: 300 }, (_, i) => ({
+        namespace: i % 2 ? 'odd' : 'even',
+        text: `record ${i} word${i}`,
+      })),
+    );
+    await ltm.snapshot();
+    // After the snapshot: one forgotten, one updated, two added.
+    await ltm.forget(ids[10]!);
+    await ltm.update(ids[11]!, { text: 'completely rewritten parrot' });
+    const [n1, n2] = await ltm.remember([
+      { namespace: 'even', text: 'newcomer alpha' },
+      { namespace: 'odd', text: 'newcomer beta' },
+    ]);
+    const again = await LongTermMemory.open(db, e, { snapshots: true });
+    expect(again.loadedFrom).toBe('snapshot');
+    await again.keywordsReady;
+    expect(again.size).toBe(301);
+    expect(
+      (await again.recall('word10', { namespaces: ['even', 'odd'], k: 3 })).some((h) => h.id === ids[10]),
+    ).toBe(false);
+    expect((await again.recall('rewritten parrot', { namespaces: ['odd'], k: 1 }))[0]!.id).toBe(ids[11]);
+    expect((await again.recall('newcomer alpha', { namespaces: ['even'], k: 1 }))[0]!.id).toBe(n1);
+    expect((await again.recall('newcomer beta', { namespaces: ['odd'], k: 1 }))[0]!.id).toBe(n2);
+    expect((await again.recall('word42', { namespaces: ['even'], k: 1 }))[0]!.id).toBe(ids[42]);
+    // Namespaces came back with the snapshot: 'odd' holds none of the even records.
+    expect((await again.recall('word42', { namespaces: ['odd'], k: 5 })).some((h) => h.id === ids[42])).toBe(
+      false,
+    );
+  });
+});
