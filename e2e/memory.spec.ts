@@ -208,3 +208,51 @@ test('terminal: remember, recall with scores, forget', async ({ page }) => {
   await typeCommand(page, 'recall --ns user printer');
   await expectTerminal(page, '(nothing found)');
 });
+
+test('switching the embedder re-indexes in the background with progress; recall works throughout and after', async ({
+  page,
+}) => {
+  await openOS(page);
+  const r = await page.evaluate(async () => {
+    const k = window.agentos!;
+    const items = Array.from({ length: 2000 }, (_, i) => ({ text: `fact ${i} about subject${i % 50}` }));
+    await k.call('memory.remember', { items });
+    const start = await k.call<{ from: string; to: string; state: string }>('memory.embedder', {
+      id: 'hash-256-v1',
+    });
+    const seen: { done: number; total: number; state: string }[] = [];
+    const during = await k.call<{ text: string }[]>('memory.recall', { query: 'fact 1234', k: 1 });
+    for (let i = 0; i < 200; i++) {
+      const s = await k.call<{ reindex: { done: number; total: number; state: string } }>(
+        'memory.storage',
+        {},
+      );
+      seen.push(s.reindex);
+      if (s.reindex.state !== 'running') break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const after = await k.call<{ text: string }[]>('memory.recall', { query: 'fact 1234', k: 1 });
+    const storage = await k.call<{ embedder: string; indexed: number; memories: number }>(
+      'memory.storage',
+      {},
+    );
+    const again = await k.call('memory.embedder', { id: 'hash-256-v1' }).then(
+      () => 'OK',
+      (e: { code: string }) => e.code,
+    );
+    const unknown = await k.call('memory.embedder', { id: 'magic' }).then(
+      () => 'OK',
+      (e: { code: string }) => e.code,
+    );
+    return { start, seen, during: during[0]?.text, after: after[0]?.text, storage, again, unknown };
+  });
+  expect(r.start).toMatchObject({ from: 'hash-384-v1', to: 'hash-256-v1', state: 'running' });
+  expect(r.during).toBe('fact 1234 about subject34');
+  expect(r.seen.at(-1)).toMatchObject({ state: 'done', done: 2000, total: 2000 });
+  // Progress was reported along the way, not only at the end.
+  expect(r.seen.some((s) => s.state === 'running' && s.done > 0 && s.done < 2000)).toBe(true);
+  expect(r.after).toBe('fact 1234 about subject34');
+  expect(r.storage).toMatchObject({ embedder: 'hash-256-v1', indexed: 2000, memories: 2000 });
+  expect(r.again).toBe('EINVAL');
+  expect(r.unknown).toBe('ENOENT');
+});

@@ -5,6 +5,8 @@
  * a name up anywhere else, and never trusts a pid sent in a message: the
  * caller is known from the port the call came on.
  */
+
+import { offlineEmbedder } from '../memory/service';
 import {
   type CapName,
   checkPermissions,
@@ -507,6 +509,22 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       },
     ),
 
+    'memory.embedder': define(obj({ id: str({ min: 1, max: 200 }) }), {
+      cap: null,
+      who: 'user',
+      handler: async (k, _c, a) => {
+        const mem = await k.memory();
+        const next = offlineEmbedder(a.id);
+        if (!next)
+          throw new SysError(
+            'ENOENT',
+            `no embedder "${a.id}" (offline ones: hash-<dim>-v1, e.g. hash-384-v1)`,
+          );
+        return mem.switchEmbedder(next, (text) => k.log(0, 'memory.write', text));
+      },
+      doc: 'switch long-term memory to another embedder; re-indexes in the background (progress in memory.storage)',
+    }),
+
     'memory.storage': define(obj({ persist: opt(bool) }), {
       cap: null,
       who: 'any',
@@ -521,6 +539,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
           memories: await mem.db.count('ltm'),
           indexed: mem.ltm.size,
           embedder: mem.ltm.embedder.id,
+          reindex: mem.reindex,
         };
       },
       doc: 'storage used against quota, whether it is persistent (persist: true asks for it), memories stored',

@@ -209,7 +209,10 @@ export class LongTermMemory {
     const keys = await this.db.getAllKeys('ltm');
     const maxId = keys.length ? Number(keys[keys.length - 1]) : 0;
     const namespaces: Record<string, number[]> = {};
-    for (const [id, ns] of this.nsOf) (namespaces[ns] ??= []).push(id);
+    for (const [id, ns] of this.nsOf) {
+      namespaces[ns] ??= [];
+      namespaces[ns].push(id);
+    }
     const count = this.index.size;
     await this.snapshots.save(`ltm:${this.embedder.id}`, this.index);
     const meta: SnapshotMeta = { savedAt, maxId, count, namespaces };

@@ -16,9 +16,20 @@ export interface MemoryServiceOptions {
   embedder?: Embedder;
 }
 
+/** A re-index in progress (or the last one), for `memory.storage` and the desktop. */
+export interface ReindexStatus {
+  from: string;
+  to: string;
+  done: number;
+  total: number;
+  state: 'running' | 'done' | 'failed';
+  error?: string;
+}
+
 export class MemoryService {
   private pending: Episode[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  reindex: ReindexStatus | null = null;
 
   private constructor(
     readonly db: DB,
@@ -28,7 +39,10 @@ export class MemoryService {
   static async open(episodes: EpisodicLog, opts: MemoryServiceOptions = {}): Promise<MemoryService> {
     if (!globalThis.indexedDB) throw new SysError('ENOSYS', 'this context has no IndexedDB');
     const db = await openStore(opts.dbName);
-    const ltm = await LongTermMemory.open(db, opts.embedder ?? new HashingEmbedder(), { snapshots: true });
+    // The embedder chosen last time, if it can be made here without a download; else the offline one.
+    const chosen = (await db.get('kv', 'ltm.embedder').catch(() => undefined)) as string | undefined;
+    const embedder = opts.embedder ?? (chosen ? offlineEmbedder(chosen) : null) ?? new HashingEmbedder();
+    const ltm = await LongTermMemory.open(db, embedder, { snapshots: true });
     const svc = new MemoryService(db, ltm);
     // Earlier sessions' episodes come back first, so the log reads in order.
     const recent = await db.getAll('episodes', null, 5000).catch(() => []);
@@ -62,6 +76,44 @@ export class MemoryService {
     }).catch((err: unknown) => console.error('[memory] episodic log write failed', err));
   }
 
+  /**
+   * Moves long-term memory to another embedder in the background: recall keeps
+   * using the current one until every record is re-embedded, then swaps.
+   */
+  switchEmbedder(next: Embedder, log: (text: string) => void): ReindexStatus {
+    if (this.reindex?.state === 'running')
+      throw new SysError('EAGAIN', `a re-index to ${this.reindex.to} is running`);
+    if (next.id === this.ltm.embedder.id) throw new SysError('EINVAL', `memory already uses ${next.id}`);
+    const status: ReindexStatus = {
+      from: this.ltm.embedder.id,
+      to: next.id,
+      done: 0,
+      total: 0,
+      state: 'running',
+    };
+    this.reindex = status;
+    log(`re-indexing long-term memory from ${status.from} to ${status.to}`);
+    this.ltm
+      .reindex(next, (done, total) => {
+        status.done = done;
+        status.total = total;
+      })
+      .then(
+        async () => {
+          status.state = 'done';
+          await this.db.put('kv', next.id, 'ltm.embedder').catch(() => {});
+          await this.ltm.snapshot().catch(() => {});
+          log(`re-indexed ${status.total} memories with ${status.to}`);
+        },
+        (e: unknown) => {
+          status.state = 'failed';
+          status.error = (e as Error).message ?? String(e);
+          log(`re-index to ${status.to} failed: ${status.error}`);
+        },
+      );
+    return status;
+  }
+
   /** A tab is leaving (perhaps the last): write out the log and the index snapshot while the kernel runs. */
   async onBye(): Promise<void> {
     await this.flush();
@@ -75,6 +127,13 @@ export class MemoryService {
   persist(): Promise<boolean> {
     return requestPersistence();
   }
+}
+
+/** The embedders that need no download, by id: 'hash-<dim>-v1'. */
+export function offlineEmbedder(id: string): Embedder | null {
+  const m = /^hash-(\d+)-v1$/.exec(id);
+  const dim = m ? Number(m[1]) : 0;
+  return dim >= 16 && dim <= 4096 ? new HashingEmbedder(dim) : null;
 }
 
 /** Episode data may hold anything a handler logged; keep what structured clone accepts. */
