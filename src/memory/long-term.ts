@@ -258,12 +258,18 @@ export class LongTermMemory {
     if (this.changesSinceSnapshot > 0) await this.snapshot();
   }
 
-  /** Snapshots after enough changes, a little later, so bursts of writes cost one snapshot. */
+  /**
+   * Snapshots once writes pause (2 s without a change), so a burst of writes costs one
+   * snapshot after it rather than competing with it; a very long burst still gets one.
+   */
   private changed(n: number): void {
     this.changesSinceSnapshot += n;
-    if (!this.snapshots || this.snapshotTimer) return;
-    const delay = this.changesSinceSnapshot > 5000 ? 500 : 5000;
-    this.snapshotTimer = setTimeout(() => void this.snapshot().catch(() => {}), delay);
+    if (!this.snapshots) return;
+    if (this.snapshotTimer) {
+      if (this.changesSinceSnapshot < 100_000) clearTimeout(this.snapshotTimer);
+      else return;
+    }
+    this.snapshotTimer = setTimeout(() => void this.snapshot().catch(() => {}), 2000);
   }
 
   /**
@@ -276,7 +282,11 @@ export class LongTermMemory {
     const made = need.length ? await this.embedder.embed(need) : [];
     let m = 0;
     const vectors = items.map((i) => {
-      const v = i.vector ? Float32Array.from(i.vector) : made[m++]!;
+      const v = i.vector
+        ? i.vector instanceof Float32Array
+          ? i.vector
+          : Float32Array.from(i.vector)
+        : made[m++]!;
       if (v.length !== this.embedder.dim) {
         throw new SysError(
           'EINVAL',
