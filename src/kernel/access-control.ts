@@ -22,10 +22,16 @@ export interface Capabilities {
   memoryRead: string[];
   /** Shared namespaces it may write; its private one is always writable. */
   memoryWrite: string[];
+  /**
+   * Bus channels: '*' (all), 'family' (its parent and children), 'name:<n>' (the process
+   * registered as n; registering as n), 'topic:<t>' ('topic:*': any topic). Receiving from
+   * its own mailbox needs nothing.
+   */
+  bus: string[];
 }
 
 /** The capability a syscall-table entry requires (null: every process may call it). */
-export type CapName = 'spawn' | 'procs' | 'models' | 'modelAdmin' | 'memory';
+export type CapName = 'spawn' | 'procs' | 'models' | 'modelAdmin' | 'memory' | 'bus';
 
 /** What the user at the desktop holds: everything. */
 export const USER_CAPS: Readonly<Capabilities> = Object.freeze({
@@ -36,6 +42,7 @@ export const USER_CAPS: Readonly<Capabilities> = Object.freeze({
   modelAdmin: true,
   memoryRead: ['*'],
   memoryWrite: ['*'],
+  bus: ['*'],
 });
 
 /** What an agent gets when its spawner names no permissions (clamped to the spawner's own). */
@@ -47,6 +54,7 @@ export const DEFAULT_AGENT_CAPS: Readonly<Capabilities> = Object.freeze({
   modelAdmin: false,
   memoryRead: [],
   memoryWrite: [],
+  bus: ['family'],
 });
 
 const PROC_RANK = { self: 0, children: 1, all: 2 } as const;
@@ -59,6 +67,7 @@ export const checkPermissions: Check<Partial<Capabilities>> = obj({
   modelAdmin: opt(bool),
   memoryRead: opt(arr(str({ min: 1, max: 200 }), { max: 64 })),
   memoryWrite: opt(arr(str({ min: 1, max: 200 }), { max: 64 })),
+  bus: opt(arr(str({ min: 1, max: 200, pattern: /^(\*|family|name:.+|topic:.+)$/ }), { max: 64 })),
 });
 
 export function holds(caps: Capabilities, cap: CapName): boolean {
@@ -73,7 +82,18 @@ export function holds(caps: Capabilities, cap: CapName): boolean {
       return caps.modelAdmin;
     case 'memory':
       return true; // every agent has its private namespace; handlers check shared ones
+    case 'bus':
+      return true; // its own mailbox is always there; handlers check each channel
   }
+}
+
+/** Whether `bus` grants a channel: '*' grants all, 'topic:*' every topic. */
+export function busAllows(caps: Capabilities, channel: string): boolean {
+  return (
+    caps.bus.includes('*') ||
+    caps.bus.includes(channel) ||
+    (channel.startsWith('topic:') && caps.bus.includes('topic:*'))
+  );
 }
 
 /** The private long-term-memory namespace of a process (the user's is 'user'). */
@@ -121,9 +141,13 @@ export function exceeds(a: Capabilities, b: Capabilities): string[] {
   for (const [name, mine, theirs] of [
     ['memoryRead', a.memoryRead, b.memoryRead],
     ['memoryWrite', a.memoryWrite, b.memoryWrite],
+    ['bus', a.bus, b.bus],
   ] as const) {
     if (theirs.includes('*')) continue;
-    for (const ns of mine) if (!theirs.includes(ns)) out.push(`${name}:${ns}`);
+    for (const ns of mine) {
+      const coveredTopic = name === 'bus' && ns.startsWith('topic:') && theirs.includes('topic:*');
+      if (!theirs.includes(ns) && !coveredTopic) out.push(`${name}:${ns}`);
+    }
   }
   return out;
 }
@@ -146,6 +170,7 @@ export function intersect(a: Capabilities, b: Capabilities): Capabilities {
     modelAdmin: a.modelAdmin && b.modelAdmin,
     memoryRead: meet(a.memoryRead, b.memoryRead),
     memoryWrite: meet(a.memoryWrite, b.memoryWrite),
+    bus: meet(a.bus, b.bus),
   };
 }
 

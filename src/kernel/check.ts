@@ -80,9 +80,30 @@ export const json =
     return v;
   };
 
-function walk(v: unknown, path: string, depth: number, budget: { left: number }): void {
+/** Like json(), but binary leaves (ArrayBuffer, typed arrays) are allowed too: bus messages may carry data. */
+export const payload =
+  (opts: { maxBytes?: number } = {}): Check<unknown> =>
+  (v, path) => {
+    const budget = { left: opts.maxBytes ?? 16 * 1_048_576, binary: true };
+    walk(v, path, 0, budget);
+    return v;
+  };
+
+/** The ArrayBuffers in a value, so it can be transferred (moved, not copied) onward. */
+export function transferables(v: unknown, out: ArrayBuffer[] = [], depth = 0): ArrayBuffer[] {
+  if (depth > 32 || v === null || typeof v !== 'object') return out;
+  if (v instanceof ArrayBuffer) out.push(v);
+  else if (ArrayBuffer.isView(v)) {
+    if (v.buffer instanceof ArrayBuffer && !out.includes(v.buffer)) out.push(v.buffer);
+  } else for (const x of Array.isArray(v) ? v : Object.values(v)) transferables(x, out, depth + 1);
+  return out;
+}
+
+function walk(v: unknown, path: string, depth: number, budget: { left: number; binary?: boolean }): void {
   if (depth > 32) fail(path, 'nested too deeply');
-  if (v === null || typeof v === 'boolean' || typeof v === 'number') {
+  if (budget.binary && (v instanceof ArrayBuffer || ArrayBuffer.isView(v))) {
+    budget.left -= (v as ArrayBuffer).byteLength;
+  } else if (v === null || typeof v === 'boolean' || typeof v === 'number') {
     budget.left -= 8;
   } else if (typeof v === 'string') {
     budget.left -= v.length;

@@ -7,7 +7,8 @@
 import { type EpisodeKind, EpisodicLog } from '../memory/episodic';
 import { MemoryService } from '../memory/service';
 import { ShortTermMemory } from '../memory/short-term';
-import { type Capabilities, deriveChild, holds, mayUseModel, USER_CAPS } from './access-control';
+import { busAllows, type Capabilities, deriveChild, holds, mayUseModel, USER_CAPS } from './access-control';
+import { MessageBus } from './bus';
 import { ContextBudget, type ContextPolicy } from './context-budget';
 import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './engine';
 import { WorkerEngine } from './engines/worker-engine';
@@ -27,6 +28,7 @@ import {
 } from './protocol';
 import { PRIORITY_DEFAULT, RunQueue, type Schedulable } from './scheduler';
 import { lookup } from './syscalls';
+import { Transfer } from './transfer';
 
 /** Anything that carries frames: a MessagePort, or a dedicated worker's global scope. */
 export interface Endpoint {
@@ -60,13 +62,7 @@ export interface CallIO {
   signal: AbortSignal;
 }
 
-/** A return value that must move (transfer) objects such as ports. */
-export class Transfer<T> {
-  constructor(
-    readonly value: T,
-    readonly transfer: Transferable[],
-  ) {}
-}
+export { Transfer };
 
 export interface KernelOptions {
   /** How long an agent gets to exit after TERM before it is terminated. */
@@ -89,6 +85,7 @@ export class Kernel {
   readonly procs = new ProcessTable();
   readonly pool = new ModelPool();
   readonly episodes = new EpisodicLog();
+  readonly bus = new MessageBus();
   readonly budget: ContextBudget;
   /** Each agent's short-term memory (working context), created on first use. */
   private readonly stm = new Map<number, ShortTermMemory>();
@@ -558,6 +555,7 @@ export class Kernel {
     if (!p.booted && p.port) this.starting--;
     p.markExited(code, reason);
     this.budget.releaseAll(p.pid);
+    this.bus.exit(p.pid);
     this.stm.delete(p.pid);
     this.log(p.pid, 'exit', `exited with code ${code}${reason ? ` (${reason})` : ''}`, { code, reason });
     this.releaseWorker(p);
@@ -719,6 +717,26 @@ export class Kernel {
       throw new SysError('EPERM', `reservation ${id} belongs to process ${r.pid}`);
     this.budget.release(id);
     return null;
+  }
+
+  /** Whether `c` may send to process `to` on the bus (EPERM, logged, if not). */
+  checkBusTarget(c: Caller, to: number): void {
+    if (!this.procs.find(to)?.alive) throw new SysError('ESRCH', `no process ${to}`);
+    const caps = c.caps;
+    if (busAllows(caps, '*')) return;
+    const family =
+      caps.bus.includes('family') &&
+      (this.procs.find(to)?.info.ppid === c.pid || (c.kind === 'agent' && c.proc.info.ppid === to));
+    const named = this.bus.nameOf(to).some((n) => busAllows(caps, `name:${n}`));
+    if (family || named) return;
+    this.log(c.pid, 'deny', `bus message to process ${to} denied`);
+    throw new SysError('EPERM', `no bus channel to process ${to} (grant 'family', 'name:<its name>' or '*')`);
+  }
+
+  checkBusChannel(c: Caller, channel: string): void {
+    if (busAllows(c.caps, channel)) return;
+    this.log(c.pid, 'deny', `bus channel ${channel} denied`);
+    throw new SysError('EPERM', `no bus channel "${channel}"`);
   }
 
   /** The model an agent works with: the one it was started with, else the pool's default. */

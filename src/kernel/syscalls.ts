@@ -14,7 +14,22 @@ import {
   mayWriteNamespace,
   privateNamespace,
 } from './access-control';
-import { arr, bool, type Check, int, json, num, obj, oneOf, opt, primitives, str, vector } from './check';
+import {
+  arr,
+  bool,
+  type Check,
+  int,
+  json,
+  num,
+  obj,
+  oneOf,
+  opt,
+  payload,
+  primitives,
+  str,
+  transferables,
+  vector,
+} from './check';
 import { CONTEXT_POLICIES } from './context-budget';
 import type { ChatRequest } from './engine';
 import { DeterministicEngine, tokenize } from './engines/deterministic';
@@ -22,6 +37,7 @@ import { SysError } from './errors';
 import type { Caller, CallIO, Kernel } from './kernel';
 import { addRemoteServer, registerWebLLMModels } from './model-drivers';
 import { POLICIES, PRIORITY_MAX, PRIORITY_MIN } from './scheduler';
+import { Transfer } from './transfer';
 
 export interface Syscall<A = unknown, R = unknown> {
   /** Validates and types the untrusted arguments; throws EINVAL/E2BIG. */
@@ -46,6 +62,9 @@ const fd: Check<1 | 2> = (v, p) => {
   throw new SysError('EINVAL', `${p}: expected 1 (stdout) or 2 (stderr)`);
 };
 const priority = int({ min: PRIORITY_MIN, max: PRIORITY_MAX });
+/** A bus address: a pid, or a name a process registered. */
+const target: Check<number | string> = (v, p) =>
+  typeof v === 'number' ? int({ min: 0 })(v, p) : str({ min: 1, max: 100 })(v, p);
 
 const role = oneOf('system', 'user', 'assistant', 'tool');
 const toolCall = obj({
@@ -545,6 +564,111 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       doc: 'storage used against quota, whether it is persistent (persist: true asks for it), memories stored',
     }),
 
+    'bus.register': define(obj({ name: str({ min: 1, max: 100, pattern: /^[\w.:-]+$/ }) }), {
+      cap: 'bus',
+      who: 'agent',
+      handler: (k, c, a) => {
+        k.checkBusChannel(c, `name:${a.name}`);
+        k.bus.register(c.pid, a.name);
+        return null;
+      },
+      doc: 'register the caller under a name others can send to',
+    }),
+
+    'bus.send': define(
+      obj({ to: target, body: payload(), wait: opt(bool), timeoutMs: opt(int({ min: 0, max: 3_600_000 })) }),
+      {
+        cap: 'bus',
+        who: 'any',
+        handler: (k, c, a) => {
+          const to = k.bus.resolve(a.to);
+          k.checkBusTarget(c, to);
+          const sent = k.bus.send(c.pid, to, a.body, {
+            ...(a.wait ? { wait: true } : {}),
+            ...(a.timeoutMs !== undefined ? { timeoutMs: a.timeoutMs } : {}),
+          });
+          return sent ? sent.then(() => null) : null;
+        },
+        doc: 'send(to: pid | name, body, {wait, timeoutMs}): a full mailbox is EAGAIN, or waits when wait is set',
+      },
+    ),
+
+    'bus.recv': define(
+      obj({
+        timeoutMs: opt(int({ min: 0, max: 86_400_000 })),
+        from: opt(int({ min: 0 })),
+        topic: opt(str({ max: 200 })),
+      }),
+      {
+        cap: 'bus',
+        who: 'agent',
+        blocking: true,
+        handler: async (k, c, a, io) => {
+          const e = await k.bus.recv(c.pid, { ...a, signal: io.signal });
+          // Binary parts move on to the receiver rather than being copied.
+          return new Transfer(e, transferables(e.body));
+        },
+        doc: 'recv({timeoutMs, from, topic}): the oldest message, with its true sender; ETIMEDOUT if none came',
+      },
+    ),
+
+    'bus.subscribe': define(obj({ topic: str({ min: 1, max: 200 }) }), {
+      cap: 'bus',
+      who: 'agent',
+      handler: (k, c, a) => {
+        k.checkBusChannel(c, `topic:${a.topic}`);
+        k.bus.subscribe(c.pid, a.topic);
+        return null;
+      },
+      doc: 'receive what is published on a topic',
+    }),
+
+    'bus.unsubscribe': define(obj({ topic: str({ min: 1, max: 200 }) }), {
+      cap: 'bus',
+      who: 'agent',
+      handler: (k, c, a) => {
+        k.bus.unsubscribe(c.pid, a.topic);
+        return null;
+      },
+      doc: 'stop receiving a topic',
+    }),
+
+    'bus.publish': define(obj({ topic: str({ min: 1, max: 200 }), body: payload() }), {
+      cap: 'bus',
+      who: 'any',
+      handler: (k, c, a) => {
+        k.checkBusChannel(c, `topic:${a.topic}`);
+        return k.bus.publish(c.pid, a.topic, a.body);
+      },
+      doc: 'publish(topic, body) → {delivered, dropped}: subscribers with a full mailbox miss it',
+    }),
+
+    'bus.request': define(
+      obj({ to: target, body: payload(), timeoutMs: opt(int({ min: 1, max: 3_600_000 })) }),
+      {
+        cap: 'bus',
+        who: 'agent',
+        blocking: true,
+        handler: async (k, c, a) => {
+          const to = k.bus.resolve(a.to);
+          k.checkBusTarget(c, to);
+          const e = await k.bus.request(c.pid, to, a.body, a.timeoutMs ?? 30_000);
+          return new Transfer(e, transferables(e.body));
+        },
+        doc: 'request(to, body, timeoutMs) → the reply: the receiver gets a message with a correlation id and answers with reply',
+      },
+    ),
+
+    'bus.reply': define(obj({ correlation: str({ min: 1, max: 100 }), body: payload() }), {
+      cap: 'bus',
+      who: 'agent',
+      handler: (k, c, a) => {
+        k.bus.reply(c.pid, a.correlation, a.body);
+        return null;
+      },
+      doc: 'reply(correlation, body): answer a request sent to you',
+    }),
+
     logs: define(
       obj({
         pid: opt(int({ min: 0 })),
@@ -593,7 +717,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
 );
 
 /** Syscalls the SDK knows but whose subsystems are not in the kernel yet. */
-export const NOT_YET = ['tools.call', 'tools.search', 'bus.send', 'bus.recv'] as const;
+export const NOT_YET = ['tools.call', 'tools.search'] as const;
 
 export function lookup(name: string): Syscall {
   const s = Object.hasOwn(SYSCALLS, name) ? SYSCALLS[name] : undefined;

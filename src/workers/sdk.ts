@@ -4,6 +4,7 @@
  * (the model API mirrors OpenAI's chat.completions.create, as WebLLM's does).
  */
 import type { Capabilities } from '../kernel/access-control';
+import type { Envelope } from '../kernel/bus';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -96,9 +97,16 @@ export interface AgentContext {
     search(query: string, k?: number): Promise<unknown[]>;
     call(name: string, args: unknown): Promise<unknown>;
   };
+  /** The message bus: every message goes through the kernel, which stamps its true sender. */
   bus: {
-    send(to: number | string, message: unknown): Promise<void>;
-    recv(timeoutMs?: number): Promise<unknown>;
+    send(to: number | string, body: unknown, opts?: { wait?: boolean; timeoutMs?: number }): Promise<void>;
+    recv(opts?: { timeoutMs?: number; from?: number; topic?: string }): Promise<Envelope>;
+    publish(topic: string, body: unknown): Promise<{ delivered: number; dropped: number }>;
+    subscribe(topic: string): Promise<void>;
+    unsubscribe(topic: string): Promise<void>;
+    request(to: number | string, body: unknown, timeoutMs?: number): Promise<Envelope>;
+    reply(correlation: string, body: unknown): Promise<void>;
+    register(name: string): Promise<void>;
   };
 }
 
@@ -180,7 +188,16 @@ export function createContext(
       },
     },
     tools: { search: notYet('tools.search'), call: notYet('tools.call') },
-    bus: { send: notYet('bus.send'), recv: notYet('bus.recv') },
+    bus: {
+      send: (to, body, opts) => sys.call('bus.send', clean({ to, body, ...opts })).then(() => {}),
+      recv: (opts) => sys.call<Envelope>('bus.recv', clean({ ...opts })),
+      publish: (topic, body) => sys.call('bus.publish', { topic, body }),
+      subscribe: (topic) => sys.call('bus.subscribe', { topic }).then(() => {}),
+      unsubscribe: (topic) => sys.call('bus.unsubscribe', { topic }).then(() => {}),
+      request: (to, body, timeoutMs) => sys.call<Envelope>('bus.request', clean({ to, body, timeoutMs })),
+      reply: (correlation, body) => sys.call('bus.reply', { correlation, body }).then(() => {}),
+      register: (name) => sys.call('bus.register', { name }).then(() => {}),
+    },
   };
 }
 

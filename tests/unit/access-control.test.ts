@@ -20,18 +20,20 @@ const parent: Capabilities = {
   modelAdmin: false,
   memoryRead: ['team'],
   memoryWrite: [],
+  bus: ['family', 'topic:news'],
 };
 
 describe('access control', () => {
   it('a child inherits what it does not ask for, clamped to the parent', () => {
     // Shared memory namespaces are least-privilege: a child gets them only when they are asked for.
-    expect(deriveChild(parent, undefined)).toEqual({ ...parent, memoryRead: [] });
+    expect(deriveChild(parent, undefined)).toEqual({ ...parent, memoryRead: [], bus: ['family'] });
     expect(deriveChild(parent, { memoryRead: ['team'] }).memoryRead).toEqual(['team']);
     expect(deriveChild(parent, { models: ['m1'], tokenQuota: 10 })).toEqual({
       ...parent,
       models: ['m1'],
       tokenQuota: 10,
       memoryRead: [],
+      bus: ['family'],
     });
     expect(deriveChild(USER_CAPS, undefined).modelAdmin).toBe(false);
   });
@@ -46,6 +48,9 @@ describe('access control', () => {
     expect(() => deriveChild(parent, { memoryRead: ['team', 'secrets'] })).toThrow(/memoryRead:secrets/);
     expect(() => deriveChild(parent, { memoryWrite: ['team'] })).toThrow(/memoryWrite:team/);
     expect(deriveChild(parent, { memoryRead: [] }).memoryRead).toEqual([]);
+    expect(() => deriveChild(parent, { bus: ['*'] })).toThrow(/bus:\*/);
+    expect(() => deriveChild(parent, { bus: ['topic:secret'] })).toThrow(/bus:topic:secret/);
+    expect(deriveChild(parent, { bus: ['topic:news'] }).bus).toEqual(['topic:news']);
   });
 
   it('intersection is a subset of both sides', () => {
@@ -57,6 +62,7 @@ describe('access control', () => {
       modelAdmin: true,
       memoryRead: ['*'],
       memoryWrite: ['*'],
+      bus: ['*'],
     };
     const i = intersect(parent, other);
     expect(isSubset(i, parent)).toBe(true);

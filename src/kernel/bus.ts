@@ -1,0 +1,294 @@
+/**
+ * The message bus: agents talk to each other through the kernel, never around
+ * it. The kernel stamps the true sender on every message, keeps each process's
+ * mailbox bounded (a full one answers EAGAIN, or the sender waits, as it
+ * chooses), preserves each sender's order, and checks the channel ACL.
+ *   direct:   send(to: pid | name) → recv()
+ *   pub/sub:  subscribe(topic), publish(topic) → every subscriber's mailbox
+ *   request:  request(to, body) → the receiver's reply(correlation) answers it
+ */
+import { SysError } from './errors';
+
+export interface Envelope {
+  /** Kernel-assigned, increasing: per-sender order is delivery order. */
+  seq: number;
+  from: number;
+  to: number;
+  topic: string | null;
+  body: unknown;
+  /** Set on requests; the receiver answers with reply(correlation, body). */
+  correlation: string | null;
+  /** Set on replies (delivered to the request, never to recv). */
+  inReplyTo: string | null;
+  t: number;
+}
+
+interface Receiver {
+  match(e: Envelope): boolean;
+  resolve(e: Envelope): void;
+}
+
+interface BlockedSender {
+  envelope: Envelope;
+  resolve(): void;
+  reject(e: SysError): void;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+class Mailbox {
+  readonly queue: Envelope[] = [];
+  readonly receivers: Receiver[] = [];
+  readonly blocked: BlockedSender[] = [];
+  constructor(public capacity: number) {}
+}
+
+export interface BusStats {
+  delivered: number;
+  refused: number;
+}
+
+export class MessageBus {
+  private readonly boxes = new Map<number, Mailbox>();
+  private readonly names = new Map<string, number>();
+  private readonly topics = new Map<string, Set<number>>();
+  private readonly pendingRequests = new Map<
+    string,
+    { from: number; resolve(e: Envelope): void; reject(e: SysError): void }
+  >();
+  private seq = 0;
+  readonly stats: BusStats = { delivered: 0, refused: 0 };
+
+  constructor(private readonly capacity = 256) {}
+
+  private box(pid: number): Mailbox {
+    let b = this.boxes.get(pid);
+    if (!b) {
+      b = new Mailbox(this.capacity);
+      this.boxes.set(pid, b);
+    }
+    return b;
+  }
+
+  depth(pid: number): number {
+    return this.boxes.get(pid)?.queue.length ?? 0;
+  }
+
+  register(pid: number, name: string): void {
+    const owner = this.names.get(name);
+    if (owner !== undefined && owner !== pid)
+      throw new SysError('EAGAIN', `the name "${name}" belongs to process ${owner}`);
+    this.names.set(name, pid);
+  }
+
+  resolve(to: number | string): number {
+    if (typeof to === 'number') return to;
+    const pid = this.names.get(to);
+    if (pid === undefined) throw new SysError('ENOENT', `no process is registered as "${to}"`);
+    return pid;
+  }
+
+  nameOf(pid: number): string[] {
+    return [...this.names].filter(([, p]) => p === pid).map(([n]) => n);
+  }
+
+  /** Puts a message in `to`'s mailbox. Full: EAGAIN, or with `wait`, resolves once there is room. */
+  send(
+    from: number,
+    to: number,
+    body: unknown,
+    opts: { wait?: boolean; timeoutMs?: number; topic?: string | null; correlation?: string | null } = {},
+  ): Promise<void> | void {
+    const e: Envelope = {
+      seq: ++this.seq,
+      from,
+      to,
+      topic: opts.topic ?? null,
+      body,
+      correlation: opts.correlation ?? null,
+      inReplyTo: null,
+      t: Date.now(),
+    };
+    const b = this.box(to);
+    // A sender already waiting on this box keeps its place: later sends queue behind it (order per sender).
+    if (b.queue.length < b.capacity && !b.blocked.some((x) => x.envelope.from === from)) {
+      this.deliver(b, e);
+      return;
+    }
+    if (!opts.wait) {
+      this.stats.refused++;
+      throw new SysError('EAGAIN', `mailbox of process ${to} is full (${b.capacity} messages)`);
+    }
+    return new Promise<void>((resolve, reject) => {
+      const s: BlockedSender = { envelope: e, resolve, reject, timer: null };
+      if (opts.timeoutMs !== undefined) {
+        s.timer = setTimeout(() => {
+          b.blocked.splice(b.blocked.indexOf(s), 1);
+          reject(new SysError('ETIMEDOUT', `mailbox of process ${to} stayed full for ${opts.timeoutMs} ms`));
+        }, opts.timeoutMs);
+      }
+      b.blocked.push(s);
+    });
+  }
+
+  private deliver(b: Mailbox, e: Envelope): void {
+    this.stats.delivered++;
+    const i = b.receivers.findIndex((r) => r.match(e));
+    if (i >= 0) {
+      const [r] = b.receivers.splice(i, 1);
+      r!.resolve(e);
+    } else b.queue.push(e);
+  }
+
+  /** The oldest message (matching the filter), waiting up to `timeoutMs` (0: do not wait). */
+  recv(
+    pid: number,
+    opts: { timeoutMs?: number; from?: number; topic?: string; signal?: AbortSignal } = {},
+  ): Promise<Envelope> | Envelope {
+    const b = this.box(pid);
+    const match = (e: Envelope) =>
+      (opts.from === undefined || e.from === opts.from) &&
+      (opts.topic === undefined || e.topic === opts.topic);
+    const i = b.queue.findIndex(match);
+    if (i >= 0) {
+      const [e] = b.queue.splice(i, 1);
+      this.admit(b);
+      return e!;
+    }
+    if (opts.timeoutMs === 0) throw new SysError('EAGAIN', 'no message');
+    return new Promise<Envelope>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      const r: Receiver = {
+        match,
+        resolve: (e) => {
+          if (timer) clearTimeout(timer);
+          resolve(e);
+        },
+      };
+      const drop = (err: SysError) => {
+        const k = b.receivers.indexOf(r);
+        if (k >= 0) b.receivers.splice(k, 1);
+        reject(err);
+      };
+      if (opts.timeoutMs !== undefined)
+        timer = setTimeout(
+          () => drop(new SysError('ETIMEDOUT', `no message within ${opts.timeoutMs} ms`)),
+          opts.timeoutMs,
+        );
+      opts.signal?.addEventListener('abort', () => drop(new SysError('ECANCELED', 'recv canceled')), {
+        once: true,
+      });
+      b.receivers.push(r);
+    });
+  }
+
+  /** Room was made: let waiting senders in, oldest first. */
+  private admit(b: Mailbox): void {
+    while (b.blocked.length && b.queue.length < b.capacity) {
+      const s = b.blocked.shift()!;
+      if (s.timer) clearTimeout(s.timer);
+      this.deliver(b, s.envelope);
+      s.resolve();
+    }
+  }
+
+  subscribe(pid: number, topic: string): void {
+    let s = this.topics.get(topic);
+    if (!s) {
+      s = new Set();
+      this.topics.set(topic, s);
+    }
+    s.add(pid);
+  }
+
+  unsubscribe(pid: number, topic: string): void {
+    this.topics.get(topic)?.delete(pid);
+  }
+
+  /** Delivers to every subscriber with room; a full mailbox misses this message (counted, never blocks the publisher). */
+  publish(from: number, topic: string, body: unknown): { delivered: number; dropped: number } {
+    let delivered = 0;
+    let dropped = 0;
+    for (const pid of this.topics.get(topic) ?? []) {
+      if (pid === from) continue;
+      try {
+        void this.send(from, pid, body, { topic });
+        delivered++;
+      } catch {
+        dropped++;
+      }
+    }
+    return { delivered, dropped };
+  }
+
+  /** Sends a request and resolves with the reply (ETIMEDOUT, or ESRCH if the receiver exits first). */
+  request(from: number, to: number, body: unknown, timeoutMs: number): Promise<Envelope> {
+    const correlation = `${from}:${++this.seq}`;
+    return new Promise<Envelope>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingRequests.delete(correlation);
+        reject(new SysError('ETIMEDOUT', `no reply from process ${to} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pendingRequests.set(correlation, {
+        from: to,
+        resolve: (e) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      });
+      try {
+        void this.send(from, to, body, { correlation });
+      } catch (err) {
+        this.pendingRequests.delete(correlation);
+        clearTimeout(timer);
+        reject(err);
+      }
+    });
+  }
+
+  /** Answers a request; only the process the request was sent to may. */
+  reply(from: number, correlation: string, body: unknown): void {
+    const p = this.pendingRequests.get(correlation);
+    if (!p)
+      throw new SysError(
+        'ENOENT',
+        `no pending request "${correlation}" (answered, timed out, or never made)`,
+      );
+    if (p.from !== from)
+      throw new SysError('EPERM', `request "${correlation}" was not sent to process ${from}`);
+    this.pendingRequests.delete(correlation);
+    p.resolve({
+      seq: ++this.seq,
+      from,
+      to: Number(correlation.split(':')[0]),
+      topic: null,
+      body,
+      correlation: null,
+      inReplyTo: correlation,
+      t: Date.now(),
+    });
+  }
+
+  /** A process exited: its mailbox, names and subscriptions go; those waiting on it learn why. */
+  exit(pid: number): void {
+    const b = this.boxes.get(pid);
+    if (b) {
+      for (const s of b.blocked) {
+        if (s.timer) clearTimeout(s.timer);
+        s.reject(new SysError('ESRCH', `process ${pid} exited`));
+      }
+      this.boxes.delete(pid);
+    }
+    for (const [n, p] of this.names) if (p === pid) this.names.delete(n);
+    for (const s of this.topics.values()) s.delete(pid);
+    for (const [c, r] of this.pendingRequests) {
+      if (r.from === pid) {
+        this.pendingRequests.delete(c);
+        r.reject(new SysError('ESRCH', `process ${pid} exited before replying`));
+      }
+    }
+  }
+}
