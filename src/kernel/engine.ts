@@ -116,6 +116,26 @@ export function isFatalEngineError(e: unknown): boolean {
   return name === 'DeviceLostError' || /device (was )?lost|is gone/i.test(msg);
 }
 
+/** Builds the chunks of one completion: every chunk carries the same id, timestamp and model. */
+export function chunkMaker(
+  id: string,
+  model: string,
+  created = Math.floor(Date.now() / 1000),
+): (
+  delta: ChatCompletionChunk['choices'][0]['delta'],
+  finish: FinishReason | null,
+  usage?: Usage,
+) => ChatCompletionChunk {
+  return (delta, finish, usage) => ({
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    choices: [{ index: 0, delta, finish_reason: finish }],
+    ...(usage ? { usage } : {}),
+  });
+}
+
 /** Collects a stream into a non-streaming completion, as OpenAI's API returns it. */
 export async function collect(chunks: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletion> {
   let id = '';

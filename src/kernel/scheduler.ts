@@ -7,6 +7,7 @@ import {
   type ChatCompletionChunk,
   type ChatEngine,
   type ChatRequest,
+  chunkMaker,
   isFatalEngineError,
   type Usage,
 } from './engine';
@@ -366,14 +367,7 @@ export class InferenceScheduler {
       completion_tokens: s.completionTokens,
       total_tokens: prompt + s.completionTokens,
     };
-    s.job.emit({
-      id: `sched-${s.job.seq}`,
-      object: 'chat.completion.chunk',
-      created: Math.floor(Date.now() / 1000),
-      model: this.engine.info.id,
-      choices: [{ index: 0, delta: {}, finish_reason: reason }],
-      usage,
-    });
+    s.job.emit(chunkMaker(`sched-${s.job.seq}`, this.engine.info.id)({}, reason, usage));
     s.resolve(usage);
   }
 

@@ -6,6 +6,8 @@
  * trick). It matches shared words and word forms, not meaning; the
  * transformers.js sentence embedder (all-MiniLM-L6-v2, 384-d) matches meaning.
  */
+import { fnv1a } from '../kernel/hash';
+
 export interface Embedder {
   /** Stable id stored with each vector, e.g. 'hash-384-v1'. */
   readonly id: string;
@@ -14,15 +16,6 @@ export interface Embedder {
 }
 
 const WORD = /[\p{L}\p{N}]+/gu;
-
-function fnv(s: string, seed: number): number {
-  let h = 0x811c9dc5 ^ seed;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 export function words(text: string): string[] {
   return (text.toLowerCase().match(WORD) ?? []).filter((w) => w.length > 1 || /\d/.test(w));
@@ -37,7 +30,7 @@ export class HashingEmbedder implements Embedder {
   embedOne(text: string): Float32Array {
     const v = new Float32Array(this.dim);
     const add = (feature: string, weight: number) => {
-      const h = fnv(feature, 0);
+      const h = fnv1a(feature);
       v[h % this.dim]! += (h & 0x80000000 ? -1 : 1) * weight;
     };
     for (const w of words(text)) {

@@ -5,15 +5,17 @@
  * fixed rules (echo a "say …" request, call a tool whose name the user used,
  * report a tool's result) so the agent loop can be exercised end to end.
  */
-import type {
-  ChatCompletionChunk,
-  ChatEngine,
-  ChatMessage,
-  ChatRequest,
-  FinishReason,
-  ModelInfo,
-  ToolCall,
+import {
+  type ChatCompletionChunk,
+  type ChatEngine,
+  type ChatMessage,
+  type ChatRequest,
+  chunkMaker,
+  type FinishReason,
+  type ModelInfo,
+  type ToolCall,
 } from '../engine';
+import { fnv1a } from '../hash';
 
 export interface DeterministicOptions {
   id?: string;
@@ -42,16 +44,6 @@ const VOCAB = (
   'a process waits for tokens while another one streams its answer to the desktop ' +
   'each request is queued by priority and served when the model is free'
 ).split(' ');
-
-/** FNV-1a, so equal prompts give equal seeds on every platform. */
-function hash(text: string, seed: number): number {
-  let h = 0x811c9dc5 ^ seed;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 function mulberry32(seed: number): () => number {
   let a = seed;
@@ -117,16 +109,7 @@ export class DeterministicEngine implements ChatEngine {
     const cont = req.continuation ?? '';
     // A resumed generation re-prefills what it had produced, as a real engine without KV reuse must.
     const promptTokens = this.promptTokens(req.messages) + this.countTokens(cont);
-    const chunk = (
-      delta: ChatCompletionChunk['choices'][0]['delta'],
-      finish: FinishReason | null,
-    ): ChatCompletionChunk => ({
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model,
-      choices: [{ index: 0, delta, finish_reason: finish }],
-    });
+    const chunk = chunkMaker(id, model, created);
 
     const plan = this.plan(req);
     const limit = req.max_tokens ?? Number.POSITIVE_INFINITY;
@@ -195,7 +178,7 @@ export class DeterministicEngine implements ChatEngine {
       if (tool) {
         const args: Record<string, string> = {};
         for (const m of text.matchAll(/(\w+)=("[^"]*"|\S+)/g)) args[m[1]!] = m[2]!.replace(/^"|"$/g, '');
-        const callId = `call_${hash(text, msgs.length).toString(36)}`;
+        const callId = `call_${fnv1a(text, msgs.length).toString(36)}`;
         return {
           text: '',
           toolCalls: [
@@ -210,7 +193,7 @@ export class DeterministicEngine implements ChatEngine {
     }
     const say = /^\s*(?:say|echo)\s+(.+)$/is.exec(text);
     if (say) return { text: say[1]!.trim().replace(/^["'](.*)["']$/s, '$1'), toolCalls: [] };
-    const rand = mulberry32(hash(JSON.stringify(msgs), req.seed ?? 0));
+    const rand = mulberry32(fnv1a(JSON.stringify(msgs), req.seed ?? 0));
     const words: string[] = [];
     for (let i = 0; i < this.defaultLength / 2; i++) words.push(VOCAB[Math.floor(rand() * VOCAB.length)]!);
     return { text: `${words.join(' ')}.`, toolCalls: [] };

@@ -10,15 +10,16 @@
  * followed, so a server cannot steer the API key or prompts elsewhere; cookies
  * are never sent; what a server can make the client buffer is bounded.
  */
-import type {
-  ChatCompletionChunk,
-  ChatEngine,
-  ChatMessage,
-  ChatRequest,
-  FinishReason,
-  ModelInfo,
-  ToolCall,
-  Usage,
+import {
+  type ChatCompletionChunk,
+  type ChatEngine,
+  type ChatMessage,
+  type ChatRequest,
+  chunkMaker,
+  type FinishReason,
+  type ModelInfo,
+  type ToolCall,
+  type Usage,
 } from '../engine';
 import { type Errno, SysError } from '../errors';
 
@@ -477,16 +478,7 @@ export class RemoteEngine implements ChatEngine {
     const id = `remote-${Date.now().toString(36)}-${++this.seq}`;
     const created = Math.floor(Date.now() / 1000);
     const model = this.info.id;
-    const chunk = (
-      delta: ChatCompletionChunk['choices'][0]['delta'],
-      finish: FinishReason | null,
-    ): ChatCompletionChunk => ({
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model,
-      choices: [{ index: 0, delta, finish_reason: finish }],
-    });
+    const chunk = chunkMaker(id, model, created);
     let text = '';
     let serverUsage: Usage | undefined;
     let finish: FinishReason | null = null;

@@ -14,14 +14,15 @@
  * WebLLM's own `tools` field works only for its Hermes models (and then
  * forbids a system prompt), so tool calls go through `withPromptedTools`.
  */
-import type {
-  ChatCompletionChunk,
-  ChatEngine,
-  ChatMessage,
-  ChatRequest,
-  FinishReason,
-  ModelInfo,
-  Usage,
+import {
+  type ChatCompletionChunk,
+  type ChatEngine,
+  type ChatMessage,
+  type ChatRequest,
+  chunkMaker,
+  type FinishReason,
+  type ModelInfo,
+  type Usage,
 } from '../engine';
 import { type Errno, SysError } from '../errors';
 import type { LoadProgress } from '../model-pool';
@@ -390,16 +391,7 @@ export class WebLLMEngine implements ChatEngine {
     });
     const id = `webllm-${++this.seq}`;
     const created = Math.floor(Date.now() / 1000);
-    const chunk = (
-      delta: ChatCompletionChunk['choices'][0]['delta'],
-      fin: FinishReason | null,
-    ): ChatCompletionChunk => ({
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model: this.info.id,
-      choices: [{ index: 0, delta, finish_reason: fin }],
-    });
+    const chunk = chunkMaker(id, this.info.id, created);
     let text = '';
     let usage: Usage | undefined;
     let finish: FinishReason | null = null;

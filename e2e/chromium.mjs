@@ -1,10 +1,12 @@
-/** How every browser test and the benchmark launch Debian's Chromium with WebGPU on SwiftShader. */
+// How every browser test and the benchmark launch Debian's Chromium, with WebGPU on SwiftShader.
+// Plain JS so that both Playwright's config (TypeScript) and bench/run.mjs (Node) import it.
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--enable-unsafe-webgpu',
   '--use-webgpu-adapter=swiftshader',
   '--enable-features=Vulkan',
+  // Without these, Chromium keeps dialling Google's hosts on this closed network.
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
