@@ -13,7 +13,7 @@ import { ContextBudget, type ContextPolicy } from './context-budget';
 import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './engine';
 import { WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
-import { type LoadProgress, ModelPool } from './model-pool';
+import { type LoadProgress, ModelPool, type Need } from './model-pool';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, ProcessTable } from './process';
 import {
   type CallFrame,
@@ -617,8 +617,9 @@ export class Kernel {
 
   // ───────────────────────────── models ─────────────────────────────
 
-  async chat(c: Caller, req: ChatRequest, io: CallIO) {
-    const model = this.pool.route({ model: req.model, tools: !!req.tools?.length });
+  async chat(c: Caller, request: ChatRequest & { need?: Need }, io: CallIO) {
+    const { need, ...req } = request;
+    const model = this.pool.route({ ...(need ?? {}), model: req.model, tools: !!req.tools?.length });
     if (!mayUseModel(c.caps, model)) throw new SysError('EPERM', `model ${model} is not granted`);
     const proc = c.kind === 'agent' ? c.proc : null;
     const { engine, sched } = await this.pool.acquire(model);

@@ -111,7 +111,7 @@ export class ModelPool {
 
   /** The model that should serve a request: the one named, or the best fit for the need. */
   route(need: Need = {}): string {
-    if (need.model) {
+    if (need.model !== undefined) {
       if (!this.specs.has(need.model)) throw this.unknown(need.model);
       return need.model;
     }

@@ -36,6 +36,7 @@ import { DeterministicEngine, tokenize } from './engines/deterministic';
 import { SysError } from './errors';
 import type { Caller, CallIO, Kernel } from './kernel';
 import { addRemoteServer, registerWebLLMModels } from './model-drivers';
+import type { Need } from './model-pool';
 import { POLICIES, PRIORITY_MAX, PRIORITY_MIN } from './scheduler';
 import { Transfer } from './transfer';
 
@@ -98,7 +99,9 @@ const chatRequest: Check<ChatRequest> = obj({
   stop: opt(arr(str({ max: 100 }), { max: 16 })),
   response_format: opt(json({ maxBytes: 65_536 })),
   stream: opt(bool),
-}) as Check<ChatRequest>;
+  /** Ask by need instead of by id: the pool picks a model that fits (by expected wait, then size). */
+  need: opt(obj({ minContext: opt(int({ min: 1, max: 100_000_000 })), size: opt(oneOf('small', 'large')) })),
+}) as Check<ChatRequest & { need?: { minContext?: number; size?: 'small' | 'large' } }>;
 
 const spawnArgs = obj({
   task: str({ max: 100_000 }),
@@ -215,7 +218,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       cap: 'models',
       who: 'any',
       blocking: true,
-      handler: (k, c, a, io) => k.chat(c, a, io),
+      handler: (k, c, a, io) => k.chat(c, a as ChatRequest & { need?: Need }, io),
       doc: 'OpenAI-shaped chat completion; streams chunks, returns the final usage',
     }),
 

@@ -199,6 +199,31 @@ describe('kernel processes', () => {
   });
 });
 
+describe('routing by need', () => {
+  it('an agent that asks by need gets a model that fits, and ENOENT when none does', async () => {
+    h = await boot({});
+    await h.user.call('models.load', {
+      id: 'long-context',
+      engine: 'deterministic',
+      options: { contextWindow: 200_000 },
+    });
+    const models: string[] = [];
+    for await (const c of h.user.stream<{ model: string }>('llm.chat', {
+      messages: [{ role: 'user', content: 'say hi' }],
+      need: { minContext: 100_000 },
+    })) {
+      models.push(c.model);
+    }
+    expect(new Set(models)).toEqual(new Set(['long-context']));
+    await expect(
+      h.user.call('llm.chat', { messages: [], need: { minContext: 50_000_000 } }),
+    ).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(h.user.call('llm.chat', { messages: [], need: { size: 'huge' } })).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
+  });
+});
+
 describe('kernel robustness', () => {
   it('answers 10,000 random and malformed frames with typed errors and keeps serving', async () => {
     h = await boot({ park: () => new Promise(() => {}) });
