@@ -176,6 +176,9 @@ export class AosTerminal extends LitElement implements Terminal {
       flex: 1;
       overflow: auto;
       padding: 8px 10px;
+    }
+    /* Only lines keep their whitespace: the template's own indentation must not render. */
+    .line {
       white-space: pre-wrap;
       word-break: break-word;
     }
