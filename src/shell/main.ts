@@ -27,6 +27,8 @@ KernelClient.connect({ mode }).then(
     desktop.client = client;
     desktop.status = `kernel: ${client.mode === 'shared' ? 'shared worker' : 'dedicated worker'} · ready`;
     document.documentElement.dataset.kernel = client.mode;
+    // Memories should survive storage pressure: ask once (Chromium decides by engagement or installation).
+    void navigator.storage?.persist?.().catch(() => false);
   },
   (e: unknown) => {
     desktop.status = `kernel failed to start: ${(e as Error).message ?? e}`;
