@@ -11,7 +11,7 @@ import { busAllows, type Capabilities, deriveChild, holds, mayUseModel, USER_CAP
 import { MessageBus } from './bus';
 import { ContextBudget, type ContextPolicy } from './context-budget';
 import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './engine';
-import { WorkerEngine } from './engines/worker-engine';
+import { WorkerEmbedder, WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
 import { type LoadProgress, ModelPool, type Need } from './model-pool';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, ProcessTable } from './process';
@@ -680,7 +680,14 @@ export class Kernel {
   /** The memory subsystem (IndexedDB), opened on first use; fails with ENOSYS where there is no IndexedDB. */
   memory(): Promise<MemoryService> {
     if (!this.memoryService) {
-      this.memoryService = MemoryService.open(this.episodes);
+      this.memoryService = MemoryService.open(this.episodes, {
+        resolveEmbedder: async (id) => {
+          if (!id.startsWith('transformers:')) return null;
+          // At kernel start no tab may have said hello yet: wait for a host (up to 30 s).
+          for (let i = 0; i < 150 && !this.pickHost(); i++) await new Promise((r) => setTimeout(r, 200));
+          return this.hostEmbedder('transformers', { model: id.slice('transformers:'.length) });
+        },
+      });
       this.memoryService.catch(() => {
         this.memoryService = null; // let a later call try again
       });
@@ -849,6 +856,24 @@ export class Kernel {
       if (!tab.gone) post(tab.port, { t: 'host.engine.stop', key } satisfies HostCommand);
     };
     return engine;
+  }
+
+  /** Starts an embedder (transformers.js) in an engine worker of a host tab. */
+  async hostEmbedder(
+    kind: string,
+    options: unknown,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<WorkerEmbedder> {
+    const tab = this.pickHost();
+    if (!tab) throw new SysError('EAGAIN', 'no tab can host the embedder; open the desktop');
+    const key = `embedder:${kind}#${++this.seq}`;
+    const ch = new MessageChannel();
+    tab.port.postMessage({ t: 'host.engine', key, port: ch.port2 } satisfies HostCommand, [ch.port2]);
+    const e = await WorkerEmbedder.load(ch.port1, `embedder:${kind}`, options, onProgress);
+    e.onDispose = () => {
+      if (!tab.gone) post(tab.port, { t: 'host.engine.stop', key } satisfies HostCommand);
+    };
+    return e;
   }
 
   /** Registers a model that loads in an engine worker of a host tab. */

@@ -531,20 +531,24 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       },
     ),
 
-    'memory.embedder': define(obj({ id: str({ min: 1, max: 200 }) }), {
+    'memory.embedder': define(obj({ id: str({ min: 1, max: 200 }), allowRemote: opt(bool) }), {
       cap: null,
       who: 'user',
       handler: async (k, _c, a) => {
         const mem = await k.memory();
-        const next = offlineEmbedder(a.id);
+        // 'transformers:<model>' runs in a worker of a host tab (downloaded once, then cached); 'hash-<dim>-v1' needs nothing.
+        const model = a.id.startsWith('transformers:') ? a.id.slice('transformers:'.length) : null;
+        const next = model
+          ? await k.hostEmbedder('transformers', { model, allowRemote: a.allowRemote ?? true })
+          : offlineEmbedder(a.id);
         if (!next)
           throw new SysError(
             'ENOENT',
-            `no embedder "${a.id}" (offline ones: hash-<dim>-v1, e.g. hash-384-v1)`,
+            `no embedder "${a.id}" (offline: hash-<dim>-v1; or transformers:<model id>)`,
           );
         return mem.switchEmbedder(next, (text) => k.log(0, 'memory.write', text));
       },
-      doc: 'switch long-term memory to another embedder; re-indexes in the background (progress in memory.storage)',
+      doc: 'switch long-term memory to another embedder (hash-<dim>-v1, or transformers:<model>); re-indexes in the background',
     }),
 
     'memory.storage': define(obj({ persist: opt(bool) }), {

@@ -14,6 +14,8 @@ import { type DB, openStore, requestPersistence, type StorageReport, storageRepo
 export interface MemoryServiceOptions {
   dbName?: string;
   embedder?: Embedder;
+  /** Makes an embedder that needs more than this worker (e.g. transformers.js, hosted by a tab). */
+  resolveEmbedder?: (id: string) => Promise<Embedder | null>;
 }
 
 /** A re-index in progress (or the last one), for `memory.storage` and the desktop. */
@@ -41,7 +43,15 @@ export class MemoryService {
     const db = await openStore(opts.dbName);
     // The embedder chosen last time, if it can be made here without a download; else the offline one.
     const chosen = (await db.get('kv', 'ltm.embedder').catch(() => undefined)) as string | undefined;
-    const embedder = opts.embedder ?? (chosen ? offlineEmbedder(chosen) : null) ?? new HashingEmbedder();
+    let embedder = opts.embedder ?? (chosen ? offlineEmbedder(chosen) : null);
+    if (!embedder && chosen && opts.resolveEmbedder) {
+      embedder = await opts.resolveEmbedder(chosen).catch((e: unknown) => {
+        // Recall would find nothing of the chosen embedder's vectors: say so loudly.
+        console.error(`[memory] embedder ${chosen} unavailable, using the offline one until it is back:`, e);
+        return null;
+      });
+    }
+    embedder ??= new HashingEmbedder();
     const ltm = await LongTermMemory.open(db, embedder, { snapshots: true });
     const svc = new MemoryService(db, ltm);
     // Earlier sessions' episodes come back first, so the log reads in order.

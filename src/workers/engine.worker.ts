@@ -6,6 +6,7 @@
 import type { ChatEngine } from '../kernel/engine';
 import type { EngineCommand, EngineReply } from '../kernel/engines/worker-engine';
 import { SysError } from '../kernel/errors';
+import type { DisposableEmbedder, TransformersEmbedderOptions } from '../memory/transformers-embedder';
 
 /** Drivers this worker can host, each loaded on demand. */
 const DRIVERS: Record<
@@ -27,6 +28,25 @@ const DRIVERS: Record<
   },
 };
 
+/** Embedders this worker can host (for long-term memory), each loaded on demand. */
+const EMBEDDERS: Record<
+  string,
+  (options: unknown, progress: (p: EngineReply & { t: 'progress' }) => void) => Promise<DisposableEmbedder>
+> = {
+  transformers: async (options, progress) => {
+    const { createTransformersEmbedder } = await import('../memory/transformers-embedder');
+    const o = options as TransformersEmbedderOptions;
+    return createTransformersEmbedder({
+      ...o,
+      onProgress: (p) =>
+        progress({
+          t: 'progress',
+          progress: { model: o.model, loaded: p.loaded, total: p.total, text: p.file },
+        }),
+    });
+  },
+};
+
 declare const self: DedicatedWorkerGlobalScope;
 
 self.onmessage = (ev: MessageEvent<{ t: 'init'; port: MessagePort }>) => {
@@ -38,10 +58,33 @@ self.onmessage = (ev: MessageEvent<{ t: 'init'; port: MessagePort }>) => {
 function serve(port: MessagePort): void {
   const send = (m: EngineReply) => port.postMessage(m);
   let engine: ChatEngine | null = null;
+  let embedder: DisposableEmbedder | null = null;
   const aborts = new Map<number, AbortController>();
   port.onmessage = async (ev: MessageEvent<EngineCommand>) => {
     const cmd = ev.data;
-    if (cmd.t === 'load') {
+    if (cmd.t === 'load' && cmd.kind.startsWith('embedder:')) {
+      try {
+        const kind = cmd.kind.slice('embedder:'.length);
+        const make = Object.hasOwn(EMBEDDERS, kind) ? EMBEDDERS[kind] : undefined;
+        if (!make)
+          throw new SysError('ENOENT', `no embedder "${kind}" (have: ${Object.keys(EMBEDDERS).join(', ')})`);
+        embedder = await make(cmd.options, send);
+        send({ t: 'ready-embedder', id: embedder.id, dim: embedder.dim });
+      } catch (e) {
+        send({ t: 'failed', error: SysError.from(e).toJSON() });
+      }
+    } else if (cmd.t === 'embed') {
+      try {
+        if (!embedder) throw new SysError('EAGAIN', 'no embedder loaded in this worker');
+        const vectors = await embedder.embed(cmd.texts);
+        port.postMessage(
+          { t: 'vectors', id: cmd.id, vectors } satisfies EngineReply,
+          vectors.map((v) => v.buffer as ArrayBuffer),
+        );
+      } catch (e) {
+        send({ t: 'error', id: cmd.id, error: SysError.from(e).toJSON() });
+      }
+    } else if (cmd.t === 'load') {
       try {
         const driver = Object.hasOwn(DRIVERS, cmd.kind) ? DRIVERS[cmd.kind] : undefined;
         if (!driver)
@@ -70,6 +113,7 @@ function serve(port: MessagePort): void {
       aborts.get(cmd.id)?.abort();
     } else if (cmd.t === 'dispose') {
       await engine?.dispose?.();
+      await embedder?.dispose();
       self.close();
     }
   };

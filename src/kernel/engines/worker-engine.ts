@@ -13,12 +13,15 @@ export type EngineCommand =
   | { t: 'load'; kind: string; options: unknown }
   | { t: 'stream'; id: number; req: ChatRequest }
   | { t: 'abort'; id: number }
+  | { t: 'embed'; id: number; texts: string[] }
   | { t: 'dispose' };
 
 /** Engine worker → kernel. */
 export type EngineReply =
   | { t: 'progress'; progress: LoadProgress }
   | { t: 'ready'; info: ModelInfo }
+  | { t: 'ready-embedder'; id: string; dim: number }
+  | { t: 'vectors'; id: number; vectors: Float32Array[] }
   | { t: 'failed'; error: SysErrorShape }
   | { t: 'chunk'; id: number; chunk: ChatCompletionChunk }
   | { t: 'end'; id: number }
@@ -135,6 +138,77 @@ export class WorkerEngine implements ChatEngine {
     for (const s of this.streams.values()) s.fail(this.dead);
     this.streams.clear();
     this.onDispose?.();
+    this.port.close();
+  }
+}
+
+/** An embedder whose model runs in an engine worker of a host tab (transformers.js). */
+export class WorkerEmbedder {
+  private nextId = 1;
+  private readonly waiting = new Map<
+    number,
+    { resolve(v: Float32Array[]): void; reject(e: SysError): void }
+  >();
+  private dead: SysError | null = null;
+  onDispose: (() => void) | null = null;
+
+  private constructor(
+    private readonly port: MessagePort,
+    readonly id: string,
+    readonly dim: number,
+  ) {}
+
+  static load(
+    port: MessagePort,
+    kind: string,
+    options: unknown,
+    onProgress?: (p: LoadProgress) => void,
+  ): Promise<WorkerEmbedder> {
+    return new Promise((resolve, reject) => {
+      port.onmessage = (ev: MessageEvent<EngineReply>) => {
+        const m = ev.data;
+        if (m.t === 'progress') onProgress?.(m.progress);
+        else if (m.t === 'failed') reject(SysError.from(m.error));
+        else if (m.t === 'ready-embedder') {
+          const e = new WorkerEmbedder(port, m.id, m.dim);
+          port.onmessage = (x: MessageEvent<EngineReply>) => e.receive(x.data);
+          resolve(e);
+        }
+      };
+      port.postMessage({ t: 'load', kind, options } satisfies EngineCommand);
+    });
+  }
+
+  private receive(m: EngineReply): void {
+    if (m.t === 'vectors') {
+      this.waiting.get(m.id)?.resolve(m.vectors);
+      this.waiting.delete(m.id);
+    } else if (m.t === 'error') {
+      this.waiting.get(m.id)?.reject(SysError.from(m.error));
+      this.waiting.delete(m.id);
+    }
+  }
+
+  embed(texts: string[]): Promise<Float32Array[]> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.port.postMessage({ t: 'embed', id, texts } satisfies EngineCommand);
+    });
+  }
+
+  fail(why: string): void {
+    if (this.dead) return;
+    this.dead = new SysError('EIO', `${this.id} is gone: ${why}`);
+    for (const w of this.waiting.values()) w.reject(this.dead);
+    this.waiting.clear();
+    this.onDispose?.();
+  }
+
+  async dispose(): Promise<void> {
+    this.port.postMessage({ t: 'dispose' } satisfies EngineCommand);
+    this.fail('unloaded');
     this.port.close();
   }
 }
