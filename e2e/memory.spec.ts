@@ -256,3 +256,36 @@ test('switching the embedder re-indexes in the background with progress; recall 
   expect(r.again).toBe('EINVAL');
   expect(r.unknown).toBe('ENOENT');
 });
+
+test('an embedder hosted in an engine worker (the path transformers.js takes) re-indexes and recalls', async ({
+  page,
+}) => {
+  await openOS(page);
+  const r = await page.evaluate(async () => {
+    const k = window.agentos!;
+    await k.call('memory.remember', {
+      items: Array.from({ length: 300 }, (_, i) => ({ text: `hosted note ${i} about topic${i % 9}` })),
+    });
+    await k.call('memory.embedder', { id: 'hosted:hash-192-v1' });
+    let s = await k.call<{ reindex: { state: string; done: number; error?: string }; embedder: string }>(
+      'memory.storage',
+      {},
+    );
+    for (let i = 0; i < 200 && s.reindex.state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      s = await k.call('memory.storage', {});
+    }
+    await k.call('memory.remember', { items: [{ text: 'embedded in the worker after the switch' }] });
+    const hits = await k.call<{ text: string }[]>('memory.recall', { query: 'hosted note 123', k: 1 });
+    const fresh = await k.call<{ text: string }[]>('memory.recall', {
+      query: 'embedded worker switch',
+      k: 1,
+    });
+    return { s, top: hits[0]?.text, fresh: fresh[0]?.text, engines: k.hostedEngines().length };
+  });
+  expect(r.s.reindex).toMatchObject({ state: 'done', done: 300 });
+  expect(r.s.embedder).toBe('hash-192-v1');
+  expect(r.top).toBe('hosted note 123 about topic6');
+  expect(r.fresh).toBe('embedded in the worker after the switch');
+  expect(r.engines).toBe(1);
+});

@@ -537,10 +537,14 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       handler: async (k, _c, a) => {
         const mem = await k.memory();
         // 'transformers:<model>' runs in a worker of a host tab (downloaded once, then cached); 'hash-<dim>-v1' needs nothing.
+        // 'hosted:hash-<dim>-v1' is the offline embedder in that worker instead of the kernel.
         const model = a.id.startsWith('transformers:') ? a.id.slice('transformers:'.length) : null;
+        const hosted = /^hosted:(hash-(\d+)-v1)$/.exec(a.id);
         const next = model
           ? await k.hostEmbedder('transformers', { model, allowRemote: a.allowRemote ?? true })
-          : offlineEmbedder(a.id);
+          : hosted && offlineEmbedder(hosted[1]!)
+            ? await k.hostEmbedder('hash', { dim: Number(hosted[2]) })
+            : offlineEmbedder(a.id);
         if (!next)
           throw new SysError(
             'ENOENT',

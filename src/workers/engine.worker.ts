@@ -33,6 +33,12 @@ const EMBEDDERS: Record<
   string,
   (options: unknown, progress: (p: EngineReply & { t: 'progress' }) => void) => Promise<DisposableEmbedder>
 > = {
+  // The offline embedder, off the kernel's thread: same vectors as in the kernel, for very large re-indexes.
+  hash: async (options) => {
+    const { HashingEmbedder } = await import('../memory/embedder');
+    const e = new HashingEmbedder((options as { dim?: number }).dim ?? 384);
+    return { id: e.id, dim: e.dim, embed: (texts) => e.embed(texts), dispose: async () => {} };
+  },
   transformers: async (options, progress) => {
     const { createTransformersEmbedder } = await import('../memory/transformers-embedder');
     const o = options as TransformersEmbedderOptions;
