@@ -28,10 +28,12 @@ export interface Capabilities {
    * its own mailbox needs nothing.
    */
   bus: string[];
+  /** Tools it may call, by name ('*' for all). */
+  tools: string[];
 }
 
 /** The capability a syscall-table entry requires (null: every process may call it). */
-export type CapName = 'spawn' | 'procs' | 'models' | 'modelAdmin' | 'memory' | 'bus';
+export type CapName = 'spawn' | 'procs' | 'models' | 'modelAdmin' | 'memory' | 'bus' | 'tools';
 
 /** What the user at the desktop holds: everything. */
 export const USER_CAPS: Readonly<Capabilities> = Object.freeze({
@@ -43,6 +45,7 @@ export const USER_CAPS: Readonly<Capabilities> = Object.freeze({
   memoryRead: ['*'],
   memoryWrite: ['*'],
   bus: ['*'],
+  tools: ['*'],
 });
 
 /** What an agent gets when its spawner names no permissions (clamped to the spawner's own). */
@@ -55,6 +58,8 @@ export const DEFAULT_AGENT_CAPS: Readonly<Capabilities> = Object.freeze({
   memoryRead: [],
   memoryWrite: [],
   bus: ['family'],
+  // The kernel's built-ins touch nothing outside the call; other tools must be granted.
+  tools: ['time.now', 'math.evaluate'],
 });
 
 const PROC_RANK = { self: 0, children: 1, all: 2 } as const;
@@ -68,6 +73,7 @@ export const checkPermissions: Check<Partial<Capabilities>> = obj({
   memoryRead: opt(arr(str({ min: 1, max: 200 }), { max: 64 })),
   memoryWrite: opt(arr(str({ min: 1, max: 200 }), { max: 64 })),
   bus: opt(arr(str({ min: 1, max: 200, pattern: /^(\*|family|name:.+|topic:.+)$/ }), { max: 64 })),
+  tools: opt(arr(str({ min: 1, max: 64 }), { max: 256 })),
 });
 
 export function holds(caps: Capabilities, cap: CapName): boolean {
@@ -84,6 +90,8 @@ export function holds(caps: Capabilities, cap: CapName): boolean {
       return true; // every agent has its private namespace; handlers check shared ones
     case 'bus':
       return true; // its own mailbox is always there; handlers check each channel
+    case 'tools':
+      return true; // handlers check each tool by name
   }
 }
 
@@ -142,6 +150,7 @@ export function exceeds(a: Capabilities, b: Capabilities): string[] {
     ['memoryRead', a.memoryRead, b.memoryRead],
     ['memoryWrite', a.memoryWrite, b.memoryWrite],
     ['bus', a.bus, b.bus],
+    ['tools', a.tools, b.tools],
   ] as const) {
     if (theirs.includes('*')) continue;
     for (const ns of mine) {
@@ -171,6 +180,7 @@ export function intersect(a: Capabilities, b: Capabilities): Capabilities {
     memoryRead: meet(a.memoryRead, b.memoryRead),
     memoryWrite: meet(a.memoryWrite, b.memoryWrite),
     bus: meet(a.bus, b.bus),
+    tools: meet(a.tools, b.tools),
   };
 }
 
@@ -179,3 +189,6 @@ function meet(a: string[], b: string[]): string[] {
   if (b.includes('*')) return [...a];
   return a.filter((x) => b.includes(x));
 }
+
+export const mayUseTool = (caps: Capabilities, name: string): boolean =>
+  caps.tools.includes('*') || caps.tools.includes(name);

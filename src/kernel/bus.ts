@@ -221,7 +221,13 @@ export class MessageBus {
   }
 
   /** Sends a request and resolves with the reply (ETIMEDOUT, or ESRCH if the receiver exits first). */
-  request(from: number, to: number, body: unknown, timeoutMs: number): Promise<Envelope> {
+  request(
+    from: number,
+    to: number,
+    body: unknown,
+    timeoutMs: number,
+    topic: string | null = null,
+  ): Promise<Envelope> {
     const correlation = `${from}:${++this.seq}`;
     return new Promise<Envelope>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -240,7 +246,7 @@ export class MessageBus {
         },
       });
       try {
-        void this.send(from, to, body, { correlation });
+        void this.send(from, to, body, { correlation, topic });
       } catch (err) {
         this.pendingRequests.delete(correlation);
         clearTimeout(timer);

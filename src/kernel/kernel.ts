@@ -28,6 +28,7 @@ import {
 } from './protocol';
 import { PRIORITY_DEFAULT, RunQueue, type Schedulable } from './scheduler';
 import { lookup } from './syscalls';
+import { registerBuiltins, ToolRegistry } from './tools';
 import { Transfer } from './transfer';
 
 /** Anything that carries frames: a MessagePort, or a dedicated worker's global scope. */
@@ -86,6 +87,7 @@ export class Kernel {
   readonly pool = new ModelPool();
   readonly episodes = new EpisodicLog();
   readonly bus = new MessageBus();
+  readonly tools = new ToolRegistry();
   readonly budget: ContextBudget;
   /** Each agent's short-term memory (working context), created on first use. */
   private readonly stm = new Map<number, ShortTermMemory>();
@@ -106,6 +108,7 @@ export class Kernel {
       beatTimeoutMs: opts.beatTimeoutMs ?? 15_000,
       locks: opts.locks === undefined ? (globalThis.navigator?.locks ?? null) : opts.locks,
     };
+    registerBuiltins(this.tools);
     this.budget = new ContextBudget(this.pool, {
       priorityOf: (pid) => this.procs.find(pid)?.info.priority ?? 0,
       suspend: (pid) => {
@@ -556,6 +559,7 @@ export class Kernel {
     p.markExited(code, reason);
     this.budget.releaseAll(p.pid);
     this.bus.exit(p.pid);
+    this.tools.removeSource(`agent:${p.pid}`);
     this.stm.delete(p.pid);
     this.log(p.pid, 'exit', `exited with code ${code}${reason ? ` (${reason})` : ''}`, { code, reason });
     this.releaseWorker(p);

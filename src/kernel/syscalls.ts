@@ -11,6 +11,7 @@ import {
   type CapName,
   checkPermissions,
   mayReadNamespace,
+  mayUseTool,
   mayWriteNamespace,
   privateNamespace,
 } from './access-control';
@@ -38,6 +39,7 @@ import type { Caller, CallIO, Kernel } from './kernel';
 import { addRemoteServer, registerWebLLMModels } from './model-drivers';
 import type { Need } from './model-pool';
 import { POLICIES, PRIORITY_MAX, PRIORITY_MIN } from './scheduler';
+import { toSpec } from './tools';
 import { Transfer } from './transfer';
 
 export interface Syscall<A = unknown, R = unknown> {
@@ -680,6 +682,81 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       doc: 'reply(correlation, body): answer a request sent to you',
     }),
 
+    'tools.list': define(obj({}), {
+      cap: 'tools',
+      who: 'any',
+      handler: (k, c) => k.tools.list((n) => mayUseTool(c.caps, n)),
+      doc: 'the tools the caller may call, with their JSON Schemas and who serves them',
+    }),
+
+    'tools.search': define(obj({ query: str({ max: 10_000 }), k: opt(int({ min: 1, max: 50 })) }), {
+      cap: 'tools',
+      who: 'any',
+      handler: (k, c, a) =>
+        k.tools
+          .search(a.query, a.k ?? 5, (n) => mayUseTool(c.caps, n))
+          .map((t) => ({ ...toSpec(t), score: t.score })),
+      doc: 'tools.search(query, k): the tools closest in meaning, in the OpenAI function shape, ready for a model request',
+    }),
+
+    'tools.call': define(obj({ name: str({ min: 1, max: 64 }), args: opt(json({ maxBytes: 1_048_576 })) }), {
+      cap: 'tools',
+      who: 'any',
+      blocking: true,
+      handler: async (k, c, a) => {
+        // The ACL holds whatever a model or a tool result asked for.
+        if (!mayUseTool(c.caps, a.name)) {
+          k.log(c.pid, 'deny', `tool ${a.name} denied`);
+          throw new SysError('EPERM', `tool "${a.name}" is not granted`);
+        }
+        return k.tools.call(a.name, a.args ?? {});
+      },
+      doc: 'tools.call(name, args): arguments validated against the tool’s schema; results size-limited',
+    }),
+
+    'tools.register': define(
+      obj({
+        name: str({ min: 1, max: 64 }),
+        description: str({ max: 4096 }),
+        inputSchema: json({ maxBytes: 65_536 }),
+      }),
+      {
+        cap: 'tools',
+        who: 'agent',
+        handler: (k, c, a) => {
+          const pid = c.pid;
+          // Calls reach the serving agent as bus requests on the 'tools' topic; its reply is the result.
+          return k.tools.register(
+            {
+              name: a.name,
+              description: a.description,
+              inputSchema: a.inputSchema as Record<string, unknown>,
+            },
+            `agent:${pid}`,
+            async (args) => {
+              const e = await k.bus.request(0, pid, { tool: a.name, args }, 30_000, 'tools');
+              const body = e.body as { ok?: boolean; value?: unknown; error?: string };
+              if (body?.ok === false)
+                throw new SysError('EIO', `${a.name} failed: ${String(body.error).slice(0, 500)}`);
+              return body?.value;
+            },
+          );
+        },
+        doc: 'serve a tool to others: calls arrive as bus requests on the "tools" topic (the SDK’s tools.serve handles them)',
+      },
+    ),
+
+    'tools.remove': define(obj({ name: str({ min: 1, max: 64 }) }), {
+      cap: 'tools',
+      who: 'any',
+      handler: (k, c, a) => {
+        const ok = c.kind === 'user' ? k.tools.remove(a.name) : k.tools.remove(a.name, `agent:${c.pid}`);
+        if (!ok) throw new SysError('ENOENT', `no tool "${a.name}" of yours`);
+        return null;
+      },
+      doc: 'remove a tool (agents: only their own)',
+    }),
+
     logs: define(
       obj({
         pid: opt(int({ min: 0 })),
@@ -728,7 +805,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
 );
 
 /** Syscalls the SDK knows but whose subsystems are not in the kernel yet. */
-export const NOT_YET = ['tools.call', 'tools.search'] as const;
+export const NOT_YET: readonly string[] = [];
 
 export function lookup(name: string): Syscall {
   const s = Object.hasOwn(SYSCALLS, name) ? SYSCALLS[name] : undefined;

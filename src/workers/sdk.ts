@@ -11,6 +11,7 @@ import type {
   ChatMessage,
   ChatRequest,
   ModelInfo,
+  ToolSpec,
   Usage,
 } from '../kernel/engine';
 import { collect } from '../kernel/engine';
@@ -94,8 +95,14 @@ export interface AgentContext {
     };
   };
   tools: {
-    search(query: string, k?: number): Promise<unknown[]>;
+    /** The tools closest in meaning to `query`, in the OpenAI function shape (pass them as `tools`). */
+    search(query: string, k?: number): Promise<ToolSpec[]>;
     call(name: string, args: unknown): Promise<unknown>;
+    /** Serves a tool to other agents: the handler answers each call (through the kernel). */
+    serve(
+      def: { name: string; description: string; inputSchema: Record<string, unknown> },
+      handler: (args: Record<string, unknown>) => unknown,
+    ): Promise<void>;
   };
   /** The message bus: every message goes through the kernel, which stamps its true sender. */
   bus: {
@@ -118,9 +125,6 @@ export class ExitRequest extends Error {
     super(`exit ${code}`);
   }
 }
-
-const notYet = (what: string) => () =>
-  Promise.reject(new SysError('ENOSYS', `${what} is not available in this version of the kernel`));
 
 export function createContext(
   sys: SyscallClient,
@@ -187,7 +191,33 @@ export function createContext(
         compress: (targetTokens) => sys.call('memory.stm.compress', { targetTokens }),
       },
     },
-    tools: { search: notYet('tools.search'), call: notYet('tools.call') },
+    tools: {
+      // Plain specs (no scores), so they can go straight into a model request.
+      search: (query, k) =>
+        sys
+          .call<(ToolSpec & { score: number })[]>('tools.search', clean({ query, k }))
+          .then((ts) => ts.map(({ type, function: f }) => ({ type, function: f }))),
+      call: (name, args) => sys.call('tools.call', { name, args }),
+      serve: async (def, handler) => {
+        await sys.call('tools.register', def);
+        void (async () => {
+          // Tool calls arrive as requests on the 'tools' topic; the reply carries the result or the error.
+          for (;;) {
+            const m = await sys.call<Envelope>('bus.recv', { topic: 'tools' }).catch(() => null);
+            if (!m?.correlation) continue;
+            const { tool, args } = m.body as { tool: string; args: Record<string, unknown> };
+            if (tool !== def.name) continue;
+            const body = await Promise.resolve()
+              .then(() => handler(args))
+              .then(
+                (value) => ({ ok: true, value }),
+                (e: unknown) => ({ ok: false, error: String((e as Error)?.message ?? e) }),
+              );
+            await sys.call('bus.reply', { correlation: m.correlation, body }).catch(() => {});
+          }
+        })();
+      },
+    },
     bus: {
       send: (to, body, opts) => sys.call('bus.send', clean({ to, body, ...opts })).then(() => {}),
       recv: (opts) => sys.call<Envelope>('bus.recv', clean({ ...opts })),

@@ -21,6 +21,7 @@ const parent: Capabilities = {
   memoryRead: ['team'],
   memoryWrite: [],
   bus: ['family', 'topic:news'],
+  tools: ['time.now', 'math.evaluate'],
 };
 
 describe('access control', () => {
@@ -63,6 +64,7 @@ describe('access control', () => {
       memoryRead: ['*'],
       memoryWrite: ['*'],
       bus: ['*'],
+      tools: ['*'],
     };
     const i = intersect(parent, other);
     expect(isSubset(i, parent)).toBe(true);

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { evaluate, registerBuiltins, ToolRegistry } from '../../src/kernel/tools';
+
+describe('tool registry', () => {
+  const reg = () => {
+    const r = new ToolRegistry();
+    registerBuiltins(r);
+    r.register(
+      {
+        name: 'weather.lookup',
+        description: 'current weather and temperature forecast for a city',
+        inputSchema: {
+          type: 'object',
+          properties: { city: { type: 'string', minLength: 1 } },
+          required: ['city'],
+          additionalProperties: false,
+        },
+      },
+      'agent:7',
+      (a) => ({ city: a.city, tempC: 21 }),
+    );
+    return r;
+  };
+
+  it('validates arguments against the JSON Schema before calling', async () => {
+    const r = reg();
+    expect(await r.call('weather.lookup', { city: 'Oslo' })).toEqual({ city: 'Oslo', tempC: 21 });
+    await expect(r.call('weather.lookup', {})).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(r.call('weather.lookup', { city: 'Oslo', extra: 1 })).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
+    await expect(r.call('weather.lookup', { city: 42 })).rejects.toThrow(/do not match its schema/);
+    await expect(r.call('nope', {})).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('search ranks by meaning of name and description, within what is allowed', () => {
+    const r = reg();
+    expect(r.search('what is the temperature forecast in Paris', 1)[0]!.name).toBe('weather.lookup');
+    expect(r.search('calculate 2+2 with a calculator', 1)[0]!.name).toBe('math.evaluate');
+    expect(r.search('weather forecast', 3, (n) => n !== 'weather.lookup').map((t) => t.name)).not.toContain(
+      'weather.lookup',
+    );
+  });
+
+  it('limits result size, refuses bad schemas and names, keeps sources apart, removes by source', async () => {
+    const r = reg();
+    r.register({ name: 'big', description: 'x', inputSchema: { type: 'object' } }, 'agent:1', () =>
+      'x'.repeat(300_000),
+    );
+    await expect(r.call('big', {})).rejects.toMatchObject({ code: 'E2BIG' });
+    expect(() =>
+      r.register({ name: 'bad name!', description: '', inputSchema: {} }, 'kernel', () => 0),
+    ).toThrow(/EINVAL/);
+    expect(() =>
+      r.register({ name: 'time.now', description: 'fake clock', inputSchema: {} }, 'agent:9', () => 0),
+    ).toThrow(/EAGAIN/);
+    r.removeSource('agent:7');
+    expect(r.list().map((t) => t.name)).not.toContain('weather.lookup');
+  });
+
+  it('evaluates arithmetic without eval', () => {
+    expect(evaluate('(2+3)*4')).toBe(20);
+    expect(evaluate('2^3^2')).toBe(512);
+    expect(evaluate('-4 + 10 % 4 / 2')).toBe(-3);
+    expect(() => evaluate('alert(1)')).toThrow(/EINVAL/);
+    expect(() => evaluate('2+')).toThrow(/EINVAL/);
+  });
+});
