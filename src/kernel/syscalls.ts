@@ -495,11 +495,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       cap: 'memory',
       who: 'any',
       handler: async (k, c, a) => {
-        const mem = await k.memory();
-        const ns = mem.ltm.namespaceOf(a.id);
-        if (ns === undefined) throw new SysError('ENOENT', `no memory ${a.id}`);
-        if (!mayWriteNamespace(c.caps, c.pid, ns))
-          throw new SysError('EPERM', `no write access to memory namespace "${ns}"`);
+        const { mem, ns } = await writableMemory(k, c, a.id);
         await mem.ltm.forget(a.id);
         k.log(c.pid, 'memory.forget', `forgot memory ${a.id} in ${ns}`);
         return null;
@@ -517,11 +513,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
         cap: 'memory',
         who: 'any',
         handler: async (k, c, a) => {
-          const mem = await k.memory();
-          const ns = mem.ltm.namespaceOf(a.id);
-          if (ns === undefined) throw new SysError('ENOENT', `no memory ${a.id}`);
-          if (!mayWriteNamespace(c.caps, c.pid, ns))
-            throw new SysError('EPERM', `no write access to memory namespace "${ns}"`);
+          const { mem, ns } = await writableMemory(k, c, a.id);
           const patch: { text?: string; metadata?: Record<string, unknown> } = {};
           if (a.text !== undefined) patch.text = a.text;
           if (a.metadata !== undefined) patch.metadata = a.metadata as Record<string, unknown>;
@@ -806,6 +798,16 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
 
 /** Syscalls the SDK knows but whose subsystems are not in the kernel yet. */
 export const NOT_YET: readonly string[] = [];
+
+/** The memory `id` and its namespace, if the caller may change it (ENOENT, EPERM otherwise). */
+async function writableMemory(k: Kernel, c: Caller, id: number) {
+  const mem = await k.memory();
+  const ns = mem.ltm.namespaceOf(id);
+  if (ns === undefined) throw new SysError('ENOENT', `no memory ${id}`);
+  if (!mayWriteNamespace(c.caps, c.pid, ns))
+    throw new SysError('EPERM', `no write access to memory namespace "${ns}"`);
+  return { mem, ns };
+}
 
 export function lookup(name: string): Syscall {
   const s = Object.hasOwn(SYSCALLS, name) ? SYSCALLS[name] : undefined;
