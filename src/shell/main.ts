@@ -25,6 +25,8 @@ KernelClient.connect({ mode }).then(
   (client) => {
     window.agentos = client;
     desktop.client = client;
+    // The terminal is usable from here on: what boot_interactive_ms measures.
+    performance.mark('agentos:interactive');
     desktop.status = `kernel: ${client.mode === 'shared' ? 'shared worker' : 'dedicated worker'} · ready`;
     document.documentElement.dataset.kernel = client.mode;
     // Memories should survive storage pressure: ask once (Chromium decides by engagement or installation).
