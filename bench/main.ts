@@ -2,7 +2,7 @@
 import { KernelClient } from '../src/shell/kernel-client';
 import { agentsAlive, spawnLatency, syscallRtt } from './kernel';
 import { ltmWrites } from './memory';
-import { schedulerPolicies, streamOverhead } from './models';
+import { schedulerPolicies, streamOverhead, tinyModel } from './models';
 import type { BenchResults } from './types';
 import { vectorBench } from './vector';
 
@@ -24,6 +24,7 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   alive: (k) => agentsAlive(k, log),
   stream: streamOverhead,
   sched: schedulerPolicies,
+  tiny: tinyModel,
   ltm: ltmWrites,
   vector: () => vectorBench(log),
 };

@@ -136,3 +136,46 @@ export async function schedulerPolicies(k: KernelClient): Promise<BenchResults> 
     },
   };
 }
+
+/**
+ * The project's tiny model on transformers.js (WASM, one thread) through the kernel
+ * (an engine worker of this tab), beside the same driver called directly in the page.
+ */
+export async function tinyModel(k: KernelClient): Promise<BenchResults> {
+  const req = {
+    messages: [{ role: 'user' as const, content: 'Write about the kernel.' }],
+    temperature: 0,
+    max_tokens: 200,
+  };
+  const rate = async (it: AsyncIterable<{ usage?: { completion_tokens: number } }>) => {
+    const t0 = performance.now();
+    let n = 0;
+    for await (const c of it) if (c.usage) n = c.usage.completion_tokens;
+    return n / ((performance.now() - t0) / 1000);
+  };
+  const { createTransformersEngine } = await import('../src/kernel/engines/transformers');
+  const direct = await createTransformersEngine({ model: 'agentos-tiny' });
+  await rate(direct.stream(req)); // warm up both
+  await rate(
+    k.chat({ model: 'agentos-tiny', ...req }) as AsyncIterable<{ usage?: { completion_tokens: number } }>,
+  );
+  const viaKernel: number[] = [];
+  const raw: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    raw.push(await rate(direct.stream(req)));
+    viaKernel.push(
+      await rate(
+        k.chat({ model: 'agentos-tiny', ...req }) as AsyncIterable<{ usage?: { completion_tokens: number } }>,
+      ),
+    );
+  }
+  await direct.dispose?.();
+  return {
+    tiny_model_tok_s: {
+      value: median(viaKernel),
+      unit: 'tok/s',
+      baseline: median(raw),
+      note: 'informative: agentos-tiny (1 layer, d=32, no KV cache) on onnxruntime-web WASM, 1 thread, 200 tokens, through the kernel to an engine worker; baseline: the same driver on the page’s thread, median of 5',
+    },
+  };
+}

@@ -9,6 +9,8 @@ const steps = [
   ['types', 'npx', ['tsc', '--noEmit', '-p', '.']],
   // The committed wasm must be what its AssemblyScript source builds to.
   ['wasm', 'node', ['scripts/build-wasm.mjs', '--check']],
+  // And the committed tiny model what its generator makes.
+  ['tiny-model', 'node', ['scripts/make-tiny-model.mjs', '--check']],
   ['unit', 'npx', ['vitest', 'run']],
   ['browser', 'npx', ['playwright', 'test']],
 ];
@@ -23,7 +25,7 @@ for (const [name, cmd, args] of steps) {
   if (r.status !== 0) {
     failedStep = name;
     console.error(`✖ ${name} failed (exit ${r.status})`);
-    if (name === 'lint' || name === 'types' || name === 'wasm') break;
+    if (name === 'lint' || name === 'types' || name === 'wasm' || name === 'tiny-model') break;
   }
 }
 

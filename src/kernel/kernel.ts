@@ -13,6 +13,7 @@ import { ContextBudget, type ContextPolicy } from './context-budget';
 import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './engine';
 import { WorkerEmbedder, WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
+import { registerTinyModel } from './model-drivers';
 import { type LoadProgress, ModelPool, type Need } from './model-pool';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, ProcessTable } from './process';
 import {
@@ -109,6 +110,7 @@ export class Kernel {
       locks: opts.locks === undefined ? (globalThis.navigator?.locks ?? null) : opts.locks,
     };
     registerBuiltins(this.tools);
+    registerTinyModel(this);
     this.budget = new ContextBudget(this.pool, {
       priorityOf: (pid) => this.procs.find(pid)?.info.priority ?? 0,
       suspend: (pid) => {

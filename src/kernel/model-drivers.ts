@@ -109,3 +109,80 @@ export async function registerWebLLMModels(k: Kernel, vramBytes: number): Promis
   }
   return fits.map((r) => r.model_id);
 }
+
+/** Where this origin serves models (public/models), under the app's base path. */
+export const LOCAL_MODELS_URL = `${import.meta.env?.BASE_URL ?? '/'}models/`;
+
+export interface TransformersModelOptions {
+  /** A folder under /models/ on this origin, or a Hugging Face id when `allowRemote`. */
+  model: string;
+  device?: 'wasm' | 'webgpu';
+  allowRemote?: boolean;
+  contextWindow?: number;
+  sizeBytes?: number;
+  label?: string;
+}
+
+/**
+ * Adds a transformers.js text-generation model to the catalogue. It loads in an
+ * engine worker of a host tab (CPU inference must not block the kernel); the
+ * kernel counts its tokens with the model's own tokenizer.json.
+ */
+export function registerTransformersModel(
+  k: Kernel,
+  id: string,
+  o: TransformersModelOptions,
+  tags: string[] = ['small', 'transformers'],
+): ModelInfo {
+  const info: ModelInfo = {
+    id,
+    engine: 'transformers',
+    contextWindow: o.contextWindow ?? 2048,
+    sizeBytes: o.sizeBytes ?? 0,
+    supportsTools: true, // through withPromptedTools
+    supportsContinuation: true,
+    contextCapacity: o.contextWindow ?? 2048,
+    location: 'local',
+    label: o.label ?? `transformers.js (${o.device ?? 'wasm'})`,
+  };
+  const local = !o.allowRemote || !o.model.includes('/');
+  const filesUrl = local
+    ? `${LOCAL_MODELS_URL}${o.model}/`
+    : `https://huggingface.co/${o.model}/resolve/main/`;
+  k.registerHostedModel(
+    info,
+    tags,
+    'transformers',
+    {
+      model: o.model,
+      id,
+      device: o.device ?? 'wasm',
+      allowRemote: !!o.allowRemote,
+      localModelPath: LOCAL_MODELS_URL,
+    },
+    async () => {
+      const { loadTokenizer } = await import('./tokenizer');
+      return loadTokenizer(new URL(filesUrl, globalThis.location?.href).href);
+    },
+  );
+  return info;
+}
+
+/**
+ * The project's own tiny model (scripts/make-tiny-model.mjs): a real ONNX
+ * transformer with random weights, 183 kB, so the transformers.js path runs
+ * everywhere, offline. It produces gibberish, and says so.
+ */
+export function registerTinyModel(k: Kernel): void {
+  registerTransformersModel(
+    k,
+    'agentos-tiny',
+    {
+      model: 'agentos-tiny',
+      contextWindow: 512,
+      sizeBytes: 200_000,
+      label: 'tiny demo model (transformers.js, random weights: gibberish)',
+    },
+    ['small', 'test', 'transformers'],
+  );
+}

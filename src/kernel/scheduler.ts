@@ -339,6 +339,11 @@ export class InferenceScheduler {
       this.pump();
       return;
     }
+    // Chunks may carry several tokens (word-wise streamers, batched servers): the engine's own count wins.
+    if (usage && usage.completion_tokens !== r.sliceTokens) {
+      s.completionTokens += usage.completion_tokens - r.sliceTokens;
+      r.sliceTokens = usage.completion_tokens;
+    }
     this.learn(usage, t0, firstAt, lastAt, r.sliceTokens);
     if (s.promptTokens === null && usage)
       s.promptTokens =

@@ -36,7 +36,7 @@ import type { ChatRequest } from './engine';
 import { DeterministicEngine, tokenize } from './engines/deterministic';
 import { SysError } from './errors';
 import type { Caller, CallIO, Kernel } from './kernel';
-import { addRemoteServer, registerWebLLMModels } from './model-drivers';
+import { addRemoteServer, registerTransformersModel, registerWebLLMModels } from './model-drivers';
 import type { Need } from './model-pool';
 import { POLICIES, PRIORITY_MAX, PRIORITY_MIN } from './scheduler';
 import { toSpec } from './tools';
@@ -234,9 +234,13 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'models.load': define(
       obj({
         id: str({ min: 1, max: 200, pattern: /^[\w.:@/-]+$/ }),
-        engine: opt(oneOf('deterministic')),
+        engine: opt(oneOf('deterministic', 'transformers')),
         options: opt(
           obj({
+            // transformers.js: a folder under /models/, or a Hugging Face id with allowRemote.
+            model: opt(str({ min: 1, max: 200, pattern: /^[\w.@-]+(\/[\w.@-]+)?$/ })),
+            device: opt(oneOf('wasm', 'webgpu')),
+            allowRemote: opt(bool),
             prefillTokensPerSecond: opt(num({ min: 0.001 })),
             decodeTokensPerSecond: opt(num({ min: 0.001 })),
             contextWindow: opt(int({ min: 16, max: 10_000_000 })),
@@ -252,9 +256,17 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
         cap: 'modelAdmin',
         who: 'any',
         handler: async (k, _c, a) => {
-          // A new deterministic engine is registered first; any catalogue model is then loaded.
-          if (a.engine === 'deterministic') {
-            const { hosted, ...opts } = a.options ?? {};
+          // A new engine is registered first; any catalogue model is then loaded.
+          if (a.engine === 'transformers') {
+            const o = a.options;
+            registerTransformersModel(k, a.id, {
+              model: o?.model ?? a.id,
+              ...(o?.device ? { device: o.device } : {}),
+              ...(o?.allowRemote ? { allowRemote: true } : {}),
+              ...(o?.contextWindow ? { contextWindow: o.contextWindow } : {}),
+            });
+          } else if (a.engine === 'deterministic') {
+            const { hosted, model: _m, device: _d, allowRemote: _r, ...opts } = a.options ?? {};
             if (hosted) {
               const info = new DeterministicEngine({ ...opts, id: a.id }).info;
               k.registerHostedModel(

@@ -14,7 +14,13 @@ export async function loadTokenizer(baseUrl: string, fetchImpl: typeof fetch = f
       throw new SysError('EIO', `fetching ${url}: ${(e as Error).message ?? e}`);
     });
     if (!res.ok) throw new SysError(res.status === 404 ? 'ENOENT' : 'EIO', `${url}: HTTP ${res.status}`);
-    return res.json() as Promise<Record<string, unknown>>;
+    const body = await res.text();
+    try {
+      return JSON.parse(body) as Record<string, unknown>;
+    } catch {
+      // Single-page hosts answer a missing file with index.html.
+      throw new SysError('ENOENT', `${url} is not a tokenizer file (${body.slice(0, 15).trim()}…)`);
+    }
   };
   const [json, config] = await Promise.all([
     get('tokenizer.json'),

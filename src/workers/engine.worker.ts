@@ -17,6 +17,11 @@ const DRIVERS: Record<
     const { DeterministicEngine } = await import('../kernel/engines/deterministic');
     return new DeterministicEngine(options as ConstructorParameters<typeof DeterministicEngine>[0]);
   },
+  transformers: async (options, progress) => {
+    const { createTransformersEngine } = await import('../kernel/engines/transformers');
+    const o = options as import('../kernel/engines/transformers').TransformersChatOptions;
+    return createTransformersEngine({ ...o, onProgress: (p) => progress({ t: 'progress', progress: p }) });
+  },
   webllm: async (options, progress) => {
     const { createWebLLMEngine } = await import('../kernel/engines/webllm');
     const { model } = options as { model: string };

@@ -199,3 +199,40 @@ describe('inference scheduler', () => {
     expect(a.text()).toBe(direct.choices[0]!.message.content);
   });
 });
+
+describe('token accounting', () => {
+  it('takes the engine’s own completion count when a chunk carries several tokens', async () => {
+    const inner = new DeterministicEngine({ id: 'pairs' });
+    // Chunks of two tokens each, as word-wise streamers (transformers.js) and batching servers send.
+    const engine = {
+      info: inner.info,
+      countTokens: (t: string) => inner.countTokens(t),
+      async *stream(req: Parameters<typeof inner.stream>[0], signal?: AbortSignal) {
+        let held = '';
+        for await (const c of inner.stream(req, signal)) {
+          const piece = c.choices[0]?.delta.content;
+          if (piece !== undefined && !c.choices[0]?.finish_reason) {
+            held += piece;
+            if (inner.countTokens(held) >= 2) {
+              yield { ...c, choices: [{ ...c.choices[0]!, delta: { content: held } }] };
+              held = '';
+            }
+            continue;
+          }
+          if (held)
+            yield {
+              ...c,
+              choices: [{ index: 0 as const, delta: { content: held }, finish_reason: null }],
+              usage: undefined,
+            };
+          yield c;
+        }
+      },
+    };
+    const sched = new InferenceScheduler(engine, { ...DEFAULT_SCHEDULER, policy: 'fifo' });
+    const p = probe(sched, 1, 0, 'say a b c d e f g h', undefined);
+    const usage = (await p.done) as { completion_tokens: number };
+    expect(p.text()).toBe('a b c d e f g h');
+    expect(usage.completion_tokens).toBe(inner.countTokens('a b c d e f g h'));
+  });
+});
