@@ -83,7 +83,13 @@ test('the tiny model runs on transformers.js (WASM) in a tab’s engine worker a
       max_tokens: 5,
     }))
       next.push(c);
-    return { text, finish, endedAfter, total: performance.now() - t0, nextFinish: next.at(-1)?.choices[0]?.finish_reason };
+    return {
+      text,
+      finish,
+      endedAfter,
+      total: performance.now() - t0,
+      nextFinish: next.at(-1)?.choices[0]?.finish_reason,
+    };
   });
   expect(aborted.text.length).toBeLessThan(480);
   expect(aborted.finish).toBe('abort');
@@ -93,7 +99,9 @@ test('the tiny model runs on transformers.js (WASM) in a tab’s engine worker a
   // An agent uses it like any model; ps shows its token use.
   const agent = await page.evaluate(async () => {
     const k = window.agentos!;
-    const pid = await k.spawn('Say something.', undefined, { args: { model: 'agentos-tiny', maxTokens: 16 } });
+    const pid = await k.spawn('Say something.', undefined, {
+      args: { model: 'agentos-tiny', maxTokens: 16 },
+    });
     const exit = await k.wait(pid, 30_000);
     const p = (await k.ps()).find((x) => x.pid === pid);
     return { exit, usage: p?.usage, out: await k.output(pid) };
@@ -105,7 +113,11 @@ test('the tiny model runs on transformers.js (WASM) in a tab’s engine worker a
   // A model that is not there: ENOENT, and the kernel carries on.
   const missing = await page.evaluate(() =>
     window
-      .agentos!.call('models.load', { id: 'nope', engine: 'transformers', options: { model: 'no-such-model' } })
+      .agentos!.call('models.load', {
+        id: 'nope',
+        engine: 'transformers',
+        options: { model: 'no-such-model' },
+      })
       .then(
         () => 'loaded?',
         (e: { message?: string }) => String(e.message),

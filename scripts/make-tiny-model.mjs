@@ -53,7 +53,12 @@ const node = (opType, input, output, attrs = {}) =>
 const valueInfo = (name, elemType, dims) =>
   onnx.ValueInfoProto.create({
     name,
-    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
   });
 
 // Printable ASCII (and newline) are likely, other bytes not, so the noise it writes is readable noise.
@@ -168,12 +173,32 @@ const files = {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [{ id: EOS, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    added_tokens: [
+      {
+        id: EOS,
+        content: '<|endoftext|>',
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      },
+    ],
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     post_processor: null,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: [] },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges: [],
+    },
   },
   'tokenizer_config.json': {
     model_max_length: P,
@@ -181,12 +206,14 @@ const files = {
     eos_token: '<|endoftext|>',
     unk_token: '<|endoftext|>',
     tokenizer_class: 'GPT2Tokenizer',
-    chat_template: "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}",
+    chat_template:
+      "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}",
   },
 };
 
 const outputs = new Map();
-for (const [name, json] of Object.entries(files)) outputs.set(name, Buffer.from(`${JSON.stringify(json, null, 1)}\n`));
+for (const [name, json] of Object.entries(files))
+  outputs.set(name, Buffer.from(`${JSON.stringify(json, null, 1)}\n`));
 outputs.set('onnx/model.onnx', Buffer.from(onnx.ModelProto.encode(model).finish()));
 
 if (process.argv.includes('--check')) {
@@ -196,7 +223,7 @@ if (process.argv.includes('--check')) {
     try {
       old = readFileSync(join(OUT, name));
     } catch {}
-    if (!old || !old.equals(bytes)) {
+    if (!old?.equals(bytes)) {
       console.error(`stale: ${join(OUT, name)} (run node scripts/make-tiny-model.mjs)`);
       stale++;
     }
