@@ -30,10 +30,14 @@ export interface Capabilities {
   bus: string[];
   /** Tools it may call, by name ('*' for all). */
   tools: string[];
+  /** Network origins the kernel may reach for it (http.fetch, programs from a URL): 'https://host[:port]' or '*'. */
+  net: string[];
+  /** Long-term memory records it may write in its life (remember, update); null for no limit. */
+  memoryWrites: number | null;
 }
 
 /** The capability a syscall-table entry requires (null: every process may call it). */
-export type CapName = 'spawn' | 'procs' | 'models' | 'modelAdmin' | 'memory' | 'bus' | 'tools';
+export type CapName = 'spawn' | 'procs' | 'models' | 'modelAdmin' | 'memory' | 'bus' | 'tools' | 'net';
 
 /** What the user at the desktop holds: everything. */
 export const USER_CAPS: Readonly<Capabilities> = Object.freeze({
@@ -46,6 +50,8 @@ export const USER_CAPS: Readonly<Capabilities> = Object.freeze({
   memoryWrite: ['*'],
   bus: ['*'],
   tools: ['*'],
+  net: ['*'],
+  memoryWrites: null,
 });
 
 /** What an agent gets when its spawner names no permissions (clamped to the spawner's own). */
@@ -60,6 +66,8 @@ export const DEFAULT_AGENT_CAPS: Readonly<Capabilities> = Object.freeze({
   bus: ['family'],
   // The kernel's built-ins touch nothing outside the call; other tools must be granted.
   tools: ['time.now', 'math.evaluate'],
+  net: [],
+  memoryWrites: 10_000,
 });
 
 const PROC_RANK = { self: 0, children: 1, all: 2 } as const;
@@ -74,6 +82,8 @@ export const checkPermissions: Check<Partial<Capabilities>> = obj({
   memoryWrite: opt(arr(str({ min: 1, max: 200 }), { max: 64 })),
   bus: opt(arr(str({ min: 1, max: 200, pattern: /^(\*|family|name:.+|topic:.+)$/ }), { max: 64 })),
   tools: opt(arr(str({ min: 1, max: 64 }), { max: 256 })),
+  net: opt(arr(str({ min: 1, max: 300, pattern: /^(\*|https?:\/\/[^/?#\s]+)$/ }), { max: 64 })),
+  memoryWrites: opt(nullable(int({ min: 0 }))),
 });
 
 export function holds(caps: Capabilities, cap: CapName): boolean {
@@ -92,6 +102,8 @@ export function holds(caps: Capabilities, cap: CapName): boolean {
       return true; // its own mailbox is always there; handlers check each channel
     case 'tools':
       return true; // handlers check each tool by name
+    case 'net':
+      return caps.net.length > 0;
   }
 }
 
@@ -146,11 +158,14 @@ export function exceeds(a: Capabilities, b: Capabilities): string[] {
     for (const m of a.models) if (!b.models.includes(m)) out.push(`model:${m}`);
   }
   if (b.tokenQuota !== null && (a.tokenQuota === null || a.tokenQuota > b.tokenQuota)) out.push('tokenQuota');
+  if (b.memoryWrites !== null && (a.memoryWrites === null || a.memoryWrites > b.memoryWrites))
+    out.push('memoryWrites');
   for (const [name, mine, theirs] of [
     ['memoryRead', a.memoryRead, b.memoryRead],
     ['memoryWrite', a.memoryWrite, b.memoryWrite],
     ['bus', a.bus, b.bus],
     ['tools', a.tools, b.tools],
+    ['net', a.net, b.net],
   ] as const) {
     if (theirs.includes('*')) continue;
     for (const ns of mine) {
@@ -165,12 +180,8 @@ export const isSubset = (a: Capabilities, b: Capabilities): boolean => exceeds(a
 
 export function intersect(a: Capabilities, b: Capabilities): Capabilities {
   const models = meet(a.models, b.models);
-  const quota =
-    a.tokenQuota === null
-      ? b.tokenQuota
-      : b.tokenQuota === null
-        ? a.tokenQuota
-        : Math.min(a.tokenQuota, b.tokenQuota);
+  const min = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : Math.min(x, y));
+  const quota = min(a.tokenQuota, b.tokenQuota);
   return {
     spawn: a.spawn && b.spawn,
     procs: PROC_RANK[a.procs] <= PROC_RANK[b.procs] ? a.procs : b.procs,
@@ -181,6 +192,8 @@ export function intersect(a: Capabilities, b: Capabilities): Capabilities {
     memoryWrite: meet(a.memoryWrite, b.memoryWrite),
     bus: meet(a.bus, b.bus),
     tools: meet(a.tools, b.tools),
+    net: meet(a.net, b.net),
+    memoryWrites: min(a.memoryWrites, b.memoryWrites),
   };
 }
 
@@ -192,3 +205,19 @@ function meet(a: string[], b: string[]): string[] {
 
 export const mayUseTool = (caps: Capabilities, name: string): boolean =>
   caps.tools.includes('*') || caps.tools.includes(name);
+
+/** The origin of an http(s) URL, or EINVAL. */
+export function originOf(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new SysError('EINVAL', `not a URL: ${url.slice(0, 200)}`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:')
+    throw new SysError('EINVAL', `only http(s) URLs, not ${u.protocol}`);
+  return u.origin;
+}
+
+export const mayReachOrigin = (caps: Capabilities, origin: string): boolean =>
+  caps.net.includes('*') || caps.net.includes(origin);

@@ -7,7 +7,16 @@
 import { type EpisodeKind, EpisodicLog } from '../memory/episodic';
 import { MemoryService } from '../memory/service';
 import { ShortTermMemory } from '../memory/short-term';
-import { busAllows, type Capabilities, deriveChild, holds, mayUseModel, USER_CAPS } from './access-control';
+import {
+  busAllows,
+  type Capabilities,
+  deriveChild,
+  holds,
+  mayReachOrigin,
+  mayUseModel,
+  originOf,
+  USER_CAPS,
+} from './access-control';
 import { MessageBus } from './bus';
 import { ContextBudget, type ContextPolicy } from './context-budget';
 import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './engine';
@@ -77,6 +86,8 @@ export interface KernelOptions {
   beatTimeoutMs?: number;
   /** Web Locks, to learn at once when a tab dies (navigator.locks where present). */
   locks?: LockManager | null;
+  /** An agent whose worker answers no ping for this long (a busy loop) is killed. */
+  agentBeatTimeoutMs?: number;
 }
 
 interface StartJob extends Schedulable {
@@ -107,6 +118,7 @@ export class Kernel {
       bootTimeoutMs: opts.bootTimeoutMs ?? 30_000,
       maxStarting: opts.maxStarting ?? 8,
       beatTimeoutMs: opts.beatTimeoutMs ?? 15_000,
+      agentBeatTimeoutMs: opts.agentBeatTimeoutMs ?? 10_000,
       locks: opts.locks === undefined ? (globalThis.navigator?.locks ?? null) : opts.locks,
     };
     registerBuiltins(this.tools);
@@ -125,6 +137,8 @@ export class Kernel {
       this.log(0, what === 'load' ? 'model.load' : 'model.unload', `${what}ed ${id}`);
     const reaper = setInterval(() => this.reapSilentTabs(), Math.max(1000, this.opts.beatTimeoutMs / 3));
     (reaper as { unref?: () => void }).unref?.(); // never keep a Node test process alive
+    const pinger = setInterval(() => this.pingAgents(), Math.max(250, this.opts.agentBeatTimeoutMs / 4));
+    (pinger as { unref?: () => void }).unref?.();
   }
 
   // ───────────────────────────── tabs ─────────────────────────────
@@ -223,6 +237,21 @@ export class Kernel {
     for (const tab of this.tabs.values()) {
       // Tabs with a lock are watched by it; timers in background tabs are throttled, so no beat-based death for them.
       if (!tab.gone && !this.opts.locks && now - tab.lastBeat > this.opts.beatTimeoutMs) this.tabGone(tab);
+    }
+  }
+
+  /**
+   * Agents answer pings from their event loop (the SDK does it); one that has not for
+   * agentBeatTimeoutMs is stuck in a busy loop, holds its host's CPU, and is killed.
+   */
+  private pingAgents(): void {
+    const now = Date.now();
+    for (const p of this.procs.all()) {
+      if (!p.alive || !p.booted || !p.port) continue;
+      if (now - p.lastBeat > this.opts.agentBeatTimeoutMs) {
+        this.log(p.pid, 'deny', `no heartbeat for ${now - p.lastBeat} ms: killed`);
+        this.exitProc(p, EXIT_KILL, `killed: unresponsive for ${now - p.lastBeat} ms (no heartbeat)`);
+      } else post(p.port, { t: 'ping' });
     }
   }
 
@@ -331,6 +360,14 @@ export class Kernel {
     },
   ): number {
     const caps = deriveChild(caller.caps, permissions);
+    if (options.program && /^https?:/i.test(options.program)) {
+      // The kernel fetches a program from another origin (agent workers have no network): that needs the origin.
+      const origin = originOf(options.program);
+      if (origin !== globalThis.location?.origin && !mayReachOrigin(caller.caps, origin)) {
+        this.log(caller.pid, 'deny', `program from ${origin} denied: not in net`);
+        throw new SysError('EPERM', `no network access to ${origin} (net capability)`);
+      }
+    }
     const parentPriority = caller.kind === 'agent' ? caller.proc.info.priority : PRIORITY_DEFAULT;
     // Like nice(1): a child cannot be more urgent than its parent unless the user asks.
     const priority = options.priority ?? parentPriority;
@@ -393,6 +430,7 @@ export class Kernel {
   private start(p: Process, tab: Tab): void {
     const ch = new MessageChannel();
     p.port = ch.port1;
+    p.lastBeat = Date.now();
     p.incarnation++;
     p.booted = false;
     p.hostTabId = tab.id;
@@ -405,6 +443,10 @@ export class Kernel {
       try {
         if (p.incarnation !== incarnation || !p.alive) return;
         const frame = parseInbound(ev.data);
+        if (frame?.t === 'beat') {
+          p.lastBeat = Date.now();
+          return;
+        }
         if (!frame || (frame.t !== 'call' && frame.t !== 'cancel')) return this.malformed(ch.port1, ev.data);
         if (frame.t === 'cancel') return p.streams.get(frame.id)?.abort();
         // A suspended agent's calls wait; exit is always honoured.
@@ -427,10 +469,13 @@ export class Kernel {
     this.notify(p);
   }
 
-  bootAgent(c: Caller) {
+  async bootAgent(c: Caller) {
     if (c.kind !== 'agent') throw new SysError('EPERM', 'boot is for agents');
     const p = c.proc;
     if (p.booted) throw new SysError('EINVAL', 'already booted');
+    const prog = p.info.program;
+    if (p.source === null && /^https?:/i.test(prog) && originOf(prog) !== globalThis.location?.origin)
+      p.source = await fetchProgram(prog);
     p.booted = true;
     if (p.bootTimer) clearTimeout(p.bootTimer);
     p.bootTimer = null;
@@ -920,6 +965,25 @@ export class Kernel {
       if (t.subscribed && !t.gone) post(t.port, frame);
     }
   }
+}
+
+/** A program from another origin, as text: agent workers may only import this origin's scripts. */
+async function fetchProgram(url: string): Promise<string> {
+  const MAX = 2 * 2 ** 20;
+  const res = await fetch(url, { signal: AbortSignal.timeout(15_000), credentials: 'omit' }).catch(
+    (e: unknown) => {
+      const timeout = (e as Error)?.name === 'TimeoutError';
+      throw new SysError(
+        timeout ? 'ETIMEDOUT' : 'EIO',
+        `fetching program ${url}: ${(e as Error).message ?? e}`,
+      );
+    },
+  );
+  if (!res.ok)
+    throw new SysError(res.status === 404 ? 'ENOENT' : 'EIO', `program ${url}: HTTP ${res.status}`);
+  const text = await res.text();
+  if (text.length > MAX) throw new SysError('E2BIG', `program ${url} is over ${MAX} bytes`);
+  return text;
 }
 
 function okFrame(id: number, v: unknown): [ReturnFrame, Transferable[]] {

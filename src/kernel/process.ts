@@ -23,7 +23,8 @@ export interface Exit {
 
 export class Process {
   readonly info: ProcInfo;
-  readonly source: string | null;
+  /** Module text to run; a program from another origin is fetched into it by the kernel at boot. */
+  source: string | null;
   readonly args: unknown;
   /** The kernel's end of the agent's port, while a worker is attached. */
   port: MessagePort | null = null;
@@ -35,6 +36,10 @@ export class Process {
   blocking = 0;
   /** Calls that arrived while suspended, served on resume. */
   readonly held: CallFrame[] = [];
+  /** When its worker last answered a ping (Date.now()). */
+  lastBeat = Date.now();
+  /** Long-term memory records written so far, against `capabilities.memoryWrites`. */
+  memoryWrites = 0;
   /** Streaming calls in flight, by call id, so cancel/kill/suspend can reach them. */
   readonly streams = new Map<number, AbortController>();
   readonly children = new Set<number>();

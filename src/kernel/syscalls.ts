@@ -432,17 +432,23 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
             };
           });
           const spaces = [...new Set(items.map((i) => i.namespace))].join(', ');
+          const refund = chargeMemoryWrites(k, c, items.length);
           // The log record of this write is stored in the same transaction as the memories.
           let episode: ReturnType<typeof k.episodes.prepare> | null = null;
-          const ids = await (await k.memory()).ltm.remember(items, (added) => {
-            episode = k.episodes.prepare(
-              c.pid,
-              'memory.write',
-              `remembered ${added.length} item(s) in ${spaces}`,
-              { ids: added.slice(0, 100) },
-            );
-            return episode;
-          });
+          const ids = await (await k.memory()).ltm
+            .remember(items, (added) => {
+              episode = k.episodes.prepare(
+                c.pid,
+                'memory.write',
+                `remembered ${added.length} item(s) in ${spaces}`,
+                { ids: added.slice(0, 100) },
+              );
+              return episode;
+            })
+            .catch((e: unknown) => {
+              refund();
+              throw e;
+            });
           if (episode) k.episodes.commit(episode);
           return { ids };
         },
@@ -529,7 +535,11 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
           const patch: { text?: string; metadata?: Record<string, unknown> } = {};
           if (a.text !== undefined) patch.text = a.text;
           if (a.metadata !== undefined) patch.metadata = a.metadata as Record<string, unknown>;
-          const m = await mem.ltm.update(a.id, patch);
+          const refund = chargeMemoryWrites(k, c, 1);
+          const m = await mem.ltm.update(a.id, patch).catch((e: unknown) => {
+            refund();
+            throw e;
+          });
           k.log(c.pid, 'memory.write', `updated memory ${a.id} in ${ns}`);
           return m;
         },
@@ -812,6 +822,21 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
 export const NOT_YET: readonly string[] = [];
 
 /** The memory `id` and its namespace, if the caller may change it (ENOENT, EPERM otherwise). */
+/** Counts `n` memory writes against the agent's cap (EDQUOT past it); returns a refund for a failed write. */
+function chargeMemoryWrites(k: Kernel, c: Caller, n: number): () => void {
+  const cap = c.caps.memoryWrites;
+  if (c.kind !== 'agent' || cap === null) return () => {};
+  const p = c.proc;
+  if (p.memoryWrites + n > cap) {
+    k.log(c.pid, 'quota', `memory-write cap of ${cap} reached (${p.memoryWrites} written, ${n} more asked)`);
+    throw new SysError('EDQUOT', `memory-write cap of ${cap} records reached (${p.memoryWrites} written)`);
+  }
+  p.memoryWrites += n;
+  return () => {
+    p.memoryWrites -= n;
+  };
+}
+
 async function writableMemory(k: Kernel, c: Caller, id: number) {
   const mem = await k.memory();
   const ns = mem.ltm.namespaceOf(id);

@@ -20,8 +20,10 @@ window.agentosWebLLM = webllmHook;
 const desktop = document.querySelector('aos-desktop') as AosDesktop;
 const flag = new URLSearchParams(location.search).get('kernel');
 const mode: KernelMode | 'auto' = flag === 'dedicated' || flag === 'shared' ? flag : 'auto';
+// `?host=0`: this tab runs no agent or engine workers (a desktop that only watches and controls).
+const host = new URLSearchParams(location.search).get('host') !== '0';
 
-KernelClient.connect({ mode }).then(
+KernelClient.connect({ mode, host }).then(
   (client) => {
     window.agentos = client;
     desktop.client = client;

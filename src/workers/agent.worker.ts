@@ -5,6 +5,7 @@
  */
 import { SysError } from '../kernel/errors';
 import type { AgentBoot } from '../kernel/protocol';
+import { sealAgentScope } from './sandbox';
 import { type AgentProgram, createContext, ExitRequest } from './sdk';
 import { SyscallClient } from './syscall-client';
 
@@ -18,7 +19,10 @@ declare const self: DedicatedWorkerGlobalScope;
 self.onmessage = (ev: MessageEvent<{ t: 'init'; port: MessagePort }>) => {
   if (ev.data?.t !== 'init' || !(ev.data.port instanceof MessagePort)) return;
   self.onmessage = null; // the host speaks once; everything else comes from the kernel
-  void run(new SyscallClient(ev.data.port));
+  const sys = new SyscallClient(ev.data.port);
+  // Before any program code runs: storage, network, nested workers and the page become unreachable.
+  sealAgentScope(self);
+  void run(sys);
 };
 
 async function run(sys: SyscallClient): Promise<void> {
@@ -62,7 +66,8 @@ async function load(boot: AgentBoot): Promise<AgentProgram> {
     }
   } else if (Object.hasOwn(BUILTINS, boot.program)) {
     mod = await BUILTINS[boot.program]!();
-  } else if (/^(https?:|\/|\.)/.test(boot.program)) {
+  } else if (/^(\/|\.)/.test(boot.program) || boot.program.startsWith(self.location.origin)) {
+    // This origin's programs load as modules (CSP: script-src 'self'); the kernel fetched any other as source.
     mod = await import(/* @vite-ignore */ new URL(boot.program, self.location.href).href);
   } else {
     throw new SysError(

@@ -36,6 +36,8 @@ export class SyscallClient {
       else p.reject(SysError.from(frame.error));
     } else if (frame.t === 'chunk') {
       this.pending.get(frame.id)?.onChunk?.(frame.value);
+    } else if ((frame as { t: string }).t === 'ping') {
+      this.port.postMessage({ t: 'beat' }); // the kernel's liveness check: answered while the event loop turns
     } else {
       this.onOther?.(frame);
     }

@@ -22,12 +22,14 @@ const parent: Capabilities = {
   memoryWrite: [],
   bus: ['family', 'topic:news'],
   tools: ['time.now', 'math.evaluate'],
+  net: ['https://api.example.com'],
+  memoryWrites: 50,
 };
 
 describe('access control', () => {
   it('a child inherits what it does not ask for, clamped to the parent', () => {
     // Shared memory namespaces are least-privilege: a child gets them only when they are asked for.
-    expect(deriveChild(parent, undefined)).toEqual({ ...parent, memoryRead: [], bus: ['family'] });
+    expect(deriveChild(parent, undefined)).toEqual({ ...parent, memoryRead: [], bus: ['family'], net: [] });
     expect(deriveChild(parent, { memoryRead: ['team'] }).memoryRead).toEqual(['team']);
     expect(deriveChild(parent, { models: ['m1'], tokenQuota: 10 })).toEqual({
       ...parent,
@@ -35,6 +37,7 @@ describe('access control', () => {
       tokenQuota: 10,
       memoryRead: [],
       bus: ['family'],
+      net: [],
     });
     expect(deriveChild(USER_CAPS, undefined).modelAdmin).toBe(false);
   });
@@ -65,6 +68,8 @@ describe('access control', () => {
       memoryWrite: ['*'],
       bus: ['*'],
       tools: ['*'],
+      net: ['*'],
+      memoryWrites: null,
     };
     const i = intersect(parent, other);
     expect(isSubset(i, parent)).toBe(true);
@@ -84,5 +89,32 @@ describe('access control', () => {
     expect(mayReadNamespace(parent, 7, 'team')).toBe(true);
     expect(mayWriteNamespace(parent, 7, 'team')).toBe(false);
     expect(mayWriteNamespace(USER_CAPS, 0, 'anything')).toBe(true);
+  });
+});
+
+describe('network origins and memory-write caps', () => {
+  it('a child gets at most its parent’s origins and write budget', () => {
+    expect(deriveChild(parent, undefined).net).toEqual([]);
+    expect(deriveChild(parent, undefined).memoryWrites).toBe(50);
+    expect(deriveChild(parent, { net: ['https://api.example.com'] }).net).toEqual([
+      'https://api.example.com',
+    ]);
+    expect(() => deriveChild(parent, { net: ['https://evil.example'] })).toThrow(
+      /net:https:\/\/evil.example/,
+    );
+    expect(() => deriveChild(parent, { net: ['*'] })).toThrow(/EPERM/);
+    expect(() => deriveChild(parent, { memoryWrites: 51 })).toThrow(/memoryWrites/);
+    expect(() => deriveChild(parent, { memoryWrites: null })).toThrow(/memoryWrites/);
+  });
+
+  it('origins are compared exactly, scheme and port included', async () => {
+    const { mayReachOrigin, originOf } = await import('../../src/kernel/access-control');
+    const caps = { ...parent };
+    expect(mayReachOrigin(caps, originOf('https://api.example.com/v1/x?y=1'))).toBe(true);
+    expect(mayReachOrigin(caps, originOf('http://api.example.com/v1'))).toBe(false);
+    expect(mayReachOrigin(caps, originOf('https://api.example.com:8443/'))).toBe(false);
+    expect(mayReachOrigin(caps, originOf('https://api.example.com.evil.io/'))).toBe(false);
+    expect(() => originOf('file:///etc/passwd')).toThrow(/EINVAL/);
+    expect(() => originOf('javascript:alert(1)')).toThrow(/EINVAL/);
   });
 });

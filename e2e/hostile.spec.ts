@@ -1,0 +1,172 @@
+/**
+ * The hostile-agent suite: each attack program (e2e/attacks.ts) runs as an
+ * agent in a real Chromium, and must be blocked, while a well-behaved agent
+ * (the canary) keeps being served and a desktop tab keeps making syscalls.
+ * An http server on another origin counts every request an attacker gets out.
+ */
+
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type BrowserContext, expect, type Page, test } from '@playwright/test';
+import { ATTACKS, type AttackReport, CANARY } from './attacks';
+import { openOS } from './os';
+
+test.describe.configure({ mode: 'serial' });
+
+let context: BrowserContext;
+let host: Page;
+let desk: Page;
+let canary = 0;
+let exfil: Server;
+let exfilOrigin = '';
+const hits: string[] = [];
+const results: Record<string, { blocked: boolean; p99Ms: number; detail: string | null }> = {};
+
+test.beforeAll(async ({ browser }) => {
+  exfil = createServer((req, res) => {
+    hits.push(`${req.method} ${req.url}`);
+    res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('content-type', 'text/javascript');
+    res.end('export default async () => {}; self.pwned = 1;');
+  });
+  exfil.on('upgrade', (req, socket) => {
+    hits.push(`UPGRADE ${req.url}`);
+    socket.destroy();
+  });
+  await new Promise<void>((r) => exfil.listen(0, '127.0.0.1', r));
+  exfilOrigin = `http://127.0.0.1:${(exfil.address() as AddressInfo).port}`;
+  context = await browser.newContext();
+  host = await context.newPage();
+  await openOS(host);
+  // The desktop the user watches from hosts no agents, so what an agent does to its host cannot reach it.
+  desk = await context.newPage();
+  await openOS(desk, '?host=0');
+  canary = await desk.evaluate(
+    (src) =>
+      window.agentos!.spawn(
+        'canary',
+        { bus: ['family', 'name:canary'], models: ['deterministic-fast'] },
+        { source: src, restart: 'on-host-loss' },
+      ),
+    CANARY,
+  );
+  await expect
+    .poll(() => desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary))
+    .toBeGreaterThan(3);
+  // Every agent may call the canary's echo tool; its secret tool is granted to nobody.
+});
+
+test.afterAll(async () => {
+  writeFileSync('test-results/hostile.json', `${JSON.stringify({ hits, results }, null, 2)}\n`);
+  await context?.close();
+  exfil?.close();
+});
+
+/** Samples the desktop's syscall latency until stopped; returns the 99th percentile (ms). */
+async function sampleLatency(page: Page): Promise<() => Promise<number>> {
+  await page.evaluate(() => {
+    const s = { stop: false, lat: [] as number[] };
+    (window as unknown as { __lat: typeof s }).__lat = s;
+    void (async () => {
+      while (!s.stop) {
+        const t = performance.now();
+        await window.agentos!.call('getpid', {});
+        s.lat.push(performance.now() - t);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+  });
+  return () =>
+    page.evaluate(() => {
+      const s = (window as unknown as { __lat: { stop: boolean; lat: number[] } }).__lat;
+      s.stop = true;
+      const xs = [...s.lat].sort((a, b) => a - b);
+      return xs[Math.min(xs.length - 1, Math.ceil(xs.length * 0.99) - 1)] ?? 0;
+    });
+}
+
+for (const attack of ATTACKS) {
+  test(`blocked: ${attack.name}`, async () => {
+    test.setTimeout((attack.waitMs ?? 20_000) + 30_000);
+    const hitsBefore = hits.length;
+    const canaryBefore = await desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary);
+    const stop = await sampleLatency(desk);
+    const source = attack.source.replaceAll('EXFIL', exfilOrigin);
+    const run = await desk.evaluate(
+      async ({ source, permissions, canary, waitMs }) => {
+        const k = window.agentos!;
+        const pid = await k.spawn('attack', permissions, { source, args: { canary } });
+        const exit = await k.wait(pid, waitMs);
+        return { exit, out: await k.output(pid) };
+      },
+      { source, permissions: attack.permissions, canary, waitMs: attack.waitMs ?? 20_000 },
+    );
+    const p99 = await stop();
+    const line = run.out.trim().split('\n').at(-1) ?? '';
+    let report: AttackReport | null = null;
+    try {
+      report = JSON.parse(line) as AttackReport;
+    } catch {
+      /* the busy loop prints nothing */
+    }
+    const detail =
+      (report?.leaks.length ? `leaked: ${report.leaks.join('; ')}` : null) ??
+      attack.check?.({ exitCode: run.exit.exitCode, reason: run.exit.exitReason ?? null, report }) ??
+      (hits.length > hitsBefore
+        ? `the exfiltration server was reached: ${hits.slice(hitsBefore).join(', ')}`
+        : null);
+    results[attack.name] = { blocked: detail === null, p99Ms: p99, detail };
+    expect(detail, `${attack.name}: ${run.out.slice(0, 2000)}`).toBeNull();
+    // The well-behaved agent kept being served, and the kernel answers.
+    await expect
+      .poll(() => desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary))
+      .toBeGreaterThan(canaryBefore);
+    expect(
+      await desk.evaluate(
+        (p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)?.state),
+        canary,
+      ),
+    ).toMatch(/running|waiting/);
+  });
+}
+
+test('blocked: a memory bomb takes down only the worker’s own tab; the kernel, the desktop and the canary carry on', async () => {
+  test.setTimeout(120_000);
+  // A second host tab, with no agents yet: the bomb is placed there (least loaded), the canary stays where it is.
+  const victim = await context.newPage();
+  await openOS(victim);
+  const canaryTab = await desk.evaluate(
+    (p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)!.hostTab),
+    canary,
+  );
+  let crashed = false;
+  victim.on('crash', () => {
+    crashed = true;
+  });
+  const canaryBefore = await desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary);
+  const pid = await desk.evaluate(() =>
+    window.agentos!.spawn('bomb', undefined, {
+      source:
+        'export default async function main() { const a = []; for (let n = 0; ; n++) a.push(new Array(4e6).fill(n + 0.5)); }',
+    }),
+  );
+  const bombTab = await desk.evaluate(
+    (p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)!.hostTab),
+    pid,
+  );
+  expect(bombTab).not.toBe(canaryTab);
+  const exit = await desk.evaluate((p) => window.agentos!.wait(p, 90_000), pid);
+  // Chromium ends the whole renderer process when a worker's heap overflows: the tab hosting it is gone.
+  expect(crashed).toBe(true);
+  expect(exit.exitCode).toBe(129);
+  expect(exit.exitReason).toMatch(/host tab/);
+  await expect
+    .poll(() => desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary))
+    .toBeGreaterThan(canaryBefore);
+  results['memory bomb'] = { blocked: true, p99Ms: 0, detail: null };
+});
+
+test('nothing reached the exfiltration server during the suite', () => {
+  expect(hits).toEqual([]);
+});
