@@ -181,6 +181,40 @@ export class MessageBus {
     });
   }
 
+  /** Sends in order as many of `bodies` as the mailbox takes; the count sent (0: EAGAIN). One call for many messages. */
+  sendMany(from: number, to: number, bodies: unknown[]): number {
+    if (!bodies.length) throw new SysError('EINVAL', 'no messages to send');
+    let n = 0;
+    for (const body of bodies) {
+      try {
+        this.send(from, to, body);
+      } catch (e) {
+        if (n === 0) throw e;
+        break;
+      }
+      n++;
+    }
+    return n;
+  }
+
+  /** Waits like `recv` for the first message, then takes up to `max` in all without waiting. */
+  async recvMany(
+    pid: number,
+    max: number,
+    opts: { timeoutMs?: number; from?: number; topic?: string; signal?: AbortSignal } = {},
+  ): Promise<Envelope[]> {
+    const out = [await this.recv(pid, opts)];
+    const rest = { ...opts, timeoutMs: 0 };
+    while (out.length < max && this.depth(pid) > 0) {
+      try {
+        out.push(this.recv(pid, rest) as Envelope);
+      } catch {
+        break; // what is left does not match the filter
+      }
+    }
+    return out;
+  }
+
   /** Room was made: let waiting senders in, oldest first. */
   private admit(b: Mailbox): void {
     while (b.blocked.length && b.queue.length < b.capacity) {

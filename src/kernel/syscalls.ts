@@ -620,6 +620,40 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       },
     ),
 
+    'bus.send_many': define(obj({ to: target, bodies: arr(payload(), { max: 1024 }) }), {
+      cap: 'bus',
+      who: 'any',
+      handler: (k, c, a) => {
+        const to = k.bus.resolve(a.to);
+        k.checkBusTarget(c, to);
+        return { sent: k.bus.sendMany(c.pid, to, a.bodies) };
+      },
+      doc: 'send_many(to, bodies): in order, as many as the mailbox takes → {sent}; EAGAIN if none fit',
+    }),
+
+    'bus.recv_many': define(
+      obj({
+        max: int({ min: 1, max: 1024 }),
+        timeoutMs: opt(int({ min: 0, max: 86_400_000 })),
+        from: opt(int({ min: 0 })),
+        topic: opt(str({ max: 200 })),
+      }),
+      {
+        cap: 'bus',
+        who: 'agent',
+        blocking: true,
+        handler: async (k, c, a, io) => {
+          const { max, ...opts } = a;
+          const es = await k.bus.recvMany(c.pid, max, { ...opts, signal: io.signal });
+          return new Transfer(
+            es,
+            es.flatMap((e) => transferables(e.body)),
+          );
+        },
+        doc: 'recv_many({max, timeoutMs, from, topic}): waits for one message, then returns up to max, oldest first',
+      },
+    ),
+
     'bus.recv': define(
       obj({
         timeoutMs: opt(int({ min: 0, max: 86_400_000 })),

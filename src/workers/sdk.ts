@@ -108,6 +108,10 @@ export interface AgentContext {
   bus: {
     send(to: number | string, body: unknown, opts?: { wait?: boolean; timeoutMs?: number }): Promise<void>;
     recv(opts?: { timeoutMs?: number; from?: number; topic?: string }): Promise<Envelope>;
+    /** Many messages in one syscall: sends in order as many as fit, and returns how many. */
+    sendMany(to: number | string, bodies: unknown[]): Promise<number>;
+    /** Waits for one message, then returns up to `max` (one syscall). */
+    recvMany(opts: { max: number; timeoutMs?: number; from?: number; topic?: string }): Promise<Envelope[]>;
     publish(topic: string, body: unknown): Promise<{ delivered: number; dropped: number }>;
     subscribe(topic: string): Promise<void>;
     unsubscribe(topic: string): Promise<void>;
@@ -221,6 +225,8 @@ export function createContext(
     bus: {
       send: (to, body, opts) => sys.call('bus.send', clean({ to, body, ...opts })).then(() => {}),
       recv: (opts) => sys.call<Envelope>('bus.recv', clean({ ...opts })),
+      sendMany: (to, bodies) => sys.call<{ sent: number }>('bus.send_many', { to, bodies }).then((r) => r.sent),
+      recvMany: (opts) => sys.call<Envelope[]>('bus.recv_many', clean({ ...opts })),
       publish: (topic, body) => sys.call('bus.publish', { topic, body }),
       subscribe: (topic) => sys.call('bus.subscribe', { topic }).then(() => {}),
       unsubscribe: (topic) => sys.call('bus.unsubscribe', { topic }).then(() => {}),

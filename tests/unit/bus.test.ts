@@ -45,6 +45,22 @@ describe('message bus', () => {
     expect([(await bus.recv(5)).body, (await bus.recv(5)).body]).toEqual(['b', 'c']);
   });
 
+  it('send_many takes what fits, in order, and recv_many drains in one call', async () => {
+    const bus = new MessageBus(4);
+    expect(bus.sendMany(1, 5, ['a', 'b', 'c'])).toBe(3);
+    expect(bus.sendMany(1, 5, ['d', 'e', 'f'])).toBe(1); // the box holds 4
+    expect(await code(Promise.resolve().then(() => bus.sendMany(1, 5, ['g'])))).toBe('EAGAIN');
+    void bus.send(2, 5, 'from two', { wait: true });
+    const got = await bus.recvMany(5, 3);
+    expect(got.map((e) => e.body)).toEqual(['a', 'b', 'c']);
+    // Room made: the waiting sender got in behind the rest.
+    expect((await bus.recvMany(5, 10)).map((e) => e.body)).toEqual(['d', 'from two']);
+    const later = bus.recvMany(5, 10, { timeoutMs: 1000 });
+    bus.sendMany(3, 5, [1, 2]);
+    expect((await later).map((e) => e.body)).toEqual([1, 2]);
+    expect(await code(Promise.resolve().then(() => bus.sendMany(1, 5, [])))).toBe('EINVAL');
+  });
+
   it('publish reaches subscribers (not the publisher); a full subscriber misses it without blocking', async () => {
     const bus = new MessageBus(1);
     bus.subscribe(1, 'news');

@@ -1,0 +1,183 @@
+/**
+ * Bus and access-control benchmarks, and the hostile suite under load: the
+ * attack programs of e2e/attacks.ts run one after another while this page
+ * keeps making syscalls; a canary agent is served throughout.
+ */
+import { ATTACKS, type AttackReport, CANARY } from '../e2e/attacks';
+import { busAllows, holds, mayUseTool, USER_CAPS } from '../src/kernel/access-control';
+import type { KernelClient } from '../src/shell/kernel-client';
+import type { BenchResults } from './types';
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? 0;
+};
+const N = 20_000;
+
+const RECEIVER = `export default async function (ctx) {
+  let n = 0, first = 0;
+  while (n < ctx.args.n) { const ms = await ctx.bus.recvMany({ max: 1024 }); if (!first) first = performance.timeOrigin + performance.now(); n += ms.length; }
+  await ctx.print(JSON.stringify({ end: performance.timeOrigin + performance.now(), n }));
+}`;
+const SENDER = `export default async function (ctx) {
+  const child = await ctx.spawn('receiver', undefined, { source: ctx.args.receiver, args: { n: ctx.args.n } });
+  await new Promise((r) => setTimeout(r, 300)); // let it boot
+  const msgs = Array.from({ length: ctx.args.n }, (_, i) => ({ i }));
+  const t0 = performance.timeOrigin + performance.now();
+  for (let i = 0; i < msgs.length; ) {
+    try { i += await ctx.bus.sendMany(child, msgs.slice(i, i + 256)); }
+    catch (e) { if (e.code !== 'EAGAIN') throw e; await new Promise((r) => setTimeout(r, 0)); }
+  }
+  await ctx.wait(child);
+  const { end, n } = JSON.parse(await ctx.syscall('output', { pid: child }));
+  // Request/reply latency, one at a time.
+  const echo = await ctx.spawn('echo', undefined, { source: 'export default async (ctx) => { for (;;) { const m = await ctx.bus.recv(); if (m.body === "stop") return; await ctx.bus.reply(m.correlation, m.body); } }' });
+  await new Promise((r) => setTimeout(r, 300));
+  const lat = [];
+  for (let i = 0; i < 500; i++) { const t = performance.now(); await ctx.bus.request(echo, i); lat.push(performance.now() - t); }
+  await ctx.bus.send(echo, 'stop');
+  await ctx.print(JSON.stringify({ rate: n / ((end - t0) / 1000), lat }));
+}`;
+
+/** The baseline: small messages between two plain workers over a raw MessagePort. */
+async function rawPortRate(n: number): Promise<number> {
+  const src = (body: string) =>
+    new Worker(URL.createObjectURL(new Blob([body], { type: 'text/javascript' })));
+  const a = src(
+    `onmessage = (e) => { const p = e.data.port; const n = e.data.n; const t0 = performance.timeOrigin + performance.now(); for (let i = 0; i < n; i++) p.postMessage({ i }); postMessage(t0); };`,
+  );
+  const b = src(
+    `onmessage = (e) => { const p = e.data.port; let k = 0; p.onmessage = () => { if (++k === e.data.n) postMessage(performance.timeOrigin + performance.now()); }; postMessage('ready'); };`,
+  );
+  const ch = new MessageChannel();
+  const ready = new Promise((r) => (b.onmessage = r));
+  b.postMessage({ port: ch.port2, n }, [ch.port2]);
+  await ready;
+  const end = new Promise<number>((r) => (b.onmessage = (e) => r(e.data as number)));
+  const start = new Promise<number>((r) => (a.onmessage = (e) => r(e.data as number)));
+  a.postMessage({ port: ch.port1, n }, [ch.port1]);
+  const rate = n / (((await end) - (await start)) / 1000);
+  a.terminate();
+  b.terminate();
+  return rate;
+}
+
+export async function busBench(k: KernelClient): Promise<BenchResults> {
+  const rates: number[] = [];
+  const raws: number[] = [];
+  let lat: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    raws.push(await rawPortRate(N));
+    const pid = await k.spawn(
+      'bus bench',
+      { bus: ['family'] },
+      { source: SENDER, args: { n: N, receiver: RECEIVER } },
+    );
+    const exit = await k.wait(pid, 120_000);
+    if (exit.exitCode !== 0) throw new Error(`bus bench failed: ${await k.output(pid)}`);
+    const out = JSON.parse(await k.output(pid)) as { rate: number; lat: number[] };
+    rates.push(out.rate);
+    lat = lat.concat(out.lat);
+  }
+  const rate = pct(rates, 50);
+  const raw = pct(raws, 50);
+  // The cost of the checks the kernel makes on a call (capability, tool, channel), against an empty loop.
+  const caps = { ...USER_CAPS, tools: ['time.now', 'math.evaluate'], bus: ['family', 'topic:news'] };
+  const M = 2_000_000;
+  let sink = 0;
+  let t = performance.now();
+  for (let i = 0; i < M; i++) sink += i & 1;
+  const empty = (performance.now() - t) / M;
+  t = performance.now();
+  for (let i = 0; i < M; i++)
+    if (holds(caps, 'tools') && mayUseTool(caps, i & 1 ? 'time.now' : 'x') && busAllows(caps, 'topic:news'))
+      sink++;
+  const check = (performance.now() - t) / M;
+  return {
+    bus_throughput_ratio: {
+      value: rate / raw,
+      unit: 'x',
+      baseline: raw,
+      goal: '>= 0.5',
+      note: `small messages/s agent→agent through the kernel (send_many/recv_many, ${N} messages: ${Math.round(rate)}/s) ÷ a raw MessagePort between two workers (baseline, msg/s), median of 3`,
+    },
+    bus_latency_p50_ms: {
+      value: pct(lat, 50),
+      unit: 'ms',
+      note: 'informative: bus.request → reply round trip between two agents, p50 of 1500',
+    },
+    acl_check_ns: {
+      value: Math.max(0, (check - empty) * 1e6) + (sink < 0 ? 1 : 0),
+      unit: 'ns',
+      baseline: empty * 1e6,
+      note: 'informative: capability + tool + bus-channel check, minus an empty loop (baseline, ns/iteration)',
+    },
+  };
+}
+
+export async function attackBench(k: KernelClient, log: (s: string) => void): Promise<BenchResults> {
+  const canary = await k.spawn(
+    'canary',
+    { bus: ['family', 'name:canary'], models: ['deterministic-fast'] },
+    { source: CANARY },
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  const lat: number[] = [];
+  let stop = false;
+  const sampler = (async () => {
+    while (!stop) {
+      const t = performance.now();
+      await k.call('getpid', {});
+      lat.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  // Baseline: the same sampling with only the canary running.
+  await new Promise((r) => setTimeout(r, 3000));
+  const quiet = [...lat];
+  lat.length = 0;
+  let blocked = 0;
+  const failed: string[] = [];
+  // Another origin, as in the e2e suite (nothing listens there: what matters is that nothing tries).
+  const exfil = `http://127.0.0.1:9`;
+  for (const a of ATTACKS) {
+    const pid = await k.spawn('attack', a.permissions, {
+      source: a.source.replaceAll('EXFIL', exfil),
+      args: { canary },
+    });
+    const exit = await k.wait(pid, a.waitMs ?? 20_000);
+    const out = (await k.output(pid)).trim().split('\n').at(-1) ?? '';
+    let report: AttackReport | null = null;
+    try {
+      report = JSON.parse(out) as AttackReport;
+    } catch {
+      /* no report */
+    }
+    const bad =
+      (report?.leaks.length ? 'leak' : null) ??
+      a.check?.({ exitCode: exit.exitCode, reason: exit.exitReason ?? null, report }) ??
+      null;
+    if (bad) failed.push(`${a.name}: ${bad}`);
+    else blocked++;
+    log(`  attack ${a.name}: ${bad ?? 'blocked'}`);
+  }
+  stop = true;
+  await sampler;
+  const canaryAlive = (await k.ps()).find((p) => p.pid === canary)?.state;
+  await k.kill(canary, 'KILL');
+  return {
+    attacks_blocked: {
+      value: blocked / ATTACKS.length,
+      unit: 'fraction',
+      goal: '= 1',
+      note: `${blocked}/${ATTACKS.length} attack programs of e2e/attacks.ts blocked${failed.length ? ` — NOT blocked: ${failed.join('; ')}` : ''}; canary ${canaryAlive}. The memory bomb runs only in e2e (it takes down its host tab, here the bench page)`,
+    },
+    syscall_p99_under_attack_ms: {
+      value: pct(lat, 99),
+      unit: 'ms',
+      baseline: pct(quiet, 99),
+      goal: '<= 10',
+      note: `the page's getpid round trip, p99 of ${lat.length} samples while the attacks ran one after another (baseline: p99 with only the canary running)`,
+    },
+  };
+}
