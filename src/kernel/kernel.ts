@@ -22,6 +22,7 @@ import { ContextBudget, type ContextPolicy } from './context-budget';
 import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './engine';
 import { WorkerEmbedder, WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
+import { registerKernelTools } from './kernel-tools';
 import { registerTinyModel } from './model-drivers';
 import { type LoadProgress, ModelPool, type Need } from './model-pool';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, ProcessTable } from './process';
@@ -122,6 +123,7 @@ export class Kernel {
       locks: opts.locks === undefined ? (globalThis.navigator?.locks ?? null) : opts.locks,
     };
     registerBuiltins(this.tools);
+    registerKernelTools(this);
     registerTinyModel(this);
     this.budget = new ContextBudget(this.pool, {
       priorityOf: (pid) => this.procs.find(pid)?.info.priority ?? 0,
@@ -306,6 +308,25 @@ export class Kernel {
     } catch (e) {
       finish(this.errFrame(id, e));
     }
+  }
+
+  /**
+   * Runs a syscall for `caller` inside the kernel, with the same argument check and
+   * capability check as a call from its port (the kernel's tools use it, so a tool
+   * never gives an agent more than the syscall itself would).
+   */
+  async invoke(caller: Caller, name: string, rawArgs: unknown, signal?: AbortSignal): Promise<unknown> {
+    const entry = lookup(name);
+    if (entry.who !== 'any' && entry.who !== caller.kind)
+      throw new SysError('EPERM', `${name} is not for this caller`);
+    const args = entry.check(rawArgs, '');
+    if (entry.cap && !holds(caller.caps, entry.cap))
+      throw new SysError('EPERM', `${name} needs the "${entry.cap}" capability`);
+    const v = await entry.handler(this, caller, args, {
+      emit: () => {},
+      signal: signal ?? new AbortController().signal,
+    });
+    return v instanceof Transfer ? v.value : v;
   }
 
   private errFrame(id: number, e: unknown): ReturnFrame {

@@ -757,7 +757,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
           k.log(c.pid, 'deny', `tool ${a.name} denied`);
           throw new SysError('EPERM', `tool "${a.name}" is not granted`);
         }
-        return k.tools.call(a.name, a.args ?? {});
+        return k.tools.call(a.name, a.args ?? {}, c);
       },
       doc: 'tools.call(name, args): arguments validated against the tool’s schema; results size-limited',
     }),

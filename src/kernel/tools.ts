@@ -8,6 +8,7 @@
  */
 import { Validator } from '@cfworker/json-schema';
 import { HashingEmbedder } from '../memory/embedder';
+import type { Capabilities } from './access-control';
 import type { ToolSpec } from './engine';
 import { SysError } from './errors';
 
@@ -22,7 +23,13 @@ export interface ToolInfo extends ToolDef {
   source: string;
 }
 
-export type ToolHandler = (args: Record<string, unknown>) => Promise<unknown> | unknown;
+/** Who calls a tool: kernel tools act with exactly the caller's capabilities. */
+export interface ToolCaller {
+  pid: number;
+  caps: Capabilities;
+}
+
+export type ToolHandler = (args: Record<string, unknown>, caller: ToolCaller) => Promise<unknown> | unknown;
 
 interface Entry extends ToolInfo {
   validator: Validator;
@@ -95,7 +102,7 @@ export class ToolRegistry {
   }
 
   /** Validates the arguments, calls the tool, and bounds the result. */
-  async call(name: string, args: unknown): Promise<unknown> {
+  async call(name: string, args: unknown, caller: ToolCaller): Promise<unknown> {
     const e = this.tools.get(name);
     if (!e) throw new SysError('ENOENT', `no tool "${name}"`);
     const v = e.validator.validate(args);
@@ -106,7 +113,7 @@ export class ToolRegistry {
         .join('; ');
       throw new SysError('EINVAL', `arguments of "${name}" do not match its schema: ${first}`);
     }
-    const result = await e.handler(args as Record<string, unknown>);
+    const result = await e.handler(args as Record<string, unknown>, caller);
     const size = JSON.stringify(result ?? null).length;
     if (size > MAX_RESULT_BYTES)
       throw new SysError('E2BIG', `"${name}" returned ${size} bytes; the limit is ${MAX_RESULT_BYTES}`);

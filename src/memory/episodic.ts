@@ -20,6 +20,9 @@ export type EpisodeKind =
   | 'memory.compress'
   | 'memory.write'
   | 'memory.forget'
+  | 'net'
+  | 'grant'
+  | 'revoke'
   | 'deny';
 
 export interface Episode {

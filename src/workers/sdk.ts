@@ -225,7 +225,8 @@ export function createContext(
     bus: {
       send: (to, body, opts) => sys.call('bus.send', clean({ to, body, ...opts })).then(() => {}),
       recv: (opts) => sys.call<Envelope>('bus.recv', clean({ ...opts })),
-      sendMany: (to, bodies) => sys.call<{ sent: number }>('bus.send_many', { to, bodies }).then((r) => r.sent),
+      sendMany: (to, bodies) =>
+        sys.call<{ sent: number }>('bus.send_many', { to, bodies }).then((r) => r.sent),
       recvMany: (opts) => sys.call<Envelope[]>('bus.recv_many', clean({ ...opts })),
       publish: (topic, body) => sys.call('bus.publish', { topic, body }),
       subscribe: (topic) => sys.call('bus.subscribe', { topic }).then(() => {}),

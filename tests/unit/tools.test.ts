@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { USER_CAPS } from '../../src/kernel/access-control';
 import { evaluate, registerBuiltins, ToolRegistry } from '../../src/kernel/tools';
+
+const USER = { pid: 0, caps: USER_CAPS };
 
 describe('tool registry', () => {
   const reg = () => {
@@ -24,13 +27,13 @@ describe('tool registry', () => {
 
   it('validates arguments against the JSON Schema before calling', async () => {
     const r = reg();
-    expect(await r.call('weather.lookup', { city: 'Oslo' })).toEqual({ city: 'Oslo', tempC: 21 });
-    await expect(r.call('weather.lookup', {})).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(r.call('weather.lookup', { city: 'Oslo', extra: 1 })).rejects.toMatchObject({
+    expect(await r.call('weather.lookup', { city: 'Oslo' }, USER)).toEqual({ city: 'Oslo', tempC: 21 });
+    await expect(r.call('weather.lookup', {}, USER)).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(r.call('weather.lookup', { city: 'Oslo', extra: 1 }, USER)).rejects.toMatchObject({
       code: 'EINVAL',
     });
-    await expect(r.call('weather.lookup', { city: 42 })).rejects.toThrow(/do not match its schema/);
-    await expect(r.call('nope', {})).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(r.call('weather.lookup', { city: 42 }, USER)).rejects.toThrow(/do not match its schema/);
+    await expect(r.call('nope', {}, USER)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('search ranks by meaning of name and description, within what is allowed', () => {
@@ -47,7 +50,7 @@ describe('tool registry', () => {
     r.register({ name: 'big', description: 'x', inputSchema: { type: 'object' } }, 'agent:1', () =>
       'x'.repeat(300_000),
     );
-    await expect(r.call('big', {})).rejects.toMatchObject({ code: 'E2BIG' });
+    await expect(r.call('big', {}, USER)).rejects.toMatchObject({ code: 'E2BIG' });
     expect(() =>
       r.register({ name: 'bad name!', description: '', inputSchema: {} }, 'kernel', () => 0),
     ).toThrow(/EINVAL/);
