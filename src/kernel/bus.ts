@@ -238,6 +238,10 @@ export class MessageBus {
     this.topics.get(topic)?.delete(pid);
   }
 
+  topicsOf(pid: number): string[] {
+    return [...this.topics].filter(([, s]) => s.has(pid)).map(([t]) => t);
+  }
+
   /** Delivers to every subscriber with room; a full mailbox misses this message (counted, never blocks the publisher). */
   publish(from: number, topic: string, body: unknown): { delivered: number; dropped: number } {
     let delivered = 0;

@@ -25,6 +25,15 @@ import { SysError } from './errors';
 import { registerKernelTools } from './kernel-tools';
 import { registerTinyModel } from './model-drivers';
 import { type LoadProgress, ModelPool, type Need } from './model-pool';
+import {
+  type Answer,
+  clampDescendants,
+  guardCall,
+  narrow,
+  type PermissionAsk,
+  setCapabilities,
+  widen,
+} from './permissions';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, ProcessTable } from './process';
 import {
   type CallFrame,
@@ -380,7 +389,13 @@ export class Kernel {
       restart?: 'never' | 'on-host-loss';
     },
   ): number {
-    const caps = deriveChild(caller.caps, permissions);
+    let caps = deriveChild(caller.caps, permissions);
+    // What the user allowed "always" for this program, when the user starts it again.
+    const rule =
+      caller.kind === 'user'
+        ? this.standing.get(options.source !== undefined ? '(source)' : (options.program ?? 'llm-agent'))
+        : undefined;
+    if (rule && options.source === undefined) caps = widen(caps, rule);
     if (options.program && /^https?:/i.test(options.program)) {
       // The kernel fetches a program from another origin (agent workers have no network): that needs the origin.
       const origin = originOf(options.program);
@@ -724,17 +739,22 @@ export class Kernel {
         r.max_tokens = Math.min(r.max_tokens ?? Number.POSITIVE_INFINITY, left - prompt);
       }
     }
-    const usage = await sched.submit({
-      pid: c.pid,
-      priority: proc?.info.priority ?? 0,
-      livePriority: () => (proc ? proc.info.priority : -20),
-      enqueuedAt: performance.now(),
-      seq: 0,
-      req: r,
-      emit: io.emit,
-      signal: io.signal,
-      parked: () => proc?.state === 'suspended',
-    });
+    // Revoking the model mid-stream ends this generation at once, with EPERM.
+    const guard = guardCall(proc, io.signal, () => mayUseModel(c.caps, model), `model ${model}`);
+    const usage = await sched
+      .submit({
+        pid: c.pid,
+        priority: proc?.info.priority ?? 0,
+        livePriority: () => (proc ? proc.info.priority : -20),
+        enqueuedAt: performance.now(),
+        seq: 0,
+        req: r,
+        emit: io.emit,
+        signal: guard.signal,
+        parked: () => proc?.state === 'suspended',
+      })
+      .finally(guard.release);
+    guard.done();
     if (proc) {
       proc.info.usage.prompt_tokens += usage.prompt_tokens;
       proc.info.usage.completion_tokens += usage.completion_tokens;
@@ -970,6 +990,97 @@ export class Kernel {
     });
   }
 
+  // ───────────────────────────── permissions ─────────────────────────────
+
+  /** Standing grants the user gave with "always", by program: applied when the user spawns it again. */
+  private readonly standing = new Map<string, Partial<Capabilities>>();
+  private readonly asks = new Map<number, { ask: PermissionAsk; resolve: (a: Answer) => void }>();
+  private askSeq = 0;
+
+  /** The user widens a live process's capabilities. */
+  grant(p: Process, more: Partial<Capabilities>): Capabilities {
+    setCapabilities(p, widen(p.info.capabilities, more));
+    this.log(p.pid, 'grant', `granted ${JSON.stringify(more)}`, { permissions: more });
+    this.notify(p);
+    return p.info.capabilities;
+  }
+
+  /** The user takes capabilities away: at once, from the process and its descendants, calls in flight included. */
+  revoke(p: Process, less: Partial<Capabilities>): Capabilities {
+    setCapabilities(p, narrow(p.info.capabilities, less));
+    clampDescendants(p, (pid) => this.procs.find(pid));
+    for (const q of [p, ...this.descendants(p)]) {
+      for (const t of this.bus.topicsOf(q.pid))
+        if (!busAllows(q.info.capabilities, `topic:${t}`)) this.bus.unsubscribe(q.pid, t);
+      this.notify(q);
+    }
+    this.log(p.pid, 'revoke', `revoked ${JSON.stringify(less)}`, { permissions: less });
+    return p.info.capabilities;
+  }
+
+  private descendants(p: Process): Process[] {
+    const out: Process[] = [];
+    for (const pid of p.children) {
+      const c = this.procs.find(pid);
+      if (c) out.push(c, ...this.descendants(c));
+    }
+    return out;
+  }
+
+  /** An agent asks the user for more; resolves with the answer (deny when no one answers in time). */
+  async requestPermission(
+    c: Caller & { kind: 'agent' },
+    permissions: Partial<Capabilities>,
+    reason: string,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<{ answer: Answer; capabilities: Capabilities }> {
+    const p = c.proc;
+    const id = ++this.askSeq;
+    const ask: PermissionAsk = {
+      id,
+      pid: p.pid,
+      program: p.info.program,
+      task: p.info.task.slice(0, 500),
+      permissions,
+      reason,
+    };
+    this.log(p.pid, 'grant', `asks the user for ${JSON.stringify(permissions)}: ${reason}`);
+    const answer = await new Promise<Answer>((resolve) => {
+      const timer = setTimeout(() => finish('deny'), timeoutMs);
+      const finish = (a: Answer) => {
+        clearTimeout(timer);
+        if (!this.asks.delete(id)) return;
+        this.broadcast({ type: 'ask.done', id, answer: a });
+        resolve(a);
+      };
+      this.asks.set(id, { ask, resolve: finish });
+      signal.addEventListener('abort', () => finish('deny'), { once: true });
+      p.onExit(() => finish('deny'));
+      this.broadcast({ type: 'ask', ask });
+    });
+    if (answer === 'deny') {
+      this.log(p.pid, 'deny', `the user denied ${JSON.stringify(permissions)}`);
+    } else {
+      if (answer === 'always') {
+        const rule = this.standing.get(p.info.program) ?? {};
+        this.standing.set(p.info.program, { ...widen(widen(emptyCaps(), rule), permissions) });
+      }
+      this.grant(p, permissions);
+    }
+    return { answer, capabilities: p.info.capabilities };
+  }
+
+  answerPermission(id: number, answer: Answer): void {
+    const a = this.asks.get(id);
+    if (!a) throw new SysError('ENOENT', `no pending permission request ${id}`);
+    a.resolve(answer);
+  }
+
+  pendingAsks(): PermissionAsk[] {
+    return [...this.asks.values()].map((a) => a.ask);
+  }
+
   echoPort(): Transfer<MessagePort> {
     const ch = new MessageChannel();
     ch.port1.onmessage = (ev) => ch.port1.postMessage(ev.data);
@@ -1022,4 +1133,21 @@ function post(port: Endpoint, frame: unknown): void {
   } catch {
     /* a closed or broken port: the tab is going away */
   }
+}
+
+/** No capabilities at all: the base standing rules widen from. */
+function emptyCaps(): Capabilities {
+  return {
+    spawn: false,
+    procs: 'self',
+    models: [],
+    tokenQuota: 0,
+    modelAdmin: false,
+    memoryRead: [],
+    memoryWrite: [],
+    bus: [],
+    tools: [],
+    net: [],
+    memoryWrites: 0,
+  };
 }

@@ -36,6 +36,8 @@ export class Process {
   blocking = 0;
   /** Calls that arrived while suspended, served on resume. */
   readonly held: CallFrame[] = [];
+  /** Re-checks of calls in flight, run when its capabilities change (revocation mid-stream). */
+  readonly guards = new Set<() => void>();
   /** When its worker last answered a ping (Date.now()). */
   lastBeat = Date.now();
   /** Long-term memory records written so far, against `capabilities.memoryWrites`. */

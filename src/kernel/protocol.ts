@@ -4,6 +4,7 @@
  * can only name a syscall from the table and pass data — never a property path.
  */
 import type { SysErrorShape } from './errors';
+import type { PermissionAsk } from './permissions';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -113,7 +114,10 @@ export interface ProcInfo {
 export type KernelEvent =
   | { type: 'proc'; proc: ProcInfo }
   | { type: 'output'; pid: number; fd: 1 | 2; data: string }
-  | { type: 'tabs'; count: number };
+  | { type: 'tabs'; count: number }
+  /** An agent asks the user for more capabilities; a tab shows it and answers with permission.answer. */
+  | { type: 'ask'; ask: PermissionAsk }
+  | { type: 'ask.done'; id: number; answer: 'once' | 'always' | 'deny' };
 
 export type InboundFrame =
   | CallFrame

@@ -38,6 +38,7 @@ import { SysError } from './errors';
 import type { Caller, CallIO, Kernel } from './kernel';
 import { addRemoteServer, registerTransformersModel, registerWebLLMModels } from './model-drivers';
 import type { Need } from './model-pool';
+import { guardCall } from './permissions';
 import { POLICIES, PRIORITY_MAX, PRIORITY_MIN } from './scheduler';
 import { toSpec } from './tools';
 import { Transfer } from './transfer';
@@ -193,6 +194,59 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       who: 'any',
       handler: (k, c, a) => k.renice(c, k.visible(c, a.pid), a.priority),
       doc: `renice(pid, priority): ${PRIORITY_MIN} is most urgent, ${PRIORITY_MAX} least`,
+    }),
+
+    grant: define(obj({ pid, permissions: checkPermissions }), {
+      cap: null,
+      who: 'user',
+      handler: (k, c, a) => k.grant(k.visible(c, a.pid), a.permissions),
+      doc: 'grant(pid, permissions): the user widens a live process’s capabilities',
+    }),
+
+    revoke: define(obj({ pid, permissions: checkPermissions }), {
+      cap: null,
+      who: 'user',
+      handler: (k, c, a) => k.revoke(k.visible(c, a.pid), a.permissions),
+      doc: 'revoke(pid, permissions): takes effect at once, for its descendants too, and ends calls in flight that need it (EPERM)',
+    }),
+
+    'permission.request': define(
+      obj({
+        permissions: checkPermissions,
+        reason: str({ min: 1, max: 1000 }),
+        timeoutMs: opt(int({ min: 1000, max: 600_000 })),
+      }),
+      {
+        cap: null,
+        who: 'agent',
+        blocking: true,
+        handler: (k, c, a, io) =>
+          k.requestPermission(
+            c as Caller & { kind: 'agent' },
+            a.permissions,
+            a.reason,
+            a.timeoutMs ?? 120_000,
+            io.signal,
+          ),
+        doc: 'permission.request(permissions, reason): asks the user (allow once / always / deny); deny when unanswered',
+      },
+    ),
+
+    'permission.answer': define(obj({ id: int({ min: 1 }), answer: oneOf('once', 'always', 'deny') }), {
+      cap: null,
+      who: 'user',
+      handler: (k, _c, a) => {
+        k.answerPermission(a.id, a.answer);
+        return null;
+      },
+      doc: 'permission.answer(id, once | always | deny): the user’s answer to an agent’s request',
+    }),
+
+    'permission.pending': define(obj({}), {
+      cap: null,
+      who: 'user',
+      handler: (k) => k.pendingAsks(),
+      doc: 'the permission requests waiting for an answer',
     }),
 
     exit: define(obj({ code: opt(int({ min: 0, max: 255 })) }), {
@@ -751,13 +805,34 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       cap: 'tools',
       who: 'any',
       blocking: true,
-      handler: async (k, c, a) => {
+      handler: async (k, c, a, io) => {
         // The ACL holds whatever a model or a tool result asked for.
         if (!mayUseTool(c.caps, a.name)) {
           k.log(c.pid, 'deny', `tool ${a.name} denied`);
           throw new SysError('EPERM', `tool "${a.name}" is not granted`);
         }
-        return k.tools.call(a.name, a.args ?? {}, c);
+        // Revoking the tool while the call runs ends it with EPERM.
+        const guard = guardCall(
+          c.kind === 'agent' ? c.proc : null,
+          io.signal,
+          () => mayUseTool(c.caps, a.name),
+          `tool ${a.name}`,
+        );
+        const revoked = new Promise<never>((_, reject) =>
+          guard.signal.addEventListener(
+            'abort',
+            () => reject(new SysError('EPERM', `tool ${a.name} was revoked`)),
+            {
+              once: true,
+            },
+          ),
+        );
+        revoked.catch(() => {});
+        try {
+          return await Promise.race([k.tools.call(a.name, a.args ?? {}, c), revoked]);
+        } finally {
+          guard.release();
+        }
       },
       doc: 'tools.call(name, args): arguments validated against the tool’s schema; results size-limited',
     }),

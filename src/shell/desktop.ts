@@ -4,6 +4,7 @@
  */
 import { css, html, LitElement } from 'lit';
 import type { KernelClient } from './kernel-client';
+import './permission-prompt';
 import './terminal/terminal';
 
 export class AosDesktop extends LitElement {
@@ -28,6 +29,7 @@ export class AosDesktop extends LitElement {
           <aos-terminal .client=${this.client}></aos-terminal>
         </section>
       </main>
+      <aos-permission-prompt .client=${this.client}></aos-permission-prompt>
       <footer class="taskbar" role="toolbar" aria-label="taskbar">
         <strong>AgentOS</strong>
         <span class="status" role="status">${this.status}</span>

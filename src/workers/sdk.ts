@@ -55,6 +55,15 @@ export interface AgentContext {
   ps(): Promise<ProcInfo[]>;
   /** Ends the agent now with `code`. */
   exit(code?: number): Promise<never>;
+  /**
+   * Asks the user for more than it was given (the desktop shows allow once / always / deny).
+   * Resolves with the answer and the capabilities it now holds; 'deny' when no one answers.
+   */
+  requestPermission(
+    permissions: Partial<Capabilities>,
+    reason: string,
+    timeoutMs?: number,
+  ): Promise<{ answer: 'once' | 'always' | 'deny'; capabilities: Capabilities }>;
   /** Replaces the default TERM action (exit 143) with the program's own. */
   onSignal(handler: (sig: SignalFrame['sig']) => void): void;
   /** The raw syscall interface, for syscalls the SDK has no wrapper for. */
@@ -173,6 +182,8 @@ export function createContext(
       terminate(code);
       return Promise.reject(new ExitRequest(code));
     },
+    requestPermission: (permissions, reason, timeoutMs) =>
+      sys.call('permission.request', clean({ permissions, reason, timeoutMs })),
     onSignal: (fn) => {
       handler = fn;
     },

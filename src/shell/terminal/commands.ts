@@ -32,6 +32,22 @@ const pidArg = (w: string | undefined): number => {
   return n;
 };
 
+const LIST_CAPS = ['tools', 'models', 'net', 'bus', 'memoryRead', 'memoryWrite'];
+
+/** `tools a b` → { tools: ['a', 'b'] }; `spawn` → { spawn: true }. */
+function permissionArg(words: string[]): Record<string, unknown> {
+  const [kind, ...values] = words;
+  if (kind && LIST_CAPS.includes(kind)) {
+    if (!values.length) throw new SysError('EINVAL', `${kind} needs at least one value`);
+    return { [kind]: values };
+  }
+  if (kind === 'spawn' || kind === 'modelAdmin') return { [kind]: true };
+  throw new SysError(
+    'EINVAL',
+    `not a capability: ${kind ?? '(missing)'} (one of ${[...LIST_CAPS, 'spawn', 'modelAdmin'].join(', ')})`,
+  );
+}
+
 export const COMMANDS: Record<string, Command> = {
   help: {
     usage: 'help',
@@ -254,6 +270,66 @@ export const COMMANDS: Record<string, Command> = {
     help: 'show what an agent has written so far',
     async run(k, t, words) {
       t.print((await k.output(pidArg(words[0]))) || '(no output)');
+    },
+  },
+  tools: {
+    usage: 'tools [query]',
+    help: 'list the tools in the registry, or the few closest in meaning to a query',
+    async run(k, t, words) {
+      const q = words.join(' ');
+      const list = q
+        ? await k.call<{ name: string; description: string; source: string }[]>('tools.search', {
+            query: q,
+            k: 5,
+          })
+        : await k.call<{ name: string; description: string; source: string }[]>('tools.list', {});
+      t.print(
+        formatTable([
+          ['NAME', 'SOURCE', 'DESCRIPTION'],
+          ...list.map((x) => [x.name, x.source, x.description]),
+        ]),
+      );
+    },
+  },
+  caps: {
+    usage: 'caps <pid>',
+    help: 'show what a process may do',
+    async run(k, t, words) {
+      const pid = pidArg(words[0]);
+      const p = (await k.ps()).find((x) => x.pid === pid);
+      if (!p) throw new SysError('ESRCH', `no process ${pid}`);
+      t.print(
+        formatTable(
+          Object.entries(p.capabilities).map(([key, v]) => [
+            key,
+            Array.isArray(v) ? v.join(' ') || '-' : String(v),
+          ]),
+        ),
+      );
+    },
+  },
+  grant: {
+    usage: 'grant <pid> <tools|models|net|bus|memoryRead|memoryWrite|spawn|modelAdmin> [values…]',
+    help: 'give a running agent more, e.g. grant 3 tools http.fetch, grant 3 net https://api.example.com',
+    async run(k, t, words) {
+      const pid = pidArg(words[0]);
+      const caps = await k.call<Record<string, unknown>>('grant', {
+        pid,
+        permissions: permissionArg(words.slice(1)),
+      });
+      t.print(`granted; ${pid} now has ${words[1]}: ${JSON.stringify(caps[words[1] ?? ''])}`);
+    },
+  },
+  revoke: {
+    usage: 'revoke <pid> <tools|models|net|bus|memoryRead|memoryWrite|spawn|modelAdmin> [values…]',
+    help: 'take something away at once (calls in flight that need it end with EPERM)',
+    async run(k, t, words) {
+      const pid = pidArg(words[0]);
+      const caps = await k.call<Record<string, unknown>>('revoke', {
+        pid,
+        permissions: permissionArg(words.slice(1)),
+      });
+      t.print(`revoked; ${pid} now has ${words[1]}: ${JSON.stringify(caps[words[1] ?? ''])}`);
     },
   },
   clear: {
