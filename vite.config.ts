@@ -1,5 +1,6 @@
 import type { Connect, Plugin } from 'vite';
 import { defineConfig } from 'vite';
+import { VitePWA } from 'vite-plugin-pwa';
 import { AGENT_CSP, AGENT_SCRIPT_RE } from './src/workers/agent-policy';
 
 /**
@@ -31,7 +32,52 @@ function agentCsp(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [agentCsp()],
+  plugins: [
+    agentCsp(),
+    // The installable app: a manifest, and a service worker that precaches the app shell so the OS opens
+    // offline. It waits for the user to accept an update (registerType 'prompt'): a reload kills agents.
+    VitePWA({
+      registerType: 'prompt',
+      injectRegister: null, // src/shell/main.ts registers it, after the desktop is up
+      includeAssets: ['favicon.svg', 'icons/apple-touch-icon.png'],
+      manifest: {
+        name: 'AgentOS',
+        short_name: 'AgentOS',
+        description: 'An operating system for AI agents, in a browser tab',
+        start_url: '/',
+        scope: '/',
+        display: 'standalone',
+        background_color: '#0f1216',
+        theme_color: '#2f6fde',
+        icons: [
+          { src: '/icons/icon-192.png', sizes: '192x192', type: 'image/png' },
+          { src: '/icons/icon-512.png', sizes: '512x512', type: 'image/png' },
+          { src: '/icons/maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+        ],
+      },
+      workbox: {
+        globPatterns: ['**/*.{js,css,html,svg,png,webmanifest,wasm}'],
+        // Engines (WebLLM, transformers.js and ONNX Runtime's 27 MB WASM) and model files are not the app
+        // shell: they are cached on first use, in their own caches, and never block an update.
+        globIgnores: ['**/ort-wasm*', '**/lib-*.js', '**/transformers.web-*.js', 'models/**', 'bench/**', '**/*.map'],
+        maximumFileSizeToCacheInBytes: 3 * 2 ** 20,
+        navigateFallback: 'index.html',
+        navigateFallbackDenylist: [/^\/models\//, /^\/embed/],
+        runtimeCaching: [
+          {
+            urlPattern: ({ url, sameOrigin }) => sameOrigin && url.pathname.startsWith('/models/'),
+            handler: 'CacheFirst',
+            options: { cacheName: 'agentos-models' },
+          },
+          {
+            urlPattern: ({ url, sameOrigin }) => sameOrigin && url.pathname.startsWith('/assets/'),
+            handler: 'CacheFirst', // hashed names: a file never changes
+            options: { cacheName: 'agentos-engines', expiration: { maxEntries: 32 } },
+          },
+        ],
+      },
+    }),
+  ],
   // Workers are ES modules so they can code-split (agents load programs on demand).
   worker: { format: 'es' },
   build: {

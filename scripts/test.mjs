@@ -11,6 +11,7 @@ const steps = [
   ['wasm', 'node', ['scripts/build-wasm.mjs', '--check']],
   // And the committed tiny model what its generator makes.
   ['tiny-model', 'node', ['scripts/make-tiny-model.mjs', '--check']],
+  ['icons', 'node', ['scripts/make-icons.mjs', '--check']],
   ['unit', 'npx', ['vitest', 'run']],
   ['browser', 'npx', ['playwright', 'test']],
 ];
@@ -25,7 +26,8 @@ for (const [name, cmd, args] of steps) {
   if (r.status !== 0) {
     failedStep = name;
     console.error(`✖ ${name} failed (exit ${r.status})`);
-    if (name === 'lint' || name === 'types' || name === 'wasm' || name === 'tiny-model') break;
+    if (name === 'lint' || name === 'types' || name === 'wasm' || name === 'tiny-model' || name === 'icons')
+      break;
   }
 }
 

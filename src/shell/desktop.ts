@@ -11,7 +11,10 @@ export class AosDesktop extends LitElement {
   static override properties = {
     client: { attribute: false },
     status: { state: true },
+    pendingUpdate: { attribute: false },
   };
+  /** A new version is waiting (service worker): shown in the taskbar, applied only when the user says so. */
+  declare pendingUpdate: { agents: number; apply: () => void } | null;
   declare client: KernelClient | null;
   declare status: string;
 
@@ -19,6 +22,7 @@ export class AosDesktop extends LitElement {
     super();
     this.client = null;
     this.status = 'starting kernel…';
+    this.pendingUpdate = null;
   }
 
   override render() {
@@ -33,6 +37,17 @@ export class AosDesktop extends LitElement {
       <footer class="taskbar" role="toolbar" aria-label="taskbar">
         <strong>AgentOS</strong>
         <span class="status" role="status">${this.status}</span>
+        ${
+          this.pendingUpdate
+            ? html`<button
+                class="update"
+                title=${this.pendingUpdate.agents ? `restarts this tab: its ${this.pendingUpdate.agents} agent(s) move to other tabs or stop` : 'reload into the new version'}
+                @click=${() => this.pendingUpdate?.apply()}
+              >
+                Update ready — restart
+              </button>`
+            : ''
+        }
       </footer>
     `;
   }

@@ -33,8 +33,29 @@ KernelClient.connect({ mode, host }).then(
     document.documentElement.dataset.kernel = client.mode;
     // Memories should survive storage pressure: ask once (Chromium decides by engagement or installation).
     void navigator.storage?.persist?.().catch(() => false);
+    void registerServiceWorker(client);
   },
   (e: unknown) => {
     desktop.status = `kernel failed to start: ${(e as Error).message ?? e}`;
   },
 );
+
+/**
+ * The service worker (production builds): the app shell works offline after the first visit. A new
+ * version waits until the user accepts it from the taskbar, since reloading ends this tab's agents.
+ */
+async function registerServiceWorker(client: KernelClient): Promise<void> {
+  if (import.meta.env.DEV || !('serviceWorker' in navigator)) return;
+  const { registerSW } = await import('virtual:pwa-register');
+  const update = registerSW({
+    onNeedRefresh() {
+      desktop.pendingUpdate = {
+        agents: client.hostedPids().length,
+        apply: () => void update(true),
+      };
+    },
+    onOfflineReady() {
+      document.documentElement.dataset.offlineReady = 'true';
+    },
+  });
+}
