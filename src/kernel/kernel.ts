@@ -34,6 +34,7 @@ import {
   setCapabilities,
   widen,
 } from './permissions';
+import { isSavedState, type SavedState, Saver, STATE_KEY } from './persistence';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, ProcessTable } from './process';
 import {
   type CallFrame,
@@ -98,6 +99,8 @@ export interface KernelOptions {
   locks?: LockManager | null;
   /** An agent whose worker answers no ping for this long (a busy loop) is killed. */
   agentBeatTimeoutMs?: number;
+  /** Keep the process table and grants in IndexedDB across sessions (the kernel worker does). */
+  persist?: boolean;
 }
 
 interface StartJob extends Schedulable {
@@ -121,6 +124,12 @@ export class Kernel {
   private readonly opts: Required<Omit<KernelOptions, 'locks'>> & { locks: LockManager | null };
   private readonly bootedAt = Date.now();
   private readonly counters = { calls: 0, malformed: 0, errors: 0 };
+  /** Writes the process table and grants to disk shortly after they change. */
+  private readonly saver = new Saver(() => this.saveState());
+  /** Resolves once the previous session's state is back (or there was none); tabs are served after. */
+  readonly ready: Promise<void>;
+  /** Embedding origins the user allows, each with the most its agents may get. */
+  readonly embedOrigins = new Map<string, Partial<Capabilities>>();
 
   constructor(opts: KernelOptions = {}) {
     this.opts = {
@@ -129,6 +138,7 @@ export class Kernel {
       maxStarting: opts.maxStarting ?? 8,
       beatTimeoutMs: opts.beatTimeoutMs ?? 15_000,
       agentBeatTimeoutMs: opts.agentBeatTimeoutMs ?? 10_000,
+      persist: opts.persist ?? false,
       locks: opts.locks === undefined ? (globalThis.navigator?.locks ?? null) : opts.locks,
     };
     registerBuiltins(this.tools);
@@ -148,6 +158,7 @@ export class Kernel {
       this.log(0, what === 'load' ? 'model.load' : 'model.unload', `${what}ed ${id}`);
     const reaper = setInterval(() => this.reapSilentTabs(), Math.max(1000, this.opts.beatTimeoutMs / 3));
     (reaper as { unref?: () => void }).unref?.(); // never keep a Node test process alive
+    this.ready = this.opts.persist ? this.restoreState() : Promise.resolve();
     const pinger = setInterval(() => this.pingAgents(), Math.max(250, this.opts.agentBeatTimeoutMs / 4));
     (pinger as { unref?: () => void }).unref?.();
   }
@@ -241,6 +252,8 @@ export class Kernel {
     tab.engines.clear();
     tab.port.close?.();
     this.broadcast({ type: 'tabs', count: this.tabs.size });
+    // The last tab: the kernel's worker goes with it, so what is unsaved is written now.
+    if (![...this.tabs.values()].some((t) => !t.gone)) void this.flushState();
   }
 
   private reapSilentTabs(): void {
@@ -686,7 +699,14 @@ export class Kernel {
       this.schedule();
     } else {
       p.hostTabId = null;
-      this.exitProc(p, EXIT_HOST_LOST, why);
+      // With its last tab the OS is closing: the agent did nothing wrong, and may be started again.
+      const osClosing = ![...this.tabs.values()].some((t) => !t.gone);
+      if (osClosing) p.info.restartable = true;
+      this.exitProc(
+        p,
+        EXIT_HOST_LOST,
+        osClosing ? `the OS was closed while it ran; restartable (${why})` : why,
+      );
     }
   }
 
@@ -1065,6 +1085,7 @@ export class Kernel {
       if (answer === 'always') {
         const rule = this.standing.get(p.info.program) ?? {};
         this.standing.set(p.info.program, { ...widen(widen(emptyCaps(), rule), permissions) });
+        if (this.opts.persist) this.saver.soon();
       }
       this.grant(p, permissions);
     }
@@ -1089,6 +1110,97 @@ export class Kernel {
 
   private notify(p: Process): void {
     this.broadcast({ type: 'proc', proc: p.info });
+    if (this.opts.persist) this.saver.soon();
+  }
+
+  // ───────────────────────────── state across sessions ─────────────────────────────
+
+  private async saveState(): Promise<void> {
+    const svc = await this.memory();
+    const state: SavedState = {
+      v: 1,
+      savedAt: Date.now(),
+      nextPid: this.procs.next,
+      procs: this.procs.all().map((p) => ({
+        info: p.info,
+        source: p.source,
+        args: p.args,
+        output: p.output.slice(-8192),
+      })),
+      standing: [...this.standing],
+      embedOrigins: [...this.embedOrigins],
+    };
+    await svc.db.put('kv', state, STATE_KEY);
+  }
+
+  /** Saves now: the last tab is going, and the kernel's worker with it. */
+  flushState(): Promise<void> {
+    return this.opts.persist ? this.saver.now() : Promise.resolve();
+  }
+
+  private async restoreState(): Promise<void> {
+    let saved: unknown;
+    try {
+      saved = await (await this.memory()).db.get('kv', STATE_KEY);
+    } catch (e) {
+      console.warn('[kernel] no saved state:', e);
+      return;
+    }
+    if (!isSavedState(saved)) return;
+    this.procs.reservePids(saved.nextPid);
+    for (const [program, rule] of saved.standing) this.standing.set(program, rule);
+    for (const [origin, caps] of saved.embedOrigins ?? []) this.embedOrigins.set(origin, caps);
+    for (const r of saved.procs) {
+      if (this.procs.find(r.info.pid)) continue;
+      const p = new Process({
+        pid: r.info.pid,
+        ppid: r.info.ppid,
+        task: r.info.task,
+        program: r.info.program,
+        source: r.source,
+        args: r.args,
+        priority: r.info.priority,
+        capabilities: r.info.capabilities,
+        restart: r.info.restart,
+      });
+      Object.assign(p.info, {
+        usage: r.info.usage,
+        startTime: r.info.startTime,
+        restarts: r.info.restarts,
+        restartable: r.info.restartable ?? false,
+      });
+      p.output = r.output;
+      this.procs.add(p);
+      if (r.info.state === 'exited') {
+        p.markExited(r.info.exitCode ?? 0, r.info.exitReason);
+        p.info.endTime = r.info.endTime;
+        this.procs.exited(p);
+      } else if (r.info.restart === 'on-host-loss') {
+        p.info.restarts++;
+        this.log(p.pid, 'spawn', 'restarted: the OS was reopened and its policy is on-host-loss');
+        this.enqueue(p);
+      } else {
+        p.markExited(EXIT_HOST_LOST, 'the OS was closed while it ran; restartable');
+        p.info.restartable = true;
+        this.procs.exited(p);
+        this.log(p.pid, 'exit', 'the OS was closed while it ran: restartable');
+      }
+    }
+    for (const p of this.procs.all()) if (p.info.ppid) this.procs.find(p.info.ppid)?.children.add(p.pid);
+    this.schedule();
+  }
+
+  /** Starts a restartable process again, under its own pid (the user's `restart`). */
+  restart(p: Process): null {
+    if (p.alive) throw new SysError('EAGAIN', `process ${p.pid} is running`);
+    if (!p.info.restartable) throw new SysError('EINVAL', `process ${p.pid} is not restartable`);
+    p.revive();
+    this.procs.revived(p.pid);
+    this.log(p.pid, 'spawn', `restarted by the user (restart ${p.info.restarts})`);
+    this.enqueue(p);
+    this.notify(p);
+    this.schedule();
+    return null;
   }
 
   private broadcast(event: KernelEvent): void {

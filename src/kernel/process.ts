@@ -115,6 +115,18 @@ export class Process {
     if (this.output.length > OUTPUT_KEEP) this.output = this.output.slice(-OUTPUT_KEEP);
   }
 
+  /** A restartable process (its OS was closed while it ran) starts a new life under the same pid. */
+  revive(): void {
+    this.info.state = 'ready';
+    this.info.exitCode = null;
+    this.info.exitReason = null;
+    this.info.endTime = null;
+    this.info.restartable = false;
+    this.info.restarts++;
+    this.booted = false;
+    this.incarnation++;
+  }
+
   markExited(code: number, reason: string | null): Exit {
     this.info.state = 'exited';
     this.info.exitCode = code;
@@ -177,6 +189,20 @@ export class ProcessTable {
 
   all(): Process[] {
     return [...this.procs.values()];
+  }
+
+  /** Pids continue after those of an earlier session. */
+  reservePids(next: number): void {
+    this.nextPid = Math.max(this.nextPid, next);
+  }
+
+  get next(): number {
+    return this.nextPid;
+  }
+
+  revived(pid: number): void {
+    const i = this.zombies.indexOf(pid);
+    if (i >= 0) this.zombies.splice(i, 1);
   }
 
   /** Remembers an exit and reaps the oldest exited processes beyond the limit. */

@@ -107,6 +107,8 @@ export interface ProcInfo {
   hostTab: string | null;
   restart: 'never' | 'on-host-loss';
   restarts: number;
+  /** It was running when the OS closed: `restart` starts it again under the same pid. */
+  restartable?: boolean;
   capabilities: import('./access-control').Capabilities;
   usage: { prompt_tokens: number; completion_tokens: number };
 }

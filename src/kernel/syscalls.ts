@@ -196,6 +196,13 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       doc: `renice(pid, priority): ${PRIORITY_MIN} is most urgent, ${PRIORITY_MAX} least`,
     }),
 
+    restart: define(obj({ pid }), {
+      cap: null,
+      who: 'user',
+      handler: (k, c, a) => k.restart(k.visible(c, a.pid)),
+      doc: 'restart(pid): start again, under the same pid, an agent that was running when the OS closed',
+    }),
+
     grant: define(obj({ pid, permissions: checkPermissions }), {
       cap: null,
       who: 'user',

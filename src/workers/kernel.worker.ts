@@ -5,9 +5,10 @@
  */
 import { type Endpoint, Kernel } from '../kernel/kernel';
 
-const kernel = new Kernel();
-// Open storage now, so earlier sessions' episodes are back before anyone asks.
-kernel.memory().catch((e: unknown) => console.warn('[kernel] memory unavailable:', e));
+// The process table and grants persist across sessions; storage opens now, so the previous
+// session (processes, episodes) is back before any tab is served.
+const kernel = new Kernel({ persist: true });
+const attach = (port: Endpoint) => void kernel.ready.then(() => kernel.attachTab(port));
 const scope = globalThis as unknown as {
   onconnect: ((ev: MessageEvent) => void) | null;
   postMessage?: unknown;
@@ -16,10 +17,17 @@ const scope = globalThis as unknown as {
 if ('onconnect' in globalThis) {
   scope.onconnect = (ev: MessageEvent) => {
     const port = ev.ports[0];
-    if (port) kernel.attachTab(port);
+    if (port) attach(port); // messages wait in the port until then
   };
 } else {
-  kernel.attachTab(globalThis as unknown as Endpoint);
+  // A worker's own scope drops messages nobody listens for: keep them until the kernel is ready.
+  const self = globalThis as unknown as Endpoint & { onmessage: ((ev: MessageEvent) => void) | null };
+  const early: MessageEvent[] = [];
+  self.onmessage = (ev) => early.push(ev);
+  void kernel.ready.then(() => {
+    kernel.attachTab(self);
+    for (const ev of early.splice(0)) self.onmessage?.(ev);
+  });
 }
 
 // A kernel must outlive anything an agent sends; log what escapes instead of dying silently.
