@@ -11,6 +11,8 @@ import { AGENT_CSP, AGENT_SCRIPT_RE } from './src/workers/agent-policy';
 function agentCsp(): Plugin {
   const middleware: Connect.NextHandleFunction = (req, res, next) => {
     if (req.url && AGENT_SCRIPT_RE.test(req.url)) res.setHeader('Content-Security-Policy', AGENT_CSP);
+    // Host pages on other origins import the embedding client (and the chunks it imports) as modules.
+    if (req.url && /^\/(embed\/|assets\/)/.test(req.url)) res.setHeader('Access-Control-Allow-Origin', '*');
     next();
   };
   return {
@@ -25,7 +27,7 @@ function agentCsp(): Plugin {
       this.emitFile({
         type: 'asset',
         fileName: '_headers',
-        source: `/assets/agent.worker-*\n  Content-Security-Policy: ${AGENT_CSP}\n`,
+        source: `/assets/agent.worker-*\n  Content-Security-Policy: ${AGENT_CSP}\n/assets/*\n  Access-Control-Allow-Origin: *\n/embed/*\n  Access-Control-Allow-Origin: *\n`,
       });
     },
   };
@@ -85,7 +87,19 @@ export default defineConfig({
     sourcemap: true,
     rollupOptions: {
       // The bench page is built only for `npm run bench`, never shipped.
-      input: { main: 'index.html', ...(process.env.AGENTOS_BENCH ? { bench: 'bench/index.html' } : {}) },
+      input: {
+        main: 'index.html',
+        // The OS inside a host page's iframe, and the module host pages import to talk to it.
+        embed: 'embed.html',
+        'embed-client': 'src/embed/client.ts',
+        ...(process.env.AGENTOS_BENCH ? { bench: 'bench/index.html' } : {}),
+      },
+      // The client keeps one stable URL (/embed/client.js) that host pages can import.
+      output: {
+        entryFileNames: (chunk) => (chunk.name === 'embed-client' ? 'embed/client.js' : 'assets/[name]-[hash].js'),
+      },
+      // Keep the client's exports even though nothing in the app imports them.
+      preserveEntrySignatures: 'exports-only',
     },
   },
   server: { port: 5173, strictPort: true },

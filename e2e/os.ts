@@ -1,6 +1,12 @@
 /** Helpers for driving the OS in a page: open it, and run code against the tab's kernel client. */
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
 import { expect, type Page } from '@playwright/test';
 import type { KernelClient } from '../src/shell/kernel-client';
+import { AGENT_CSP } from '../src/workers/agent-policy';
 
 declare global {
   interface Window {
@@ -24,4 +30,45 @@ export async function typeCommand(page: Page, line: string): Promise<void> {
   const input = page.getByRole('textbox', { name: 'command' });
   await input.fill(line);
   await input.press('Enter');
+}
+
+/** The production build served from a copy, so a test can publish a "new version" of it. */
+export async function serveCopyOfDist(
+  edit?: (dir: string) => void,
+): Promise<{ origin: string; dir: string; close: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'agentos-dist-'));
+  cpSync('dist', dir, { recursive: true, filter: (src) => !/ort-wasm|\.map$/.test(src) });
+  edit?.(dir);
+  const types: Record<string, string> = {
+    '.html': 'text/html',
+    '.js': 'text/javascript',
+    '.mjs': 'text/javascript',
+    '.css': 'text/css',
+    '.wasm': 'application/wasm',
+    '.json': 'application/json',
+    '.webmanifest': 'application/manifest+json',
+    '.png': 'image/png',
+    '.svg': 'image/svg+xml',
+  };
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    let file = join(dir, path === '/' ? 'index.html' : path);
+    if (!file.startsWith(dir) || !existsSync(file) || statSync(file).isDirectory())
+      file = join(dir, 'index.html');
+    res.setHeader('content-type', types[extname(file)] ?? 'application/octet-stream');
+    res.setHeader('cache-control', 'no-cache');
+    if (/agent\.worker-/.test(file)) res.setHeader('content-security-policy', AGENT_CSP);
+    if (/^\/(embed|assets)\//.test(path)) res.setHeader('access-control-allow-origin', '*');
+    res.end(readFileSync(file));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://localhost:${port}`,
+    dir,
+    close: () => {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,13 +1,10 @@
 /** The installed-app use: manifest, installability, offline start, and an update that waits for the user. */
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 import { chromium, expect, test } from '@playwright/test';
-import { AGENT_CSP } from '../src/workers/agent-policy';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.mjs';
-import { openOS } from './os';
+import { openOS, serveCopyOfDist } from './os';
 
 /** The first visit installs the service worker; a reload puts the page under its control. */
 async function waitForController(page: import('@playwright/test').Page): Promise<void> {
@@ -89,43 +86,6 @@ test('after one visit the OS opens offline, kernel and agents included; model fi
   expect(r.out).toBe('offline hello\n');
   await context.setOffline(false);
 });
-
-/** The production build served from a copy, so a test can publish a "new version" of it. */
-async function serveCopyOfDist(): Promise<{ origin: string; dir: string; close: () => void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'agentos-dist-'));
-  cpSync('dist', dir, { recursive: true, filter: (src) => !/ort-wasm|\.map$/.test(src) });
-  const types: Record<string, string> = {
-    '.html': 'text/html',
-    '.js': 'text/javascript',
-    '.mjs': 'text/javascript',
-    '.css': 'text/css',
-    '.wasm': 'application/wasm',
-    '.json': 'application/json',
-    '.webmanifest': 'application/manifest+json',
-    '.png': 'image/png',
-    '.svg': 'image/svg+xml',
-  };
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    let file = join(dir, path === '/' ? 'index.html' : path);
-    if (!file.startsWith(dir) || !existsSync(file) || statSync(file).isDirectory())
-      file = join(dir, 'index.html');
-    res.setHeader('content-type', types[extname(file)] ?? 'application/octet-stream');
-    res.setHeader('cache-control', 'no-cache');
-    if (/agent\.worker-/.test(file)) res.setHeader('content-security-policy', AGENT_CSP);
-    res.end(readFileSync(file));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://localhost:${port}`,
-    dir,
-    close: () => {
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 test('a new version waits for the user: the taskbar offers it, nothing reloads on its own', async ({
   page,

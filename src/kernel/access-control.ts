@@ -170,7 +170,8 @@ export function exceeds(a: Capabilities, b: Capabilities): string[] {
     if (theirs.includes('*')) continue;
     for (const ns of mine) {
       const coveredTopic = name === 'bus' && ns.startsWith('topic:') && theirs.includes('topic:*');
-      if (!theirs.includes(ns) && !coveredTopic) out.push(`${name}:${ns}`);
+      const coveredTool = name === 'tools' && coversTool(theirs, ns);
+      if (!theirs.includes(ns) && !coveredTopic && !coveredTool) out.push(`${name}:${ns}`);
     }
   }
   return out;
@@ -191,7 +192,12 @@ export function intersect(a: Capabilities, b: Capabilities): Capabilities {
     memoryRead: meet(a.memoryRead, b.memoryRead),
     memoryWrite: meet(a.memoryWrite, b.memoryWrite),
     bus: meet(a.bus, b.bus),
-    tools: meet(a.tools, b.tools),
+    tools: [
+      ...new Set([
+        ...a.tools.filter((t) => coversTool(b.tools, t)),
+        ...b.tools.filter((t) => coversTool(a.tools, t)),
+      ]),
+    ],
     net: meet(a.net, b.net),
     memoryWrites: min(a.memoryWrites, b.memoryWrites),
   };
@@ -203,8 +209,28 @@ function meet(a: string[], b: string[]): string[] {
   return a.filter((x) => b.includes(x));
 }
 
-export const mayUseTool = (caps: Capabilities, name: string): boolean =>
-  caps.tools.includes('*') || caps.tools.includes(name);
+/** Whether a list of tool grants covers a tool name: '*', the name, or a prefix such as 'host.*'. */
+export const coversTool = (grants: string[], name: string): boolean =>
+  grants.includes('*') ||
+  grants.includes(name) ||
+  grants.some((g) => g.endsWith('.*') && name.startsWith(g.slice(0, -1)) && name.length > g.length - 1);
+
+export const mayUseTool = (caps: Capabilities, name: string): boolean => coversTool(caps.tools, name);
+
+/** No capabilities at all: the base that grants widen. */
+export const NO_CAPS: Readonly<Capabilities> = Object.freeze({
+  spawn: false,
+  procs: 'self',
+  models: [],
+  tokenQuota: 0,
+  modelAdmin: false,
+  memoryRead: [],
+  memoryWrite: [],
+  bus: [],
+  tools: [],
+  net: [],
+  memoryWrites: 0,
+});
 
 /** The origin of an http(s) URL, or EINVAL. */
 export function originOf(url: string): string {

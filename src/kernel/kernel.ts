@@ -14,6 +14,7 @@ import {
   holds,
   mayReachOrigin,
   mayUseModel,
+  NO_CAPS,
   originOf,
   USER_CAPS,
 } from './access-control';
@@ -49,7 +50,7 @@ import {
 } from './protocol';
 import { PRIORITY_DEFAULT, RunQueue, type Schedulable } from './scheduler';
 import { lookup } from './syscalls';
-import { registerBuiltins, ToolRegistry } from './tools';
+import { registerBuiltins, type ToolDef, type ToolInfo, ToolRegistry } from './tools';
 import { Transfer } from './transfer';
 
 /** Anything that carries frames: a MessagePort, or a dedicated worker's global scope. */
@@ -71,6 +72,8 @@ export interface Tab {
   streams: Map<number, AbortController>;
   lastBeat: number;
   gone: boolean;
+  /** Tool calls sent to this tab (a tool it serves), waiting for tools.result. */
+  toolCalls: Map<number, { resolve: (v: unknown) => void; reject: (e: SysError) => void }>;
 }
 
 export type Caller =
@@ -229,6 +232,7 @@ export class Kernel {
       hosted: new Set(),
       engines: new Map(),
       streams: new Map(),
+      toolCalls: new Map(),
       lastBeat: Date.now(),
       gone: false,
     };
@@ -250,6 +254,10 @@ export class Kernel {
     for (const p of [...tab.hosted]) this.hostLost(p, `host tab ${tab.id.slice(0, 8)} closed`);
     for (const e of tab.engines.values()) e.fail(`its host tab ${tab.id.slice(0, 8)} closed`);
     tab.engines.clear();
+    this.tools.removeSource(`tab:${tab.id}`);
+    for (const c of tab.toolCalls.values())
+      c.reject(new SysError('EIO', 'the page serving this tool closed'));
+    tab.toolCalls.clear();
     tab.port.close?.();
     this.broadcast({ type: 'tabs', count: this.tabs.size });
     // The last tab: the kernel's worker goes with it, so what is unsaved is written now.
@@ -1010,6 +1018,70 @@ export class Kernel {
     });
   }
 
+  // ───────────────────────────── tools served by pages ─────────────────────────────
+
+  private toolCallSeq = 0;
+
+  /** A page (the desktop, or a site embedding the OS) serves a tool: calls reach it as host.tool commands. */
+  registerTabTool(tab: Tab, def: ToolDef): ToolInfo {
+    return this.tools.register(def, `tab:${tab.id}`, (args, caller) => {
+      if (tab.gone) throw new SysError('EIO', 'the page serving this tool closed');
+      const callId = ++this.toolCallSeq;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          tab.toolCalls.delete(callId);
+          reject(new SysError('ETIMEDOUT', `${def.name}: the page did not answer within 30 s`));
+        }, 30_000);
+        tab.toolCalls.set(callId, {
+          resolve: (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        });
+        post(tab.port, {
+          t: 'host.tool',
+          callId,
+          name: def.name,
+          args,
+          pid: caller.pid,
+        } satisfies HostCommand);
+      });
+    });
+  }
+
+  /** The page's answer to a host.tool call; an unknown call id is refused and changes nothing. */
+  toolResult(tab: Tab, callId: number, ok: boolean, value: unknown, error: string | undefined): null {
+    const c = tab.toolCalls.get(callId);
+    if (!c) throw new SysError('EINVAL', `no tool call ${callId} waits for this page`);
+    tab.toolCalls.delete(callId);
+    if (ok) c.resolve(value);
+    else c.reject(new SysError('EIO', String(error ?? 'the tool failed').slice(0, 500)));
+    return null;
+  }
+
+  // ───────────────────────────── embedding origins ─────────────────────────────
+
+  allowEmbedding(origin: string, permissions: Partial<Capabilities>): void {
+    this.embedOrigins.set(origin, permissions);
+    this.log(0, 'grant', `embedding allowed for ${origin}: ${JSON.stringify(permissions)}`);
+    this.broadcast({ type: 'embed.origins', origins: [...this.embedOrigins.keys()] });
+    if (this.opts.persist) this.saver.soon();
+  }
+
+  disallowEmbedding(origin: string): boolean {
+    const had = this.embedOrigins.delete(origin);
+    if (had) {
+      this.log(0, 'revoke', `embedding no longer allowed for ${origin}`);
+      this.broadcast({ type: 'embed.origins', origins: [...this.embedOrigins.keys()] });
+      if (this.opts.persist) this.saver.soon();
+    }
+    return had;
+  }
+
   // ───────────────────────────── permissions ─────────────────────────────
 
   /** Standing grants the user gave with "always", by program: applied when the user spawns it again. */
@@ -1084,7 +1156,7 @@ export class Kernel {
     } else {
       if (answer === 'always') {
         const rule = this.standing.get(p.info.program) ?? {};
-        this.standing.set(p.info.program, { ...widen(widen(emptyCaps(), rule), permissions) });
+        this.standing.set(p.info.program, { ...widen(widen({ ...NO_CAPS }, rule), permissions) });
         if (this.opts.persist) this.saver.soon();
       }
       this.grant(p, permissions);
@@ -1245,21 +1317,4 @@ function post(port: Endpoint, frame: unknown): void {
   } catch {
     /* a closed or broken port: the tab is going away */
   }
-}
-
-/** No capabilities at all: the base standing rules widen from. */
-function emptyCaps(): Capabilities {
-  return {
-    spawn: false,
-    procs: 'self',
-    models: [],
-    tokenQuota: 0,
-    modelAdmin: false,
-    memoryRead: [],
-    memoryWrite: [],
-    bus: [],
-    tools: [],
-    net: [],
-    memoryWrites: 0,
-  };
 }

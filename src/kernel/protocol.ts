@@ -65,7 +65,9 @@ export type HostCommand =
   | { t: 'host.start'; pid: number; incarnation: number; port: MessagePort }
   | { t: 'host.terminate'; pid: number; incarnation: number }
   | { t: 'host.engine'; key: string; port: MessagePort }
-  | { t: 'host.engine.stop'; key: string };
+  | { t: 'host.engine.stop'; key: string }
+  /** A tool this tab serves was called: answer with the tools.result syscall. */
+  | { t: 'host.tool'; callId: number; name: string; args: unknown; pid: number };
 /** Host tab → kernel: an agent worker died on its own (error event). */
 export interface HostReport {
   t: 'host.died';
@@ -119,7 +121,9 @@ export type KernelEvent =
   | { type: 'tabs'; count: number }
   /** An agent asks the user for more capabilities; a tab shows it and answers with permission.answer. */
   | { type: 'ask'; ask: PermissionAsk }
-  | { type: 'ask.done'; id: number; answer: 'once' | 'always' | 'deny' };
+  | { type: 'ask.done'; id: number; answer: 'once' | 'always' | 'deny' }
+  /** The embedding allowlist changed: embedded copies of the OS re-check their page's origin. */
+  | { type: 'embed.origins'; origins: string[] };
 
 export type InboundFrame =
   | CallFrame

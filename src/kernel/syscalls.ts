@@ -13,6 +13,7 @@ import {
   mayReadNamespace,
   mayUseTool,
   mayWriteNamespace,
+  originOf,
   privateNamespace,
 } from './access-control';
 import {
@@ -852,8 +853,15 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       }),
       {
         cap: 'tools',
-        who: 'agent',
+        who: 'any',
         handler: (k, c, a) => {
+          const def = {
+            name: a.name,
+            description: a.description,
+            inputSchema: a.inputSchema as Record<string, unknown>,
+          };
+          // A page (the desktop, or a site embedding the OS) serves it: calls reach the tab as host.tool.
+          if (c.kind === 'user') return k.registerTabTool(c.tab, def);
           const pid = c.pid;
           // Calls reach the serving agent as bus requests on the 'tools' topic; its reply is the result.
           return k.tools.register(
@@ -872,9 +880,61 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
             },
           );
         },
-        doc: 'serve a tool to others: calls arrive as bus requests on the "tools" topic (the SDK’s tools.serve handles them)',
+        doc: 'serve a tool to others: an agent gets calls as bus requests on the "tools" topic (the SDK’s tools.serve), a page as host.tool commands',
       },
     ),
+
+    'tools.result': define(
+      obj({
+        callId: int({ min: 1 }),
+        ok: bool,
+        value: opt(json({ maxBytes: 1_048_576 })),
+        error: opt(str({ max: 4096 })),
+      }),
+      {
+        cap: null,
+        who: 'user',
+        handler: (k, c, a) =>
+          k.toolResult((c as Caller & { kind: 'user' }).tab, a.callId, a.ok, a.value, a.error),
+        doc: 'a page answers a host.tool call to a tool it serves (an unknown call id is EINVAL and changes nothing)',
+      },
+    ),
+
+    'embed.allow': define(
+      obj({
+        origin: str({ min: 8, max: 300, pattern: /^https?:\/\/[^/?#\s]+$/ }),
+        permissions: checkPermissions,
+      }),
+      {
+        cap: null,
+        who: 'user',
+        handler: (k, _c, a) => {
+          k.allowEmbedding(originOf(a.origin), a.permissions);
+          return null;
+        },
+        doc: 'embed.allow(origin, permissions): a site may embed the OS; its agents get at most these permissions',
+      },
+    ),
+
+    'embed.disallow': define(obj({ origin: str({ min: 8, max: 300 }) }), {
+      cap: null,
+      who: 'user',
+      handler: (k, _c, a) => {
+        if (!k.disallowEmbedding(a.origin)) throw new SysError('ENOENT', `${a.origin} is not allowed`);
+        return null;
+      },
+      doc: 'embed.disallow(origin): that site’s embedded OS stops answering it, at its next message',
+    }),
+
+    'embed.policy': define(obj({ origin: opt(str({ max: 300 })) }), {
+      cap: null,
+      who: 'user',
+      handler: (k, _c, a) =>
+        a.origin === undefined
+          ? [...k.embedOrigins].map(([origin, permissions]) => ({ origin, permissions }))
+          : (k.embedOrigins.get(a.origin) ?? null),
+      doc: 'embed.policy(origin?): what an embedding origin may do (null if it is not allowed), or the whole allowlist',
+    }),
 
     'tools.remove': define(obj({ name: str({ min: 1, max: 64 }) }), {
       cap: 'tools',

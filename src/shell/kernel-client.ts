@@ -28,12 +28,13 @@ interface Hosted {
   incarnation: number;
 }
 
-function startKernel(mode: KernelMode): PortLike & { start?(): void } {
+function startKernel(mode: KernelMode, onError?: () => void): PortLike & { start?(): void } {
   if (mode === 'shared') {
     const sw = new SharedWorker(new URL('../workers/kernel.worker.ts', import.meta.url), {
       type: 'module',
       name: 'agentos-kernel',
     });
+    if (onError) sw.onerror = onError;
     return sw.port;
   }
   return new Worker(new URL('../workers/kernel.worker.ts', import.meta.url), {
@@ -81,6 +82,18 @@ export class KernelClient {
       wanted === 'auto' ? (typeof SharedWorker === 'function' ? 'shared' : 'dedicated') : wanted;
     if (mode === 'shared' && typeof SharedWorker !== 'function')
       throw new SysError('ENOSYS', 'this browser has no SharedWorker');
+    if (mode === 'shared' && wanted === 'auto') {
+      // A SharedWorker can be refused (a third-party frame whose storage the browser blocks): then this
+      // page runs its own kernel, as where SharedWorker is missing.
+      let refused!: () => void;
+      const failed = new Promise<null>((r) => (refused = () => r(null)));
+      const client = new KernelClient('shared', startKernel('shared', refused), opts.host ?? true);
+      const ok = await Promise.race([client.hello().then(() => client), failed]);
+      if (ok) return ok;
+      const fallback = new KernelClient('dedicated', startKernel('dedicated'), opts.host ?? true);
+      await fallback.hello();
+      return fallback;
+    }
     const client = new KernelClient(mode, startKernel(mode), opts.host ?? true);
     await client.hello();
     return client;
@@ -89,14 +102,16 @@ export class KernelClient {
   private async hello(): Promise<void> {
     let lock: string | null = null;
     if (this.mode === 'shared' && navigator.locks) {
-      lock = `agentos:tab:${this.tabId}`;
-      const name = lock;
+      const name = `agentos:tab:${this.tabId}`;
       // Hold the lock for the tab's whole life; the kernel is granted it the moment the tab dies.
-      await new Promise<void>((held) => {
-        void navigator.locks.request(name, () => {
-          held();
-          return new Promise<never>(() => {});
-        });
+      // A third-party frame with its storage blocked is denied locks: it beats instead.
+      lock = await new Promise<string | null>((held) => {
+        navigator.locks
+          .request(name, () => {
+            held(name);
+            return new Promise<never>(() => {});
+          })
+          .catch(() => held(null));
       });
     }
     this.port.postMessage({
@@ -114,9 +129,37 @@ export class KernelClient {
     if (this.host) this.refillSpare();
   }
 
+  // ───────── tools this page serves ─────────
+
+  private readonly toolHandlers = new Map<string, (args: unknown, pid: number) => unknown>();
+
+  /** Serves a tool from this page: agents granted it call it through the kernel; the handler answers. */
+  async serveTool(
+    def: { name: string; description: string; inputSchema: Record<string, unknown> },
+    handler: (args: unknown, pid: number) => unknown,
+  ): Promise<void> {
+    await this.call('tools.register', def);
+    this.toolHandlers.set(def.name, handler);
+  }
+
+  private async answerTool(cmd: Extract<HostCommand, { t: 'host.tool' }>): Promise<void> {
+    const handler = this.toolHandlers.get(cmd.name);
+    const reply = await Promise.resolve()
+      .then(() => {
+        if (!handler) throw new Error(`this page serves no tool ${cmd.name}`);
+        return handler(cmd.args, cmd.pid);
+      })
+      .then(
+        (value) => ({ callId: cmd.callId, ok: true, value: value ?? null }),
+        (e: unknown) => ({ callId: cmd.callId, ok: false, error: String((e as Error)?.message ?? e) }),
+      );
+    await this.call('tools.result', reply).catch(() => {});
+  }
+
   // ───────── host role ─────────
 
   private onHostCommand(cmd: HostCommand): void {
+    if (cmd.t === 'host.tool') return void this.answerTool(cmd);
     if (!this.host) return;
     if (cmd.t === 'host.start') {
       const worker = this.spare ?? startAgentWorker();

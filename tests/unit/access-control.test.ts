@@ -118,3 +118,17 @@ describe('network origins and memory-write caps', () => {
     expect(() => originOf('javascript:alert(1)')).toThrow(/EINVAL/);
   });
 });
+
+describe('tool prefixes', () => {
+  it("'host.*' covers the host page’s tools, and no other", async () => {
+    const { coversTool, intersect, NO_CAPS } = await import('../../src/kernel/access-control');
+    expect(coversTool(['host.*'], 'host.selection')).toBe(true);
+    expect(coversTool(['host.*'], 'host.')).toBe(false);
+    expect(coversTool(['host.*'], 'hostile.tool')).toBe(false);
+    expect(coversTool(['host.*'], 'http.fetch')).toBe(false);
+    const p = { ...parent, tools: ['host.*', 'time.now'] };
+    expect(deriveChild(p, { tools: ['host.selection'] }).tools).toEqual(['host.selection']);
+    expect(() => deriveChild(p, { tools: ['http.fetch'] })).toThrow(/tools:http.fetch/);
+    expect(intersect({ ...NO_CAPS, tools: ['host.*'] }, { ...NO_CAPS, tools: ['host.a', 'x'] }).tools).toEqual(['host.a']);
+  });
+});

@@ -332,6 +332,41 @@ export const COMMANDS: Record<string, Command> = {
       t.print(`revoked; ${pid} now has ${words[1]}: ${JSON.stringify(caps[words[1] ?? ''])}`);
     },
   },
+  restart: {
+    usage: 'restart <pid>',
+    help: 'start again an agent that was running when the OS closed (same pid)',
+    async run(k, t, words) {
+      await k.call('restart', { pid: pidArg(words[0]) });
+      t.print(`restarted ${words[0]}`);
+    },
+  },
+  embed: {
+    usage: 'embed [allow <origin> [tools…] | deny <origin>]',
+    help: 'sites that may embed this OS (besides embed-policy.json), and the tools their agents may get',
+    async run(k, t, words) {
+      const [verb, origin, ...tools] = words;
+      if (verb === 'allow' && origin) {
+        await k.call('embed.allow', { origin, permissions: { tools: tools.length ? tools : ['host.*'] } });
+        t.print(`${origin} may embed this OS`);
+      } else if (verb === 'deny' && origin) {
+        await k.call('embed.disallow', { origin });
+        t.print(`${origin} may no longer embed this OS`);
+      } else {
+        const list = await k.call<{ origin: string; permissions: Record<string, unknown> }[]>(
+          'embed.policy',
+          {},
+        );
+        t.print(
+          list.length
+            ? formatTable([
+                ['ORIGIN', 'AT MOST'],
+                ...list.map((e) => [e.origin, JSON.stringify(e.permissions)]),
+              ])
+            : 'no origins in settings (see public/embed-policy.json for the deployment’s list)',
+        );
+      }
+    },
+  },
   clear: {
     usage: 'clear',
     help: 'clear the screen',

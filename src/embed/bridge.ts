@@ -1,0 +1,210 @@
+/**
+ * The OS side of embedding, running in embed.html inside a host page's iframe.
+ * It connects to the kernel like any tab (and hosts agents), and speaks the
+ * embedding protocol (protocol.ts) to its parent page only, and only while the
+ * OS owner allows that page's origin: the origin is checked on every message,
+ * not just at the handshake, against the allowlist the kernel keeps (settings).
+ * What the page's agents may do is clamped to what the owner gave its origin.
+ */
+import {
+  type Capabilities,
+  checkPermissions,
+  DEFAULT_AGENT_CAPS,
+  deriveChild,
+  NO_CAPS,
+} from '../kernel/access-control';
+import { SysError } from '../kernel/errors';
+import type { KernelEvent } from '../kernel/protocol';
+import { KernelClient } from '../shell/kernel-client';
+import { EMBED_VERSIONS, type HostMessage, isCorrelationId, type OsMessage, TAG } from './protocol';
+
+const statusEl = document.getElementById('status');
+const setStatus = (s: string) => {
+  if (statusEl) statusEl.textContent = s;
+};
+
+interface Peer {
+  origin: string;
+  version: number;
+}
+
+async function main(): Promise<void> {
+  if (window.parent === window) {
+    setStatus('This page is the embeddable AgentOS: open it inside an iframe (see the README).');
+    return;
+  }
+  const k = await KernelClient.connect({ mode: 'auto', host: true });
+  // Who may embed: the deployment's embed-policy.json (the site owner's list, the same for every visitor),
+  // then the allowlist in this kernel's settings, which wins. An embedded OS on another site has its own,
+  // partitioned kernel: its settings start empty, so the file is what usually decides.
+  const fromFile = await loadPolicyFile();
+  let allowed = new Map<string, Partial<Capabilities>>();
+  const refresh = async () => {
+    const list = await k.call<{ origin: string; permissions: Partial<Capabilities> }[]>('embed.policy', {});
+    allowed = new Map([...fromFile, ...list.map((e) => [e.origin, e.permissions] as const)]);
+  };
+  await refresh();
+  let peer: Peer | null = null;
+  const owned = new Set<number>();
+  const ended = new Set<number>();
+  const seen = new Set<string>(); // correlation ids in use: a reused one is refused
+
+  const send = (m: OsMessage) => {
+    if (peer) window.parent.postMessage(m, peer.origin); // never '*'
+  };
+  k.on((e: KernelEvent) => {
+    if (e.type === 'embed.origins') {
+      void refresh();
+    } else if (e.type === 'output' && owned.has(e.pid)) {
+      send({ [TAG]: 1, type: 'output', pid: e.pid, fd: e.fd, data: e.data });
+    } else if (
+      e.type === 'proc' &&
+      owned.has(e.proc.pid) &&
+      e.proc.state === 'exited' &&
+      !ended.has(e.proc.pid)
+    ) {
+      ended.add(e.proc.pid); // still the page's: it may wait for it or read its exit
+      send({
+        [TAG]: 1,
+        type: 'exit',
+        pid: e.proc.pid,
+        exitCode: e.proc.exitCode,
+        exitReason: e.proc.exitReason,
+      });
+    }
+  });
+  setStatus('AgentOS: waiting for the page to connect');
+
+  window.addEventListener('message', (ev: MessageEvent) => {
+    if (ev.source !== window.parent) return;
+    const m = ev.data as Partial<HostMessage> | null;
+    if (!m || typeof m !== 'object' || m[TAG] !== 1) return;
+    const policy = allowed.get(ev.origin);
+    const reply = (v: OsMessage) => (ev.source as Window).postMessage(v, ev.origin);
+    if (!policy) {
+      // Nothing else, to anyone not allowed: not even whether an agent exists.
+      reply({
+        [TAG]: 1,
+        type: 'refused',
+        reason: `${ev.origin} may not embed this AgentOS (its owner can allow it)`,
+      });
+      if (peer?.origin === ev.origin) peer = null;
+      return;
+    }
+    const id = m.id;
+    const fail = (code: string, message: string, cid: string | null = isCorrelationId(id) ? id : null) =>
+      reply({ [TAG]: 1, type: 'result', id: cid, ok: false, error: { code, message } });
+    if (!isCorrelationId(id))
+      return fail('EINVAL', 'every message needs a correlation id (1–100 printable characters)', null);
+    if (m.type === 'hello') {
+      const theirs = Array.isArray(m.versions) ? m.versions.filter((v) => typeof v === 'number') : [];
+      const version = Math.max(
+        ...theirs.filter((v) => (EMBED_VERSIONS as readonly number[]).includes(v)),
+        -1,
+      );
+      if (version < 0)
+        return fail(
+          'EPROTO',
+          `no common protocol version: this OS speaks ${EMBED_VERSIONS.join(', ')}, the page ${theirs.join(', ') || 'none'}`,
+        );
+      peer = { origin: ev.origin, version };
+      return reply({ [TAG]: 1, type: 'welcome', id, version, permissions: policy });
+    }
+    if (!peer || peer.origin !== ev.origin) return fail('EPROTO', 'say hello first');
+    if (seen.has(id)) return fail('EINVAL', `correlation id ${id} was already used`);
+    seen.add(id);
+    const ok = (value: unknown) => send({ [TAG]: 1, type: 'result', id, ok: true, value: value ?? null });
+    const err = (e: unknown) => {
+      const s = SysError.from(e);
+      send({ [TAG]: 1, type: 'result', id, ok: false, error: { code: s.code, message: s.message } });
+    };
+    void handle(m as HostMessage, policy).then(ok, err);
+  });
+
+  async function handle(m: HostMessage, policy: Partial<Capabilities>): Promise<unknown> {
+    const ownedPid = (pid: unknown) => {
+      if (typeof pid !== 'number' || !owned.has(pid))
+        throw new SysError('EPERM', `process ${String(pid)} was not started by this page`);
+      return pid;
+    };
+    switch (m.type) {
+      case 'spawn': {
+        if (typeof m.task !== 'string') throw new SysError('EINVAL', 'spawn needs a task');
+        // The most this origin's agents may get, then what the page asked for within it.
+        // Unnamed limits are the defaults: no token quota, the usual memory-write cap.
+        const ceiling: Capabilities = {
+          ...NO_CAPS,
+          tokenQuota: null,
+          memoryWrites: DEFAULT_AGENT_CAPS.memoryWrites,
+          procs: 'children',
+          ...policy,
+        };
+        const caps = deriveChild(ceiling, m.permissions);
+        const o = m.options ?? {};
+        const pid = await k.spawn(m.task, caps, {
+          ...(o.program !== undefined ? { program: o.program } : {}),
+          ...(o.source !== undefined ? { source: o.source } : {}),
+          ...(o.args !== undefined ? { args: o.args } : {}),
+          ...(o.priority !== undefined ? { priority: Math.max(0, o.priority) } : {}),
+        });
+        owned.add(pid);
+        return { pid, capabilities: caps };
+      }
+      case 'send':
+        return k.call('bus.send', { to: ownedPid(m.pid), body: m.body });
+      case 'wait':
+        return k.wait(ownedPid(m.pid), m.timeoutMs);
+      case 'kill':
+        return k.kill(ownedPid(m.pid));
+      case 'tool.register': {
+        const name = String(m.name).startsWith('host.') ? String(m.name) : `host.${String(m.name)}`;
+        await k.serveTool(
+          { name, description: String(m.description ?? ''), inputSchema: m.inputSchema },
+          (args, pid) => {
+            // Ask the page; its tool.result (with this call id) answers.
+            const callId = crypto.randomUUID();
+            return new Promise((resolve, reject) => {
+              toolWaiters.set(callId, { resolve, reject });
+              send({ [TAG]: 1, type: 'tool.call', callId, name, args, pid });
+            });
+          },
+        );
+        return { name };
+      }
+      case 'tool.result': {
+        const w = toolWaiters.get(m.callId);
+        if (!w) throw new SysError('EINVAL', `no tool call ${String(m.callId)} is waiting for this page`);
+        toolWaiters.delete(m.callId);
+        if (m.ok) w.resolve(m.value ?? null);
+        else w.reject(new SysError('EIO', String(m.error ?? 'the page’s tool failed').slice(0, 500)));
+        return null;
+      }
+      default:
+        throw new SysError('ENOSYS', `unknown message type ${String((m as { type?: unknown }).type)}`);
+    }
+  }
+  const toolWaiters = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+}
+
+/** The deployment's list: `{ "origins": { "https://site.example": { ...permissions } } }`. */
+async function loadPolicyFile(): Promise<Map<string, Partial<Capabilities>>> {
+  const out = new Map<string, Partial<Capabilities>>();
+  try {
+    const res = await fetch(new URL('embed-policy.json', location.href), { cache: 'no-cache' });
+    if (!res.ok) return out;
+    const json = (await res.json()) as { origins?: Record<string, unknown> };
+    for (const [origin, perms] of Object.entries(json.origins ?? {})) {
+      try {
+        if (new URL(origin).origin !== origin) throw new Error('not an origin');
+        out.set(origin, checkPermissions(perms, `origins["${origin}"]`));
+      } catch (e) {
+        console.warn(`[embed] embed-policy.json: ignoring ${origin}:`, (e as Error).message);
+      }
+    }
+  } catch (e) {
+    console.warn('[embed] no embed-policy.json:', e);
+  }
+  return out;
+}
+
+main().catch((e: unknown) => setStatus(`AgentOS could not start: ${(e as Error).message ?? e}`));
