@@ -8,7 +8,9 @@ test('a new user opens the URL, runs spawn "say hello" and sees the agent’s st
   await page.goto('/');
   // The desktop paints before the kernel is ready.
   await expect(page.getByRole('dialog', { name: 'Terminal' })).toBeVisible();
-  await expect(page.getByRole('status')).toContainText('ready', { timeout: 20_000 });
+  await expect(page.getByRole('status', { name: 'kernel status' })).toContainText('ready', {
+    timeout: 20_000,
+  });
   await typeCommand(page, 'spawn "say hello"');
   await expectTerminal(page, /\[1\] started/);
   await expect(page.locator('aos-terminal .line.proc[data-pid="1"]')).toHaveText('[1] hello\n');
@@ -50,7 +52,7 @@ test('the dedicated-Worker kernel: forced by ?kernel=dedicated, and chosen when 
   const pid = await forced.evaluate(() => window.agentos!.spawn('say dedicated works'));
   expect(await forced.evaluate((p) => window.agentos!.wait(p, 10_000).then((e) => e.exitCode), pid)).toBe(0);
   expect(await forced.evaluate((p) => window.agentos!.output(p), pid)).toBe('dedicated works\n');
-  await expect(forced.getByRole('status')).toContainText('dedicated worker');
+  await expect(forced.getByRole('status', { name: 'kernel status' })).toContainText('dedicated worker');
 
   const noShared = await context.newPage();
   await noShared.addInitScript(() => {

@@ -157,8 +157,11 @@ export class Kernel {
         this.compressMemory(pid, model, target).then((c) => c.before - c.after),
       log: (pid, kind, text, data) => this.log(pid, kind, text, data),
     });
-    this.pool.onChange = (what, id) =>
+    this.pool.onProgress = (p) => this.broadcast({ type: 'model.progress', ...p });
+    this.pool.onChange = (what, id) => {
       this.log(0, what === 'load' ? 'model.load' : 'model.unload', `${what}ed ${id}`);
+      this.broadcast({ type: 'model.loaded', model: id, loaded: what === 'load' });
+    };
     const reaper = setInterval(() => this.reapSilentTabs(), Math.max(1000, this.opts.beatTimeoutMs / 3));
     (reaper as { unref?: () => void }).unref?.(); // never keep a Node test process alive
     this.ready = this.opts.persist ? this.restoreState() : Promise.resolve();
@@ -544,10 +547,20 @@ export class Kernel {
   }
 
   ps(c: Caller): ProcInfo[] {
+    const reserved = new Map<number, number>();
+    for (const m of this.pool.catalog())
+      if (m.loaded)
+        for (const r of this.pool.reservations(m.id))
+          reserved.set(r.pid, (reserved.get(r.pid) ?? 0) + r.tokens);
     return this.procs
       .all()
       .filter((p) => this.canSee(c, p))
-      .map((p) => p.info);
+      .map((p) => ({ ...p.info, mailbox: this.bus.depth(p.pid), contextReserved: reserved.get(p.pid) ?? 0 }));
+  }
+
+  /** Tells every tab (the desktop's apps watch these). */
+  emit(event: KernelEvent): void {
+    this.broadcast(event);
   }
 
   /** The process `pid`, if the caller may act on it (EPERM otherwise, ESRCH if none). */
@@ -740,6 +753,7 @@ export class Kernel {
     const { engine, sched } = await this.pool.acquire(model);
     const prompt = req.messages.reduce((n, m) => n + 1 + engine.countTokens(m.content ?? ''), 0);
     const r: ChatRequest = { ...req, model };
+    if (proc) proc.info.model = model;
     if (proc) {
       const held = this.pool.reservations(model).find((x) => x.pid === proc.pid);
       if (held && prompt > held.tokens) {

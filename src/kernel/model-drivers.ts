@@ -118,6 +118,8 @@ export interface TransformersModelOptions {
   model: string;
   device?: 'wasm' | 'webgpu';
   allowRemote?: boolean;
+  /** A hub-like model server instead of huggingface.co (e.g. a mirror on the LAN). */
+  remoteHost?: string;
   contextWindow?: number;
   sizeBytes?: number;
   label?: string;
@@ -146,9 +148,8 @@ export function registerTransformersModel(
     label: o.label ?? `transformers.js (${o.device ?? 'wasm'})`,
   };
   const local = !o.allowRemote || !o.model.includes('/');
-  const filesUrl = local
-    ? `${LOCAL_MODELS_URL}${o.model}/`
-    : `https://huggingface.co/${o.model}/resolve/main/`;
+  const hub = o.remoteHost ?? 'https://huggingface.co/';
+  const filesUrl = local ? `${LOCAL_MODELS_URL}${o.model}/` : `${hub}${o.model}/resolve/main/`;
   k.registerHostedModel(
     info,
     tags,
@@ -159,6 +160,7 @@ export function registerTransformersModel(
       device: o.device ?? 'wasm',
       allowRemote: !!o.allowRemote,
       localModelPath: LOCAL_MODELS_URL,
+      ...(o.remoteHost ? { remoteHost: o.remoteHost } : {}),
     },
     async () => {
       const { loadTokenizer } = await import('./tokenizer');

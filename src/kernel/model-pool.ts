@@ -69,6 +69,8 @@ export class ModelPool {
   private nextReservation = 1;
   defaultModel = 'deterministic';
   schedulerOptions: SchedulerOptions = { ...DEFAULT_SCHEDULER };
+  /** Told of every load's progress (the kernel shows downloads on the desktop). */
+  onProgress: ((p: LoadProgress) => void) | null = null;
   /** Told of loads and unloads (the kernel logs them). */
   onChange: ((what: 'load' | 'unload', id: string) => void) | null = null;
 
@@ -170,7 +172,10 @@ export class ModelPool {
       this.makeRoom(spec.info.sizeBytes, id);
       let engine: ChatEngine;
       try {
-        engine = await spec.load(onProgress);
+        engine = await spec.load((p) => {
+          onProgress?.(p);
+          this.onProgress?.(p);
+        });
       } catch (e) {
         throw SysError.is(e) ? e : new SysError('EIO', `loading ${id} failed: ${(e as Error).message ?? e}`);
       }

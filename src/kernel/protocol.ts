@@ -111,6 +111,12 @@ export interface ProcInfo {
   restarts: number;
   /** It was running when the OS closed: `restart` starts it again under the same pid. */
   restartable?: boolean;
+  /** The model of its last request. */
+  model?: string | null;
+  /** Messages waiting in its mailbox (filled in by ps). */
+  mailbox?: number;
+  /** Context tokens it holds reserved (filled in by ps). */
+  contextReserved?: number;
   capabilities: import('./access-control').Capabilities;
   usage: { prompt_tokens: number; completion_tokens: number };
 }
@@ -122,6 +128,12 @@ export type KernelEvent =
   /** An agent asks the user for more capabilities; a tab shows it and answers with permission.answer. */
   | { type: 'ask'; ask: PermissionAsk }
   | { type: 'ask.done'; id: number; answer: 'once' | 'always' | 'deny' }
+  /** A model is loading (bytes downloaded so far). */
+  | { type: 'model.progress'; model: string; loaded: number; total: number; text?: string }
+  /** A model finished loading (or was unloaded). */
+  | { type: 'model.loaded'; model: string; loaded: boolean }
+  /** An agent called a tool (for the chat app's cards). */
+  | { type: 'tool'; pid: number; name: string; args: unknown; ok: boolean; result: unknown }
   /** The embedding allowlist changed: embedded copies of the OS re-check their page's origin. */
   | { type: 'embed.origins'; origins: string[] };
 

@@ -303,6 +303,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
             model: opt(str({ min: 1, max: 200, pattern: /^[\w.@-]+(\/[\w.@-]+)?$/ })),
             device: opt(oneOf('wasm', 'webgpu')),
             allowRemote: opt(bool),
+            remoteHost: opt(str({ min: 8, max: 500, pattern: /^https?:\/\/[^\s]+\/$/ })),
             prefillTokensPerSecond: opt(num({ min: 0.001 })),
             decodeTokensPerSecond: opt(num({ min: 0.001 })),
             contextWindow: opt(int({ min: 16, max: 10_000_000 })),
@@ -325,10 +326,18 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
               model: o?.model ?? a.id,
               ...(o?.device ? { device: o.device } : {}),
               ...(o?.allowRemote ? { allowRemote: true } : {}),
+              ...(o?.remoteHost ? { remoteHost: o.remoteHost } : {}),
               ...(o?.contextWindow ? { contextWindow: o.contextWindow } : {}),
             });
           } else if (a.engine === 'deterministic') {
-            const { hosted, model: _m, device: _d, allowRemote: _r, ...opts } = a.options ?? {};
+            const {
+              hosted,
+              model: _m,
+              device: _d,
+              allowRemote: _r,
+              remoteHost: _h,
+              ...opts
+            } = a.options ?? {};
             if (hosted) {
               const info = new DeterministicEngine({ ...opts, id: a.id }).info;
               k.registerHostedModel(
@@ -646,6 +655,8 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
           ...(persisted === undefined ? {} : { persisted }),
           memories: await mem.db.count('ltm'),
           indexed: mem.ltm.size,
+          // The namespaces this caller may read (the memory explorer lists them).
+          namespaces: mem.ltm.namespaces().filter((ns) => mayReadNamespace(c.caps, c.pid, ns)),
           embedder: mem.ltm.embedder.id,
           reindex: mem.reindex,
         };
@@ -837,7 +848,19 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
         );
         revoked.catch(() => {});
         try {
-          return await Promise.race([k.tools.call(a.name, a.args ?? {}, c), revoked]);
+          const result = await Promise.race([k.tools.call(a.name, a.args ?? {}, c), revoked]);
+          k.emit({ type: 'tool', pid: c.pid, name: a.name, args: a.args ?? {}, ok: true, result });
+          return result;
+        } catch (e) {
+          k.emit({
+            type: 'tool',
+            pid: c.pid,
+            name: a.name,
+            args: a.args ?? {},
+            ok: false,
+            result: SysError.from(e).message,
+          });
+          throw e;
         } finally {
           guard.release();
         }

@@ -3,8 +3,10 @@
  * forces the dedicated-Worker kernel (what browsers without SharedWorker get).
  */
 import './desktop';
+import './apps/terminal/terminal'; // the one app at boot: part of the first paint
 import type { AosDesktop } from './desktop';
 import { KernelClient, type KernelMode } from './kernel-client';
+import { applyTheme, savedTheme } from './theme';
 import { webllmHook } from './webllm-hook';
 
 declare global {
@@ -17,6 +19,7 @@ declare global {
 
 window.agentosWebLLM = webllmHook;
 
+applyTheme(savedTheme());
 const desktop = document.querySelector('aos-desktop') as AosDesktop;
 const flag = new URLSearchParams(location.search).get('kernel');
 const mode: KernelMode | 'auto' = flag === 'dedicated' || flag === 'shared' ? flag : 'auto';

@@ -7,7 +7,9 @@ import { type Endpoint, Kernel } from '../kernel/kernel';
 
 // The process table and grants persist across sessions; storage opens now, so the previous
 // session (processes, episodes) is back before any tab is served.
-const kernel = new Kernel({ persist: true });
+// Only the one shared kernel of the origin keeps the process table: dedicated kernels (one per tab,
+// where SharedWorker is missing) would overwrite each other's.
+const kernel = new Kernel({ persist: 'onconnect' in globalThis });
 const attach = (port: Endpoint) => void kernel.ready.then(() => kernel.attachTab(port));
 const scope = globalThis as unknown as {
   onconnect: ((ev: MessageEvent) => void) | null;

@@ -129,6 +129,8 @@ describe('tool prefixes', () => {
     const p = { ...parent, tools: ['host.*', 'time.now'] };
     expect(deriveChild(p, { tools: ['host.selection'] }).tools).toEqual(['host.selection']);
     expect(() => deriveChild(p, { tools: ['http.fetch'] })).toThrow(/tools:http.fetch/);
-    expect(intersect({ ...NO_CAPS, tools: ['host.*'] }, { ...NO_CAPS, tools: ['host.a', 'x'] }).tools).toEqual(['host.a']);
+    expect(
+      intersect({ ...NO_CAPS, tools: ['host.*'] }, { ...NO_CAPS, tools: ['host.a', 'x'] }).tools,
+    ).toEqual(['host.a']);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SysError } from '../../src/kernel/errors';
 import type { ProcInfo } from '../../src/kernel/protocol';
-import { splitWords, takeFlags } from '../../src/shell/terminal/command-line';
-import { complete, psTable, runLine, type Terminal } from '../../src/shell/terminal/commands';
+import { splitWords, takeFlags } from '../../src/shell/apps/terminal/command-line';
+import { complete, psTable, runLine, type Terminal } from '../../src/shell/apps/terminal/commands';
 
 describe('command line', () => {
   it('splits words with quotes and escapes', () => {
@@ -22,7 +22,7 @@ describe('command line', () => {
 
   it('completes command names', () => {
     expect(complete('sp')).toEqual(['spawn']);
-    expect(complete('s').sort()).toEqual(['sched', 'spawn', 'suspend']);
+    expect(complete('s').sort()).toEqual(['sched', 'send', 'spawn', 'suspend']);
   });
 });
 
@@ -44,7 +44,24 @@ describe('terminal commands', () => {
     renice: async () => {
       throw new SysError('ESRCH', 'no process 4');
     },
+    call: async (...a: unknown[]) => {
+      calls.push(['call', ...a]);
+      return { tools: ['time.now', 'http.fetch'] };
+    },
   } as unknown as Parameters<typeof runLine>[0];
+
+  it('grant, revoke and send turn words into the right syscalls; bad ones say why', async () => {
+    await runLine(kernel, term, 'grant 3 tools http.fetch');
+    expect(calls.at(-1)).toEqual(['call', 'grant', { pid: 3, permissions: { tools: ['http.fetch'] } }]);
+    await runLine(kernel, term, 'revoke 3 modelAdmin');
+    expect(calls.at(-1)).toEqual(['call', 'revoke', { pid: 3, permissions: { modelAdmin: true } }]);
+    await runLine(kernel, term, 'grant 3 superpowers');
+    expect(printed.at(-1)).toMatch(/^err:EINVAL: not a capability: superpowers/);
+    await runLine(kernel, term, 'send worker hello there');
+    expect(calls.at(-1)).toEqual(['call', 'bus.send', { to: 'worker', body: 'hello there' }]);
+    await runLine(kernel, term, 'send 5 hi');
+    expect(calls.at(-1)).toEqual(['call', 'bus.send', { to: 5, body: 'hi' }]);
+  });
 
   it('spawn passes task and options, and attaches the output', async () => {
     await runLine(kernel, term, 'spawn --priority -2 "say hi" now');

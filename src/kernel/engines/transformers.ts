@@ -29,6 +29,8 @@ export interface TransformersChatOptions {
   allowRemote?: boolean;
   /** Where local models live: '/models/' on this origin in the browser, a folder in Node. */
   localModelPath?: string;
+  /** A model server laid out like the Hugging Face hub (`<host><model>/resolve/main/<file>`), instead of the hub. */
+  remoteHost?: string;
   /** Answers with no max_tokens stop here (default 256), as well as at the context window. */
   defaultMaxTokens?: number;
   onProgress?: (p: { model: string; loaded: number; total: number; text?: string }) => void;
@@ -108,6 +110,7 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
       allowRemote: o.allowRemote ?? false,
       localModelPath: o.localModelPath ?? '/models/',
     });
+    if (o.remoteHost) tf.env.remoteHost = o.remoteHost;
   } else {
     tf.env.allowRemoteModels = o.allowRemote ?? false;
     tf.env.allowLocalModels = true;
@@ -115,9 +118,11 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
   }
   const progress_callback = (p: { status?: string; file?: string; loaded?: number; total?: number }) => {
     if (p.status === 'progress' && p.file)
-      o.onProgress?.({ model: o.model, loaded: p.loaded ?? 0, total: p.total ?? 0, text: p.file });
+      o.onProgress?.({ model: o.id ?? o.model, loaded: p.loaded ?? 0, total: p.total ?? 0, text: p.file });
   };
   if (inBrowser && !(o.allowRemote ?? false)) await mustExist(o.model, o.localModelPath ?? '/models/');
+  // A remote model is fetched by transformers.js, never from this origin's fallback page.
+  if (o.allowRemote) tf.env.allowLocalModels = false;
   let tokenizer: Tokenizer;
   let model: CausalLM;
   try {

@@ -3,8 +3,8 @@
  * here have their output streamed into the scrollback as it arrives.
  */
 import { css, html, LitElement } from 'lit';
-import type { KernelEvent } from '../../kernel/protocol';
-import type { KernelClient } from '../kernel-client';
+import type { KernelEvent } from '../../../kernel/protocol';
+import type { KernelClient } from '../../kernel-client';
 import { complete, runLine, type Terminal } from './commands';
 
 interface Entry {

@@ -3,9 +3,9 @@
  * kernel client and prints the result. Kept apart from the component so they
  * can be tested without a page.
  */
-import { SysError } from '../../kernel/errors';
-import type { ProcInfo } from '../../kernel/protocol';
-import type { KernelClient } from '../kernel-client';
+import { SysError } from '../../../kernel/errors';
+import type { ProcInfo } from '../../../kernel/protocol';
+import type { KernelClient } from '../../kernel-client';
 import { formatTable, splitWords, takeFlags } from './command-line';
 
 export interface Terminal {
@@ -330,6 +330,42 @@ export const COMMANDS: Record<string, Command> = {
         permissions: permissionArg(words.slice(1)),
       });
       t.print(`revoked; ${pid} now has ${words[1]}: ${JSON.stringify(caps[words[1] ?? ''])}`);
+    },
+  },
+  top: {
+    usage: 'top',
+    help: 'running agents by tokens used, with mailbox depth and context reserved',
+    async run(k, t) {
+      const ps = (await k.ps()).filter((p) => p.state !== 'exited');
+      const used = (p: ProcInfo) => p.usage.prompt_tokens + p.usage.completion_tokens;
+      ps.sort((a, b) => used(b) - used(a));
+      t.print(
+        formatTable([
+          ['PID', 'STATE', 'PRI', 'TOKENS', 'QUOTA', 'MODEL', 'CONTEXT', 'MAILBOX', 'TASK'],
+          ...ps.map((p) => [
+            String(p.pid),
+            p.state,
+            String(p.priority),
+            String(used(p)),
+            p.capabilities.tokenQuota === null ? '-' : String(p.capabilities.tokenQuota),
+            p.model ?? '-',
+            String(p.contextReserved ?? 0),
+            String(p.mailbox ?? 0),
+            p.task.length > 30 ? `${p.task.slice(0, 29)}…` : p.task,
+          ]),
+        ]),
+      );
+    },
+  },
+  send: {
+    usage: 'send <pid|name> <message>',
+    help: 'put a message in an agent’s mailbox (from you, pid 0)',
+    async run(k, t, words) {
+      const [to, ...rest] = words;
+      if (!to || !rest.length) throw new SysError('EINVAL', 'send needs a pid or name and a message');
+      const target = /^\d+$/.test(to) ? Number(to) : to;
+      await k.call('bus.send', { to: target, body: rest.join(' ') });
+      t.print(`sent to ${to}`);
     },
   },
   restart: {

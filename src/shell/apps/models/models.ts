@@ -1,0 +1,211 @@
+/**
+ * Models: the catalogue that fits this device, load and unload with a progress
+ * bar (bytes, speed, time left), what the browser has cached for models (and
+ * deleting it), and remote engines (add a base URL: adding it tests it).
+ */
+import { css, html } from 'lit';
+import type { CatalogEntry } from '../../../kernel/model-pool';
+import type { KernelEvent } from '../../../kernel/protocol';
+import type { KernelClient } from '../../kernel-client';
+import { AppElement } from '../app';
+
+interface Progress {
+  loaded: number;
+  total: number;
+  startedAt: number;
+  text?: string;
+}
+
+/** Cache Storage caches that hold model weights: ours and the engines'. */
+const MODEL_CACHES = /model|transformers|webllm|agentos-engines/i;
+
+const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
+
+export class AosModels extends AppElement {
+  static override properties = {
+    ...AppElement.properties,
+    catalog: { state: true },
+    progress: { state: true },
+    caches: { state: true },
+    busy: { state: true },
+  };
+  declare catalog: CatalogEntry[];
+  declare progress: Record<string, Progress>;
+  declare caches: { name: string; entries: number; bytes: number }[];
+  declare busy: string;
+  private refreshing = false;
+
+  constructor() {
+    super();
+    this.catalog = [];
+    this.progress = {};
+    this.caches = [];
+    this.busy = '';
+  }
+
+  protected override connected(k: KernelClient): void {
+    void this.refresh(k);
+  }
+
+  private async refresh(k: KernelClient): Promise<void> {
+    this.catalog = await k.models().catch(() => this.catalog);
+    this.caches = await listCaches();
+  }
+
+  protected override onEvent(e: KernelEvent): void {
+    if (
+      e.type === 'model.loaded' ||
+      (e.type === 'model.progress' && !this.catalog.some((m) => m.id === e.model))
+    ) {
+      // A model this list has not seen yet (registered elsewhere), or one that changed state.
+      if (this.client && !this.refreshing) {
+        this.refreshing = true;
+        void this.refresh(this.client).finally(() => {
+          this.refreshing = false;
+        });
+      }
+    }
+    if (e.type !== 'model.progress') return;
+    const prev = this.progress[e.model];
+    this.progress = {
+      ...this.progress,
+      [e.model]: {
+        loaded: e.loaded,
+        total: e.total,
+        startedAt: prev?.startedAt ?? performance.now(),
+        ...(e.text ? { text: e.text } : {}),
+      },
+    };
+  }
+
+  private async load(id: string): Promise<void> {
+    this.busy = id;
+    await this.run((k) => k.call('models.load', { id }));
+    this.busy = '';
+    if (this.client) await this.refresh(this.client);
+  }
+
+  private async unload(id: string): Promise<void> {
+    await this.run((k) => k.call('models.unload', { id }));
+    if (this.client) await this.refresh(this.client);
+  }
+
+  private async addRemote(ev: Event): Promise<void> {
+    ev.preventDefault();
+    const input = (ev.target as HTMLFormElement).elements.namedItem('url') as HTMLInputElement;
+    const r = await this.run((k) =>
+      k.call<{ models: string[] }>('models.add_remote', { baseUrl: input.value.trim() }),
+    );
+    if (r) {
+      input.value = '';
+      this.busy = `added ${r.models.length} model(s): ${r.models.join(', ')}`;
+      if (this.client) await this.refresh(this.client);
+    }
+  }
+
+  private async listWebLLM(): Promise<void> {
+    const r = await this.run((k) => k.call<{ registered: string[] }>('models.webllm', {}));
+    this.busy = r ? `${r.registered.length} WebLLM model(s) fit this GPU` : '';
+    if (this.client) await this.refresh(this.client);
+  }
+
+  private bar(id: string) {
+    const p = this.progress[id];
+    if (!p || !p.total || p.loaded >= p.total) return '';
+    const secs = (performance.now() - p.startedAt) / 1000;
+    const speed = secs > 0 ? p.loaded / secs : 0;
+    const left = speed > 0 ? (p.total - p.loaded) / speed : Number.POSITIVE_INFINITY;
+    return html`<div class="progress">
+      <progress max=${p.total} value=${p.loaded} aria-label="downloading ${id}"></progress>
+      <span>${mb(p.loaded)} / ${mb(p.total)} · ${mb(speed)}/s · ${Number.isFinite(left) ? `${Math.ceil(left)} s left` : '…'}</span>
+    </div>`;
+  }
+
+  override render() {
+    return html`
+      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
+      ${this.busy ? html`<p class="muted" role="status">${this.busy.startsWith('added') || this.busy.includes('fit') ? this.busy : `loading ${this.busy}…`}</p>` : ''}
+      <table aria-label="models">
+        <thead><tr><th>Model</th><th>Engine</th><th>Context</th><th>Size</th><th>State</th><th></th></tr></thead>
+        <tbody>
+          ${this.catalog.map(
+            (m) => html`<tr>
+              <td>${m.id}<div class="muted">${m.label ?? ''}</div>${this.bar(m.id)}</td>
+              <td>${m.engine}</td>
+              <td>${m.contextWindow}</td>
+              <td>${m.sizeBytes ? mb(m.sizeBytes) : '—'}</td>
+              <td>${m.loaded ? `loaded${m.reservedTokens ? `, ${m.reservedTokens} reserved` : ''}` : 'not loaded'}</td>
+              <td>
+                ${
+                  m.loaded
+                    ? html`<button @click=${() => this.unload(m.id)}>Unload</button>`
+                    : html`<button ?disabled=${this.busy === m.id} @click=${() => this.load(m.id)}>Load</button>`
+                }
+              </td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+      <div class="row"><button @click=${() => this.listWebLLM()}>List WebLLM models for this GPU</button></div>
+      <h2>Remote engines</h2>
+      <form class="row" @submit=${(e: Event) => this.addRemote(e)}>
+        <input name="url" class="grow" type="url" required aria-label="base URL of an OpenAI-compatible server" placeholder="http://127.0.0.1:11434/v1 (Ollama, vLLM, llama.cpp, OpenAI)" />
+        <button type="submit">Add and test</button>
+      </form>
+      <h2>Cached on this device</h2>
+      ${
+        this.caches.length
+          ? html`<table aria-label="model caches">
+              <thead><tr><th>Cache</th><th>Files</th><th>Size</th><th></th></tr></thead>
+              <tbody>
+                ${this.caches.map(
+                  (c) => html`<tr>
+                    <td>${c.name}</td><td>${c.entries}</td><td>${mb(c.bytes)}</td>
+                    <td><button aria-label="Delete cache ${c.name}" @click=${async () => {
+                      await caches.delete(c.name);
+                      this.caches = await listCaches();
+                    }}>Delete</button></td>
+                  </tr>`,
+                )}
+              </tbody>
+            </table>`
+          : html`<p class="muted">No model files cached yet.</p>`
+      }
+    `;
+  }
+
+  static override styles = [
+    AppElement.styles,
+    css`
+      .progress {
+        display: flex;
+        gap: 8px;
+        align-items: center;
+        font-size: 11px;
+      }
+      progress {
+        width: 160px;
+      }
+    `,
+  ];
+}
+
+async function listCaches(): Promise<{ name: string; entries: number; bytes: number }[]> {
+  if (!globalThis.caches) return [];
+  const out = [];
+  for (const name of await caches.keys()) {
+    if (!MODEL_CACHES.test(name)) continue;
+    const c = await caches.open(name);
+    let bytes = 0;
+    const keys = await c.keys();
+    for (const r of keys) {
+      const res = await c.match(r);
+      const len = Number(res?.headers.get('content-length'));
+      bytes += Number.isFinite(len) && len > 0 ? len : ((await res?.clone().arrayBuffer())?.byteLength ?? 0);
+    }
+    out.push({ name, entries: keys.length, bytes });
+  }
+  return out;
+}
+
+customElements.define('aos-app-models', AosModels);
