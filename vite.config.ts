@@ -61,7 +61,14 @@ export default defineConfig({
         globPatterns: ['**/*.{js,css,html,svg,png,webmanifest,wasm}'],
         // Engines (WebLLM, transformers.js and ONNX Runtime's 27 MB WASM) and model files are not the app
         // shell: they are cached on first use, in their own caches, and never block an update.
-        globIgnores: ['**/ort-wasm*', '**/lib-*.js', '**/transformers.web-*.js', 'models/**', 'bench/**', '**/*.map'],
+        globIgnores: [
+          '**/ort-wasm*',
+          '**/lib-*.js',
+          '**/transformers.web-*.js',
+          'models/**',
+          'bench/**',
+          '**/*.map',
+        ],
         maximumFileSizeToCacheInBytes: 3 * 2 ** 20,
         navigateFallback: 'index.html',
         navigateFallbackDenylist: [/^\/models\//, /^\/embed/],
@@ -96,7 +103,8 @@ export default defineConfig({
       },
       // The client keeps one stable URL (/embed/client.js) that host pages can import.
       output: {
-        entryFileNames: (chunk) => (chunk.name === 'embed-client' ? 'embed/client.js' : 'assets/[name]-[hash].js'),
+        entryFileNames: (chunk) =>
+          chunk.name === 'embed-client' ? 'embed/client.js' : 'assets/[name]-[hash].js',
       },
       // Keep the client's exports even though nothing in the app imports them.
       preserveEntrySignatures: 'exports-only',

@@ -167,6 +167,135 @@ test('blocked: a memory bomb takes down only the worker’s own tab; the kernel,
   results['memory bomb'] = { blocked: true, p99Ms: 0, detail: null };
 });
 
+test('fuzz: 10,000 random and malformed frames on a port, and 2,000 random syscalls from a sandboxed agent; each answered with a typed error, the kernel serving throughout', async () => {
+  test.setTimeout(60_000);
+  const canaryBefore = await desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary);
+  const raw = await desk.evaluate(async () => {
+    const port = (window.agentos as unknown as { sys: { port: MessagePort } }).sys.port;
+    const answers = new Map<number, { ok: boolean; error?: { code: string } }>();
+    const orig = port.onmessage;
+    port.onmessage = (ev) => {
+      if (ev.data?.t === 'ret' && ev.data.id >= 5_000_000) answers.set(ev.data.id, ev.data);
+      else orig?.call(port, ev);
+    };
+    let seed = 4242;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const names = [
+      'spawn',
+      'kill',
+      'wait',
+      'ps',
+      'nop',
+      'exit',
+      'boot',
+      'bus.send',
+      'bus.publish',
+      'tools.call',
+      'tools.register',
+      'memory.remember',
+      'memory.recall',
+      'context.allocate',
+      'models.load',
+      'sched.policy',
+      'renice',
+      'grant',
+      'revoke',
+      'embed.allow',
+      'permission.answer',
+      'tools.result',
+      '__proto__',
+      'constructor',
+      'toString',
+      'x'.repeat(5000),
+      '',
+    ];
+    const values = (): unknown => {
+      const r = rnd();
+      if (r < 0.1) return null;
+      if (r < 0.2) return Math.floor(rnd() * 1e9) - 5e8;
+      if (r < 0.3) return 'x'.repeat(Math.floor(rnd() * 100));
+      if (r < 0.4) return [values(), values()];
+      if (r < 0.5)
+        return JSON.parse('{"__proto__": {"polluted": 1}, "constructor": {"prototype": {"polluted": 1}}}');
+      if (r < 0.6) return { pid: Math.floor(rnd() * 10) - 2, task: rnd() < 0.5 ? 'x' : 5, fd: 1, data: 'd' };
+      if (r < 0.7) return { messages: [{ role: 'user', content: rnd() < 0.5 ? 'hi' : 7 }], model: 'nope' };
+      return undefined;
+    };
+    let withId = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const id = 5_000_000 + i;
+      const r = rnd();
+      let frame: unknown;
+      if (r < 0.1) frame = values();
+      else if (r < 0.2) frame = { t: 'cancel', id: rnd() < 0.5 ? id : 'x' };
+      else {
+        frame = {
+          t: rnd() < 0.9 ? 'call' : 'ret',
+          id,
+          name: names[Math.floor(rnd() * names.length)],
+          args: values(),
+        };
+        withId++;
+      }
+      port.postMessage(frame);
+    }
+    const t0 = performance.now();
+    while (answers.size < withId * 0.85 && performance.now() - t0 < 10_000)
+      await new Promise((r) => setTimeout(r, 50));
+    port.onmessage = orig;
+    const codes = new Set<string>();
+    for (const a of answers.values()) if (!a.ok) codes.add(a.error!.code);
+    return {
+      withId,
+      answered: answers.size,
+      codes: [...codes],
+      polluted: ({} as { polluted?: unknown }).polluted ?? null,
+    };
+  });
+  expect(raw.answered).toBeGreaterThan(raw.withId * 0.85);
+  for (const c of raw.codes)
+    expect(['EINVAL', 'ENOSYS', 'ESRCH', 'EPERM', 'E2BIG', 'ENOENT', 'ETIMEDOUT', 'EAGAIN']).toContain(c);
+  expect(raw.polluted).toBeNull();
+
+  // From inside the sandbox: random syscalls through the SDK, many in flight at once.
+  const FUZZER = `export default async function main(ctx) {
+    let seed = 99;
+    const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+    const names = ['spawn', 'ps', 'nop', 'getpid', 'write', 'bus.send', 'bus.publish', 'bus.subscribe', 'tools.call', 'tools.search', 'memory.remember', 'memory.recall', 'memory.forget', 'context.allocate', 'models.load', 'sched.policy', 'renice', 'grant', 'restart', 'embed.allow', 'tools.result', 'llm.chat', 'no.such', '__proto__'];
+    const val = () => { const r = rnd(); return r < 0.2 ? null : r < 0.4 ? { pid: 1, task: 7, name: 'x'.repeat(300) } : r < 0.6 ? JSON.parse('{"__proto__":{"x":1}}') : r < 0.8 ? [1, 'a', { b: null }] : { messages: [{ role: 'wizard' }] }; };
+    const codes = {}; let ok = 0, n = 0;
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(Array.from({ length: 200 }, async () => {
+        const name = names[Math.floor(rnd() * names.length)];
+        try { await ctx.syscall(name, val()); ok++; } catch (e) { codes[e.code ?? e.name] = (codes[e.code ?? e.name] ?? 0) + 1; }
+        n++;
+      }));
+    }
+    await ctx.print(JSON.stringify({ n, ok, codes }));
+  }`;
+  const agent = await desk.evaluate(async (src) => {
+    const k = window.agentos!;
+    const pid = await k.spawn('fuzzer', undefined, { source: src });
+    const exit = await k.wait(pid, 30_000);
+    return {
+      exit,
+      out: JSON.parse(await k.output(pid)) as { n: number; ok: number; codes: Record<string, number> },
+    };
+  }, FUZZER);
+  expect(agent.exit.exitCode).toBe(0);
+  expect(agent.out.n).toBe(2000);
+  for (const c of Object.keys(agent.out.codes))
+    expect(['EINVAL', 'ENOSYS', 'ESRCH', 'EPERM', 'E2BIG', 'ENOENT', 'EAGAIN', 'EDQUOT']).toContain(c);
+  // The kernel still serves the desktop and the canary.
+  expect(await desk.evaluate(() => window.agentos!.call('nop', {}))).toBeNull();
+  await expect
+    .poll(() => desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary))
+    .toBeGreaterThan(canaryBefore);
+});
+
 test('nothing reached the exfiltration server during the suite', () => {
   expect(hits).toEqual([]);
 });

@@ -104,7 +104,7 @@ for (const [file, size, pad] of ICONS) {
     try {
       old = readFileSync(file);
     } catch {}
-    if (!old || !old.equals(data)) {
+    if (!old?.equals(data)) {
       console.error(`${file} is not what scripts/make-icons.mjs makes`);
       stale++;
     }

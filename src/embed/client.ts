@@ -84,7 +84,7 @@ export async function connect(iframe: HTMLIFrameElement, o: ConnectOptions = {})
     // Only the OS's own frame, from its own origin.
     if (ev.source !== iframe.contentWindow || ev.origin !== origin) return;
     const m = ev.data as OsMessage;
-    if (!m || m[TAG] !== 1) return;
+    if (m?.[TAG] !== 1) return;
     switch (m.type) {
       case 'welcome':
       case 'result': {

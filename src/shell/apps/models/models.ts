@@ -111,7 +111,7 @@ export class AosModels extends AppElement {
 
   private bar(id: string) {
     const p = this.progress[id];
-    if (!p || !p.total || p.loaded >= p.total) return '';
+    if (!p?.total || p.loaded >= p.total) return '';
     const secs = (performance.now() - p.startedAt) / 1000;
     const speed = secs > 0 ? p.loaded / secs : 0;
     const left = speed > 0 ? (p.total - p.loaded) / speed : Number.POSITIVE_INFINITY;
