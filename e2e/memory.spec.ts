@@ -38,9 +38,9 @@ test('long-term memory and the episodic log survive closing every tab', async ({
     const logs = await k.call<{ pid: number; kind: string; t: number }[]>('logs', { limit: 1000 });
     return { stats, recalled, team, newPid, logs };
   });
-  // A new kernel (pids start again at 1)…
+  // A new kernel, whose pids carry on after the previous session's (so logs never mix two agents)…
   expect(after.stats.processes).toBe(0);
-  expect(after.newPid).toBe(1);
+  expect(after.newPid).toBe(first.pid + 1);
   // …with the memories and the earlier session's episodes.
   expect(after.recalled[0]).toMatchObject({
     id: first.ids.mine,
@@ -50,7 +50,7 @@ test('long-term memory and the episodic log survive closing every tab', async ({
   expect(after.team[0]!.text).toBe('standup moved to 9:30 on Tuesdays');
   const kinds = after.logs.map((l) => `${l.pid}:${l.kind}`);
   expect(kinds.indexOf(`${first.pid}:memory.write`)).toBeGreaterThanOrEqual(0);
-  expect(kinds.lastIndexOf('1:spawn')).toBeGreaterThan(kinds.indexOf(`${first.pid}:exit`));
+  expect(kinds.lastIndexOf(`${after.newPid}:spawn`)).toBeGreaterThan(kinds.indexOf(`${first.pid}:exit`));
   const ts = after.logs.map((l) => l.t);
   expect([...ts].sort((x, y) => x - y)).toEqual(ts);
 });
