@@ -63,3 +63,47 @@ test('an agent serves a tool; granted agents call it, others get EPERM even when
   // Its server exited: the tool is gone.
   expect(r.after).not.toContain('weather.lookup');
 });
+
+test('an MCP server added in the Tools app: its tools join the registry, a granted agent calls one, removing it takes them away', async ({
+  page,
+}) => {
+  const { startMcpServer } = await import('../tests/contract/mcp-server');
+  const server = await startMcpServer([
+    {
+      name: 'weather',
+      description: 'the weather in a city',
+      inputSchema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+      run: (a) => ({
+        content: [{ type: 'text', text: `sunny in ${a.city}` }],
+        structuredContent: { city: a.city, sky: 'sunny' },
+      }),
+    },
+  ]);
+  server.opts.sse = true;
+  try {
+    await openOS(page);
+    await page.getByRole('button', { name: 'AgentOS', exact: true }).click();
+    await page.getByRole('menuitem', { name: 'Tools' }).click();
+    await page.getByRole('textbox', { name: 'MCP server URL' }).fill(server.url);
+    await page.getByRole('button', { name: 'Add server' }).click();
+    const port = new URL(server.url).port;
+    const name = `mcp-127.0.0.1-${port}.weather`;
+    await expect(page.getByRole('table', { name: 'tools' })).toContainText(name);
+    const r = await page.evaluate(async (tool) => {
+      const k = window.agentos!;
+      const src = `export default async (ctx) => { await ctx.print(JSON.stringify(await ctx.tools.call(${JSON.stringify(tool)}, { city: 'Oslo' }))); }`;
+      const granted = await k.spawn('weather', { tools: [tool] }, { source: src });
+      await k.wait(granted, 10_000);
+      const denied = await k.spawn('weather', undefined, { source: src });
+      await k.wait(denied, 10_000);
+      return { granted: await k.output(granted), denied: await k.output(denied) };
+    }, name);
+    expect(JSON.parse(r.granted)).toEqual({ city: 'Oslo', sky: 'sunny' });
+    expect(r.denied).toMatch(/EPERM/);
+    await page.getByRole('button', { name: `Remove ${server.url}` }).click();
+    await expect(page.getByRole('table', { name: 'tools' })).not.toContainText(name);
+    expect(server.deleted).toHaveLength(1);
+  } finally {
+    await server.close();
+  }
+});

@@ -16,6 +16,7 @@ export const ERRNO = {
   EIO: 'input/output error',
   ECHILD: 'no child process',
   E2BIG: 'argument too large',
+  EPROTO: 'protocol error',
 } as const;
 
 export type Errno = keyof typeof ERRNO;

@@ -24,6 +24,7 @@ import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './e
 import { WorkerEmbedder, WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
 import { registerKernelTools } from './kernel-tools';
+import { addMcpServer, type McpHandle, type McpServerOptions } from './mcp';
 import { registerTinyModel } from './model-drivers';
 import { type LoadProgress, ModelPool, type Need } from './model-pool';
 import {
@@ -1075,6 +1076,28 @@ export class Kernel {
     if (ok) c.resolve(value);
     else c.reject(new SysError('EIO', String(error ?? 'the tool failed').slice(0, 500)));
     return null;
+  }
+
+  // ───────────────────────────── MCP servers ─────────────────────────────
+
+  readonly mcpServers = new Map<string, McpHandle>();
+
+  async addMcp(o: McpServerOptions): Promise<{ url: string; prefix: string; tools: string[] }> {
+    const key = new URL(o.url).href;
+    if (this.mcpServers.has(key)) throw new SysError('EAGAIN', `${key} is already added`);
+    const h = await addMcpServer(this.tools, o);
+    this.mcpServers.set(key, h);
+    this.log(0, 'grant', `added MCP server ${key}: ${h.tools.length} tool(s) as ${h.prefix}.*`);
+    return { url: h.url, prefix: h.prefix, tools: h.tools };
+  }
+
+  async removeMcp(url: string): Promise<void> {
+    const key = new URL(url).href;
+    const h = this.mcpServers.get(key);
+    if (!h) throw new SysError('ENOENT', `no MCP server ${key}`);
+    this.mcpServers.delete(key);
+    await h.close();
+    this.log(0, 'revoke', `removed MCP server ${key}`);
   }
 
   // ───────────────────────────── embedding origins ─────────────────────────────

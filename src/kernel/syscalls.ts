@@ -907,6 +907,40 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       },
     ),
 
+    'tools.mcp_add': define(
+      obj({
+        url: str({ min: 8, max: 2048 }),
+        prefix: opt(str({ min: 1, max: 40, pattern: /^[a-zA-Z][\w-]*$/ })),
+        headers: opt(json({ maxBytes: 8192 })),
+      }),
+      {
+        cap: null,
+        who: 'user',
+        handler: (k, _c, a) =>
+          k.addMcp({
+            url: a.url,
+            ...(a.prefix ? { prefix: a.prefix } : {}),
+            ...(a.headers ? { headers: a.headers as Record<string, string> } : {}),
+          }),
+        doc: 'add an MCP server (Streamable HTTP): its tools join the registry as <prefix>.<name> and follow its list changes',
+      },
+    ),
+
+    'tools.mcp_remove': define(obj({ url: str({ min: 8, max: 2048 }) }), {
+      cap: null,
+      who: 'user',
+      handler: (k, _c, a) => k.removeMcp(a.url).then(() => null),
+      doc: 'remove an MCP server and its tools',
+    }),
+
+    'tools.mcp_list': define(obj({}), {
+      cap: null,
+      who: 'user',
+      handler: (k) =>
+        [...k.mcpServers.values()].map((h) => ({ url: h.url, prefix: h.prefix, tools: h.tools })),
+      doc: 'the MCP servers added, with their tools',
+    }),
+
     'tools.result': define(
       obj({
         callId: int({ min: 1 }),

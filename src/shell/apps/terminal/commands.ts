@@ -368,6 +368,33 @@ export const COMMANDS: Record<string, Command> = {
       t.print(`sent to ${to}`);
     },
   },
+  mcp: {
+    usage: 'mcp [add <url> [prefix] | remove <url>]',
+    help: 'MCP servers whose tools join the registry',
+    async run(k, t, words) {
+      const [verb, url, prefix] = words;
+      if (verb === 'add' && url) {
+        const r = await k.call<{ prefix: string; tools: string[] }>('tools.mcp_add', {
+          url,
+          ...(prefix ? { prefix } : {}),
+        });
+        t.print(`added ${url}: ${r.tools.join(', ') || 'no tools'}`);
+      } else if (verb === 'remove' && url) {
+        await k.call('tools.mcp_remove', { url });
+        t.print(`removed ${url}`);
+      } else {
+        const list = await k.call<{ url: string; prefix: string; tools: string[] }[]>('tools.mcp_list', {});
+        t.print(
+          list.length
+            ? formatTable([
+                ['URL', 'PREFIX', 'TOOLS'],
+                ...list.map((m) => [m.url, m.prefix, String(m.tools.length)]),
+              ])
+            : 'no MCP servers',
+        );
+      }
+    },
+  },
   restart: {
     usage: 'restart <pid>',
     help: 'start again an agent that was running when the OS closed (same pid)',
