@@ -20,6 +20,37 @@ async function openApp(page: Page, title: string): Promise<void> {
   await expect(win(page, title)).toBeVisible();
 }
 
+/**
+ * A model server laid out like the Hugging Face hub (`/<model>/resolve/main/<file>`), serving the
+ * tiny model's files, the weights `chunk` bytes every `everyMs` so a download takes a while.
+ */
+async function slowModelServer(model: string, chunk: number, everyMs: number) {
+  const server = createServer((req, res) => {
+    res.setHeader('access-control-allow-origin', '*');
+    const m = new RegExp(`^/${model}/resolve/main/(.+)$`).exec(req.url ?? '');
+    let body: Buffer;
+    try {
+      body = readFileSync(join('public/models/agentos-tiny', m![1]!));
+    } catch {
+      res.statusCode = 404;
+      return res.end();
+    }
+    res.setHeader('content-length', body.length);
+    if (!m![1]!.endsWith('.onnx')) return res.end(body);
+    let at = 0;
+    const tick = setInterval(() => {
+      res.write(body.subarray(at, at + chunk));
+      at += chunk;
+      if (at >= body.length) {
+        clearInterval(tick);
+        res.end();
+      }
+    }, everyMs);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, host: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+}
+
 const box = async (page: Page, title: string) => (await win(page, title).boundingBox())!;
 
 test('windows by mouse: open from the launcher, move, resize, minimize, restore, maximize, close; the layout survives a reload', async ({
@@ -197,36 +228,7 @@ test('models: a model from a local model server loads, and the desktop says when
 }) => {
   test.setTimeout(60_000);
   // A hub-like model server on loopback that sends the weights slowly.
-  const dir = 'public/models/agentos-tiny';
-  const server = createServer((req, res) => {
-    const m = /^\/agentos\/tiny\/resolve\/main\/(.+)$/.exec(req.url ?? '');
-    res.setHeader('access-control-allow-origin', '*');
-    res.setHeader('access-control-expose-headers', 'content-length');
-    if (!m) {
-      res.statusCode = 404;
-      return res.end();
-    }
-    let body: Buffer;
-    try {
-      body = readFileSync(join(dir, m[1]!));
-    } catch {
-      res.statusCode = 404;
-      return res.end();
-    }
-    res.setHeader('content-length', body.length);
-    if (!m[1]!.endsWith('.onnx')) return res.end(body);
-    let at = 0;
-    const tick = setInterval(() => {
-      res.write(body.subarray(at, at + 12_000));
-      at += 12_000;
-      if (at >= body.length) {
-        clearInterval(tick);
-        res.end();
-      }
-    }, 150);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const host = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const { server, host } = await slowModelServer('agentos/tiny', 12_000, 150);
   try {
     await openOS(page);
     await page.evaluate(
@@ -267,32 +269,7 @@ test('models: the progress bar shows bytes, speed and time left while a model do
   page,
 }) => {
   test.setTimeout(60_000);
-  const dir = 'public/models/agentos-tiny';
-  const server = createServer((req, res) => {
-    const m = /^\/agentos\/slow\/resolve\/main\/(.+)$/.exec(req.url ?? '');
-    res.setHeader('access-control-allow-origin', '*');
-    res.setHeader('access-control-expose-headers', 'content-length');
-    let body: Buffer;
-    try {
-      body = readFileSync(join(dir, m![1]!));
-    } catch {
-      res.statusCode = 404;
-      return res.end();
-    }
-    res.setHeader('content-length', body.length);
-    if (!m![1]!.endsWith('.onnx')) return res.end(body);
-    let at = 0;
-    const tick = setInterval(() => {
-      res.write(body.subarray(at, at + 6_000));
-      at += 6_000;
-      if (at >= body.length) {
-        clearInterval(tick);
-        res.end();
-      }
-    }, 200);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const host = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const { server, host } = await slowModelServer('agentos/slow', 6_000, 200);
   try {
     await openOS(page);
     await openApp(page, 'Models');

@@ -192,7 +192,10 @@ export class McpClient {
     let answer: JsonRpcMessage | null = null;
     try {
       if (type.includes('text/event-stream') && res.body) answer = await this.readStream(res.body, id);
-      else this.handle((answer = (await res.json()) as JsonRpcMessage), id);
+      else {
+        answer = (await res.json()) as JsonRpcMessage;
+        this.handle(answer, id);
+      }
     } catch (e) {
       if ((e as Error)?.name === 'TimeoutError' || (e as Error)?.name === 'AbortError')
         throw new SysError(

@@ -107,6 +107,13 @@ const chatRequest: Check<ChatRequest> = obj({
   need: opt(obj({ minContext: opt(int({ min: 1, max: 100_000_000 })), size: opt(oneOf('small', 'large')) })),
 }) as Check<ChatRequest & { need?: { minContext?: number; size?: 'small' | 'large' } }>;
 
+/** What a receive waits for: how long, from whom, on which topic (recv and recv_many). */
+const recvFilter = {
+  timeoutMs: opt(int({ min: 0, max: 86_400_000 })),
+  from: opt(int({ min: 0 })),
+  topic: opt(str({ max: 200 })),
+};
+
 const spawnArgs = obj({
   task: str({ max: 100_000 }),
   permissions: opt(checkPermissions),
@@ -704,47 +711,32 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       doc: 'send_many(to, bodies): in order, as many as the mailbox takes → {sent}; EAGAIN if none fit',
     }),
 
-    'bus.recv_many': define(
-      obj({
-        max: int({ min: 1, max: 1024 }),
-        timeoutMs: opt(int({ min: 0, max: 86_400_000 })),
-        from: opt(int({ min: 0 })),
-        topic: opt(str({ max: 200 })),
-      }),
-      {
-        cap: 'bus',
-        who: 'agent',
-        blocking: true,
-        handler: async (k, c, a, io) => {
-          const { max, ...opts } = a;
-          const es = await k.bus.recvMany(c.pid, max, { ...opts, signal: io.signal });
-          return new Transfer(
-            es,
-            es.flatMap((e) => transferables(e.body)),
-          );
-        },
-        doc: 'recv_many({max, timeoutMs, from, topic}): waits for one message, then returns up to max, oldest first',
+    'bus.recv_many': define(obj({ max: int({ min: 1, max: 1024 }), ...recvFilter }), {
+      cap: 'bus',
+      who: 'agent',
+      blocking: true,
+      handler: async (k, c, a, io) => {
+        const { max, ...opts } = a;
+        const es = await k.bus.recvMany(c.pid, max, { ...opts, signal: io.signal });
+        return new Transfer(
+          es,
+          es.flatMap((e) => transferables(e.body)),
+        );
       },
-    ),
+      doc: 'recv_many({max, timeoutMs, from, topic}): waits for one message, then returns up to max, oldest first',
+    }),
 
-    'bus.recv': define(
-      obj({
-        timeoutMs: opt(int({ min: 0, max: 86_400_000 })),
-        from: opt(int({ min: 0 })),
-        topic: opt(str({ max: 200 })),
-      }),
-      {
-        cap: 'bus',
-        who: 'agent',
-        blocking: true,
-        handler: async (k, c, a, io) => {
-          const e = await k.bus.recv(c.pid, { ...a, signal: io.signal });
-          // Binary parts move on to the receiver rather than being copied.
-          return new Transfer(e, transferables(e.body));
-        },
-        doc: 'recv({timeoutMs, from, topic}): the oldest message, with its true sender; ETIMEDOUT if none came',
+    'bus.recv': define(obj(recvFilter), {
+      cap: 'bus',
+      who: 'agent',
+      blocking: true,
+      handler: async (k, c, a, io) => {
+        const e = await k.bus.recv(c.pid, { ...a, signal: io.signal });
+        // Binary parts move on to the receiver rather than being copied.
+        return new Transfer(e, transferables(e.body));
       },
-    ),
+      doc: 'recv({timeoutMs, from, topic}): the oldest message, with its true sender; ETIMEDOUT if none came',
+    }),
 
     'bus.subscribe': define(obj({ topic: str({ min: 1, max: 200 }) }), {
       cap: 'bus',
