@@ -319,3 +319,48 @@ test('bad syscalls get typed errors and the kernel keeps serving', async ({ page
   });
   expect(await page.evaluate(() => window.agentos!.call('nop'))).toBeNull();
 });
+
+test('a program from another origin: the kernel fetches it for the user (or an agent granted that origin) and runs it sandboxed', async ({
+  page,
+}) => {
+  const { createServer } = await import('node:http');
+  const served: string[] = [];
+  const server = createServer((req, res) => {
+    served.push(req.url ?? '');
+    res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('content-type', 'text/javascript');
+    res.end(
+      'export default async function main(ctx) { let net = "open"; try { await fetch("/"); } catch (e) { net = e.code; } await ctx.print("remote program ran, network " + net); }',
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+  try {
+    await openOS(page);
+    const r = await page.evaluate(async (origin) => {
+      const k = window.agentos!;
+      const pid = await k.spawn('remote', undefined, { program: `${origin}/agent.js` });
+      const exit = await k.wait(pid, 10_000);
+      // An agent may start it only with the origin in its net capability.
+      const src = (net: string[]) =>
+        `export default async (ctx) => { try { const c = await ctx.spawn('child', { net: ${JSON.stringify(net)} }, { program: '${origin}/agent.js' }); await ctx.wait(c); await ctx.print('started ' + (await ctx.syscall('output', { pid: c }))); } catch (e) { await ctx.print(e.code); } }`;
+      const without = await k.spawn('parent', undefined, { source: src([]) });
+      await k.wait(without, 10_000);
+      const withNet = await k.spawn('parent', { net: [origin] }, { source: src([origin]) });
+      await k.wait(withNet, 10_000);
+      return {
+        exit,
+        out: await k.output(pid),
+        without: await k.output(without),
+        withNet: await k.output(withNet),
+      };
+    }, origin);
+    expect(r.exit.exitCode).toBe(0);
+    expect(r.out).toBe('remote program ran, network EPERM');
+    expect(r.without).toBe('EPERM');
+    expect(r.withNet).toBe('started remote program ran, network EPERM');
+    expect(served).toEqual(['/agent.js', '/agent.js']);
+  } finally {
+    server.close();
+  }
+});
