@@ -251,3 +251,51 @@ test('the example host page (npm run example:embed) reads the selection through 
     child.kill();
   }
 });
+
+test('the owner removes a site in settings: its very next message is refused (the origin is checked on every message)', async ({
+  page,
+  context,
+}) => {
+  // A host on the same site as the OS (another port of localhost): the embedded OS shares the
+  // owner's kernel, so the owner's settings apply to it at once.
+  const sameSiteOs = os.origin; // http://localhost:<port>
+  const html = `<!doctype html><html><body><iframe id="os" src="${sameSiteOs}/embed.html"></iframe>
+<script type="module">import { connect } from '${sameSiteOs}/embed/client.js'; window.embed = { connect: () => connect(document.getElementById('os')) }; window.embedReady = true;</script></body></html>`;
+  const server = createServer((_q, res) => {
+    res.setHeader('content-type', 'text/html');
+    res.end(html);
+  });
+  await new Promise<void>((r) => server.listen(0, 'localhost', r));
+  hosts.push(server);
+  const hostOrigin = `http://localhost:${(server.address() as AddressInfo).port}`;
+  const owner = await context.newPage();
+  await owner.goto(`${sameSiteOs}/`);
+  await owner.waitForFunction(() => !!window.agentos);
+  await owner.evaluate(
+    (o) => window.agentos!.call('embed.allow', { origin: o, permissions: { tools: ['time.now'] } }),
+    hostOrigin,
+  );
+  await openHost(page, hostOrigin);
+  const first = await page.evaluate(async () => {
+    type OS = { spawn(t: string, o?: unknown): Promise<{ pid: number }> };
+    const os = (await (window as unknown as { embed: { connect(): Promise<OS> } }).embed.connect()) as OS;
+    (window as unknown as { os: OS }).os = os;
+    return (await os.spawn('say allowed', { options: { args: { model: 'deterministic-fast' } } })).pid;
+  });
+  expect(first).toBeGreaterThan(0);
+  await owner.evaluate((o) => window.agentos!.call('embed.disallow', { origin: o }), hostOrigin);
+  const second = await page.evaluate(async () => {
+    const os = (window as unknown as { os: { spawn(t: string): Promise<{ pid: number }> } }).os;
+    try {
+      await os.spawn('say not any more');
+      return 'spawned';
+    } catch (e) {
+      return String((e as Error).message);
+    }
+  });
+  expect(second).toMatch(/^EPERM: .* may not embed this AgentOS/);
+  // Nothing was started by the refused message.
+  const tasks = await owner.evaluate(() => window.agentos!.ps().then((ps) => ps.map((p) => p.task)));
+  expect(tasks).toContain('say allowed');
+  expect(tasks).not.toContain('say not any more');
+});
