@@ -24,15 +24,14 @@ import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './e
 import { WorkerEmbedder, WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
 import { registerKernelTools } from './kernel-tools';
-import { addMcpServer, type McpHandle, type McpServerOptions } from './mcp';
+import { McpServers } from './mcp';
 import { registerTinyModel } from './model-drivers';
 import { type LoadProgress, ModelPool, type Need } from './model-pool';
 import {
-  type Answer,
   clampDescendants,
   guardCall,
   narrow,
-  type PermissionAsk,
+  PermissionRequests,
   setCapabilities,
   widen,
 } from './permissions';
@@ -418,7 +417,7 @@ export class Kernel {
     // What the user allowed "always" for this program, when the user starts it again.
     const rule =
       caller.kind === 'user'
-        ? this.standing.get(options.source !== undefined ? '(source)' : (options.program ?? 'llm-agent'))
+        ? this.asks.standing.get(options.source !== undefined ? '(source)' : (options.program ?? 'llm-agent'))
         : undefined;
     if (rule && options.source === undefined) caps = widen(caps, rule);
     if (options.program && /^https?:/i.test(options.program)) {
@@ -1080,25 +1079,8 @@ export class Kernel {
 
   // ───────────────────────────── MCP servers ─────────────────────────────
 
-  readonly mcpServers = new Map<string, McpHandle>();
-
-  async addMcp(o: McpServerOptions): Promise<{ url: string; prefix: string; tools: string[] }> {
-    const key = new URL(o.url).href;
-    if (this.mcpServers.has(key)) throw new SysError('EAGAIN', `${key} is already added`);
-    const h = await addMcpServer(this.tools, o);
-    this.mcpServers.set(key, h);
-    this.log(0, 'grant', `added MCP server ${key}: ${h.tools.length} tool(s) as ${h.prefix}.*`);
-    return { url: h.url, prefix: h.prefix, tools: h.tools };
-  }
-
-  async removeMcp(url: string): Promise<void> {
-    const key = new URL(url).href;
-    const h = this.mcpServers.get(key);
-    if (!h) throw new SysError('ENOENT', `no MCP server ${key}`);
-    this.mcpServers.delete(key);
-    await h.close();
-    this.log(0, 'revoke', `removed MCP server ${key}`);
-  }
+  /** MCP servers the user added; their tools are in the registry. */
+  readonly mcp = new McpServers(this.tools, (kind, text) => this.log(0, kind, text));
 
   // ───────────────────────────── embedding origins ─────────────────────────────
 
@@ -1121,10 +1103,15 @@ export class Kernel {
 
   // ───────────────────────────── permissions ─────────────────────────────
 
-  /** Standing grants the user gave with "always", by program: applied when the user spawns it again. */
-  private readonly standing = new Map<string, Partial<Capabilities>>();
-  private readonly asks = new Map<number, { ask: PermissionAsk; resolve: (a: Answer) => void }>();
-  private askSeq = 0;
+  /** Agents' requests to the user, and the standing grants "always" made. */
+  readonly asks: PermissionRequests = new PermissionRequests({
+    log: (pid, kind, text) => this.log(pid, kind, text),
+    broadcast: (e) => this.broadcast(e),
+    grant: (p, more) => this.grant(p, more),
+    changed: () => {
+      if (this.opts.persist) this.saver.soon();
+    },
+  });
 
   /** The user widens a live process's capabilities. */
   grant(p: Process, more: Partial<Capabilities>): Capabilities {
@@ -1156,61 +1143,6 @@ export class Kernel {
     return out;
   }
 
-  /** An agent asks the user for more; resolves with the answer (deny when no one answers in time). */
-  async requestPermission(
-    c: Caller & { kind: 'agent' },
-    permissions: Partial<Capabilities>,
-    reason: string,
-    timeoutMs: number,
-    signal: AbortSignal,
-  ): Promise<{ answer: Answer; capabilities: Capabilities }> {
-    const p = c.proc;
-    const id = ++this.askSeq;
-    const ask: PermissionAsk = {
-      id,
-      pid: p.pid,
-      program: p.info.program,
-      task: p.info.task.slice(0, 500),
-      permissions,
-      reason,
-    };
-    this.log(p.pid, 'grant', `asks the user for ${JSON.stringify(permissions)}: ${reason}`);
-    const answer = await new Promise<Answer>((resolve) => {
-      const timer = setTimeout(() => finish('deny'), timeoutMs);
-      const finish = (a: Answer) => {
-        clearTimeout(timer);
-        if (!this.asks.delete(id)) return;
-        this.broadcast({ type: 'ask.done', id, answer: a });
-        resolve(a);
-      };
-      this.asks.set(id, { ask, resolve: finish });
-      signal.addEventListener('abort', () => finish('deny'), { once: true });
-      p.onExit(() => finish('deny'));
-      this.broadcast({ type: 'ask', ask });
-    });
-    if (answer === 'deny') {
-      this.log(p.pid, 'deny', `the user denied ${JSON.stringify(permissions)}`);
-    } else {
-      if (answer === 'always') {
-        const rule = this.standing.get(p.info.program) ?? {};
-        this.standing.set(p.info.program, { ...widen(widen({ ...NO_CAPS }, rule), permissions) });
-        if (this.opts.persist) this.saver.soon();
-      }
-      this.grant(p, permissions);
-    }
-    return { answer, capabilities: p.info.capabilities };
-  }
-
-  answerPermission(id: number, answer: Answer): void {
-    const a = this.asks.get(id);
-    if (!a) throw new SysError('ENOENT', `no pending permission request ${id}`);
-    a.resolve(answer);
-  }
-
-  pendingAsks(): PermissionAsk[] {
-    return [...this.asks.values()].map((a) => a.ask);
-  }
-
   echoPort(): Transfer<MessagePort> {
     const ch = new MessageChannel();
     ch.port1.onmessage = (ev) => ch.port1.postMessage(ev.data);
@@ -1236,7 +1168,7 @@ export class Kernel {
         args: p.args,
         output: p.output.slice(-8192),
       })),
-      standing: [...this.standing],
+      standing: [...this.asks.standing],
       embedOrigins: [...this.embedOrigins],
     };
     await svc.db.put('kv', state, STATE_KEY);
@@ -1257,7 +1189,7 @@ export class Kernel {
     }
     if (!isSavedState(saved)) return;
     this.procs.reservePids(saved.nextPid);
-    for (const [program, rule] of saved.standing) this.standing.set(program, rule);
+    for (const [program, rule] of saved.standing) this.asks.standing.set(program, rule);
     for (const [origin, caps] of saved.embedOrigins ?? []) this.embedOrigins.set(origin, caps);
     for (const r of saved.procs) {
       if (this.procs.find(r.info.pid)) continue;

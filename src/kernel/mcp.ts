@@ -315,3 +315,35 @@ export async function addMcpServer(registry: ToolRegistry, o: McpServerOptions):
   client.listen();
   return handle;
 }
+
+/** The MCP servers the user added, by URL. */
+export class McpServers {
+  private readonly servers = new Map<string, McpHandle>();
+
+  constructor(
+    private readonly registry: ToolRegistry,
+    private readonly log: (kind: 'grant' | 'revoke', text: string) => void,
+  ) {}
+
+  async add(o: McpServerOptions): Promise<{ url: string; prefix: string; tools: string[] }> {
+    const key = new URL(o.url).href;
+    if (this.servers.has(key)) throw new SysError('EAGAIN', `${key} is already added`);
+    const h = await addMcpServer(this.registry, o);
+    this.servers.set(key, h);
+    this.log('grant', `added MCP server ${key}: ${h.tools.length} tool(s) as ${h.prefix}.*`);
+    return { url: h.url, prefix: h.prefix, tools: h.tools };
+  }
+
+  async remove(url: string): Promise<void> {
+    const key = new URL(url).href;
+    const h = this.servers.get(key);
+    if (!h) throw new SysError('ENOENT', `no MCP server ${key}`);
+    this.servers.delete(key);
+    await h.close();
+    this.log('revoke', `removed MCP server ${key}`);
+  }
+
+  list(): { url: string; prefix: string; tools: string[] }[] {
+    return [...this.servers.values()].map((h) => ({ url: h.url, prefix: h.prefix, tools: h.tools }));
+  }
+}

@@ -6,9 +6,10 @@
  * depend on what was taken (a generation on a revoked model, a call to a revoked
  * tool) end with EPERM.
  */
-import { type Capabilities, exceeds, intersect } from './access-control';
+import { type Capabilities, exceeds, intersect, NO_CAPS } from './access-control';
 import { SysError } from './errors';
 import type { Process } from './process';
+import type { KernelEvent } from './protocol';
 
 /** Adds `more` to `caps` (lists unioned, flags set, quotas raised to the larger). */
 export function widen(caps: Capabilities, more: Partial<Capabilities>): Capabilities {
@@ -115,4 +116,76 @@ export interface PermissionAsk {
   task: string;
   permissions: Partial<Capabilities>;
   reason: string;
+}
+
+/** Agents' requests for more, waiting for the user's answer; "always" answers become standing grants. */
+export class PermissionRequests {
+  /** By program: what the user allowed "always", applied when the user starts that program again. */
+  readonly standing = new Map<string, Partial<Capabilities>>();
+  private readonly waiting = new Map<number, { ask: PermissionAsk; resolve: (a: Answer) => void }>();
+  private seq = 0;
+
+  constructor(
+    private readonly hooks: {
+      log(pid: number, kind: 'grant' | 'deny', text: string): void;
+      broadcast(e: KernelEvent): void;
+      grant(p: Process, more: Partial<Capabilities>): Capabilities;
+      /** The standing grants changed (they are saved with the kernel's state). */
+      changed(): void;
+    },
+  ) {}
+
+  /** Resolves with the user's answer; 'deny' when no one answers in time, or the agent goes away. */
+  async request(
+    p: Process,
+    permissions: Partial<Capabilities>,
+    reason: string,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<{ answer: Answer; capabilities: Capabilities }> {
+    const id = ++this.seq;
+    const ask: PermissionAsk = {
+      id,
+      pid: p.pid,
+      program: p.info.program,
+      task: p.info.task.slice(0, 500),
+      permissions,
+      reason,
+    };
+    this.hooks.log(p.pid, 'grant', `asks the user for ${JSON.stringify(permissions)}: ${reason}`);
+    const answer = await new Promise<Answer>((resolve) => {
+      const timer = setTimeout(() => finish('deny'), timeoutMs);
+      const finish = (a: Answer) => {
+        clearTimeout(timer);
+        if (!this.waiting.delete(id)) return;
+        this.hooks.broadcast({ type: 'ask.done', id, answer: a });
+        resolve(a);
+      };
+      this.waiting.set(id, { ask, resolve: finish });
+      signal.addEventListener('abort', () => finish('deny'), { once: true });
+      p.onExit(() => finish('deny'));
+      this.hooks.broadcast({ type: 'ask', ask });
+    });
+    if (answer === 'deny') {
+      this.hooks.log(p.pid, 'deny', `the user denied ${JSON.stringify(permissions)}`);
+    } else {
+      if (answer === 'always') {
+        const rule = this.standing.get(p.info.program) ?? {};
+        this.standing.set(p.info.program, widen(widen({ ...NO_CAPS }, rule), permissions));
+        this.hooks.changed();
+      }
+      this.hooks.grant(p, permissions);
+    }
+    return { answer, capabilities: p.info.capabilities };
+  }
+
+  answer(id: number, answer: Answer): void {
+    const a = this.waiting.get(id);
+    if (!a) throw new SysError('ENOENT', `no pending permission request ${id}`);
+    a.resolve(answer);
+  }
+
+  pending(): PermissionAsk[] {
+    return [...this.waiting.values()].map((a) => a.ask);
+  }
 }

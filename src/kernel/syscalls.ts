@@ -236,8 +236,8 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
         who: 'agent',
         blocking: true,
         handler: (k, c, a, io) =>
-          k.requestPermission(
-            c as Caller & { kind: 'agent' },
+          k.asks.request(
+            (c as Caller & { kind: 'agent' }).proc,
             a.permissions,
             a.reason,
             a.timeoutMs ?? 120_000,
@@ -251,7 +251,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       cap: null,
       who: 'user',
       handler: (k, _c, a) => {
-        k.answerPermission(a.id, a.answer);
+        k.asks.answer(a.id, a.answer);
         return null;
       },
       doc: 'permission.answer(id, once | always | deny): the user’s answer to an agent’s request',
@@ -260,7 +260,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'permission.pending': define(obj({}), {
       cap: null,
       who: 'user',
-      handler: (k) => k.pendingAsks(),
+      handler: (k) => k.asks.pending(),
       doc: 'the permission requests waiting for an answer',
     }),
 
@@ -909,7 +909,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
         cap: null,
         who: 'user',
         handler: (k, _c, a) =>
-          k.addMcp({
+          k.mcp.add({
             url: a.url,
             ...(a.prefix ? { prefix: a.prefix } : {}),
             ...(a.headers ? { headers: a.headers as Record<string, string> } : {}),
@@ -921,15 +921,14 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'tools.mcp_remove': define(obj({ url: str({ min: 8, max: 2048 }) }), {
       cap: null,
       who: 'user',
-      handler: (k, _c, a) => k.removeMcp(a.url).then(() => null),
+      handler: (k, _c, a) => k.mcp.remove(a.url).then(() => null),
       doc: 'remove an MCP server and its tools',
     }),
 
     'tools.mcp_list': define(obj({}), {
       cap: null,
       who: 'user',
-      handler: (k) =>
-        [...k.mcpServers.values()].map((h) => ({ url: h.url, prefix: h.prefix, tools: h.tools })),
+      handler: (k) => k.mcp.list(),
       doc: 'the MCP servers added, with their tools',
     }),
 
