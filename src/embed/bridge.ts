@@ -38,12 +38,11 @@ async function main(): Promise<void> {
   // then the allowlist in this kernel's settings, which wins. An embedded OS on another site has its own,
   // partitioned kernel: its settings start empty, so the file is what usually decides.
   const fromFile = await loadPolicyFile();
-  let allowed = new Map<string, Partial<Capabilities>>();
-  const refresh = async () => {
-    const list = await k.call<{ origin: string; permissions: Partial<Capabilities> }[]>('embed.policy', {});
-    allowed = new Map([...fromFile, ...list.map((e) => [e.origin, e.permissions] as const)]);
-  };
-  await refresh();
+  // Asked of the kernel for every message, so removing a site in settings stops its very next one.
+  const policyFor = async (origin: string): Promise<Partial<Capabilities> | null> =>
+    ((await k.call<Partial<Capabilities> | null>('embed.policy', { origin }).catch(() => null)) ??
+      fromFile.get(origin)) ||
+    null;
   let peer: Peer | null = null;
   const owned = new Set<number>();
   const ended = new Set<number>();
@@ -53,9 +52,7 @@ async function main(): Promise<void> {
     if (peer) window.parent.postMessage(m, peer.origin); // never '*'
   };
   k.on((e: KernelEvent) => {
-    if (e.type === 'embed.origins') {
-      void refresh();
-    } else if (e.type === 'output' && owned.has(e.pid)) {
+    if (e.type === 'output' && owned.has(e.pid)) {
       send({ [TAG]: 1, type: 'output', pid: e.pid, fd: e.fd, data: e.data });
     } else if (
       e.type === 'proc' &&
@@ -79,7 +76,11 @@ async function main(): Promise<void> {
     if (ev.source !== window.parent) return;
     const m = ev.data as Partial<HostMessage> | null;
     if (!m || typeof m !== 'object' || m[TAG] !== 1) return;
-    const policy = allowed.get(ev.origin);
+    // The kernel answers in order, so messages are handled in the order they came.
+    void policyFor(ev.origin).then((policy) => onMessage(ev, m, policy));
+  });
+
+  function onMessage(ev: MessageEvent, m: Partial<HostMessage>, policy: Partial<Capabilities> | null) {
     const reply = (v: OsMessage) => (ev.source as Window).postMessage(v, ev.origin);
     if (!policy) {
       // Nothing else, to anyone not allowed: not even whether an agent exists.
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
       send({ [TAG]: 1, type: 'result', id, ok: false, error: { code: s.code, message: s.message } });
     };
     void handle(m as HostMessage, policy).then(ok, err);
-  });
+  }
 
   async function handle(m: HostMessage, policy: Partial<Capabilities>): Promise<unknown> {
     const ownedPid = (pid: unknown) => {

@@ -14,7 +14,6 @@ import {
   holds,
   mayReachOrigin,
   mayUseModel,
-  NO_CAPS,
   originOf,
   USER_CAPS,
 } from './access-control';
