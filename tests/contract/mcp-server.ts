@@ -1,7 +1,10 @@
 /**
  * A real MCP server speaking the Streamable HTTP transport on loopback, for
- * tests: sessions, JSON or SSE answers, pagination, the standalone GET stream
- * for list-changed notifications, bearer tokens, slowness on demand.
+ * tests: sessions (400 without one, 404 for one it does not know), JSON or SSE
+ * answers, pagination, the standalone GET stream for list-changed
+ * notifications (or 405 when it offers none), bearer tokens, slowness on
+ * demand, DELETE to end a session. It records what it received so tests can
+ * check the client's side of the protocol.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,44 +20,90 @@ export interface ServedTool {
   };
 }
 
+export interface Hit {
+  method: string;
+  /** The JSON-RPC method, or 'response' for the client's answer to a server request. */
+  rpc?: string;
+  session?: string;
+  protocolVersion?: string;
+  accept?: string;
+}
+
 export interface McpTestServer {
   url: string;
+  /** Served as they are at each `tools/list`: tests change them at will. */
   tools: ServedTool[];
   /** Options a test may change at any time. */
-  opts: { sse: boolean; pageSize: number; token: string | null; delayMs: number };
-  hits: { method: string; rpc?: string }[];
-  /** Forgets every session (the next request with one gets 404). */
-  forgetSessions(): void;
-  /** Tells every open GET stream that the tool list changed. */
-  notifyChanged(): void;
+  opts: {
+    /** Answer POSTs with an SSE stream (a notification first) instead of JSON. */
+    sse: boolean;
+    pageSize: number;
+    /** When set, requests must carry `Authorization: Bearer <token>`. */
+    token: string | null;
+    /** Wait this long before answering a request. */
+    delayMs: number;
+    /** Offer the standalone GET stream (false: 405). */
+    getStream: boolean;
+    /** Ask the client for a `ping` inside every SSE answer, before the answer. */
+    pingClient: boolean;
+  };
+  hits: Hit[];
+  /** Sessions that sent `notifications/initialized`. */
+  initialized: Set<string>;
+  /** Session ids ended by DELETE. */
   deleted: string[];
+  /** The client's answers to our requests (pings). */
+  responses: unknown[];
+  /** Forgets every session (the next request with one gets 404) and ends their GET streams. */
+  forgetSessions(): void;
+  /** Tells the client the tool list changed: on open GET streams, or inside the next SSE answer. */
+  notifyChanged(via?: 'stream' | 'response'): void;
+  /** Open GET streams. */
+  streams(): number;
   close(): Promise<void>;
 }
 
+const frame = (msg: unknown) => `data: ${JSON.stringify(msg)}\n\n`;
+const LIST_CHANGED = { jsonrpc: '2.0', method: 'notifications/tools/list_changed' };
+
 export async function startMcpServer(tools: ServedTool[]): Promise<McpTestServer> {
   const sessions = new Set<string>();
-  const streams = new Set<ServerResponse>();
+  const streams = new Map<ServerResponse, string>();
+  let queued = 0;
   const s: McpTestServer = {
     url: '',
     tools,
-    opts: { sse: false, pageSize: 100, token: null, delayMs: 0 },
+    opts: { sse: false, pageSize: 100, token: null, delayMs: 0, getStream: true, pingClient: false },
     hits: [],
+    initialized: new Set(),
     deleted: [],
-    forgetSessions: () => sessions.clear(),
-    notifyChanged: () => {
-      for (const r of streams)
-        r.write(
-          `data: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' })}\n\n`,
-        );
+    responses: [],
+    forgetSessions: () => {
+      sessions.clear();
+      for (const r of streams.keys()) r.end();
+      streams.clear();
     },
+    notifyChanged: (via = 'stream') => {
+      if (via === 'response') queued++;
+      else for (const r of streams.keys()) r.write(frame(LIST_CHANGED));
+    },
+    streams: () => streams.size,
     close: () =>
       new Promise<void>((r) => {
-        for (const st of streams) st.end();
-        server.closeAllConnections?.();
+        for (const st of streams.keys()) st.end();
+        server.closeAllConnections();
         server.close(() => r());
       }),
   };
-  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) res.writeHead(500).end(String(e));
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Browsers (the kernel's worker) call from another origin.
     res.setHeader('access-control-allow-origin', '*');
     res.setHeader(
@@ -64,51 +113,91 @@ export async function startMcpServer(tools: ServedTool[]): Promise<McpTestServer
     res.setHeader('access-control-allow-methods', 'GET, POST, DELETE');
     res.setHeader('access-control-expose-headers', 'mcp-session-id');
     if (req.method === 'OPTIONS') {
-      res.statusCode = 204;
-      return res.end();
-    }
-    s.hits.push({ method: req.method ?? '' });
-    if (s.opts.token && req.headers.authorization !== `Bearer ${s.opts.token}`) {
-      res.statusCode = 401;
-      return res.end();
-    }
-    const sid = req.headers['mcp-session-id'] as string | undefined;
-    if (req.method === 'DELETE') {
-      if (sid) {
-        sessions.delete(sid);
-        s.deleted.push(sid);
-      }
-      res.statusCode = 200;
-      return res.end();
-    }
-    if (req.method === 'GET') {
-      if (!sid || !sessions.has(sid)) {
-        res.statusCode = 404;
-        return res.end();
-      }
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(': open\n\n');
-      streams.add(res);
-      req.on('close', () => streams.delete(res));
+      res.writeHead(204).end();
       return;
     }
-    let body = '';
-    for await (const chunk of req) body += chunk;
-    const msg = JSON.parse(body) as { id?: number; method: string; params?: Record<string, unknown> };
-    s.hits[s.hits.length - 1]!.rpc = msg.method;
+    const sid = req.headers['mcp-session-id'] as string | undefined;
+    const hit: Hit = {
+      method: req.method ?? '',
+      ...(sid ? { session: sid } : {}),
+      ...(req.headers['mcp-protocol-version']
+        ? { protocolVersion: String(req.headers['mcp-protocol-version']) }
+        : {}),
+      ...(req.headers.accept ? { accept: req.headers.accept } : {}),
+    };
+    s.hits.push(hit);
+    if (s.opts.token && req.headers.authorization !== `Bearer ${s.opts.token}`) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+      return;
+    }
+    if (req.method === 'DELETE') {
+      if (!sid || !sessions.has(sid)) {
+        res.writeHead(404).end();
+        return;
+      }
+      sessions.delete(sid);
+      s.deleted.push(sid);
+      res.writeHead(200).end();
+      return;
+    }
+    if (req.method === 'GET') {
+      if (!s.opts.getStream) {
+        res.writeHead(405, { allow: 'POST, DELETE' }).end();
+        return;
+      }
+      if (!sid || !sessions.has(sid)) {
+        res.writeHead(sid ? 404 : 400).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.write(': open\n\n');
+      streams.set(res, sid);
+      res.on('close', () => streams.delete(res));
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.writeHead(405).end();
+      return;
+    }
+    const accept = req.headers.accept ?? '';
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+      res.writeHead(406).end('accept both application/json and text/event-stream');
+      return;
+    }
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    let msg: { id?: number | string; method?: string; params?: Record<string, unknown>; result?: unknown };
+    try {
+      msg = JSON.parse(raw) as typeof msg;
+    } catch {
+      res.writeHead(400).end('not JSON');
+      return;
+    }
+    hit.rpc = msg.method ?? 'response';
     if (msg.method !== 'initialize') {
       if (!sid) {
-        res.statusCode = 400;
-        return res.end('missing session');
+        res.writeHead(400).end('missing session');
+        return;
       }
       if (!sessions.has(sid)) {
-        res.statusCode = 404;
-        return res.end('unknown session');
+        res.writeHead(404).end('unknown session');
+        return;
+      }
+      // Stricter than the spec (a missing header may mean 2025-03-26), so a client that forgets it fails.
+      if (hit.protocolVersion !== '2025-06-18' && hit.protocolVersion !== '2025-03-26') {
+        res.writeHead(400).end(`unsupported MCP-Protocol-Version ${hit.protocolVersion}`);
+        return;
       }
     }
+    if (msg.method === undefined) {
+      s.responses.push(msg);
+      res.writeHead(202).end();
+      return;
+    }
     if (msg.id === undefined) {
-      res.statusCode = 202;
-      return res.end();
+      if (msg.method === 'notifications/initialized' && sid) s.initialized.add(sid);
+      res.writeHead(202).end();
+      return;
     }
     if (s.opts.delayMs) await new Promise((r) => setTimeout(r, s.opts.delayMs));
     let result: unknown;
@@ -136,18 +225,21 @@ export async function startMcpServer(tools: ServedTool[]): Promise<McpTestServer
       else result = t.run((msg.params?.arguments ?? {}) as Record<string, unknown>);
     } else error = { code: -32601, message: `no method ${msg.method}` };
     const reply = { jsonrpc: '2.0', id: msg.id, ...(error ? { error } : { result }) };
-    if (s.opts.sse) {
-      res.writeHead(200, { ...headers, 'content-type': 'text/event-stream' });
-      // A notification first, as servers may send before the answer.
-      res.write(
-        `data: ${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'working' } })}\n\n`,
-      );
-      res.end(`data: ${JSON.stringify(reply)}\n\n`);
-    } else {
+    if (!s.opts.sse) {
       res.writeHead(200, { ...headers, 'content-type': 'application/json' });
       res.end(JSON.stringify(reply));
+      return;
     }
-  });
+    res.writeHead(200, { ...headers, 'content-type': 'text/event-stream' });
+    // Servers may send notifications and requests before the answer.
+    res.write(
+      frame({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'working' } }),
+    );
+    if (s.opts.pingClient) res.write(frame({ jsonrpc: '2.0', id: `ping-${msg.id}`, method: 'ping' }));
+    for (; queued > 0; queued--) res.write(frame(LIST_CHANGED));
+    res.end(frame(reply));
+  }
+
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   s.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
   return s;
