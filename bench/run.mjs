@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.mjs';
 
-const PORT = 4180;
+const PORT = Number(process.env.BENCH_PORT ?? 4180);
 const only = process.argv.slice(2);
 
 const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], {
