@@ -13,7 +13,9 @@ test('the tiny model runs on transformers.js (WASM) in a tab’s engine worker a
   test.setTimeout(90_000);
   await openOS(page);
   const entry = await page.evaluate(() =>
-    window.agentos!.models().then((m) => m.find((x) => x.id === 'agentos-tiny')),
+    window
+      .agentos!.call<{ id: string; label?: string }[]>('models.list', { all: true })
+      .then((m) => m.find((x) => x.id === 'agentos-tiny')),
   );
   expect(entry).toMatchObject({ engine: 'transformers', contextWindow: 512, loaded: false });
   expect(entry!.label).toMatch(/random weights/);

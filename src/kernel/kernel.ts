@@ -24,7 +24,7 @@ import { WorkerEmbedder, WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
 import { registerKernelTools } from './kernel-tools';
 import { McpServers } from './mcp';
-import { registerTinyModel } from './model-drivers';
+import { registerStoryModel, registerTinyModel } from './model-drivers';
 import { type LoadProgress, ModelPool, type Need } from './model-pool';
 import {
   clampDescendants,
@@ -145,6 +145,7 @@ export class Kernel {
     };
     registerBuiltins(this.tools);
     registerKernelTools(this);
+    registerStoryModel(this);
     registerTinyModel(this);
     this.budget = new ContextBudget(this.pool, {
       priorityOf: (pid) => this.procs.find(pid)?.info.priority ?? 0,

@@ -170,10 +170,33 @@ export function registerTransformersModel(
   return info;
 }
 
+/** The built-in trained model's catalogue id (public/models/stories260K). */
+export const STORY_MODEL_ID = 'stories260K';
+
+/**
+ * The built-in offline model: llama2.c's stories260K, a real model trained on
+ * TinyStories (public/models/stories260K, 1.3 MB). It continues stories in
+ * plain English; it is not an assistant, and its label says so.
+ */
+export function registerStoryModel(k: Kernel): void {
+  registerTransformersModel(
+    k,
+    STORY_MODEL_ID,
+    {
+      model: 'stories260K',
+      contextWindow: 512,
+      sizeBytes: 1_300_000,
+      label:
+        'Tiny story writer (built in, offline): a 260K-parameter model trained on children’s stories. It continues a story; it is not an assistant.',
+    },
+    ['small', 'story', 'transformers'],
+  );
+}
+
 /**
  * The project's own tiny model (scripts/make-tiny-model.mjs): a real ONNX
- * transformer with random weights, 183 kB, so the transformers.js path runs
- * everywhere, offline. It produces gibberish, and says so.
+ * transformer with random weights, 183 kB, for tests that need raw speed. It
+ * produces gibberish, so it is hidden from users (models.list {all: true} shows it).
  */
 export function registerTinyModel(k: Kernel): void {
   registerTransformersModel(
@@ -183,8 +206,8 @@ export function registerTinyModel(k: Kernel): void {
       model: 'agentos-tiny',
       contextWindow: 512,
       sizeBytes: 200_000,
-      label: 'tiny demo model (transformers.js, random weights: gibberish)',
+      label: 'test model (transformers.js, random weights: gibberish)',
     },
-    ['small', 'test', 'transformers'],
+    ['small', 'test', 'hidden', 'transformers'],
   );
 }
