@@ -118,6 +118,8 @@ interface JobState {
   generated: string;
   completionTokens: number;
   promptTokens: number | null;
+  /** The engine's own figures of the latest slice. */
+  extra: Usage['extra'];
   firstTokenAt: number | null;
   preemptions: number;
   resolve(u: Usage): void;
@@ -185,6 +187,7 @@ export class InferenceScheduler {
         generated: '',
         completionTokens: 0,
         promptTokens: null,
+        extra: undefined,
         firstTokenAt: null,
         preemptions: 0,
         resolve,
@@ -345,6 +348,7 @@ export class InferenceScheduler {
       r.sliceTokens = usage.completion_tokens;
     }
     this.learn(usage, t0, firstAt, lastAt, r.sliceTokens);
+    if (usage?.extra) s.extra = usage.extra;
     if (s.promptTokens === null && usage)
       s.promptTokens =
         usage.prompt_tokens - (req.continuation ? this.engine.countTokens(req.continuation) : 0);
@@ -371,6 +375,7 @@ export class InferenceScheduler {
       prompt_tokens: prompt,
       completion_tokens: s.completionTokens,
       total_tokens: prompt + s.completionTokens,
+      ...(s.extra ? { extra: s.extra } : {}),
     };
     s.job.emit(chunkMaker(`sched-${s.job.seq}`, this.engine.info.id)({}, reason, usage));
     s.resolve(usage);

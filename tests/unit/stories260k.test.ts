@@ -64,4 +64,19 @@ describe('stories260K', () => {
     expect(b.choices[0]!.message.content!.length).toBeGreaterThan(10);
     await e.dispose?.();
   }, 30_000);
+
+  it('decodes with its KV cache: one token per forward pass after the prompt (and the baseline without re-reads all)', async () => {
+    const e = await stories();
+    const req = { messages: [{ role: 'user' as const, content: 'Once upon a time' }], max_tokens: 40 };
+    const a = await collect(e.stream(req));
+    // 5 prompt tokens in one pass, then one new token per pass: 40 tokens need 40 passes.
+    expect(a.usage.extra).toMatchObject({ forward_passes: 40, forward_tokens: 5 + 39 });
+    const noCache = await createTransformersEngine({ model: 'stories260K', localModelPath, kvCache: false });
+    const b = await collect(noCache.stream(req));
+    // The same text, but every pass re-reads the whole sequence: 5 + 6 + … + 44.
+    expect(b.choices[0]!.message.content).toBe(REFERENCE);
+    expect(b.usage.extra).toMatchObject({ forward_passes: 40, forward_tokens: (40 * (5 + 44)) / 2 });
+    await e.dispose?.();
+    await noCache.dispose?.();
+  }, 30_000);
 });
