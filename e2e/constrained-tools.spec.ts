@@ -62,7 +62,7 @@ const LOOP = program(`
       model: 'stories260K',
       messages,
       tools,
-      tool_choice: i % 3 === 2 ? 'auto' : 'required',
+      tool_choice: 'required', // a story model writes its story when left to choose ('auto')
       temperature: i % 2 ? 0.7 : 0,
       seed: i,
       max_tokens: maxTokens,

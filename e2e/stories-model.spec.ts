@@ -54,6 +54,8 @@ test('stories260K is offered as a story writer and writes the reference story on
   expect(r.chunks).toBeGreaterThan(5); // streamed token by token, not at the end
   expect(r.finish).toBe('length');
   expect(r.usage).toMatchObject({ prompt_tokens: 5, completion_tokens: STORY_REFERENCE_TOKENS });
+  // With the KV cache: the prompt in one pass, then one token per pass (5 + 39 tokens fed, not 5 + 6 + … + 44).
+  expect(r.usage?.extra).toMatchObject({ forward_passes: STORY_REFERENCE_TOKENS, forward_tokens: 5 + 39 });
   // It runs in an engine worker of this tab.
   expect(await page.evaluate(() => window.agentos!.hostedEngines())).toEqual(
     expect.arrayContaining([expect.stringMatching(/^stories260K#/)]),
@@ -80,4 +82,65 @@ test('stories260K is offered as a story writer and writes the reference story on
   expect(aborted.text.length).toBeLessThan(1000);
   const again = await greedy(page, 'stories260K', STORY_REFERENCE_TOKENS);
   expect(again.text).toBe(STORY_REFERENCE);
+
+  // The built-in agent on it, with its tools on offer: the story model writes its story (it calls a
+  // tool only when one is required), and ps counts its tokens.
+  const agent = await page.evaluate(async (prompt) => {
+    const k = window.agentos!;
+    const pid = await k.spawn(prompt, undefined, { args: { model: 'stories260K', maxTokens: 40 } });
+    const exit = await k.wait(pid, 60_000);
+    const p = (await k.ps()).find((x) => x.pid === pid);
+    return { exit, usage: p?.usage, out: await k.output(pid) };
+  }, STORY_PROMPT);
+  expect(agent.exit.exitCode, agent.out).toBe(0);
+  expect(agent.out.trim()).toBe(STORY_REFERENCE);
+  expect(agent.usage).toMatchObject({ completion_tokens: STORY_REFERENCE_TOKENS });
+});
+
+test('stories260K runs on WebGPU (SwiftShader, f32) through the kernel, with its KV cache, and writes the same story', async ({
+  page,
+}) => {
+  test.setTimeout(120_000);
+  await openOS(page);
+  const hasGpu = await page.evaluate(
+    async () =>
+      !!(await (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter()),
+  );
+  expect(hasGpu, 'this Chromium has a WebGPU adapter (SwiftShader)').toBe(true);
+  const info = await page.evaluate(() =>
+    window.agentos!.call<{ label?: string }>('models.load', {
+      id: 'stories260K-webgpu',
+      engine: 'transformers',
+      options: { model: 'stories260K', device: 'webgpu', contextWindow: 512 },
+    }),
+  );
+  expect(info.label).toMatch(/webgpu/);
+  const r = await greedy(page, 'stories260K-webgpu', STORY_REFERENCE_TOKENS);
+  expect(r.text).toBe(STORY_REFERENCE);
+  expect(r.chunks).toBeGreaterThan(5);
+  expect(r.usage).toMatchObject({ prompt_tokens: 5, completion_tokens: STORY_REFERENCE_TOKENS });
+  expect(r.usage?.extra).toMatchObject({ forward_passes: STORY_REFERENCE_TOKENS, forward_tokens: 5 + 39 });
+  // Abort on the GPU path too; the model then serves again.
+  const aborted = await page.evaluate(async () => {
+    const k = window.agentos!;
+    const ctl = new AbortController();
+    let text = '';
+    let finish: string | null = null;
+    for await (const c of k.chat(
+      {
+        model: 'stories260K-webgpu',
+        messages: [{ role: 'user', content: 'Tom had a dog.' }],
+        max_tokens: 300,
+      },
+      ctl.signal,
+    )) {
+      text += c.choices[0]?.delta.content ?? '';
+      finish = c.choices[0]?.finish_reason ?? finish;
+      if (text.length > 10 && !ctl.signal.aborted) ctl.abort();
+    }
+    return { finish };
+  });
+  expect(aborted.finish).toBe('abort');
+  const again = await greedy(page, 'stories260K-webgpu', 8);
+  expect(STORY_REFERENCE.startsWith(again.text)).toBe(true);
 });

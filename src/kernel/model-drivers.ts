@@ -189,7 +189,8 @@ export function registerStoryModel(k: Kernel): void {
       label:
         'Tiny story writer (built in, offline): a 260K-parameter model trained on children’s stories. It continues a story; it is not an assistant.',
     },
-    ['small', 'story', 'transformers'],
+    // 'completion': with tools offered, it still writes its story unless a tool call is required.
+    ['small', 'story', 'completion', 'transformers'],
   );
 }
 

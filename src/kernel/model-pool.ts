@@ -17,6 +17,8 @@ export interface ModelSpec {
   /**
    * 'small', 'large', 'test'…: what an agent may ask for by need. 'hidden' keeps a model out of
    * the catalogue users see and out of routing by need; it stays loadable by its id (test models).
+   * 'completion': it continues text and cannot follow instructions, so it calls tools only when
+   * told to (tool_choice 'required'; see withPromptedTools).
    */
   tags: string[];
   load(onProgress?: (p: LoadProgress) => void): Promise<ChatEngine>;
@@ -187,7 +189,8 @@ export class ModelPool {
         throw SysError.is(e) ? e : new SysError('EIO', `loading ${id} failed: ${(e as Error).message ?? e}`);
       }
       // Tools work on every model: those without native tool calls get them through a prompt and a JSON schema.
-      if (!engine.info.supportsTools) engine = withPromptedTools(engine);
+      if (!engine.info.supportsTools)
+        engine = withPromptedTools(engine, { autoAsText: spec.tags.includes('completion') });
       const l: Loaded = {
         engine,
         sched: new InferenceScheduler(engine, this.schedulerOptions),

@@ -313,8 +313,17 @@ export function promptedRequest(req: ChatRequest): { inner: ChatRequest; resumeI
   return { inner, resumeInString };
 }
 
+export interface PromptedToolsOptions {
+  /**
+   * The model continues text and cannot choose between answering and calling a tool (a story
+   * model): with tool_choice 'auto' (or none given) it answers in plain text; 'required'
+   * still gives tool calls, valid by construction where the engine constrains its output.
+   */
+  autoAsText?: boolean;
+}
+
 /** An engine that accepts `tools` whatever model is behind it. Requests without tools pass through untouched. */
-export function withPromptedTools(engine: ChatEngine): ChatEngine {
+export function withPromptedTools(engine: ChatEngine, o: PromptedToolsOptions = {}): ChatEngine {
   return {
     get info(): ModelInfo {
       return { ...engine.info, supportsTools: true };
@@ -323,7 +332,7 @@ export function withPromptedTools(engine: ChatEngine): ChatEngine {
     dispose: engine.dispose ? () => engine.dispose!() : undefined,
     stream(req, signal) {
       if (!req.tools?.length) return engine.stream(req, signal);
-      if (req.tool_choice === 'none') {
+      if (req.tool_choice === 'none' || (o.autoAsText && req.tool_choice !== 'required')) {
         const { tools: _t, tool_choice: _c, ...plain } = req;
         return engine.stream(plain, signal);
       }
