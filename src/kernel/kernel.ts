@@ -19,10 +19,11 @@ import {
 } from './access-control';
 import { MessageBus } from './bus';
 import { ContextBudget, type ContextPolicy } from './context-budget';
-import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './engine';
+import { type ChatMessage, type ChatRequest, collect, type ModelInfo, type Usage } from './engine';
 import { WorkerEmbedder, WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
 import { registerKernelTools } from './kernel-tools';
+import { LiveGeneration } from './live-usage';
 import { McpServers } from './mcp';
 import { registerStoryModel, registerTinyModel } from './model-drivers';
 import { type LoadProgress, ModelPool, type Need } from './model-pool';
@@ -783,25 +784,32 @@ export class Kernel {
     }
     // Revoking the model mid-stream ends this generation at once, with EPERM.
     const guard = guardCall(proc, io.signal, () => mayUseModel(c.caps, model), `model ${model}`);
-    const usage = await sched
-      .submit({
-        pid: c.pid,
-        priority: proc?.info.priority ?? 0,
-        livePriority: () => (proc ? proc.info.priority : -20),
-        enqueuedAt: performance.now(),
-        seq: 0,
-        req: r,
-        emit: io.emit,
-        signal: guard.signal,
-        parked: () => proc?.state === 'suspended',
-      })
-      .finally(guard.release);
-    guard.done();
-    if (proc) {
-      proc.info.usage.prompt_tokens += usage.prompt_tokens;
-      proc.info.usage.completion_tokens += usage.completion_tokens;
-      this.notify(proc);
+    // Its token counts and state (waiting / generating) move while the answer streams.
+    const live = proc ? LiveGeneration.start(proc, (p) => this.notify(p), model, prompt) : null;
+    let usage: Usage | null = null;
+    try {
+      usage = await sched
+        .submit({
+          pid: c.pid,
+          priority: proc?.info.priority ?? 0,
+          livePriority: () => (proc ? proc.info.priority : -20),
+          enqueuedAt: performance.now(),
+          seq: 0,
+          req: r,
+          emit: live
+            ? (chunk) => {
+                live.chunk(chunk);
+                io.emit(chunk);
+              }
+            : io.emit,
+          signal: guard.signal,
+          parked: () => proc?.state === 'suspended',
+        })
+        .finally(guard.release);
+    } finally {
+      live?.end(usage);
     }
+    guard.done();
     this.log(
       c.pid,
       'model.call',

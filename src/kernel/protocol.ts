@@ -118,7 +118,21 @@ export interface ProcInfo {
   /** Context tokens it holds reserved (filled in by ps). */
   contextReserved?: number;
   capabilities: import('./access-control').Capabilities;
+  /** Tokens so far, updated while a generation streams. */
   usage: { prompt_tokens: number; completion_tokens: number };
+  /** Its model request in progress, if any (live-usage.ts). */
+  generation?: GenerationInfo | null;
+}
+
+/** A model request in progress: waiting (queued, or the prompt being read) or generating. */
+export interface GenerationInfo {
+  model: string;
+  phase: 'waiting' | 'generating';
+  /** Tokens generated in this request so far. */
+  tokens: number;
+  /** Decode speed of this request so far (0 until the second token). */
+  tokensPerSecond: number;
+  startedAt: number;
 }
 
 export type KernelEvent =

@@ -8,6 +8,14 @@ import type { KernelEvent, ProcInfo } from '../../../kernel/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
 
+/** A process's state, with what its model request is doing while it streams (live-usage.ts). */
+function stateText(p: ProcInfo): string {
+  const g = p.generation;
+  if (!g || p.state === 'exited') return p.state;
+  if (g.phase === 'waiting') return p.state === 'suspended' ? p.state : 'waiting for the model';
+  return `${p.state === 'suspended' ? 'suspended' : 'generating'} · ${Math.round(g.tokensPerSecond)} tok/s`;
+}
+
 export class AosTasks extends AppElement {
   static override properties = {
     ...AppElement.properties,
@@ -91,7 +99,7 @@ export class AosTasks extends AppElement {
             return html`<tr data-pid=${p.pid}>
               <td>${p.pid}</td>
               <td title=${p.task}>${p.task.length > 40 ? `${p.task.slice(0, 39)}…` : p.task}</td>
-              <td>${p.state}${p.exitCode !== null ? ` (${p.exitCode})` : ''}</td>
+              <td>${stateText(p)}${p.exitCode !== null ? ` (${p.exitCode})` : ''}</td>
               <td>
                 <input type="number" min="-20" max="19" step="1" .value=${String(p.priority)} aria-label="priority of ${p.pid}"
                   ?disabled=${p.state === 'exited'}
