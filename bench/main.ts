@@ -3,6 +3,7 @@ import { KernelClient } from '../src/shell/kernel-client';
 import { agentsAlive, spawnLatency, syscallRtt } from './kernel';
 import { ltmWrites } from './memory';
 import { schedulerPolicies, streamOverhead, tinyModel } from './models';
+import { realModel } from './real-model';
 import { attackBench, busBench } from './security';
 import type { BenchResults } from './types';
 import { vectorBench } from './vector';
@@ -26,6 +27,7 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   stream: streamOverhead,
   sched: schedulerPolicies,
   tiny: tinyModel,
+  real: realModel,
   bus: busBench,
   attacks: (k) => attackBench(k, log),
   ltm: ltmWrites,

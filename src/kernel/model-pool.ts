@@ -26,9 +26,12 @@ export interface ModelSpec {
 
 export interface LoadProgress {
   model: string;
+  /** Bytes so far and in all (0 when unknown). */
   loaded: number;
   total: number;
   text?: string;
+  /** What is happening: downloading the weights, or putting them on the GPU (WebLLM reports both). */
+  phase?: 'download' | 'gpu';
 }
 
 export interface Need {

@@ -143,7 +143,14 @@ export type KernelEvent =
   | { type: 'ask'; ask: PermissionAsk }
   | { type: 'ask.done'; id: number; answer: 'once' | 'always' | 'deny' }
   /** A model is loading (bytes downloaded so far). */
-  | { type: 'model.progress'; model: string; loaded: number; total: number; text?: string }
+  | {
+      type: 'model.progress';
+      model: string;
+      loaded: number;
+      total: number;
+      text?: string;
+      phase?: 'download' | 'gpu';
+    }
   /** A model finished loading (or was unloaded). */
   | { type: 'model.loaded'; model: string; loaded: boolean }
   /** An agent called a tool (for the chat app's cards). */

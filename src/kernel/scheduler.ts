@@ -203,11 +203,20 @@ export class InferenceScheduler {
   /** Called when a process is suspended, resumed or reniced: re-decide now. */
   poke(): void {
     const r = this.running;
-    if (r && !r.reason && r.job.parked()) {
+    if (r && !r.reason && r.job.parked() && this.canResume()) {
       r.reason = 'park';
       r.slice.abort();
     }
     this.pump();
+  }
+
+  /**
+   * Whether a generation stopped now can be resumed later. An engine that cannot continue
+   * (WebLLM drops `continuation`) would start over and garble the answer: a suspended
+   * process's generation then runs to its end instead of being parked mid-answer.
+   */
+  private canResume(): boolean {
+    return this.engine.info.supportsContinuation === true;
   }
 
   private stateOf(job: InferenceJob): JobState | undefined {
@@ -324,7 +333,7 @@ export class InferenceScheduler {
           s.firstTokenAt ??= now;
         }
         job.emit(chunk);
-        if (!r.reason && job.parked()) r.reason = 'park';
+        if (!r.reason && job.parked() && this.canResume()) r.reason = 'park';
         if (!r.reason && this.shouldPreempt(r, now)) r.reason = 'preempt';
         if (r.reason) r.slice.abort();
       }

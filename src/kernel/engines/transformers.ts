@@ -217,6 +217,9 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
   const contextWindow =
     cfg.max_position_embeddings ?? cfg.n_positions ?? cfg.n_ctx ?? tokenizer.model_max_length ?? 2048;
   const special = new Set(tokenizer.all_special_ids.map((x) => BigInt(x)));
+  // Only these end an answer; other special tokens (llama2.c's models write <s> between stories) are skipped.
+  const eosIds = [tokenizer.eos_token_id, cfg.eos_token_id].flat().filter((x) => typeof x === 'number');
+  const eos = new Set(eosIds.map((x) => BigInt(x)));
   const id = o.id ?? o.model;
   const info: ModelInfo = {
     id,
@@ -236,9 +239,8 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
   let grammars: Promise<GrammarCompiler> | null = null;
   const grammarCompiler = () => {
     grammars ??= import('../grammar/constrained').then(({ GrammarCompiler, vocabInfo }) => {
-      const eos = [tokenizer.eos_token_id, cfg.eos_token_id].flat().filter((x) => typeof x === 'number');
       return GrammarCompiler.create(
-        vocabInfo(tokenizer._tokenizerJSON, tokenizer.get_vocab(), cfg.vocab_size ?? 0, [...new Set(eos)]),
+        vocabInfo(tokenizer._tokenizerJSON, tokenizer.get_vocab(), cfg.vocab_size ?? 0, [...new Set(eosIds)]),
       );
     });
     grammars.catch(() => {
@@ -342,7 +344,9 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
         for (const t of value[0] ?? []) {
           current.all?.push(t);
           if (constraint && !constraint.accept(Number(t)) && !constraint.terminated) grammarBroken = true;
-          if (special.has(t)) sawEos = true;
+          if (eos.has(t)) sawEos = true;
+          else if (special.has(t))
+            generated++; // produced (and paid for), but not text
           else {
             generated++;
             ids.push(t);
