@@ -97,13 +97,11 @@ export async function registerWebLLMModels(k: Kernel, vramBytes: number): Promis
           });
         }
         const { loadTokenizer } = await import('./tokenizer');
-        return k.hostEngine(
-          r.model_id,
-          'webllm',
-          { model: r.model_id },
-          await loadTokenizer(modelFilesUrl(r)),
-          onProgress,
+        // Offline or a host without tokenizer.json: count by estimate rather than fail the load here.
+        const count = await loadTokenizer(modelFilesUrl(r)).catch(
+          () => (t: string) => Math.ceil(t.length / 4),
         );
+        return k.hostEngine(r.model_id, 'webllm', { model: r.model_id }, count, onProgress);
       },
     });
   }

@@ -194,3 +194,36 @@ describe('a lost GPU device', () => {
     expect(pool.isLoaded('gpu-model')).toBe(false);
   });
 });
+
+describe('loading a WebLLM model offline', () => {
+  it('says why in words (no network) and what to do, not just "Failed to fetch"', async () => {
+    const record: WebLLMModelRecord = {
+      model: 'https://huggingface.co/mlc-ai/SmolLM2-360M-Instruct-q4f32_1-MLC',
+      model_id: 'SmolLM2-360M-Instruct-q4f32_1-MLC',
+      model_lib: 'https://example.invalid/lib.wasm',
+      vram_required_MB: 580,
+    };
+    const mod: WebLLMModule = {
+      prebuiltAppConfig: { model_list: [record] },
+      hasModelInCache: async () => false,
+      deleteModelAllInfoInCache: async () => {},
+      // What WebLLM's fetch of the weights throws when there is no network.
+      CreateMLCEngine: async () => {
+        throw new TypeError('Failed to fetch');
+      },
+    };
+    const err = await createWebLLMEngine({
+      model: record.model_id,
+      load: async () => mod,
+      skipGpuCheck: true,
+      countTokens: (t) => t.length,
+    }).then(
+      () => ({ code: 'loaded', message: '' }),
+      (e: unknown) => e as { code?: string; message?: string },
+    );
+    expect(err.code).toBe('EIO');
+    expect(err.message).toMatch(/no network connection to huggingface\.co/);
+    expect(err.message).toMatch(/Connect to the internet/);
+    expect(err.message).toMatch(/stories260K/);
+  });
+});

@@ -194,6 +194,29 @@ export function webllmProgress(model: string, r: WebLLMInitProgress, sizeBytes =
   return { model, loaded, total, text: r.text, phase };
 }
 
+/**
+ * A download that failed for want of a network, said in words: what failed, why, what to do.
+ * (The browser's own text is only "Failed to fetch".) Null for any other failure.
+ */
+export function offline(e: unknown, model: string, record?: WebLLMModelRecord): SysError | null {
+  const msg = String((e as Error)?.message ?? e);
+  const nav = globalThis.navigator as { onLine?: boolean } | undefined;
+  const network =
+    nav?.onLine === false ||
+    /Failed to fetch|NetworkError|Load failed|ERR_INTERNET_DISCONNECTED|ERR_NAME_NOT_RESOLVED|fetch failed/i.test(
+      msg,
+    );
+  if (!network) return null;
+  const host = record ? new URL(record.model).host : 'its model host';
+  return new SysError(
+    'EIO',
+    `cannot download ${model}: no network connection to ${host}` +
+      `${nav?.onLine === false ? ' (this browser is offline)' : ''}. ` +
+      'Connect to the internet and load it again (a download that was cut resumes from the files already cached), ' +
+      'or use a model that needs no download: the built-in story model stories260K, or a local server (Ollama) in Models.',
+  );
+}
+
 /** WebLLM's `cleanModelUrl`: a Hugging Face repo URL → the folder its files are fetched from. */
 export function modelFilesUrl(record: WebLLMModelRecord): string {
   let url = record.model.endsWith('/') ? record.model : `${record.model}/`;
@@ -582,7 +605,7 @@ export async function createWebLLMEngine(o: WebLLMEngineOptions): Promise<ChatEn
       o.contextWindow ? { context_window_size: o.contextWindow } : undefined,
     );
   } catch (e) {
-    throw webllmError(e, `loading ${o.model}`);
+    throw offline(e, o.model, record) ?? webllmError(e, `loading ${o.model}`);
   }
   const info: ModelInfo = {
     id,

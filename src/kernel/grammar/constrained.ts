@@ -265,7 +265,7 @@ export class Constraint {
       this.need = await this.closingPath(left + 1);
       this.margin = Math.min(128, this.need + 8);
       this.lastLook = this.accepted;
-    } else if (left <= this.need + 2 * this.margin || since >= 4) {
+    } else if (left <= this.need + 2 * this.margin || since >= 16) {
       const before = this.need;
       this.need = await this.closingPath(left + 1);
       this.lastLook = this.accepted;
