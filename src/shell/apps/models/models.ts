@@ -14,6 +14,7 @@ interface Progress {
   total: number;
   startedAt: number;
   text?: string;
+  phase?: 'download' | 'gpu';
 }
 
 /** Cache Storage caches that hold model weights: ours and the engines'. */
@@ -72,8 +73,10 @@ export class AosModels extends AppElement {
       [e.model]: {
         loaded: e.loaded,
         total: e.total,
-        startedAt: prev?.startedAt ?? performance.now(),
+        // A new phase (WebLLM: download, then onto the GPU) starts its own clock.
+        startedAt: prev && prev.phase === e.phase ? prev.startedAt : performance.now(),
         ...(e.text ? { text: e.text } : {}),
+        ...(e.phase ? { phase: e.phase } : {}),
       },
     };
   }
@@ -115,9 +118,10 @@ export class AosModels extends AppElement {
     const secs = (performance.now() - p.startedAt) / 1000;
     const speed = secs > 0 ? p.loaded / secs : 0;
     const left = speed > 0 ? (p.total - p.loaded) / speed : Number.POSITIVE_INFINITY;
+    const doing = p.phase === 'gpu' ? 'loading onto the GPU' : 'downloading';
     return html`<div class="progress">
-      <progress max=${p.total} value=${p.loaded} aria-label="downloading ${id}"></progress>
-      <span>${mb(p.loaded)} / ${mb(p.total)} · ${mb(speed)}/s · ${Number.isFinite(left) ? `${Math.ceil(left)} s left` : '…'}</span>
+      <progress max=${p.total} value=${p.loaded} aria-label="${doing} ${id}"></progress>
+      <span>${p.phase === 'gpu' ? 'on the GPU: ' : ''}${mb(p.loaded)} / ${mb(p.total)} · ${mb(speed)}/s · ${Number.isFinite(left) ? `${Math.ceil(left)} s left` : '…'}</span>
     </div>`;
   }
 
