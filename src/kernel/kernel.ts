@@ -987,7 +987,13 @@ export class Kernel {
     const ch = new MessageChannel();
     const cmd: HostCommand = { t: 'host.engine', key, port: ch.port2 };
     tab.port.postMessage(cmd, [ch.port2]);
-    const engine = await WorkerEngine.load(ch.port1, kind, options, countTokens, onProgress);
+    // Held by the tab from the start: if it closes mid-download, the load fails instead of hanging.
+    const engine = await WorkerEngine.load(ch.port1, kind, options, countTokens, onProgress, (e) =>
+      tab.engines.set(key, e),
+    ).catch((e: unknown) => {
+      tab.engines.delete(key);
+      throw e;
+    });
     if (tab.gone) {
       engine.fail('its host tab closed while loading');
       throw new SysError('EIO', `the tab hosting ${id} closed while it loaded`);

@@ -63,12 +63,13 @@ export async function addRemoteServer(k: Kernel, baseUrl: string, apiKey?: strin
 /** Registers WebLLM's prebuilt models that fit this GPU (once; the package is imported only now). */
 export async function registerWebLLMModels(k: Kernel, vramBytes: number): Promise<string[]> {
   const { gpuFacts, listFittingModels } = await import('./engines/webllm');
-  const facts = await gpuFacts();
-  if (!facts) return [];
+  // Without WebGPU in the kernel's worker the models still run, in a host tab's worker: list those
+  // that need no shader-f16 (the tab's GPU is unknown here).
+  const facts = (await gpuFacts()) ?? { hasF16: false };
   const fits = await listFittingModels({
     vramBytes,
     hasF16: facts.hasF16,
-    maxBufferBytes: facts.maxBufferBytes,
+    ...('maxBufferBytes' in facts ? { maxBufferBytes: facts.maxBufferBytes } : {}),
     load: loadWebLLMPackage,
   });
   for (const r of fits) {

@@ -227,3 +227,17 @@ describe('loading a WebLLM model offline', () => {
     expect(err.message).toMatch(/stories260K/);
   });
 });
+
+describe('WebLLM when the kernel’s worker has no WebGPU', () => {
+  it('still lists the real prebuilt chat models (they load in a host tab’s worker), none needing f16', async () => {
+    const { Kernel } = await import('../../src/kernel/kernel');
+    const { registerWebLLMModels } = await import('../../src/kernel/model-drivers');
+    const k = new Kernel({ locks: null });
+    expect((globalThis.navigator as { gpu?: unknown } | undefined)?.gpu).toBeUndefined();
+    const ids = await registerWebLLMModels(k, 4096 * 2 ** 20);
+    expect(ids.length).toBeGreaterThan(5);
+    expect(ids.some((id) => /q4f16/.test(id))).toBe(false);
+    const listed = k.pool.catalog().filter((m) => m.engine === 'webllm');
+    expect(listed.map((m) => m.id).sort()).toEqual([...ids].sort());
+  }, 60_000);
+});
