@@ -21,7 +21,7 @@ import {
   type UsageExtra,
 } from '../engine';
 import { SysError } from '../errors';
-import { type Constraint, type GrammarCompiler, grammarOf } from '../grammar/constrained';
+import { type Constraint, GrammarCompiler, grammarOf, vocabInfo } from '../grammar/constrained';
 
 export interface TransformersChatOptions {
   /** A folder under `localModelPath` (e.g. 'agentos-tiny'), or a Hugging Face id when remote is allowed. */
@@ -238,11 +238,10 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
   let busy: Promise<void> = Promise.resolve();
   let grammars: Promise<GrammarCompiler> | null = null;
   const grammarCompiler = () => {
-    grammars ??= import('../grammar/constrained').then(({ GrammarCompiler, vocabInfo }) => {
-      return GrammarCompiler.create(
-        vocabInfo(tokenizer._tokenizerJSON, tokenizer.get_vocab(), cfg.vocab_size ?? 0, [...new Set(eosIds)]),
-      );
-    });
+    // XGrammar's WASM (1 MB) is loaded on the first constrained request only (loadXGrammar).
+    grammars ??= GrammarCompiler.create(
+      vocabInfo(tokenizer._tokenizerJSON, tokenizer.get_vocab(), cfg.vocab_size ?? 0, [...new Set(eosIds)]),
+    );
     grammars.catch(() => {
       grammars = null;
     });

@@ -160,22 +160,31 @@ export class AosModels extends AppElement {
       ${
         this.caches.length
           ? html`<table aria-label="model caches">
-              <thead><tr><th>Cache</th><th>Files</th><th>Size</th><th></th></tr></thead>
+              <thead><tr><th>Model</th><th>Files</th><th>Size</th><th></th></tr></thead>
               <tbody>
-                ${this.caches.map(
-                  (c) => html`<tr>
+                ${this.caches.map((c) => {
+                  // A model being loaded or in use keeps its files (one model's delete never touches another's).
+                  const busy = this.catalog.some((m) => m.id === c.name && m.loaded) || this.loading(c.name);
+                  return html`<tr>
                     <td>${c.name}</td><td>${c.entries}</td><td>${mb(c.bytes)}</td>
-                    <td><button aria-label="Delete cache ${c.name}" @click=${async () => {
-                      await caches.delete(c.name);
-                      this.caches = await listCaches();
-                    }}>Delete</button></td>
-                  </tr>`,
-                )}
+                    <td><button aria-label="Delete cache ${c.name}" ?disabled=${busy}
+                      title=${busy ? 'in use: unload it first' : 'delete its files from this device'}
+                      @click=${async () => {
+                        await deleteModelFiles(c.name);
+                        this.caches = await listCaches();
+                      }}>Delete</button></td>
+                  </tr>`;
+                })}
               </tbody>
             </table>`
           : html`<p class="muted">No model files cached yet.</p>`
       }
     `;
+  }
+
+  private loading(id: string): boolean {
+    const p = this.progress[id];
+    return !!p && (!p.total || p.loaded < p.total);
   }
 
   static override styles = [
@@ -194,22 +203,46 @@ export class AosModels extends AppElement {
   ];
 }
 
+/**
+ * The model a cached file belongs to: a Hugging Face layout URL (WebLLM, transformers.js:
+ * `<org>/<model>/resolve/…`) or this origin's /models/<name>/; else the cache's own name.
+ */
+function modelOf(url: string, cache: string): string {
+  const hub = /\/([^/]+)\/resolve\//.exec(url);
+  if (hub) return decodeURIComponent(hub[1]!);
+  const local = /\/models\/([^/]+)\//.exec(new URL(url).pathname);
+  return local ? decodeURIComponent(local[1]!) : cache;
+}
+
+/** Cached model files, by model (across the engines' caches). */
 async function listCaches(): Promise<{ name: string; entries: number; bytes: number }[]> {
   if (!globalThis.caches) return [];
-  const out = [];
+  const by = new Map<string, { name: string; entries: number; bytes: number }>();
   for (const name of await caches.keys()) {
     if (!MODEL_CACHES.test(name)) continue;
     const c = await caches.open(name);
-    let bytes = 0;
-    const keys = await c.keys();
-    for (const r of keys) {
+    for (const r of await c.keys()) {
       const res = await c.match(r);
       const len = Number(res?.headers.get('content-length'));
-      bytes += Number.isFinite(len) && len > 0 ? len : ((await res?.clone().arrayBuffer())?.byteLength ?? 0);
+      const bytes =
+        Number.isFinite(len) && len > 0 ? len : ((await res?.clone().arrayBuffer())?.byteLength ?? 0);
+      const model = modelOf(r.url, name);
+      const row = by.get(model) ?? { name: model, entries: 0, bytes: 0 };
+      row.entries++;
+      row.bytes += bytes;
+      by.set(model, row);
     }
-    out.push({ name, entries: keys.length, bytes });
   }
-  return out;
+  return [...by.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Deletes one model's files from every model cache, and nothing else. */
+async function deleteModelFiles(model: string): Promise<void> {
+  for (const name of await caches.keys()) {
+    if (!MODEL_CACHES.test(name)) continue;
+    const c = await caches.open(name);
+    for (const r of await c.keys()) if (modelOf(r.url, name) === model) await c.delete(r);
+  }
 }
 
 customElements.define('aos-app-models', AosModels);
