@@ -133,7 +133,7 @@ describe('a lost GPU device', () => {
           async unload() {},
           chat: {
             completions: {
-              async create(req) {
+              async create() {
                 if (lost)
                   throw Object.assign(new Error('Model not loaded before trying to complete'), {
                     name: 'ModelNotLoadedError',
