@@ -35,6 +35,10 @@ import {
   widen,
 } from './permissions';
 import { isSavedState, type SavedState, Saver, STATE_KEY } from './persistence';
+// durable: checkpoints, migration and durable short-term memory (issue 15) live in their own modules.
+import { CheckpointStore, type KvStore } from './checkpoints';
+import { chooseHost, type Decision, type LossHow, Migration, waitingState } from './migration';
+import { ShortTermStore } from '../memory/short-term-store';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, ProcessTable } from './process';
 import {
   type CallFrame,
@@ -71,6 +75,8 @@ export interface Tab {
   streams: Map<number, AbortController>;
   lastBeat: number;
   gone: boolean;
+  /** The page is hidden (throttled): it hosts agents only when no visible tab can. */
+  hidden: boolean;
   /** Tool calls sent to this tab (a tool it serves), waiting for tools.result. */
   toolCalls: Map<number, { resolve: (v: unknown) => void; reject: (e: SysError) => void }>;
 }
@@ -132,6 +138,15 @@ export class Kernel {
   readonly ready: Promise<void>;
   /** Embedding origins the user allows, each with the most its agents may get. */
   readonly embedOrigins = new Map<string, Partial<Capabilities>>();
+  // ── durable (issue 15) ──
+  /** Each process's last checkpoint, in IndexedDB. */
+  readonly checkpoints = new CheckpointStore(() => this.kv());
+  /** What happens to an agent whose host tab goes, and the crash-loop guard. */
+  readonly migration = new Migration();
+  /** Short-term memories on disk (only when the kernel persists its state). */
+  private readonly stmStore = new ShortTermStore(() => this.kv());
+  /** Whether agents that were running when the OS closed resume when it opens (Settings). */
+  resumeOnOpen = true;
 
   constructor(opts: KernelOptions = {}) {
     this.opts = {
@@ -205,7 +220,7 @@ export class Kernel {
           case 'bye':
             // Perhaps the last tab: write out the episodic log while the kernel still runs.
             this.memoryService?.then((m) => m.onBye()).catch(() => {});
-            return this.tabGone(tab);
+            return this.tabGone(tab, 'closed');
           case 'host.died':
             return this.workerDied(tab, frame.pid, frame.incarnation, frame.reason);
           case 'host.engine.died': {
@@ -225,7 +240,7 @@ export class Kernel {
 
   private addTab(port: Endpoint, id: string, host: boolean, lock: string | null): Tab {
     const existing = this.tabs.get(id);
-    if (existing) this.tabGone(existing);
+    if (existing) this.tabGone(existing, 'closed');
     const tab: Tab = {
       id,
       port,
@@ -237,23 +252,26 @@ export class Kernel {
       toolCalls: new Map(),
       lastBeat: Date.now(),
       gone: false,
+      hidden: false,
     };
     this.tabs.set(id, tab);
     if (lock && this.opts.locks) {
       // The tab holds this lock for its whole life; we are granted it when the tab is gone.
-      this.opts.locks.request(lock, () => this.tabGone(tab)).catch(() => {});
+      // Granted without a goodbye first: the tab crashed (or was discarded).
+      this.opts.locks.request(lock, () => this.tabGone(tab, 'crashed')).catch(() => {});
     }
-    this.broadcast({ type: 'tabs', count: this.tabs.size });
+    this.broadcastTabs();
     this.schedule();
     return tab;
   }
 
-  private tabGone(tab: Tab): void {
+  private tabGone(tab: Tab, how: LossHow = 'crashed'): void {
     if (tab.gone) return;
     tab.gone = true;
     if (this.tabs.get(tab.id) === tab) this.tabs.delete(tab.id);
     for (const c of tab.streams.values()) c.abort();
-    for (const p of [...tab.hosted]) this.hostLost(p, `host tab ${tab.id.slice(0, 8)} closed`);
+    for (const p of [...tab.hosted])
+      this.hostLost(p, `host tab ${tab.id.slice(0, 8)} ${how === 'closed' ? 'closed' : 'crashed'}`, how);
     for (const e of tab.engines.values()) e.fail(`its host tab ${tab.id.slice(0, 8)} closed`);
     tab.engines.clear();
     this.tools.removeSource(`tab:${tab.id}`);
@@ -261,7 +279,7 @@ export class Kernel {
       c.reject(new SysError('EIO', 'the page serving this tool closed'));
     tab.toolCalls.clear();
     tab.port.close?.();
-    this.broadcast({ type: 'tabs', count: this.tabs.size });
+    this.broadcastTabs();
     // The last tab: the kernel's worker goes with it, so what is unsaved is written now.
     if (![...this.tabs.values()].some((t) => !t.gone)) void this.flushState();
   }
@@ -270,7 +288,8 @@ export class Kernel {
     const now = Date.now();
     for (const tab of this.tabs.values()) {
       // Tabs with a lock are watched by it; timers in background tabs are throttled, so no beat-based death for them.
-      if (!tab.gone && !this.opts.locks && now - tab.lastBeat > this.opts.beatTimeoutMs) this.tabGone(tab);
+      if (!tab.gone && !this.opts.locks && now - tab.lastBeat > this.opts.beatTimeoutMs)
+        this.tabGone(tab, 'crashed');
     }
   }
 
@@ -442,7 +461,7 @@ export class Kernel {
       args: options.args ?? null,
       priority,
       capabilities: caps,
-      restart: options.restart ?? 'never',
+      restart: options.restart ?? 'on-host-loss', // durable: every agent moves unless it opts out
     });
     this.procs.add(p);
     if (caller.kind === 'agent') caller.proc.children.add(p.pid);
@@ -478,15 +497,18 @@ export class Kernel {
 
   private pickHost(): Tab | null {
     // An engine worker holds a model: count it as several agents.
-    const load = (t: Tab) => t.hosted.size + 8 * t.engines.size;
-    let best: Tab | null = null;
-    for (const t of this.tabs.values()) {
-      if (t.host && !t.gone && (!best || load(t) < load(best))) best = t;
-    }
-    return best;
+    const tabs = [...this.tabs.values()].map((t) => ({
+      tab: t,
+      host: t.host,
+      gone: t.gone,
+      hidden: t.hidden,
+      load: t.hosted.size + 8 * t.engines.size,
+    }));
+    return chooseHost(tabs)?.tab ?? null;
   }
 
   private start(p: Process, tab: Tab): void {
+    if (p.state === 'sleeping') p.info.state = 'resuming';
     const ch = new MessageChannel();
     p.port = ch.port1;
     p.lastBeat = Date.now();
@@ -533,17 +555,133 @@ export class Kernel {
     const p = c.proc;
     if (p.booted) throw new SysError('EINVAL', 'already booted');
     const prog = p.info.program;
+    const incarnation = p.incarnation;
     if (p.source === null && /^https?:/i.test(prog) && originOf(prog) !== globalThis.location?.origin)
       p.source = await fetchProgram(prog);
+    // A life after the first: its checkpoint and short-term memory come back from disk.
+    const resumed = p.info.restarts > 0 ? await this.restoreLife(p) : { restored: null, restoredSeq: 0 };
+    // Killed, or moved again, while its state was read: this boot is void (and `starting` already settled).
+    if (!p.alive || p.incarnation !== incarnation || p.booted)
+      throw new SysError('ESRCH', `process ${p.pid} ended or moved while it started`);
     p.booted = true;
     if (p.bootTimer) clearTimeout(p.bootTimer);
     p.bootTimer = null;
     this.starting--;
-    if (p.state === 'ready') p.info.state = 'running';
+    if (p.state === 'ready' || p.state === 'migrating' || p.state === 'resuming' || p.state === 'sleeping')
+      p.info.state = 'running';
     this.notify(p);
     this.schedule();
-    return p.boot();
+    return { ...p.boot(), ...resumed };
   }
+
+  // ───────────────────────────── durable (issue 15) ─────────────────────────────
+
+  /** The OS's IndexedDB `kv` store, as checkpoints and short-term memory use it. */
+  private async kv(): Promise<KvStore> {
+    const { db } = await this.memory();
+    return {
+      get: (key) => db.get('kv', key),
+      put: async (key, value) => {
+        await db.put('kv', value, key);
+      },
+      delete: (key) => db.delete('kv', key),
+    };
+  }
+
+  /** Reads back what a process had when its last life ended: its checkpoint and short-term memory. */
+  private async restoreLife(p: Process): Promise<{ restored: unknown; restoredSeq: number }> {
+    p.resumedFrom = 0;
+    p.checkpointedThisLife = false;
+    if (this.opts.persist && !this.stm.has(p.pid)) {
+      const m = this.stmOf(p.pid);
+      await this.stmStore.load(p.pid, m).catch((e: unknown) => {
+        this.log(p.pid, 'checkpoint', `short-term memory could not be read back: ${(e as Error).message}`);
+      });
+    }
+    const got = await this.checkpoints.load(p.pid).catch(
+      (e: unknown) => ({ kind: 'corrupt', why: `reading it failed: ${(e as Error).message}` }) as const,
+    );
+    if (got.kind === 'ok') {
+      p.resumedFrom = got.seq;
+      p.info.checkpoint = { seq: got.seq, at: got.at, bytes: got.bytes };
+      this.log(p.pid, 'migrate', `resumed from checkpoint ${got.seq} (${got.bytes} chars)`);
+      return { restored: got.state, restoredSeq: got.seq };
+    }
+    if (got.kind === 'corrupt') {
+      this.log(p.pid, 'checkpoint', `its checkpoint is unusable (${got.why}): started fresh`, { why: got.why });
+    }
+    return { restored: null, restoredSeq: 0 };
+  }
+
+  /** ctx.checkpoint: stores the JSON text as the caller's checkpoint; resolves after commit. */
+  async checkpoint(c: Caller, json: string): Promise<{ seq: number; bytes: number }> {
+    if (c.kind !== 'agent') throw new SysError('EPERM', 'checkpoint is for agents');
+    try {
+      JSON.parse(json);
+    } catch {
+      throw new SysError('EINVAL', 'checkpoint: the state is not valid JSON text; the previous one is kept');
+    }
+    const p = c.proc;
+    const saved = await this.checkpoints.save(p.pid, json).catch((e: unknown) => {
+      throw e instanceof SysError ? e : new SysError('EIO', `checkpoint not saved: ${(e as Error).message}`);
+    });
+    if (!p.alive) throw new SysError('ESRCH', `process ${p.pid} exited before its checkpoint was saved`);
+    p.info.checkpoint = saved;
+    p.checkpointedThisLife = true;
+    this.migration.progressed(p.pid);
+    this.notify(p);
+    return { seq: saved.seq, bytes: saved.bytes };
+  }
+
+  /** Settings of the durable lifecycle (the Settings app). */
+  durabilitySettings(set: { resumeOnOpen?: boolean }): { resumeOnOpen: boolean } {
+    if (set.resumeOnOpen !== undefined && set.resumeOnOpen !== this.resumeOnOpen) {
+      this.resumeOnOpen = set.resumeOnOpen;
+      this.log(0, 'grant', `agents ${set.resumeOnOpen ? 'resume' : 'stay asleep'} when the OS opens again`);
+      if (this.opts.persist) this.saver.soon();
+    }
+    return { resumeOnOpen: this.resumeOnOpen };
+  }
+
+  /** A tab was hidden or shown: hidden tabs host only when no visible one can. */
+  setTabHidden(c: Caller, hidden: boolean): null {
+    if (c.kind !== 'user') throw new SysError('EPERM', 'for tabs only');
+    c.tab.hidden = hidden;
+    this.schedule();
+    return null;
+  }
+
+  /** Puts a process whose worker is gone back in the start queue (same pid, mailbox, reservations, capabilities). */
+  private requeue(p: Process, state: 'migrating' | 'sleeping', why: string): void {
+    if (!p.booted && p.port) this.starting--;
+    for (const c of p.streams.values()) c.abort();
+    p.streams.clear();
+    p.held.length = 0;
+    p.blocking = 0;
+    if (p.bootTimer) clearTimeout(p.bootTimer);
+    if (p.killTimer) clearTimeout(p.killTimer);
+    p.bootTimer = p.killTimer = null;
+    this.releaseWorker(p);
+    p.info.hostTab = null;
+    p.booted = false;
+    p.incarnation++; // stale reports and replies of the old worker are ignored from here on
+    p.info.state = state;
+    p.info.restarts++;
+    if (state === 'migrating') p.info.migrations = (p.info.migrations ?? 0) + 1;
+    this.log(p.pid, 'migrate', why);
+    this.enqueue(p);
+    this.notify(p);
+    this.schedule();
+  }
+
+  private broadcastTabs(): void {
+    let hosts = 0;
+    for (const t of this.tabs.values()) if (t.host && !t.gone) hosts++;
+    const agents = this.procs.all().filter((p) => p.alive).length;
+    this.lastTabsEvent = `${this.tabs.size}/${hosts}/${agents}`;
+    this.broadcast({ type: 'tabs', count: this.tabs.size, hosts, agents });
+  }
+  private lastTabsEvent = '';
 
   ps(c: Caller): ProcInfo[] {
     const reserved = new Map<number, number>();
@@ -671,12 +809,25 @@ export class Kernel {
 
   private exitProc(p: Process, code: number, reason: string | null): void {
     if (!p.alive) return;
+    // durable: a life resumed from a checkpoint that failed before checkpointing again is tried once more.
+    if (code === 1 && p.resumedFrom > 0 && !p.checkpointedThisLife) {
+      const d = this.migration.onResumeCrash(p.pid);
+      if (d.action === 'migrate') {
+        this.log(p.pid, 'checkpoint', `crashed on resume (${reason ?? 'exit 1'}): trying once more`);
+        return this.requeue(p, 'migrating', 'restarting from the same checkpoint after a crash on resume');
+      }
+      if (d.action === 'exit') reason = `${reason ?? 'exit 1'}; ${d.reason}`;
+    }
     if (!p.booted && p.port) this.starting--;
     p.markExited(code, reason);
     this.budget.releaseAll(p.pid);
     this.bus.exit(p.pid);
     this.tools.removeSource(`agent:${p.pid}`);
     this.stm.delete(p.pid);
+    // Its life is over for good: what was kept to resume it goes (a restartable one starts fresh anyway).
+    this.migration.forget(p.pid);
+    void this.checkpoints.drop(p.pid).catch(() => {});
+    if (this.opts.persist) void this.stmStore.drop(p.pid).catch(() => {});
     this.log(p.pid, 'exit', `exited with code ${code}${reason ? ` (${reason})` : ''}`, { code, reason });
     this.releaseWorker(p);
     this.startQueue.remove((j) => j.proc === p);
@@ -698,36 +849,32 @@ export class Kernel {
     p.hostTabId = null;
   }
 
-  private hostLost(p: Process, why: string): void {
+  private hostLost(p: Process, why: string, how: LossHow = 'crashed'): void {
     if (!p.alive) return;
-    if (p.info.restart === 'on-host-loss') {
-      if (!p.booted && p.port) this.starting--;
-      for (const c of p.streams.values()) c.abort();
-      p.streams.clear();
-      p.held.length = 0;
-      p.blocking = 0;
-      if (p.bootTimer) clearTimeout(p.bootTimer);
-      p.port?.close();
-      p.port = null;
-      p.hostTabId = null;
-      p.info.hostTab = null;
-      p.booted = false;
-      p.info.state = 'ready';
-      p.info.restarts++;
-      this.enqueue(p);
-      this.notify(p);
-      this.schedule();
-    } else {
-      p.hostTabId = null;
-      // With its last tab the OS is closing: the agent did nothing wrong, and may be started again.
-      const osClosing = ![...this.tabs.values()].some((t) => !t.gone);
-      if (osClosing) p.info.restartable = true;
-      this.exitProc(
-        p,
-        EXIT_HOST_LOST,
-        osClosing ? `the OS was closed while it ran; restartable (${why})` : why,
-      );
+    p.hostTabId = null;
+    const hostsLeft = !!this.pickHost();
+    const osClosing = ![...this.tabs.values()].some((t) => !t.gone);
+    const d: Decision = this.migration.onHostLost(
+      { pid: p.pid, restart: p.info.restart, checkpointSeq: p.info.checkpoint?.seq ?? 0 },
+      how,
+      hostsLeft,
+      osClosing,
+      why,
+    );
+    if (d.action === 'exit') {
+      if (d.restartable) p.info.restartable = true;
+      if (!d.restartable && how === 'crashed' && p.info.restart !== 'never')
+        this.log(p.pid, 'checkpoint', d.reason);
+      return this.exitProc(p, EXIT_HOST_LOST, d.reason);
     }
+    const state = waitingState(d.action, hostsLeft);
+    this.requeue(
+      p,
+      state,
+      state === 'sleeping'
+        ? `${why}: no tab can host it now; sleeping until one can (checkpoint ${p.info.checkpoint?.seq ?? 'none'})`
+        : `${why}: moving to another tab from checkpoint ${p.info.checkpoint?.seq ?? 'none'}`,
+    );
   }
 
   private workerDied(tab: Tab, pid: number, incarnation: number, reason: string): void {
@@ -920,6 +1067,8 @@ export class Kernel {
       );
       return done.choices[0]?.message.content ?? '';
     });
+    // durable: the compressed state replaces the saved one in one write (before it, or after it; never half).
+    if (result.replaced.length && this.opts.persist) await this.stmStore.save(pid, m);
     if (result.replaced.length) {
       this.log(
         pid,
@@ -934,9 +1083,13 @@ export class Kernel {
     return result;
   }
 
-  stmAppend(c: Caller, message: ChatMessage, pinned: boolean) {
-    const e = this.stmOf(c.pid).append(message, pinned);
-    return { id: e.id, tokens: e.tokens, total: this.stmOf(c.pid).tokens() };
+  async stmAppend(c: Caller, message: ChatMessage, pinned: boolean) {
+    const m = this.stmOf(c.pid);
+    const e = m.append(message, pinned);
+    const total = m.tokens();
+    // durable: acknowledged after the new state committed, as long-term memory writes are.
+    if (this.opts.persist) await this.stmStore.save(c.pid, m);
+    return { id: e.id, tokens: e.tokens, total };
   }
 
   log(pid: number, kind: EpisodeKind, text: string, data?: unknown): void {
@@ -1150,6 +1303,11 @@ export class Kernel {
 
   private notify(p: Process): void {
     this.broadcast({ type: 'proc', proc: p.info });
+    // The tabs' beforeunload question depends on how many agents live: tell them when that changes.
+    let hosts = 0;
+    for (const t of this.tabs.values()) if (t.host && !t.gone) hosts++;
+    const agents = this.procs.all().filter((q) => q.alive).length;
+    if (`${this.tabs.size}/${hosts}/${agents}` !== this.lastTabsEvent) this.broadcastTabs();
     if (this.opts.persist) this.saver.soon();
   }
 
@@ -1169,6 +1327,7 @@ export class Kernel {
       })),
       standing: [...this.asks.standing],
       embedOrigins: [...this.embedOrigins],
+      resumeOnOpen: this.resumeOnOpen,
     };
     await svc.db.put('kv', state, STATE_KEY);
   }
@@ -1190,6 +1349,7 @@ export class Kernel {
     this.procs.reservePids(saved.nextPid);
     for (const [program, rule] of saved.standing) this.asks.standing.set(program, rule);
     for (const [origin, caps] of saved.embedOrigins ?? []) this.embedOrigins.set(origin, caps);
+    if (typeof saved.resumeOnOpen === 'boolean') this.resumeOnOpen = saved.resumeOnOpen;
     for (const r of saved.procs) {
       if (this.procs.find(r.info.pid)) continue;
       const p = new Process({
@@ -1208,6 +1368,8 @@ export class Kernel {
         startTime: r.info.startTime,
         restarts: r.info.restarts,
         restartable: r.info.restartable ?? false,
+        migrations: r.info.migrations ?? 0,
+        checkpoint: r.info.checkpoint ?? null,
       });
       p.output = r.output;
       this.procs.add(p);
@@ -1216,9 +1378,16 @@ export class Kernel {
         p.info.endTime = r.info.endTime;
         this.procs.exited(p);
       } else if (r.info.restart === 'on-host-loss') {
+        // durable: it was running (or asleep) when the OS closed; it resumes from its checkpoint unless the user said not to.
         p.info.restarts++;
-        this.log(p.pid, 'spawn', 'restarted: the OS was reopened and its policy is on-host-loss');
-        this.enqueue(p);
+        if (this.resumeOnOpen) {
+          p.info.state = 'resuming';
+          this.log(p.pid, 'migrate', 'the OS was opened again: resuming from its checkpoint');
+          this.enqueue(p);
+        } else {
+          p.info.state = 'sleeping';
+          this.log(p.pid, 'migrate', 'the OS was opened again: sleeping until the user resumes it (Settings)');
+        }
       } else {
         p.markExited(EXIT_HOST_LOST, 'the OS was closed while it ran; restartable');
         p.info.restartable = true;
@@ -1232,6 +1401,16 @@ export class Kernel {
 
   /** Starts a restartable process again, under its own pid (the user's `restart`). */
   restart(p: Process): null {
+    if (p.state === 'sleeping' && !p.port) {
+      // durable: a sleeping agent (the user chose not to resume on open) wakes from its checkpoint.
+      this.startQueue.remove((j) => j.proc === p);
+      p.info.state = 'resuming';
+      this.log(p.pid, 'migrate', 'resumed by the user');
+      this.enqueue(p);
+      this.notify(p);
+      this.schedule();
+      return null;
+    }
     if (p.alive) throw new SysError('EAGAIN', `process ${p.pid} is running`);
     if (!p.info.restartable) throw new SysError('EINVAL', `process ${p.pid} is not restartable`);
     p.revive();

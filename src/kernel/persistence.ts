@@ -3,9 +3,9 @@
  * table (with each agent's task, program, capabilities, usage and the tail of
  * its output) and the user's standing grants, in the `kv` store of the OS's
  * IndexedDB. Saved shortly after every change; read once when the kernel starts.
- * Agents that were running when the OS closed come back as restartable, or are
- * restarted at once when their policy says so; their pids (and so their
- * episodic logs) carry on.
+ * Agents that were running when the OS closed resume from their checkpoints
+ * (or sleep, if the user chose so); those that opted out of moving come back
+ * as restartable. Their pids (and so their episodic logs) carry on.
  */
 import type { Capabilities } from './access-control';
 import type { ProcInfo } from './protocol';
@@ -27,6 +27,8 @@ export interface SavedState {
   standing: Array<[string, Partial<Capabilities>]>;
   /** Embedding origins the user allows, with the most their agents may get. */
   embedOrigins: Array<[string, Partial<Capabilities>]>;
+  /** Whether running agents resume when the OS opens again (Settings; default true). */
+  resumeOnOpen?: boolean;
 }
 
 export function isSavedState(v: unknown): v is SavedState {

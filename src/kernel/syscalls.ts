@@ -32,6 +32,7 @@ import {
   transferables,
   vector,
 } from './check';
+import { CHECKPOINT_MAX } from './checkpoints';
 import { CONTEXT_POLICIES } from './context-budget';
 import type { ChatRequest } from './engine';
 import { DeterministicEngine, tokenize } from './engines/deterministic';
@@ -208,7 +209,29 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       cap: null,
       who: 'user',
       handler: (k, c, a) => k.restart(k.visible(c, a.pid)),
-      doc: 'restart(pid): start again, under the same pid, an agent that was running when the OS closed',
+      doc: 'restart(pid): start again, under the same pid, an agent that was running when the OS closed (or wake a sleeping one)',
+    }),
+
+    // ── durable (issue 15): checkpoints, the resume setting, tab visibility ──
+    checkpoint: define(obj({ json: str({ max: CHECKPOINT_MAX }) }), {
+      cap: null,
+      who: 'agent',
+      handler: (k, c, a) => k.checkpoint(c, a.json),
+      doc: 'checkpoint(json): store the caller’s state (JSON text) for its next life; resolves after commit',
+    }),
+
+    'session.settings': define(obj({ resumeOnOpen: opt(bool) }), {
+      cap: null,
+      who: 'user',
+      handler: (k, _c, a) => k.durabilitySettings(a),
+      doc: 'session.settings({resumeOnOpen?}): whether running agents resume when the OS opens again',
+    }),
+
+    'tab.visibility': define(obj({ hidden: bool }), {
+      cap: null,
+      who: 'user',
+      handler: (k, c, a) => k.setTabHidden(c, a.hidden),
+      doc: 'tab.visibility({hidden}): a hidden tab hosts agents only when no visible tab can',
     }),
 
     grant: define(obj({ pid, permissions: checkPermissions }), {

@@ -15,6 +15,7 @@ import type {
   Usage,
 } from '../kernel/engine';
 import { collect } from '../kernel/engine';
+import { serialize } from '../kernel/checkpoints';
 import { SysError } from '../kernel/errors';
 import type { Exit } from '../kernel/process';
 import type { AgentBoot, ProcInfo, SignalFrame } from '../kernel/protocol';
@@ -26,6 +27,7 @@ export interface SpawnOptions {
   source?: string;
   priority?: number;
   args?: unknown;
+  /** 'on-host-loss' (the default): it moves to another tab when its host goes; 'never' opts out (exit 129). */
   restart?: 'never' | 'on-host-loss';
 }
 
@@ -36,6 +38,18 @@ export interface AgentContext {
   readonly args: unknown;
   /** Aborted when the kernel sends TERM; pass it to long calls so they stop promptly. */
   readonly signal: AbortSignal;
+  /**
+   * The state of the last acknowledged `checkpoint()` when this program starts
+   * again (its tab closed and it moved, or the OS reopened); null on a first
+   * start, or when the checkpoint was unusable (the episodic log says why).
+   */
+  readonly restored: unknown;
+  /**
+   * Stores `state` (JSON-serialisable, at most 1 MiB of JSON) durably as this
+   * process's checkpoint; resolves after it committed. EINVAL when it does not
+   * serialise, E2BIG when too large: the previous checkpoint is kept either way.
+   */
+  checkpoint(state: unknown): Promise<{ seq: number }>;
   llm: {
     chat: {
       completions: {
@@ -167,6 +181,11 @@ export function createContext(
     task: boot.task,
     args: boot.args,
     signal: term.signal,
+    restored: boot.restored ?? null,
+    checkpoint: async (state) => {
+      const json = serialize(state); // EINVAL / E2BIG here, before anything leaves the agent
+      return sys.call<{ seq: number }>('checkpoint', { json });
+    },
     llm: {
       chat: { completions: { create: create as AgentContext['llm']['chat']['completions']['create'] } },
       models: () => sys.call<ModelInfo[]>('models.list'),
