@@ -8,8 +8,9 @@
  * checksum of its JSON text: a record that fails it (or does not parse) is
  * reported as corrupt and the agent starts fresh.
  */
-import { fnv1a } from './hash';
+
 import { SysError } from './errors';
+import { fnv1a } from './hash';
 
 /** The most JSON text (UTF-16 code units) one checkpoint may hold. */
 export const CHECKPOINT_MAX = 1024 * 1024;
@@ -25,6 +26,8 @@ export interface KvStore {
 export interface CheckpointRecord {
   v: 1;
   pid: number;
+  /** Which process it belongs to (pid and start time): a pid reused after a lost session never gets another's state. */
+  owner: string;
   /** 1 for a process's first checkpoint, +1 for each after (across its lives). */
   seq: number;
   at: number;
@@ -59,7 +62,7 @@ export function serialize(state: unknown, max = CHECKPOINT_MAX): string {
     if (seen.has(v)) throw new SysError('EINVAL', `checkpoint: ${path} refers back to itself (a cycle)`);
     seen.add(v);
     if (Array.isArray(v)) {
-      v.forEach((x, i) => check(x, `${path}[${i}]`, depth + 1));
+      for (let i = 0; i < v.length; i++) check(v[i], `${path}[${i}]`, depth + 1);
     } else {
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null)
@@ -85,8 +88,8 @@ export function serialize(state: unknown, max = CHECKPOINT_MAX): string {
 export class CheckpointStore {
   /** Per pid, the chain of writes in progress: a load waits for them, so it sees the newest. */
   private readonly chains = new Map<number, Promise<unknown>>();
-  /** Per pid, the last seq written (so seq grows without a read per save). */
-  private readonly seqs = new Map<number, number>();
+  /** Per pid and owner, the last seq written (so seq grows without a read per save). */
+  private readonly seqs = new Map<string, number>();
 
   constructor(
     private readonly kv: () => Promise<KvStore>,
@@ -108,32 +111,41 @@ export class CheckpointStore {
    * Saves `json` (already checked by `serialize`) as pid's checkpoint; resolves
    * after commit with its seq. A failed write leaves the previous one in place.
    */
-  save(pid: number, json: string): Promise<{ seq: number; at: number; bytes: number }> {
+  save(pid: number, json: string, owner = ''): Promise<{ seq: number; at: number; bytes: number }> {
     if (json.length > this.max)
       return Promise.reject(new SysError('E2BIG', `checkpoint of ${json.length} chars exceeds ${this.max}`));
     return this.chain(pid, async () => {
       const kv = await this.kv();
-      let last = this.seqs.get(pid);
+      let last = this.seqs.get(`${pid}@${owner}`);
       if (last === undefined) {
         const old = (await kv.get(keyOf(pid)).catch(() => null)) as Partial<CheckpointRecord> | null;
-        last = typeof old?.seq === 'number' ? old.seq : 0;
+        last = typeof old?.seq === 'number' && old.owner === owner ? old.seq : 0;
       }
-      const rec: CheckpointRecord = { v: 1, pid, seq: last + 1, at: Date.now(), json, sum: fnv1a(json) };
+      const rec: CheckpointRecord = {
+        v: 1,
+        pid,
+        owner,
+        seq: last + 1,
+        at: Date.now(),
+        json,
+        sum: fnv1a(json),
+      };
       await kv.put(keyOf(pid), rec);
-      this.seqs.set(pid, rec.seq);
+      this.seqs.set(`${pid}@${owner}`, rec.seq);
       return { seq: rec.seq, at: rec.at, bytes: json.length };
     });
   }
 
   /** The last committed checkpoint of pid (after any write in progress). */
-  load(pid: number): Promise<Loaded> {
+  load(pid: number, owner = ''): Promise<Loaded> {
     return this.chain(pid, async () => {
       const raw = await (await this.kv()).get(keyOf(pid));
       if (raw === undefined || raw === null) return { kind: 'none' } as const;
       const r = raw as Partial<CheckpointRecord>;
+      if (typeof r === 'object' && r.v === 1 && r.owner !== owner) return { kind: 'none' } as const;
       if (r.v !== 1 || typeof r.json !== 'string' || typeof r.seq !== 'number' || typeof r.sum !== 'number')
         return { kind: 'corrupt', why: 'the record is not a checkpoint of this version' } as const;
-      this.seqs.set(pid, Math.max(this.seqs.get(pid) ?? 0, r.seq));
+      this.seqs.set(`${pid}@${owner}`, Math.max(this.seqs.get(`${pid}@${owner}`) ?? 0, r.seq));
       if (fnv1a(r.json) !== r.sum)
         return { kind: 'corrupt', why: `checksum mismatch in checkpoint ${r.seq}` } as const;
       try {
@@ -145,14 +157,17 @@ export class CheckpointStore {
           state: JSON.parse(r.json) as unknown,
         } as const;
       } catch (e) {
-        return { kind: 'corrupt', why: `checkpoint ${r.seq} does not parse: ${(e as Error).message}` } as const;
+        return {
+          kind: 'corrupt',
+          why: `checkpoint ${r.seq} does not parse: ${(e as Error).message}`,
+        } as const;
       }
     });
   }
 
   /** Forgets pid's checkpoint (it exited for good). */
   drop(pid: number): Promise<void> {
-    this.seqs.delete(pid);
+    for (const k of this.seqs.keys()) if (k.startsWith(`${pid}@`)) this.seqs.delete(k);
     return this.chain(pid, async () => (await this.kv()).delete(keyOf(pid)));
   }
 }

@@ -7,6 +7,7 @@
 import { type EpisodeKind, EpisodicLog } from '../memory/episodic';
 import { MemoryService } from '../memory/service';
 import { ShortTermMemory } from '../memory/short-term';
+import { ShortTermStore } from '../memory/short-term-store';
 import {
   busAllows,
   type Capabilities,
@@ -18,12 +19,15 @@ import {
   USER_CAPS,
 } from './access-control';
 import { MessageBus } from './bus';
+// durable: checkpoints, migration and durable short-term memory (issue 15) live in their own modules.
+import { CheckpointStore, type KvStore } from './checkpoints';
 import { ContextBudget, type ContextPolicy } from './context-budget';
 import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './engine';
 import { WorkerEmbedder, WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
 import { registerKernelTools } from './kernel-tools';
 import { McpServers } from './mcp';
+import { chooseHost, type Decision, type LossHow, Migration, waitingState } from './migration';
 import { registerTinyModel } from './model-drivers';
 import { type LoadProgress, ModelPool, type Need } from './model-pool';
 import {
@@ -35,10 +39,6 @@ import {
   widen,
 } from './permissions';
 import { isSavedState, type SavedState, Saver, STATE_KEY } from './persistence';
-// durable: checkpoints, migration and durable short-term memory (issue 15) live in their own modules.
-import { CheckpointStore, type KvStore } from './checkpoints';
-import { chooseHost, type Decision, type LossHow, Migration, waitingState } from './migration';
-import { ShortTermStore } from '../memory/short-term-store';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, ProcessTable } from './process';
 import {
   type CallFrame,
@@ -598,9 +598,11 @@ export class Kernel {
         this.log(p.pid, 'checkpoint', `short-term memory could not be read back: ${(e as Error).message}`);
       });
     }
-    const got = await this.checkpoints.load(p.pid).catch(
-      (e: unknown) => ({ kind: 'corrupt', why: `reading it failed: ${(e as Error).message}` }) as const,
-    );
+    const got = await this.checkpoints
+      .load(p.pid, ownerOf(p))
+      .catch(
+        (e: unknown) => ({ kind: 'corrupt', why: `reading it failed: ${(e as Error).message}` }) as const,
+      );
     if (got.kind === 'ok') {
       p.resumedFrom = got.seq;
       p.info.checkpoint = { seq: got.seq, at: got.at, bytes: got.bytes };
@@ -608,7 +610,9 @@ export class Kernel {
       return { restored: got.state, restoredSeq: got.seq };
     }
     if (got.kind === 'corrupt') {
-      this.log(p.pid, 'checkpoint', `its checkpoint is unusable (${got.why}): started fresh`, { why: got.why });
+      this.log(p.pid, 'checkpoint', `its checkpoint is unusable (${got.why}): started fresh`, {
+        why: got.why,
+      });
     }
     return { restored: null, restoredSeq: 0 };
   }
@@ -622,7 +626,7 @@ export class Kernel {
       throw new SysError('EINVAL', 'checkpoint: the state is not valid JSON text; the previous one is kept');
     }
     const p = c.proc;
-    const saved = await this.checkpoints.save(p.pid, json).catch((e: unknown) => {
+    const saved = await this.checkpoints.save(p.pid, json, ownerOf(p)).catch((e: unknown) => {
       throw e instanceof SysError ? e : new SysError('EIO', `checkpoint not saved: ${(e as Error).message}`);
     });
     if (!p.alive) throw new SysError('ESRCH', `process ${p.pid} exited before its checkpoint was saved`);
@@ -814,7 +818,8 @@ export class Kernel {
       const d = this.migration.onResumeCrash(p.pid);
       if (d.action === 'migrate') {
         this.log(p.pid, 'checkpoint', `crashed on resume (${reason ?? 'exit 1'}): trying once more`);
-        return this.requeue(p, 'migrating', 'restarting from the same checkpoint after a crash on resume');
+        this.requeue(p, 'migrating', 'restarting from the same checkpoint after a crash on resume');
+        return;
       }
       if (d.action === 'exit') reason = `${reason ?? 'exit 1'}; ${d.reason}`;
     }
@@ -865,7 +870,8 @@ export class Kernel {
       if (d.restartable) p.info.restartable = true;
       if (!d.restartable && how === 'crashed' && p.info.restart !== 'never')
         this.log(p.pid, 'checkpoint', d.reason);
-      return this.exitProc(p, EXIT_HOST_LOST, d.reason);
+      this.exitProc(p, EXIT_HOST_LOST, d.reason);
+      return;
     }
     const state = waitingState(d.action, hostsLeft);
     this.requeue(
@@ -1100,6 +1106,7 @@ export class Kernel {
 
   subscribe(c: Caller): null {
     if (c.kind === 'user') c.tab.subscribed = true;
+    this.broadcastTabs(); // durable: a new tab learns how many hosts and agents there are
     return null;
   }
 
@@ -1386,7 +1393,11 @@ export class Kernel {
           this.enqueue(p);
         } else {
           p.info.state = 'sleeping';
-          this.log(p.pid, 'migrate', 'the OS was opened again: sleeping until the user resumes it (Settings)');
+          this.log(
+            p.pid,
+            'migrate',
+            'the OS was opened again: sleeping until the user resumes it (Settings)',
+          );
         }
       } else {
         p.markExited(EXIT_HOST_LOST, 'the OS was closed while it ran; restartable');
@@ -1447,6 +1458,11 @@ async function fetchProgram(url: string): Promise<string> {
   const text = await res.text();
   if (text.length > MAX) throw new SysError('E2BIG', `program ${url} is over ${MAX} bytes`);
   return text;
+}
+
+/** Identifies a process's checkpoints beyond its pid (see CheckpointRecord.owner). */
+function ownerOf(p: Process): string {
+  return `${p.pid}@${p.info.startTime}`;
 }
 
 function okFrame(id: number, v: unknown): [ReturnFrame, Transferable[]] {

@@ -58,7 +58,11 @@ export class Migration {
   onHostLost(p: Movable, how: LossHow, hostsLeft: boolean, osClosing: boolean, why: string): Decision {
     if (p.restart === 'never') {
       return osClosing
-        ? { action: 'exit', reason: `the OS was closed while it ran; restartable (${why})`, restartable: true }
+        ? {
+            action: 'exit',
+            reason: `the OS was closed while it ran; restartable (${why})`,
+            restartable: true,
+          }
         : { action: 'exit', reason: `${why}; it opted out of moving`, restartable: false };
     }
     if (how === 'crashed') {
@@ -116,12 +120,7 @@ export function chooseHost<T extends HostCandidate>(tabs: Iterable<T>): T | null
   let best: T | null = null;
   for (const t of tabs) {
     if (!t.host || t.gone) continue;
-    if (
-      !best ||
-      (best.hidden && !t.hidden) ||
-      (best.hidden === t.hidden && t.load < best.load)
-    )
-      best = t;
+    if (!best || (best.hidden && !t.hidden) || (best.hidden === t.hidden && t.load < best.load)) best = t;
   }
   return best;
 }

@@ -8,8 +8,8 @@
  * pinned messages are in both.
  */
 import type { KvStore } from '../kernel/checkpoints';
-import { storageError } from './store';
 import type { ShortTermMemory, StmSnapshot } from './short-term';
+import { storageError } from './store';
 
 const keyOf = (pid: number) => `stm:${pid}`;
 

@@ -5,6 +5,7 @@
  */
 import type { Capabilities } from '../kernel/access-control';
 import type { Envelope } from '../kernel/bus';
+import { serialize } from '../kernel/checkpoints';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -15,7 +16,6 @@ import type {
   Usage,
 } from '../kernel/engine';
 import { collect } from '../kernel/engine';
-import { serialize } from '../kernel/checkpoints';
 import { SysError } from '../kernel/errors';
 import type { Exit } from '../kernel/process';
 import type { AgentBoot, ProcInfo, SignalFrame } from '../kernel/protocol';

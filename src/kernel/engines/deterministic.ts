@@ -193,7 +193,10 @@ export class DeterministicEngine implements ChatEngine {
     }
     // "recap": lists the user's earlier turns, so a test can see what is in the context.
     if (/^\s*recap\b/i.test(text)) {
-      const earlier = msgs.slice(0, -1).filter((m) => m.role === 'user').map((m) => m.content ?? '');
+      const earlier = msgs
+        .slice(0, -1)
+        .filter((m) => m.role === 'user')
+        .map((m) => m.content ?? '');
       return { text: `Earlier you said: ${earlier.join(' | ') || '(nothing)'}`, toolCalls: [] };
     }
     const say = /^\s*(?:say|echo)\s+(.+)$/is.exec(text);

@@ -111,7 +111,10 @@ export default async function llmAgent(ctx: AgentContext): Promise<number> {
   }
 }
 
-async function runTool(ctx: AgentContext, call: NonNullable<ChatMessage['tool_calls']>[number]): Promise<string> {
+async function runTool(
+  ctx: AgentContext,
+  call: NonNullable<ChatMessage['tool_calls']>[number],
+): Promise<string> {
   try {
     return JSON.stringify(
       await ctx.tools.call(call.function.name, JSON.parse(call.function.arguments || '{}')),
@@ -125,7 +128,11 @@ async function runTool(ctx: AgentContext, call: NonNullable<ChatMessage['tool_ca
 }
 
 /** Tool calls that were in flight when the agent's tab went: reads run again, others are reported. */
-async function finishInterrupted(ctx: AgentContext, messages: ChatMessage[], pending: string[]): Promise<void> {
+async function finishInterrupted(
+  ctx: AgentContext,
+  messages: ChatMessage[],
+  pending: string[],
+): Promise<void> {
   const asked = messages.flatMap((m) => m.tool_calls ?? []);
   for (const id of pending) {
     const call = asked.find((c) => c.id === id);
