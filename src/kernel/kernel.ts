@@ -18,7 +18,8 @@ import {
   originOf,
   USER_CAPS,
 } from './access-control';
-import { MessageBus } from './bus';
+import { type Envelope, MessageBus } from './bus';
+import { transferables } from './check';
 // durable: checkpoints, migration and durable short-term memory (issue 15) live in their own modules.
 import { CheckpointStore, type KvStore } from './checkpoints';
 import { ContextBudget, type ContextPolicy } from './context-budget';
@@ -145,6 +146,8 @@ export class Kernel {
   readonly migration = new Migration();
   /** Short-term memories on disk (only when the kernel persists its state). */
   private readonly stmStore = new ShortTermStore(() => this.kv());
+  /** Messages each agent received since its last checkpoint: put back in its mailbox if it moves before the next. */
+  private readonly unacked = new Map<number, Envelope[]>();
   /** Whether agents that were running when the OS closed resume when it opens (Settings). */
   resumeOnOpen = true;
 
@@ -626,15 +629,28 @@ export class Kernel {
       throw new SysError('EINVAL', 'checkpoint: the state is not valid JSON text; the previous one is kept');
     }
     const p = c.proc;
+    // Messages received before this call are in the state being saved (a program checkpoints after handling them).
+    const covered = this.unacked.get(p.pid)?.length ?? 0;
     const saved = await this.checkpoints.save(p.pid, json, ownerOf(p)).catch((e: unknown) => {
       throw e instanceof SysError ? e : new SysError('EIO', `checkpoint not saved: ${(e as Error).message}`);
     });
     if (!p.alive) throw new SysError('ESRCH', `process ${p.pid} exited before its checkpoint was saved`);
     p.info.checkpoint = saved;
     p.checkpointedThisLife = true;
+    this.unacked.get(p.pid)?.splice(0, covered);
     this.migration.progressed(p.pid);
     this.notify(p);
     return { seq: saved.seq, bytes: saved.bytes };
+  }
+
+  /** Messages handed to an agent by bus.recv: kept (at most 256) until its next checkpoint covers them. */
+  delivered(c: Caller, es: Envelope[]): void {
+    if (c.kind !== 'agent' || !es.length) return;
+    const list = this.unacked.get(c.pid) ?? [];
+    this.unacked.set(c.pid, list);
+    // Binary bodies are transferred to the agent (detached here): keep a copy of those.
+    for (const e of es) list.push(transferables(e.body).length ? structuredClone(e) : e);
+    if (list.length > 256) list.splice(0, list.length - 256);
   }
 
   /** Settings of the durable lifecycle (the Settings app). */
@@ -666,6 +682,10 @@ export class Kernel {
     if (p.killTimer) clearTimeout(p.killTimer);
     p.bootTimer = p.killTimer = null;
     this.releaseWorker(p);
+    // Messages it took but had not checkpointed go back to its mailbox, for the life that resumes from that checkpoint.
+    const back = this.unacked.get(p.pid) ?? [];
+    this.unacked.delete(p.pid);
+    if (p.info.checkpoint) this.bus.putBack(p.pid, back);
     p.info.hostTab = null;
     p.booted = false;
     p.incarnation++; // stale reports and replies of the old worker are ignored from here on
@@ -831,6 +851,7 @@ export class Kernel {
     this.stm.delete(p.pid);
     // Its life is over for good: what was kept to resume it goes (a restartable one starts fresh anyway).
     this.migration.forget(p.pid);
+    this.unacked.delete(p.pid);
     void this.checkpoints.drop(p.pid).catch(() => {});
     if (this.opts.persist) void this.stmStore.drop(p.pid).catch(() => {});
     this.log(p.pid, 'exit', `exited with code ${code}${reason ? ` (${reason})` : ''}`, { code, reason });

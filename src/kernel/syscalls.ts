@@ -741,6 +741,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       handler: async (k, c, a, io) => {
         const { max, ...opts } = a;
         const es = await k.bus.recvMany(c.pid, max, { ...opts, signal: io.signal });
+        k.delivered(c, es); // durable: kept until its next checkpoint, put back if it moves first
         return new Transfer(
           es,
           es.flatMap((e) => transferables(e.body)),
@@ -755,6 +756,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       blocking: true,
       handler: async (k, c, a, io) => {
         const e = await k.bus.recv(c.pid, { ...a, signal: io.signal });
+        k.delivered(c, [e]); // durable: kept until its next checkpoint, put back if it moves first
         // Binary parts move on to the receiver rather than being copied.
         return new Transfer(e, transferables(e.body));
       },

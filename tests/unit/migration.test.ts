@@ -90,6 +90,18 @@ describe('kernel: agents outlive their tab', () => {
       }
       await new Promise(() => {});
     },
+    // Takes a message, then its tab goes before it checkpoints: the message must come back.
+    taker: async (ctx) => {
+      if (ctx.restored) {
+        const m = await ctx.bus.recv();
+        await ctx.print(`again ${String(m.body)}\n`);
+      } else {
+        await ctx.checkpoint({ at: 'start' });
+        const m = await ctx.bus.recv();
+        await ctx.print(`took ${String(m.body)}\n`);
+      }
+      await new Promise(() => {});
+    },
     fragile: async (ctx) => {
       if (ctx.restored) throw new Error('cannot handle my own checkpoint');
       await ctx.checkpoint({ ok: true });
@@ -163,6 +175,32 @@ describe('kernel: agents outlive their tab', () => {
     expect(p).toMatchObject({ hostTab: 'tab-b', migrations: 1, restarts: 1 });
     expect(p.state).toMatch(/running|waiting/);
     expect(p.capabilities.tools).toEqual(['time.now']);
+    h.close();
+  });
+
+  it('a message taken but not yet checkpointed goes back to the mailbox when the agent moves', async () => {
+    const h = await boot(programs);
+    const { pid } = await h.user.call<{ pid: number }>('spawn', { task: 't', options: { program: 'taker' } });
+    await until(
+      () => procOf(h, pid),
+      (p) => p.checkpoint?.seq !== undefined,
+      'checkpoint',
+    );
+    await h.user.call('bus.send', { to: pid, body: 'once' });
+    await until(
+      () => h.user.call<string>('output', { pid }),
+      (o) => o === 'took once\n',
+      'taken',
+    );
+    const b = addTab(h, 'tab-b', programs);
+    await b.sys.call('subscribe');
+    h.user.port.postMessage({ t: 'bye' });
+    const out = await until(
+      () => b.sys.call<string>('output', { pid }),
+      (o) => o.includes('again'),
+      'put back',
+    );
+    expect(out).toBe('took once\nagain once\n');
     h.close();
   });
 
