@@ -585,7 +585,9 @@ export class Kernel {
     return {
       get: (key) => db.get('kv', key),
       put: async (key, value) => {
-        await db.put('kv', value, key);
+        // 'strict': acknowledged once the write is flushed to disk, not only handed to the OS.
+        const tx = db.transaction('kv', 'readwrite', { durability: 'strict' });
+        await Promise.all([tx.store.put(value, key), tx.done]);
       },
       delete: (key) => db.delete('kv', key),
     };

@@ -204,6 +204,43 @@ describe('kernel: agents outlive their tab', () => {
     h.close();
   });
 
+  it('a hidden tab gets agents only when no visible tab can host them', async () => {
+    const h = await boot(programs);
+    const b = addTab(h, 'tab-b', programs);
+    await b.sys.call('subscribe');
+    const spawn = async () =>
+      (await h.user.call<{ pid: number }>('spawn', { task: 't', options: { program: 'counter' } })).pid;
+    // A (the harness tab) is hidden; B is visible: B hosts, however loaded.
+    await h.user.call('tab.visibility', { hidden: true });
+    const hosts: (string | null)[] = [];
+    for (let i = 0; i < 3; i++) {
+      const pid = await spawn();
+      hosts.push(
+        (
+          await until(
+            () => procOf(h, pid),
+            (p) => !!p.hostTab,
+            'a host',
+          )
+        ).hostTab,
+      );
+    }
+    expect(hosts).toEqual(['tab-b', 'tab-b', 'tab-b']);
+    // Both hidden: the least loaded (A) hosts.
+    await b.sys.call('tab.visibility', { hidden: true });
+    const pid = await spawn();
+    expect(
+      (
+        await until(
+          () => procOf(h, pid),
+          (p) => !!p.hostTab,
+          'a host',
+        )
+      ).hostTab,
+    ).toBe('test-tab');
+    h.close();
+  });
+
   it('refuses a bad checkpoint with EINVAL or E2BIG and keeps the previous one', async () => {
     const h = await boot(programs);
     const { pid } = await h.user.call<{ pid: number }>('spawn', { task: 't', options: { program: 'bad' } });
