@@ -264,3 +264,94 @@ test('beforeunload asks only in the last tab that hosts running agents', async (
   await b.close({ runBeforeUnload: true });
   await expect.poll(() => asked).toEqual(['b:beforeunload']);
 });
+
+const FILL_AND_COMPRESS = program(`
+  if (!ctx.restored) {
+    await ctx.memory.shortTerm.append({ role: 'system', content: 'PINNED rule: always be brief' }, true);
+    for (let i = 0; i < 12; i++)
+      await ctx.memory.shortTerm.append({ role: 'user', content: 'turn ' + i + ' ' + 'lorem ipsum dolor sit amet '.repeat(5) });
+    await ctx.checkpoint({ filled: true });
+    await ctx.print('filled\\n');
+    await ctx.memory.shortTerm.compress(60); // the demo-speed model writes the summary over a few hundred ms
+    await ctx.print('compressed\\n');
+  }
+  await new Promise(() => {});
+`);
+
+test('short-term memory survives reloading the only tab or closing every tab mid-compression: the state before or after, never empty, pinned kept', async ({
+  context,
+}) => {
+  test.setTimeout(180_000);
+  let page = await context.newPage();
+  await openOS(page);
+  const outcomes: string[] = [];
+  for (let r = 0; r < 4; r++) {
+    const pid = await page.evaluate(
+      (src) =>
+        window.agentos!.spawn('fill', { models: ['*'] }, { source: src, args: { model: 'deterministic' } }),
+      FILL_AND_COMPRESS,
+    );
+    await expect.poll(() => output(page, pid)).toContain('filled');
+    await new Promise((res) => setTimeout(res, Math.floor(Math.random() * 400)));
+    if (r % 2 === 0) {
+      await page.reload();
+      await page.waitForFunction(() => !!window.agentos, null, { timeout: 20_000 });
+    } else {
+      await page.close();
+      page = await context.newPage();
+      await kernelGone(page);
+      await openOS(page);
+    }
+    await expect
+      .poll(() => proc(page, pid).then((p) => p.state), { timeout: 20_000 })
+      .toMatch(/running|waiting/);
+    const stm = await page.evaluate(
+      (x) =>
+        window.agentos!.call<{ entries: { message: { content: string | null }; pinned: boolean }[] }>(
+          'memory.stm.list',
+          { pid: x },
+        ),
+      pid,
+    );
+    const texts = stm.entries.map((e) => e.message.content ?? '');
+    expect(stm.entries.filter((e) => e.pinned).map((e) => e.message.content)).toEqual([
+      'PINNED rule: always be brief',
+    ]);
+    const turns = texts.flatMap((t) => (/^turn (\d+) /.exec(t) ? [Number(/^turn (\d+) /.exec(t)![1])] : []));
+    const summaries = texts.filter((t) => t.startsWith('Summary of earlier conversation:'));
+    if (summaries.length === 0) {
+      // Before the compression: every turn.
+      expect(turns).toEqual([...Array(12).keys()]);
+      outcomes.push('before');
+    } else {
+      // After it: one summary, and the turns it did not replace — the newest ones, in order.
+      expect(summaries).toHaveLength(1);
+      expect(turns.length).toBeGreaterThan(0);
+      expect(turns).toEqual([...Array(turns.length).keys()].map((i) => 12 - turns.length + i));
+      outcomes.push('after');
+    }
+    await page.evaluate((x) => window.agentos!.kill(x, 'KILL'), pid);
+  }
+  expect(outcomes).toHaveLength(4);
+  test.info().annotations.push({ type: 'outcomes', description: outcomes.join(' ') });
+});
+
+test('with "resume on open" off in Settings, agents sleep after the OS reopens until the user resumes them', async ({
+  context,
+}) => {
+  test.setTimeout(90_000);
+  const a = await openTab(context);
+  await a.evaluate(() => window.agentos!.call('session.settings', { resumeOnOpen: false }));
+  const pid = await a.evaluate((src) => window.agentos!.spawn('parked', undefined, { source: src }), PARKED);
+  await expect.poll(() => output(a, pid)).toBe('parked\n');
+  await a.close();
+  const b = await context.newPage();
+  await kernelGone(b);
+  await openOS(b);
+  expect((await proc(b, pid)).state).toBe('sleeping');
+  expect(await b.evaluate(() => window.agentos!.hostedPids())).toEqual([]);
+  await b.evaluate((x) => window.agentos!.call('restart', { pid: x }), pid);
+  await expect.poll(() => proc(b, pid).then((p) => p.state)).toMatch(/running|waiting/);
+  await b.evaluate(() => window.agentos!.call('session.settings', { resumeOnOpen: true }));
+  await b.evaluate((x) => window.agentos!.kill(x, 'KILL'), pid);
+});

@@ -562,6 +562,7 @@ export class Kernel {
     if (p.source === null && /^https?:/i.test(prog) && originOf(prog) !== globalThis.location?.origin)
       p.source = await fetchProgram(prog);
     // A life after the first: its checkpoint and short-term memory come back from disk.
+    if (p.info.restarts === 0) this.stmRead.add(p.pid); // a first life: nothing of it on disk yet
     const resumed = p.info.restarts > 0 ? await this.restoreLife(p) : { restored: null, restoredSeq: 0 };
     // Killed, or moved again, while its state was read: this boot is void (and `starting` already settled).
     if (!p.alive || p.incarnation !== incarnation || p.booted)
@@ -597,12 +598,7 @@ export class Kernel {
   private async restoreLife(p: Process): Promise<{ restored: unknown; restoredSeq: number }> {
     p.resumedFrom = 0;
     p.checkpointedThisLife = false;
-    if (this.opts.persist && !this.stm.has(p.pid)) {
-      const m = this.stmOf(p.pid);
-      await this.stmStore.load(p.pid, m).catch((e: unknown) => {
-        this.log(p.pid, 'checkpoint', `short-term memory could not be read back: ${(e as Error).message}`);
-      });
-    }
+    await this.stmLoaded(p.pid);
     const got = await this.checkpoints
       .load(p.pid, ownerOf(p))
       .catch(
@@ -620,6 +616,24 @@ export class Kernel {
       });
     }
     return { restored: null, restoredSeq: 0 };
+  }
+
+  /** Pids whose short-term memory this kernel has already read back from disk (or that started in this kernel). */
+  private readonly stmRead = new Set<number>();
+
+  /**
+   * An agent's short-term memory, read back from disk the first time this kernel
+   * needs it (after the OS reopened); never again after, since from then on the
+   * kernel's copy is the newest.
+   */
+  async stmLoaded(pid: number): Promise<ShortTermMemory> {
+    const m = this.stmOf(pid);
+    if (!this.opts.persist || this.stmRead.has(pid)) return m;
+    this.stmRead.add(pid);
+    await this.stmStore.load(pid, m).catch((e: unknown) => {
+      this.log(pid, 'checkpoint', `short-term memory could not be read back: ${(e as Error).message}`);
+    });
+    return m;
   }
 
   /** ctx.checkpoint: stores the JSON text as the caller's checkpoint; resolves after commit. */
@@ -687,6 +701,7 @@ export class Kernel {
     // Messages it took but had not checkpointed go back to its mailbox, for the life that resumes from that checkpoint.
     const back = this.unacked.get(p.pid) ?? [];
     this.unacked.delete(p.pid);
+    this.stmRead.delete(p.pid);
     if (p.info.checkpoint) this.bus.putBack(p.pid, back);
     p.info.hostTab = null;
     p.booted = false;

@@ -484,9 +484,9 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'memory.stm.list': define(obj({ pid: opt(pid) }), {
       cap: 'procs',
       who: 'any',
-      handler: (k, c, a) => {
+      handler: async (k, c, a) => {
         const target = a.pid === undefined ? c.pid : k.visible(c, a.pid).pid;
-        const m = k.stmOf(target);
+        const m = await k.stmLoaded(target); // durable: read back from disk after the OS reopened
         return { tokens: m.tokens(), entries: m.list() };
       },
       doc: 'the short-term memory of the caller (or a process in its scope) with token counts',
