@@ -1,5 +1,5 @@
 import 'fake-indexeddb/auto';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { chooseHost, MAX_STRIKES, Migration } from '../../src/kernel/migration';
 import type { HostCommand, ProcInfo } from '../../src/kernel/protocol';
 import { SyscallClient } from '../../src/workers/syscall-client';
@@ -77,6 +77,11 @@ async function until<T>(f: () => Promise<T> | T, ok: (v: T) => boolean, what: st
 }
 
 describe('kernel: agents outlive their tab', () => {
+  // Kernels of earlier tests share the (fake) IndexedDB, and with it episodic records of the same pids.
+  let t0 = 0;
+  beforeEach(() => {
+    t0 = Date.now();
+  });
   const programs: Record<string, TestProgram> = {
     counter: async (ctx) => {
       const r = ctx.restored as { n: number } | null;
@@ -241,6 +246,36 @@ describe('kernel: agents outlive their tab', () => {
     h.close();
   });
 
+  it('a corrupt checkpoint: the agent starts fresh with restored === null and an episodic record says why', async () => {
+    const h = await boot(programs);
+    const { pid } = await h.user.call<{ pid: number }>('spawn', {
+      task: 't',
+      options: { program: 'counter' },
+    });
+    await until(
+      () => h.user.call<string>('output', { pid }),
+      (o) => o === 'saved\n',
+      'checkpoints',
+    );
+    const { db } = await h.kernel.memory();
+    const rec = (await db.get('kv', `ckpt:${pid}`)) as { json: string };
+    await db.put('kv', { ...rec, json: rec.json.replace('3', '4') }, `ckpt:${pid}`); // a flipped byte
+    const b = addTab(h, 'tab-b', programs);
+    await b.sys.call('subscribe');
+    h.user.port.postMessage({ t: 'bye' });
+    // restored === null: the program takes its first-start path again.
+    await until(
+      () => b.sys.call<string>('output', { pid }),
+      (o) => o === 'saved\nsaved\n',
+      'a fresh start',
+    );
+    const why = h.kernel.episodes.query({ pid, kind: 'checkpoint', since: t0 }).map((e) => e.text);
+    expect(why).toEqual([
+      expect.stringMatching(/unusable \(checksum mismatch in checkpoint 3\): started fresh/),
+    ]);
+    h.close();
+  });
+
   it('refuses a bad checkpoint with EINVAL or E2BIG and keeps the previous one', async () => {
     const h = await boot(programs);
     const { pid } = await h.user.call<{ pid: number }>('spawn', { task: 't', options: { program: 'bad' } });
@@ -282,7 +317,7 @@ describe('kernel: agents outlive their tab', () => {
     expect(p.exitCode).toBe(1);
     expect(p.exitReason).toMatch(/crashed on resume 2 times in a row; not restarted a third time/);
     expect(p.restarts).toBe(2);
-    const logs = h.kernel.episodes.query({ pid }).map((e) => e.text);
+    const logs = h.kernel.episodes.query({ pid, since: t0 }).map((e) => e.text);
     expect(logs.filter((t) => /^exited/.test(t))).toHaveLength(1);
     h.close();
   });
@@ -314,7 +349,7 @@ describe('kernel: agents outlive their tab', () => {
     const info = h.kernel.procs.get(pid).info;
     expect(info.state).toBe('exited');
     expect(info.exitCode).toBe(137);
-    expect(h.kernel.episodes.query({ pid }).filter((e) => e.kind === 'exit')).toHaveLength(1);
+    expect(h.kernel.episodes.query({ pid, since: t0 }).filter((e) => e.kind === 'exit')).toHaveLength(1);
     h.close();
   });
 });
