@@ -275,11 +275,12 @@ export class Kernel {
     for (const c of tab.streams.values()) c.abort();
     for (const p of [...tab.hosted])
       this.hostLost(p, `host tab ${tab.id.slice(0, 8)} ${how === 'closed' ? 'closed' : 'crashed'}`, how);
-    for (const e of tab.engines.values()) e.fail(`its host tab ${tab.id.slice(0, 8)} closed`);
+    // durable: EHOSTDOWN, so the SDK retries a generation that had not started streaming (a safe read).
+    for (const e of tab.engines.values()) e.fail(`its host tab ${tab.id.slice(0, 8)} closed`, 'EHOSTDOWN');
     tab.engines.clear();
     this.tools.removeSource(`tab:${tab.id}`);
     for (const c of tab.toolCalls.values())
-      c.reject(new SysError('EIO', 'the page serving this tool closed'));
+      c.reject(new SysError('EHOSTDOWN', 'the page serving this tool closed'));
     tab.toolCalls.clear();
     tab.port.close?.();
     this.broadcastTabs();

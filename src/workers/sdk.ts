@@ -20,6 +20,7 @@ import { SysError } from '../kernel/errors';
 import type { Exit } from '../kernel/process';
 import type { AgentBoot, ProcInfo, SignalFrame } from '../kernel/protocol';
 import type { RecallHit } from '../memory/long-term';
+import { READS, retryRead, retryStream } from './retry';
 import type { SyscallClient } from './syscall-client';
 
 export interface SpawnOptions {
@@ -170,7 +171,10 @@ export function createContext(
 
   async function create(req: ChatRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     const { stream, ...rest } = req as ChatRequest & { stream?: boolean };
-    const chunks = sys.stream<ChatCompletionChunk, Usage | null>('llm.chat', rest, term.signal);
+    // A generation is a read: started again if its engine's tab went before the first chunk.
+    const chunks = retryStream(() =>
+      sys.stream<ChatCompletionChunk, Usage | null>('llm.chat', rest, term.signal),
+    );
     if (stream) return chunks;
     return collect(chunks);
   }
@@ -188,7 +192,7 @@ export function createContext(
     },
     llm: {
       chat: { completions: { create: create as AgentContext['llm']['chat']['completions']['create'] } },
-      models: () => sys.call<ModelInfo[]>('models.list'),
+      models: () => retryRead(() => sys.call<ModelInfo[]>('models.list')),
     },
     print: (text) => sys.call('write', { fd: 1, data: String(text) }).then(() => {}),
     error: (text) => sys.call('write', { fd: 2, data: String(text) }).then(() => {}),
@@ -196,7 +200,7 @@ export function createContext(
       sys.call<{ pid: number }>('spawn', clean({ task, permissions, options })).then((r) => r.pid),
     wait: (pid, timeoutMs) => sys.call<Exit>('wait', clean({ pid, timeoutMs })),
     kill: (pid, signal) => sys.call('kill', clean({ pid, signal })).then(() => {}),
-    ps: () => sys.call<ProcInfo[]>('ps'),
+    ps: () => retryRead(() => sys.call<ProcInfo[]>('ps')),
     exit: (code = 0) => {
       terminate(code);
       return Promise.reject(new ExitRequest(code));
@@ -206,7 +210,8 @@ export function createContext(
     onSignal: (fn) => {
       handler = fn;
     },
-    syscall: (name, args) => sys.call(name, args ?? {}),
+    syscall: (name, args) =>
+      READS.has(name) ? retryRead(() => sys.call(name, args ?? {})) : sys.call(name, args ?? {}),
     memory: {
       remember: (text, opts) =>
         sys
@@ -216,7 +221,8 @@ export function createContext(
         sys
           .call<{ ids: number[] }>('memory.remember', { items: items.map((i) => clean({ ...i })) })
           .then((r) => r.ids),
-      recall: (query, opts) => sys.call<RecallHit[]>('memory.recall', clean({ query, ...opts })),
+      recall: (query, opts) =>
+        retryRead(() => sys.call<RecallHit[]>('memory.recall', clean({ query, ...opts }))),
       forget: (id) => sys.call('memory.forget', { id }).then(() => {}),
       update: (id, patch) => sys.call('memory.update', clean({ id, ...patch })).then(() => {}),
       shortTerm: {
