@@ -649,7 +649,12 @@ export class Kernel {
     // Messages received before this call are in the state being saved (a program checkpoints after handling them).
     const covered = this.unacked.get(p.pid)?.length ?? 0;
     const saved = await this.checkpoints.save(p.pid, json, ownerOf(p)).catch((e: unknown) => {
-      throw e instanceof SysError ? e : new SysError('EIO', `checkpoint not saved: ${(e as Error).message}`);
+      const err =
+        e instanceof SysError ? e : new SysError('EIO', `checkpoint not saved: ${(e as Error).message}`);
+      if (!p.checkpointFailed)
+        this.log(p.pid, 'checkpoint', `a checkpoint could not be saved: ${err.message}`);
+      p.checkpointFailed = true;
+      throw err;
     });
     if (!p.alive) throw new SysError('ESRCH', `process ${p.pid} exited before its checkpoint was saved`);
     p.info.checkpoint = saved;

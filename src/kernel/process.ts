@@ -54,6 +54,8 @@ export class Process {
   resumedFrom = 0;
   /** It acknowledged a checkpoint in this life (a crash after that is not a crash on resume). */
   checkpointedThisLife = false;
+  /** A checkpoint failed once (logged once, not on every turn). */
+  checkpointFailed = false;
 
   constructor(init: {
     pid: number;

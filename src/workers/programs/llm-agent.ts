@@ -43,14 +43,10 @@ export default async function llmAgent(ctx: AgentContext): Promise<number> {
     },
     { role: 'user', content: ctx.task },
   ];
-  let warned = false;
-  // Without storage (a frame whose storage is blocked) the agent still works; it just cannot resume.
+  // Without storage (a frame whose storage is blocked) the agent still works; it just cannot resume
+  // (the kernel's episodic log says why).
   const save = (pending: string[] = []) =>
-    ctx.checkpoint({ v: 1, messages, pending } satisfies Saved).catch(async (e: unknown) => {
-      if (warned) return;
-      warned = true;
-      await ctx.error(`checkpoint failed (${(e as Error).message}); this conversation cannot resume\n`);
-    });
+    ctx.checkpoint({ v: 1, messages, pending } satisfies Saved).catch(() => {});
   const tools = await discoverTools(ctx);
   if (restored) await finishInterrupted(ctx, messages, restored.pending);
   await save();
