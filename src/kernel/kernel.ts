@@ -513,6 +513,8 @@ export class Kernel {
 
   private start(p: Process, tab: Tab): void {
     if (p.state === 'sleeping') p.info.state = 'resuming';
+    p.resumedFrom = 0; // set again at boot if this life starts from a checkpoint
+    p.checkpointedThisLife = false;
     const ch = new MessageChannel();
     p.port = ch.port1;
     p.lastBeat = Date.now();
@@ -597,8 +599,6 @@ export class Kernel {
 
   /** Reads back what a process had when its last life ended: its checkpoint and short-term memory. */
   private async restoreLife(p: Process): Promise<{ restored: unknown; restoredSeq: number }> {
-    p.resumedFrom = 0;
-    p.checkpointedThisLife = false;
     await this.stmLoaded(p.pid);
     const got = await this.checkpoints
       .load(p.pid, ownerOf(p))
@@ -707,7 +707,7 @@ export class Kernel {
     // Messages it took but had not checkpointed go back to its mailbox, for the life that resumes from that checkpoint.
     const back = this.unacked.get(p.pid) ?? [];
     this.unacked.delete(p.pid);
-    this.stmRead.delete(p.pid);
+    // (Its short-term memory stays as the kernel holds it: in a live kernel that copy is the newest.)
     if (p.info.checkpoint) this.bus.putBack(p.pid, back);
     p.info.hostTab = null;
     p.booted = false;
