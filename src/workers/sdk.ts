@@ -154,6 +154,36 @@ export function createContext(
     else if (sig === 'TERM') terminate(143);
   };
 
+  // Every tool this agent serves shares ONE receive loop on the 'tools' topic: a loop per tool would
+  // take the other tools' requests off the queue and drop them.
+  const served = new Map<string, (args: Record<string, unknown>) => unknown>();
+  let serving = false;
+  const answer = async (m: Envelope): Promise<void> => {
+    const { tool, args } = (m.body ?? {}) as { tool?: string; args?: Record<string, unknown> };
+    const handler = typeof tool === 'string' ? served.get(tool) : undefined;
+    const body = await Promise.resolve()
+      .then(() => {
+        if (!handler) throw new SysError('ENOENT', `this agent serves no tool "${tool}"`);
+        return handler(args ?? {});
+      })
+      .then(
+        (value) => ({ ok: true, value }),
+        (e: unknown) => ({ ok: false, error: String((e as Error)?.message ?? e) }),
+      );
+    await sys.call('bus.reply', { correlation: m.correlation, body }).catch(() => {});
+  };
+  const startServing = (): void => {
+    if (serving) return;
+    serving = true;
+    void (async () => {
+      for (;;) {
+        const m = await sys.call<Envelope>('bus.recv', { topic: 'tools' }).catch(() => null);
+        // Calls are answered concurrently: one slow tool does not hold up the others.
+        if (m?.correlation) void answer(m);
+      }
+    })();
+  };
+
   async function create(req: ChatRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     const { stream, ...rest } = req as ChatRequest & { stream?: boolean };
     const chunks = sys.stream<ChatCompletionChunk, Usage | null>('llm.chat', rest, term.signal);
@@ -215,22 +245,8 @@ export function createContext(
       call: (name, args) => sys.call('tools.call', { name, args }),
       serve: async (def, handler) => {
         await sys.call('tools.register', def);
-        void (async () => {
-          // Tool calls arrive as requests on the 'tools' topic; the reply carries the result or the error.
-          for (;;) {
-            const m = await sys.call<Envelope>('bus.recv', { topic: 'tools' }).catch(() => null);
-            if (!m?.correlation) continue;
-            const { tool, args } = m.body as { tool: string; args: Record<string, unknown> };
-            if (tool !== def.name) continue;
-            const body = await Promise.resolve()
-              .then(() => handler(args))
-              .then(
-                (value) => ({ ok: true, value }),
-                (e: unknown) => ({ ok: false, error: String((e as Error)?.message ?? e) }),
-              );
-            await sys.call('bus.reply', { correlation: m.correlation, body }).catch(() => {});
-          }
-        })();
+        served.set(def.name, handler);
+        startServing();
       },
     },
     bus: {
