@@ -7,6 +7,7 @@
 import { type EpisodeKind, EpisodicLog } from '../memory/episodic';
 import { MemoryService } from '../memory/service';
 import { ShortTermMemory } from '../memory/short-term';
+import { type DB, openStore } from '../memory/store';
 import {
   busAllows,
   type Capabilities,
@@ -164,6 +165,8 @@ export class Kernel {
     const reaper = setInterval(() => this.reapSilentTabs(), Math.max(1000, this.opts.beatTimeoutMs / 3));
     (reaper as { unref?: () => void }).unref?.(); // never keep a Node test process alive
     this.ready = this.opts.persist ? this.restoreState() : Promise.resolve();
+    // Memory (and the previous sessions' episodes) opens after: its embedder may need a tab to host it.
+    if (this.opts.persist) void this.ready.then(() => this.memory()).catch(() => {});
     const pinger = setInterval(() => this.pingAgents(), Math.max(250, this.opts.agentBeatTimeoutMs / 4));
     (pinger as { unref?: () => void }).unref?.();
   }
@@ -244,6 +247,7 @@ export class Kernel {
       this.opts.locks.request(lock, () => this.tabGone(tab)).catch(() => {});
     }
     this.broadcast({ type: 'tabs', count: this.tabs.size });
+    if (host) for (const w of this.hostWaiters.splice(0)) w();
     this.schedule();
     return tab;
   }
@@ -474,6 +478,28 @@ export class Kernel {
       if (!job) return;
       if (job.proc.alive && !job.proc.port) this.start(job.proc, host);
     }
+  }
+
+  private readonly hostWaiters: (() => void)[] = [];
+
+  /** A tab that can host workers: at once if one is connected, else when one says hello. */
+  private async hostTab(timeoutMs: number): Promise<Tab> {
+    const now = this.pickHost();
+    if (now) return now;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.hostWaiters.indexOf(done);
+        if (i >= 0) this.hostWaiters.splice(i, 1);
+        reject(new SysError('EAGAIN', `no tab connected within ${timeoutMs / 1000} s to host workers`));
+      }, timeoutMs);
+      (timer as { unref?: () => void }).unref?.();
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.hostWaiters.push(done);
+    });
+    return this.hostTab(timeoutMs);
   }
 
   private pickHost(): Tab | null {
@@ -814,10 +840,11 @@ export class Kernel {
   memory(): Promise<MemoryService> {
     if (!this.memoryService) {
       this.memoryService = MemoryService.open(this.episodes, {
+        db: this.opts.persist ? this.stateDb() : undefined,
         resolveEmbedder: async (id) => {
           if (!id.startsWith('transformers:')) return null;
-          // At kernel start no tab may have said hello yet: wait for a host (up to 30 s).
-          for (let i = 0; i < 150 && !this.pickHost(); i++) await new Promise((r) => setTimeout(r, 200));
+          // At kernel start no tab may have said hello yet: memory opens once one can host the embedder.
+          await this.hostTab(30_000);
           return this.hostEmbedder('transformers', { model: id.slice('transformers:'.length) });
         },
       });
@@ -1155,8 +1182,18 @@ export class Kernel {
 
   // ───────────────────────────── state across sessions ─────────────────────────────
 
+  /** The kernel's own IndexedDB connection: session state is read and written without long-term memory. */
+  private stateDbOpen: Promise<DB> | null = null;
+  private stateDb(): Promise<DB> {
+    this.stateDbOpen ??= openStore();
+    this.stateDbOpen.catch(() => {
+      this.stateDbOpen = null;
+    });
+    return this.stateDbOpen;
+  }
+
   private async saveState(): Promise<void> {
-    const svc = await this.memory();
+    const db = await this.stateDb();
     const state: SavedState = {
       v: 1,
       savedAt: Date.now(),
@@ -1170,7 +1207,7 @@ export class Kernel {
       standing: [...this.asks.standing],
       embedOrigins: [...this.embedOrigins],
     };
-    await svc.db.put('kv', state, STATE_KEY);
+    await db.put('kv', state, STATE_KEY);
   }
 
   /** Saves now: the last tab is going, and the kernel's worker with it. */
@@ -1181,7 +1218,7 @@ export class Kernel {
   private async restoreState(): Promise<void> {
     let saved: unknown;
     try {
-      saved = await (await this.memory()).db.get('kv', STATE_KEY);
+      saved = await (await this.stateDb()).get('kv', STATE_KEY);
     } catch (e) {
       console.warn('[kernel] no saved state:', e);
       return;
