@@ -145,6 +145,8 @@ export class Kernel {
       locks: opts.locks === undefined ? (globalThis.navigator?.locks ?? null) : opts.locks,
     };
     registerBuiltins(this.tools);
+    // tools.search ranks with the embedder recall uses.
+    this.tools.useEmbedder(() => this.memory().then((m) => m.ltm.embedder));
     registerKernelTools(this);
     registerTinyModel(this);
     this.budget = new ContextBudget(this.pool, {

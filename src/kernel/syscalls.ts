@@ -805,10 +805,11 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'tools.search': define(obj({ query: str({ max: 10_000 }), k: opt(int({ min: 1, max: 50 })) }), {
       cap: 'tools',
       who: 'any',
-      handler: (k, c, a) =>
-        k.tools
-          .search(a.query, a.k ?? 5, (n) => mayUseTool(c.caps, n))
-          .map((t) => ({ ...toSpec(t), score: t.score })),
+      handler: async (k, c, a) =>
+        (await k.tools.search(a.query, a.k ?? 5, (n) => mayUseTool(c.caps, n))).map((t) => ({
+          ...toSpec(t),
+          score: t.score,
+        })),
       doc: 'tools.search(query, k): the tools closest in meaning, in the OpenAI function shape, ready for a model request',
     }),
 

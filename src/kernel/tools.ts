@@ -3,11 +3,12 @@
  * shape), registered and removed at run time by the kernel (built-ins) and by
  * agents (served through the bus). Arguments are validated against the schema
  * before a call (@cfworker/json-schema: no eval, so it holds under a strict
- * CSP); results are size-limited; `search` ranks tools by meaning so an agent
- * puts only the relevant few in its context.
+ * CSP); results are size-limited; `search` ranks tools by meaning, with the
+ * embedder long-term memory uses (the kernel wires it), so an agent puts only
+ * the relevant few in its context.
  */
 import { Validator } from '@cfworker/json-schema';
-import { HashingEmbedder } from '../memory/embedder';
+import { type Embedder, HashingEmbedder } from '../memory/embedder';
 import type { Capabilities } from './access-control';
 import type { ToolSpec } from './engine';
 import { SysError } from './errors';
@@ -34,14 +35,25 @@ export type ToolHandler = (args: Record<string, unknown>, caller: ToolCaller) =>
 interface Entry extends ToolInfo {
   validator: Validator;
   handler: ToolHandler;
-  vector: Float32Array;
 }
+
+/** What search embeds for a tool: its name as words, and its description. */
+const searchText = (d: ToolDef) => `${d.name.replace(/[._-]/g, ' ')} ${d.description}`;
 
 export const MAX_RESULT_BYTES = 256 * 1024;
 
 export class ToolRegistry {
   private readonly tools = new Map<string, Entry>();
-  private readonly embedder = new HashingEmbedder();
+  /** Until the kernel gives memory's embedder (and when memory cannot open): shared words only. */
+  private readonly fallback = new HashingEmbedder();
+  private embedder: () => Promise<Embedder> = async () => this.fallback;
+  /** Each tool's vector by the embedder that made it, and the text it was made from. */
+  private vectors = { embedder: '', byName: new Map<string, { text: string; vector: Float32Array }>() };
+
+  /** Search embeds with this embedder (memory's, the one recall uses); it may change at any time. */
+  useEmbedder(source: () => Promise<Embedder>): void {
+    this.embedder = source;
+  }
 
   register(def: ToolDef, source: string, handler: ToolHandler): ToolInfo {
     if (!/^[a-zA-Z][\w.-]{0,63}$/.test(def.name)) throw new SysError('EINVAL', `bad tool name "${def.name}"`);
@@ -55,8 +67,7 @@ export class ToolRegistry {
     } catch (e) {
       throw new SysError('EINVAL', `input schema of "${def.name}" is not usable: ${(e as Error).message}`);
     }
-    const vector = this.embedder.embedOne(`${def.name.replace(/[._-]/g, ' ')} ${def.description}`);
-    this.tools.set(def.name, { ...def, source, validator, handler, vector });
+    this.tools.set(def.name, { ...def, source, validator, handler });
     return { ...def, source };
   }
 
@@ -77,26 +88,28 @@ export class ToolRegistry {
       .map(({ name, description, inputSchema, source }) => ({ name, description, inputSchema, source }));
   }
 
-  /** The `k` tools closest in meaning to `query` (cosine over name + description). */
-  search(
+  /** The `k` tools closest in meaning to `query` (cosine over name + description, memory's embedder). */
+  async search(
     query: string,
     k: number,
     allowed: (name: string) => boolean = () => true,
-  ): (ToolInfo & { score: number })[] {
-    const q = this.embedder.embedOne(query);
-    return [...this.tools.values()]
-      .filter((e) => allowed(e.name))
-      .map((e) => {
-        let s = 0;
-        for (let i = 0; i < q.length; i++) s += q[i]! * e.vector[i]!;
-        return {
-          name: e.name,
-          description: e.description,
-          inputSchema: e.inputSchema,
-          source: e.source,
-          score: s,
-        };
-      })
+  ): Promise<(ToolInfo & { score: number })[]> {
+    const embedder = await this.embedder().catch(() => this.fallback);
+    if (this.vectors.embedder !== embedder.id) this.vectors = { embedder: embedder.id, byName: new Map() };
+    const cache = this.vectors.byName;
+    const candidates = [...this.tools.values()].filter((e) => allowed(e.name));
+    // Tools are embedded once per embedder (again only if a tool's description changed).
+    const stale = candidates.filter((e) => cache.get(e.name)?.text !== searchText(e));
+    const [q, ...made] = await embedder.embed([query, ...stale.map(searchText)]);
+    stale.forEach((e, i) => cache.set(e.name, { text: searchText(e), vector: made[i]! }));
+    return candidates
+      .map((e) => ({
+        name: e.name,
+        description: e.description,
+        inputSchema: e.inputSchema,
+        source: e.source,
+        score: cosine(q!, cache.get(e.name)!.vector),
+      }))
       .sort((a, b) => b.score - a.score)
       .slice(0, k);
   }
@@ -119,6 +132,18 @@ export class ToolRegistry {
       throw new SysError('E2BIG', `"${name}" returned ${size} bytes; the limit is ${MAX_RESULT_BYTES}`);
     return result ?? null;
   }
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return na && nb ? dot / Math.sqrt(na * nb) : 0;
 }
 
 /** The OpenAI function shape of a tool, for a model request. */
