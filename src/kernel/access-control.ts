@@ -4,8 +4,9 @@
  * then apply the object-level part (which model, which process).
  * Children get at most what their parent holds: `isSubset` guards spawn.
  */
+
+import { SysError } from '../abi/errors';
 import { arr, bool, type Check, int, nullable, obj, oneOf, opt, str } from './check';
-import { SysError } from './errors';
 
 export interface Capabilities {
   /** May start child processes. */

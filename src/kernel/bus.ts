@@ -7,7 +7,7 @@
  *   pub/sub:  subscribe(topic), publish(topic) → every subscriber's mailbox
  *   request:  request(to, body) → the receiver's reply(correlation) answers it
  */
-import { SysError } from './errors';
+import { SysError } from '../abi/errors';
 
 export interface Envelope {
   /** Kernel-assigned, increasing: per-sender order is delivery order. */

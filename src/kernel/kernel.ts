@@ -4,10 +4,33 @@
  * SharedWorker (or a tab's dedicated Worker) and never trusts what arrives on a
  * port: frames are parsed, arguments checked, capabilities held, errors typed.
  */
+
+import { SysError } from '../abi/errors';
+import {
+  type CallFrame,
+  type EventFrame,
+  type HostCommand,
+  type KernelEvent,
+  PROTOCOL_VERSION,
+  type ProcInfo,
+  parseInbound,
+  type ReturnFrame,
+  recoverId,
+} from '../abi/protocol';
+import { Transfer } from '../abi/transfer';
 import { type EpisodeKind, EpisodicLog } from '../memory/episodic';
 import { MemoryService } from '../memory/service';
 import { ShortTermMemory } from '../memory/short-term';
 import { type DB, openStore } from '../memory/store';
+import { ContextBudget, type ContextPolicy } from '../models/context-budget';
+import { registerTinyModel } from '../models/drivers';
+import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from '../models/engine';
+import { WorkerEmbedder, WorkerEngine } from '../models/engines/worker-engine';
+import { type LoadProgress, ModelPool, type Need } from '../models/pool';
+import { PRIORITY_DEFAULT, RunQueue, type Schedulable } from '../models/scheduler';
+import { registerKernelTools } from '../tools/kernel-tools';
+import { McpServers } from '../tools/mcp';
+import { registerBuiltins, type ToolDef, type ToolInfo, ToolRegistry } from '../tools/registry';
 import {
   busAllows,
   type Capabilities,
@@ -19,14 +42,6 @@ import {
   USER_CAPS,
 } from './access-control';
 import { MessageBus } from './bus';
-import { ContextBudget, type ContextPolicy } from './context-budget';
-import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './engine';
-import { WorkerEmbedder, WorkerEngine } from './engines/worker-engine';
-import { SysError } from './errors';
-import { registerKernelTools } from './kernel-tools';
-import { McpServers } from './mcp';
-import { registerTinyModel } from './model-drivers';
-import { type LoadProgress, ModelPool, type Need } from './model-pool';
 import {
   clampDescendants,
   guardCall,
@@ -35,23 +50,9 @@ import {
   setCapabilities,
   widen,
 } from './permissions';
-import { isSavedState, type SavedState, Saver, STATE_KEY } from './persistence';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, ProcessTable } from './process';
-import {
-  type CallFrame,
-  type EventFrame,
-  type HostCommand,
-  type KernelEvent,
-  PROTOCOL_VERSION,
-  type ProcInfo,
-  parseInbound,
-  type ReturnFrame,
-  recoverId,
-} from './protocol';
-import { PRIORITY_DEFAULT, RunQueue, type Schedulable } from './scheduler';
+import { isSavedState, type SavedState, Saver, STATE_KEY } from './session';
 import { lookup } from './syscalls';
-import { registerBuiltins, type ToolDef, type ToolInfo, ToolRegistry } from './tools';
-import { Transfer } from './transfer';
 
 /** Anything that carries frames: a MessagePort, or a dedicated worker's global scope. */
 export interface Endpoint {

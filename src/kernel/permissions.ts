@@ -6,10 +6,11 @@
  * depend on what was taken (a generation on a revoked model, a call to a revoked
  * tool) end with EPERM.
  */
+
+import { SysError } from '../abi/errors';
+import type { KernelEvent } from '../abi/protocol';
 import { type Capabilities, exceeds, intersect, NO_CAPS } from './access-control';
-import { SysError } from './errors';
 import type { Process } from './process';
-import type { KernelEvent } from './protocol';
 
 /** Adds `more` to `caps` (lists unioned, flags set, quotas raised to the larger). */
 export function widen(caps: Capabilities, more: Partial<Capabilities>): Capabilities {

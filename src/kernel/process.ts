@@ -6,9 +6,10 @@
  *                     ▼
  *                   exited (exit code; 128+n for signals, 129 for a lost host)
  */
+
+import { SysError } from '../abi/errors';
+import type { AgentBoot, CallFrame, ProcInfo, ProcState } from '../abi/protocol';
 import type { Capabilities } from './access-control';
-import { SysError } from './errors';
-import type { AgentBoot, CallFrame, ProcInfo, ProcState } from './protocol';
 
 export const EXIT_TERM = 143;
 export const EXIT_KILL = 137;

@@ -6,7 +6,16 @@
  * caller is known from the port the call came on.
  */
 
+import { SysError } from '../abi/errors';
+import { Transfer } from '../abi/transfer';
 import { offlineEmbedder } from '../memory/service';
+import { CONTEXT_POLICIES } from '../models/context-budget';
+import { addRemoteServer, registerTransformersModel, registerWebLLMModels } from '../models/drivers';
+import type { ChatRequest } from '../models/engine';
+import { DeterministicEngine, tokenize } from '../models/engines/deterministic';
+import type { Need } from '../models/pool';
+import { POLICIES, PRIORITY_MAX, PRIORITY_MIN } from '../models/scheduler';
+import { toSpec } from '../tools/registry';
 import {
   type CapName,
   checkPermissions,
@@ -32,17 +41,8 @@ import {
   transferables,
   vector,
 } from './check';
-import { CONTEXT_POLICIES } from './context-budget';
-import type { ChatRequest } from './engine';
-import { DeterministicEngine, tokenize } from './engines/deterministic';
-import { SysError } from './errors';
 import type { Caller, CallIO, Kernel } from './kernel';
-import { addRemoteServer, registerTransformersModel, registerWebLLMModels } from './model-drivers';
-import type { Need } from './model-pool';
 import { guardCall } from './permissions';
-import { POLICIES, PRIORITY_MAX, PRIORITY_MIN } from './scheduler';
-import { toSpec } from './tools';
-import { Transfer } from './transfer';
 
 export interface Syscall<A = unknown, R = unknown> {
   /** Validates and types the untrusted arguments; throws EINVAL/E2BIG. */

@@ -5,7 +5,7 @@
  * Recall is hybrid: cosine similarity, keyword match (BM25) and recency, with
  * metadata filters. Only the current embedder's vectors are searched.
  */
-import { SysError } from '../kernel/errors';
+import { SysError } from '../abi/errors';
 import type { Embedder } from './embedder';
 import { words } from './embedder';
 import { type DB, type EpisodeRecord, type LtmRecord, storageError, writeTx } from './store';

@@ -4,7 +4,7 @@
  * are batched into one transaction every 200 ms; on start the recent ones are
  * loaded back, so logs continue across reloads).
  */
-import { SysError } from '../kernel/errors';
+import { SysError } from '../abi/errors';
 import type { Embedder } from './embedder';
 import { HashingEmbedder } from './embedder';
 import type { Episode, EpisodicLog } from './episodic';

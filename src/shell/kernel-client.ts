@@ -5,14 +5,14 @@
  * worker a port that leads straight back to the kernel.
  */
 
+import { SysError } from '../abi/errors';
+import { type HostCommand, type KernelEvent, PROTOCOL_VERSION, type ProcInfo } from '../abi/protocol';
+import { type PortLike, SyscallClient } from '../abi/syscall-client';
 import type { Capabilities } from '../kernel/access-control';
-import type { ChatCompletionChunk, ChatRequest, Usage } from '../kernel/engine';
-import { SysError } from '../kernel/errors';
-import type { CatalogEntry } from '../kernel/model-pool';
 import type { Exit } from '../kernel/process';
-import { type HostCommand, type KernelEvent, PROTOCOL_VERSION, type ProcInfo } from '../kernel/protocol';
+import type { ChatCompletionChunk, ChatRequest, Usage } from '../models/engine';
+import type { CatalogEntry } from '../models/pool';
 import type { SpawnOptions } from '../workers/sdk';
-import { type PortLike, SyscallClient } from '../workers/syscall-client';
 
 export type KernelMode = 'shared' | 'dedicated';
 

@@ -3,8 +3,14 @@
  * through syscalls to the kernel; the SDK only gives them a friendly shape
  * (the model API mirrors OpenAI's chat.completions.create, as WebLLM's does).
  */
+
+import { SysError } from '../abi/errors';
+import type { AgentBoot, ProcInfo, SignalFrame } from '../abi/protocol';
+import type { SyscallClient } from '../abi/syscall-client';
 import type { Capabilities } from '../kernel/access-control';
 import type { Envelope } from '../kernel/bus';
+import type { Exit } from '../kernel/process';
+import type { RecallHit } from '../memory/long-term';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -13,13 +19,8 @@ import type {
   ModelInfo,
   ToolSpec,
   Usage,
-} from '../kernel/engine';
-import { collect } from '../kernel/engine';
-import { SysError } from '../kernel/errors';
-import type { Exit } from '../kernel/process';
-import type { AgentBoot, ProcInfo, SignalFrame } from '../kernel/protocol';
-import type { RecallHit } from '../memory/long-term';
-import type { SyscallClient } from './syscall-client';
+} from '../models/engine';
+import { collect } from '../models/engine';
 
 export interface SpawnOptions {
   program?: string;

@@ -1,8 +1,8 @@
 /** Every driver against the shared engine contract (tests/contract/engine-contract.ts). */
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ChatMessage, collect } from '../../src/kernel/engine';
-import { DeterministicEngine, tokenize } from '../../src/kernel/engines/deterministic';
-import { createRemoteEngine } from '../../src/kernel/engines/openai-remote';
+import { type ChatMessage, collect } from '../../src/models/engine';
+import { DeterministicEngine, tokenize } from '../../src/models/engines/deterministic';
+import { createRemoteEngine } from '../../src/models/engines/openai-remote';
 import {
   createWebLLMEngine,
   fitModels,
@@ -16,9 +16,9 @@ import {
   type WebLLMModule,
   webllmError,
   webllmRequest,
-} from '../../src/kernel/engines/webllm';
-import { ModelPool } from '../../src/kernel/model-pool';
-import { withPromptedTools } from '../../src/kernel/tool-calling';
+} from '../../src/models/engines/webllm';
+import { ModelPool } from '../../src/models/pool';
+import { withPromptedTools } from '../../src/models/tool-calling';
 import { defineEngineContract } from '../contract/engine-contract';
 import { type OpenAIServer, startOpenAIServer } from '../contract/openai-server';
 

@@ -2,10 +2,11 @@
  * The real kernel in Node, over real MessageChannels: a fake tab that hosts
  * agents in-process. Agent programs are functions looked up by program name.
  */
+
+import type { AgentBoot, HostCommand, KernelEvent } from '../../src/abi/protocol';
+import { SyscallClient } from '../../src/abi/syscall-client';
 import { Kernel, type KernelOptions } from '../../src/kernel/kernel';
-import type { AgentBoot, HostCommand, KernelEvent } from '../../src/kernel/protocol';
 import { type AgentContext, createContext, ExitRequest } from '../../src/workers/sdk';
-import { SyscallClient } from '../../src/workers/syscall-client';
 
 export type TestProgram = (ctx: AgentContext) => unknown;
 

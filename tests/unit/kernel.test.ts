@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SysError } from '../../src/kernel/errors';
-import type { ProcInfo } from '../../src/kernel/protocol';
+import { SysError } from '../../src/abi/errors';
+import type { ProcInfo } from '../../src/abi/protocol';
 import { boot, type Harness, sleep } from './harness';
 
 let h: Harness | null = null;

@@ -1,8 +1,8 @@
 /** The MCP client against a real Streamable HTTP server on loopback (tests/contract/mcp-server.ts). */
 import { afterEach, describe, expect, it } from 'vitest';
 import { USER_CAPS } from '../../src/kernel/access-control';
-import { addMcpServer, McpClient, type McpHandle } from '../../src/kernel/mcp';
-import { ToolRegistry } from '../../src/kernel/tools';
+import { addMcpServer, McpClient, type McpHandle } from '../../src/tools/mcp';
+import { ToolRegistry } from '../../src/tools/registry';
 import { type McpTestServer, type ServedTool, startMcpServer } from '../contract/mcp-server';
 import { closedPort } from '../contract/openai-server';
 

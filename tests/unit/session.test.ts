@@ -4,8 +4,8 @@
  */
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
+import type { HostCommand } from '../../src/abi/protocol';
 import { Kernel } from '../../src/kernel/kernel';
-import type { HostCommand } from '../../src/kernel/protocol';
 import { openStore } from '../../src/memory/store';
 import { boot } from './harness';
 

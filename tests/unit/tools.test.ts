@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { USER_CAPS } from '../../src/kernel/access-control';
-import { evaluate, registerBuiltins, ToolRegistry } from '../../src/kernel/tools';
+import { evaluate, registerBuiltins, ToolRegistry } from '../../src/tools/registry';
 import { conceptEmbedder } from './concept-embedder';
 
 const USER = { pid: 0, caps: USER_CAPS };

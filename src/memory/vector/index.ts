@@ -2,7 +2,7 @@
  * Entry point for the long-term-memory vector index. `flat-i8` (ours) is the default: see
  * docs in flat-index.ts and the numbers from bench/vector.ts. voy is loaded on demand only.
  */
-import { SysError } from '../../kernel/errors';
+import { SysError } from '../../abi/errors';
 import { FlatI8Index } from './flat-index';
 import { readHeader, type VectorIndex, type VectorIndexKind } from './vector-index';
 

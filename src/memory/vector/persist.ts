@@ -9,7 +9,7 @@
  * previous index intact and a resolved save is durable.
  */
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
-import { SysError } from '../../kernel/errors';
+import { SysError } from '../../abi/errors';
 import { loadVectorIndex } from './index';
 import type { VectorIndex } from './vector-index';
 

@@ -3,8 +3,9 @@
  * the answer to stdout, runs the tool calls the model makes, feeds back their
  * results, and stops when the model answers without calling a tool.
  */
-import type { ChatMessage, ToolSpec } from '../../kernel/engine';
-import { SysError } from '../../kernel/errors';
+
+import { SysError } from '../../abi/errors';
+import type { ChatMessage, ToolSpec } from '../../models/engine';
 import type { AgentContext } from '../sdk';
 
 const MAX_STEPS = 8;

@@ -3,8 +3,8 @@
  * kernel client and prints the result. Kept apart from the component so they
  * can be tested without a page.
  */
-import { SysError } from '../../../kernel/errors';
-import type { ProcInfo } from '../../../kernel/protocol';
+import { SysError } from '../../../abi/errors';
+import type { ProcInfo } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { formatTable, splitWords, takeFlags } from './command-line';
 

@@ -3,6 +3,8 @@
  * most urgent, 19 the least, 0 the default. Waiting raises a job's effective
  * priority (aging) so low-priority work is never starved.
  */
+
+import { SysError } from '../abi/errors';
 import {
   type ChatCompletionChunk,
   type ChatEngine,
@@ -11,7 +13,6 @@ import {
   isFatalEngineError,
   type Usage,
 } from './engine';
-import { SysError } from './errors';
 
 export const PRIORITY_MIN = -20;
 export const PRIORITY_MAX = 19;

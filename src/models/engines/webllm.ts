@@ -14,6 +14,8 @@
  * WebLLM's own `tools` field works only for its Hermes models (and then
  * forbids a system prompt), so tool calls go through `withPromptedTools`.
  */
+
+import { type Errno, SysError } from '../../abi/errors';
 import {
   type ChatCompletionChunk,
   type ChatEngine,
@@ -24,8 +26,7 @@ import {
   type ModelInfo,
   type Usage,
 } from '../engine';
-import { type Errno, SysError } from '../errors';
-import type { LoadProgress } from '../model-pool';
+import type { LoadProgress } from '../pool';
 import { loadTokenizer } from '../tokenizer';
 import { withPromptedTools } from '../tool-calling';
 

@@ -6,9 +6,10 @@
  * need, gives each loaded model its own inference scheduler, and keeps the
  * context reservations agents hold on each model.
  */
+
+import { SysError } from '../abi/errors';
 import type { ChatEngine, ModelInfo } from './engine';
 import { DeterministicEngine, type DeterministicOptions } from './engines/deterministic';
-import { SysError } from './errors';
 import { DEFAULT_SCHEDULER, InferenceScheduler, type SchedulerOptions } from './scheduler';
 import { withPromptedTools } from './tool-calling';
 

@@ -4,10 +4,11 @@
  * checks hold) and an HTTP fetch limited to the origins its `net` capability
  * grants. Registered at boot; whether an agent may call each is its `tools` grant.
  */
-import { mayReachOrigin, originOf } from './access-control';
-import { SysError } from './errors';
-import type { Caller, Kernel } from './kernel';
-import { MAX_RESULT_BYTES, type ToolCaller } from './tools';
+
+import { SysError } from '../abi/errors';
+import { mayReachOrigin, originOf } from '../kernel/access-control';
+import type { Caller, Kernel } from '../kernel/kernel';
+import { MAX_RESULT_BYTES, type ToolCaller } from './registry';
 
 /** Bytes of a response body http.fetch returns at most (the rest is cut, and it says so). */
 const MAX_BODY = 128 * 1024;

@@ -5,6 +5,8 @@
  * fixed rules (echo a "say …" request, call a tool whose name the user used,
  * report a tool's result) so the agent loop can be exercised end to end.
  */
+
+import { fnv1a } from '../../kernel/hash';
 import {
   type ChatCompletionChunk,
   type ChatEngine,
@@ -15,7 +17,6 @@ import {
   type ModelInfo,
   type ToolCall,
 } from '../engine';
-import { fnv1a } from '../hash';
 
 export interface DeterministicOptions {
   id?: string;

@@ -2,8 +2,8 @@
  * The calling side of the wire protocol, shared by agents (SDK) and tabs
  * (shell): numbered calls, streamed chunks, typed errors, cancellation.
  */
-import { SysError } from '../kernel/errors';
-import type { ChunkFrame, EventFrame, ReturnFrame, SignalFrame } from '../kernel/protocol';
+import { SysError } from './errors';
+import type { ChunkFrame, EventFrame, ReturnFrame, SignalFrame } from './protocol';
 
 interface Pending {
   resolve(v: unknown): void;

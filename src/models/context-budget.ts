@@ -7,9 +7,10 @@
  *   queue     wait until tokens are released.
  * Every decision goes to the episodic log.
  */
+
+import { SysError } from '../abi/errors';
 import type { EpisodeKind } from '../memory/episodic';
-import { SysError } from './errors';
-import type { ModelPool, Reservation } from './model-pool';
+import type { ModelPool, Reservation } from './pool';
 
 export type ContextPolicy = 'compress' | 'evict' | 'queue';
 export const CONTEXT_POLICIES: readonly ContextPolicy[] = ['compress', 'evict', 'queue'];

@@ -4,9 +4,10 @@
  * kernel's worker has no WebGPU. The kernel keeps only this proxy and the
  * model's tokenizer, so token counts stay real and synchronous.
  */
+
+import { SysError, type SysErrorShape } from '../../abi/errors';
 import type { ChatCompletionChunk, ChatEngine, ChatRequest, ModelInfo } from '../engine';
-import { SysError, type SysErrorShape } from '../errors';
-import type { LoadProgress } from '../model-pool';
+import type { LoadProgress } from '../pool';
 
 /** Kernel → engine worker. */
 export type EngineCommand =

@@ -10,6 +10,8 @@
  * followed, so a server cannot steer the API key or prompts elsewhere; cookies
  * are never sent; what a server can make the client buffer is bounded.
  */
+
+import { type Errno, SysError } from '../../abi/errors';
 import {
   type ChatCompletionChunk,
   type ChatEngine,
@@ -21,7 +23,6 @@ import {
   type ToolCall,
   type Usage,
 } from '../engine';
-import { type Errno, SysError } from '../errors';
 
 export interface RemoteEngineOptions {
   /** The server's API root, e.g. `http://127.0.0.1:11434/v1` or `https://api.openai.com/v1`. */

@@ -7,8 +7,9 @@
  * restarted at once when their policy says so; their pids (and so their
  * episodic logs) carry on.
  */
+
+import type { ProcInfo } from '../abi/protocol';
 import type { Capabilities } from './access-control';
-import type { ProcInfo } from './protocol';
 
 export const STATE_KEY = 'kernel.state';
 

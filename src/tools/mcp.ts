@@ -11,9 +11,10 @@
  * the user's headers elsewhere), no cookies are sent, and nothing a server
  * says makes the client fetch another URL.
  */
-import { SseParser } from './engines/openai-remote';
-import { type Errno, SysError } from './errors';
-import type { ToolRegistry } from './tools';
+
+import { type Errno, SysError } from '../abi/errors';
+import { SseParser } from '../models/engines/openai-remote';
+import type { ToolRegistry } from './registry';
 
 export const MCP_PROTOCOL_VERSION = '2025-06-18';
 const SUPPORTED = ['2025-06-18', '2025-03-26'];

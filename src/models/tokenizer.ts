@@ -3,7 +3,7 @@
  * tokenizer.json, run by @huggingface/tokenizers (pure JS, ~8 kB gzipped),
  * so the kernel can count without loading the model or blocking on a worker.
  */
-import { SysError } from './errors';
+import { SysError } from '../abi/errors';
 
 export type TokenCounter = (text: string) => number;
 

@@ -5,10 +5,11 @@
  *    it has WebGPU, else in an engine worker of a host tab.
  * Each registers catalogue entries; nothing is downloaded until a model is loaded.
  */
+
+import { SysError } from '../abi/errors';
+import type { Kernel } from '../kernel/kernel';
 import type { ModelInfo } from './engine';
 import { createRemoteEngine, listRemoteModels } from './engines/openai-remote';
-import { SysError } from './errors';
-import type { Kernel } from './kernel';
 
 /** WebLLM, as vite should split it: a literal import, so it becomes its own lazily loaded chunk. */
 export const loadWebLLMPackage = () => import('@mlc-ai/web-llm');

@@ -8,6 +8,8 @@
  * transformers.js has no KV reuse across calls and no grammar-constrained
  * output; tools work through the pool's prompted tools (tool-calling.ts).
  */
+
+import { SysError } from '../../abi/errors';
 import {
   type ChatCompletionChunk,
   type ChatEngine,
@@ -16,7 +18,6 @@ import {
   type FinishReason,
   type ModelInfo,
 } from '../engine';
-import { SysError } from '../errors';
 
 export interface TransformersChatOptions {
   /** A folder under `localModelPath` (e.g. 'agentos-tiny'), or a Hugging Face id when remote is allowed. */

@@ -3,8 +3,9 @@
  * and an agent. It is deliberately tiny (like comlink's, but closed): a caller
  * can only name a syscall from the table and pass data — never a property path.
  */
+
+import type { PermissionAsk } from '../kernel/permissions';
 import type { SysErrorShape } from './errors';
-import type { PermissionAsk } from './permissions';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -117,7 +118,7 @@ export interface ProcInfo {
   mailbox?: number;
   /** Context tokens it holds reserved (filled in by ps). */
   contextReserved?: number;
-  capabilities: import('./access-control').Capabilities;
+  capabilities: import('../kernel/access-control').Capabilities;
   usage: { prompt_tokens: number; completion_tokens: number };
 }
 

@@ -8,10 +8,10 @@
  * the relevant few in its context.
  */
 import { Validator } from '@cfworker/json-schema';
+import { SysError } from '../abi/errors';
+import type { Capabilities } from '../kernel/access-control';
 import { type Embedder, HashingEmbedder } from '../memory/embedder';
-import type { Capabilities } from './access-control';
-import type { ToolSpec } from './engine';
-import { SysError } from './errors';
+import type { ToolSpec } from '../models/engine';
 
 export interface ToolDef {
   name: string;
