@@ -4,7 +4,8 @@
  * can only name a syscall from the table and pass data — never a property path.
  */
 
-import type { PermissionAsk } from '../kernel/permissions';
+import type { Capabilities } from './capabilities';
+import type { ModelInfo } from './chat';
 import type { SysErrorShape } from './errors';
 
 export const PROTOCOL_VERSION = 1;
@@ -118,7 +119,7 @@ export interface ProcInfo {
   mailbox?: number;
   /** Context tokens it holds reserved (filled in by ps). */
   contextReserved?: number;
-  capabilities: import('../kernel/access-control').Capabilities;
+  capabilities: Capabilities;
   usage: { prompt_tokens: number; completion_tokens: number };
 }
 
@@ -190,4 +191,76 @@ export function parseInbound(data: unknown): InboundFrame | null {
 /** The id of a malformed call, if one can be recovered, so the caller still gets its EINVAL. */
 export function recoverId(data: unknown): number | null {
   return isObj(data) && isId(data.id) ? data.id : null;
+}
+
+// ── What syscalls return, as tabs, agents and embedding pages see it ──
+
+/** Exit codes as in Unix shells: 128 + the signal. */
+export const EXIT_TERM = 143;
+export const EXIT_KILL = 137;
+export const EXIT_HOST_LOST = 129;
+
+export interface Exit {
+  pid: number;
+  exitCode: number;
+  exitReason: string | null;
+}
+
+/** A bus message, stamped by the kernel with its true sender. */
+export interface Envelope {
+  /** Kernel-assigned, increasing: per-sender order is delivery order. */
+  seq: number;
+  from: number;
+  to: number;
+  topic: string | null;
+  body: unknown;
+  /** Set on requests; the receiver answers with reply(correlation, body). */
+  correlation: string | null;
+  /** Set on replies (delivered to the request, never to recv). */
+  inReplyTo: string | null;
+  t: number;
+}
+
+export type Answer = 'once' | 'always' | 'deny';
+
+/** An agent's request for more capabilities, shown to the user. */
+export interface PermissionAsk {
+  id: number;
+  pid: number;
+  program: string;
+  task: string;
+  permissions: Partial<Capabilities>;
+  reason: string;
+}
+
+export interface LoadProgress {
+  model: string;
+  loaded: number;
+  total: number;
+  text?: string;
+}
+
+/** A model of the pool's catalogue (models.list). */
+export interface CatalogEntry extends ModelInfo {
+  tags: string[];
+  loaded: boolean;
+  lastUsed: number | null;
+  reservedTokens: number;
+  queued: number;
+}
+
+/** A long-term memory record. */
+export interface Memory {
+  id: number;
+  namespace: string;
+  text: string;
+  metadata: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface RecallHit extends Memory {
+  score: number;
+  vectorScore: number;
+  keywordScore: number;
 }

@@ -8,20 +8,9 @@
  *   request:  request(to, body) → the receiver's reply(correlation) answers it
  */
 import { SysError } from '../abi/errors';
+import type { Envelope } from '../abi/protocol';
 
-export interface Envelope {
-  /** Kernel-assigned, increasing: per-sender order is delivery order. */
-  seq: number;
-  from: number;
-  to: number;
-  topic: string | null;
-  body: unknown;
-  /** Set on requests; the receiver answers with reply(correlation, body). */
-  correlation: string | null;
-  /** Set on replies (delivered to the request, never to recv). */
-  inReplyTo: string | null;
-  t: number;
-}
+export type { Envelope };
 
 interface Receiver {
   match(e: Envelope): boolean;

@@ -6,6 +6,7 @@
  */
 
 import { SysError } from '../abi/errors';
+import type { LoadProgress } from '../abi/protocol';
 import {
   type CallFrame,
   type EventFrame,
@@ -26,7 +27,7 @@ import { ContextBudget, type ContextPolicy } from '../models/context-budget';
 import { registerTinyModel } from '../models/drivers';
 import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from '../models/engine';
 import { WorkerEmbedder, WorkerEngine } from '../models/engines/worker-engine';
-import { type LoadProgress, ModelPool, type Need } from '../models/pool';
+import { ModelPool, type Need } from '../models/pool';
 import { PRIORITY_DEFAULT, RunQueue, type Schedulable } from '../models/scheduler';
 import { registerKernelTools } from '../tools/kernel-tools';
 import { McpServers } from '../tools/mcp';

@@ -8,7 +8,7 @@
  */
 
 import { SysError } from '../abi/errors';
-import type { KernelEvent } from '../abi/protocol';
+import type { Answer, KernelEvent, PermissionAsk } from '../abi/protocol';
 import { type Capabilities, exceeds, intersect, NO_CAPS } from './access-control';
 import type { Process } from './process';
 
@@ -108,17 +108,6 @@ export function guardCall(
   };
 }
 
-export type Answer = 'once' | 'always' | 'deny';
-
-export interface PermissionAsk {
-  id: number;
-  pid: number;
-  program: string;
-  task: string;
-  permissions: Partial<Capabilities>;
-  reason: string;
-}
-
 /** Agents' requests for more, waiting for the user's answer; "always" answers become standing grants. */
 export class PermissionRequests {
   /** By program: what the user allowed "always", applied when the user starts that program again. */
@@ -190,3 +179,5 @@ export class PermissionRequests {
     return [...this.waiting.values()].map((a) => a.ask);
   }
 }
+
+export type { Answer, PermissionAsk };

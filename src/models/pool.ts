@@ -8,23 +8,18 @@
  */
 
 import { SysError } from '../abi/errors';
+import type { CatalogEntry, LoadProgress } from '../abi/protocol';
 import type { ChatEngine, ModelInfo } from './engine';
 import { DeterministicEngine, type DeterministicOptions } from './engines/deterministic';
 import { DEFAULT_SCHEDULER, InferenceScheduler, type SchedulerOptions } from './scheduler';
 import { withPromptedTools } from './tool-calling';
 
+export type { CatalogEntry, LoadProgress };
 export interface ModelSpec {
   info: ModelInfo;
   /** 'small', 'large', 'test'…: what an agent may ask for by need. */
   tags: string[];
   load(onProgress?: (p: LoadProgress) => void): Promise<ChatEngine>;
-}
-
-export interface LoadProgress {
-  model: string;
-  loaded: number;
-  total: number;
-  text?: string;
 }
 
 export interface Need {
@@ -40,14 +35,6 @@ export interface Reservation {
   model: string;
   tokens: number;
   priority: number;
-}
-
-export interface CatalogEntry extends ModelInfo {
-  tags: string[];
-  loaded: boolean;
-  lastUsed: number | null;
-  reservedTokens: number;
-  queued: number;
 }
 
 interface Loaded {

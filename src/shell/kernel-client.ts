@@ -5,13 +5,12 @@
  * worker a port that leads straight back to the kernel.
  */
 
+import type { Capabilities } from '../abi/capabilities';
+import type { ChatCompletionChunk, ChatRequest, Usage } from '../abi/chat';
 import { SysError } from '../abi/errors';
+import type { CatalogEntry, Exit } from '../abi/protocol';
 import { type HostCommand, type KernelEvent, PROTOCOL_VERSION, type ProcInfo } from '../abi/protocol';
 import { type PortLike, SyscallClient } from '../abi/syscall-client';
-import type { Capabilities } from '../kernel/access-control';
-import type { Exit } from '../kernel/process';
-import type { ChatCompletionChunk, ChatRequest, Usage } from '../models/engine';
-import type { CatalogEntry } from '../models/pool';
 import type { SpawnOptions } from '../workers/sdk';
 
 export type KernelMode = 'shared' | 'dedicated';

@@ -4,13 +4,7 @@
  * (the model API mirrors OpenAI's chat.completions.create, as WebLLM's does).
  */
 
-import { SysError } from '../abi/errors';
-import type { AgentBoot, ProcInfo, SignalFrame } from '../abi/protocol';
-import type { SyscallClient } from '../abi/syscall-client';
-import type { Capabilities } from '../kernel/access-control';
-import type { Envelope } from '../kernel/bus';
-import type { Exit } from '../kernel/process';
-import type { RecallHit } from '../memory/long-term';
+import type { Capabilities } from '../abi/capabilities';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -19,8 +13,11 @@ import type {
   ModelInfo,
   ToolSpec,
   Usage,
-} from '../models/engine';
-import { collect } from '../models/engine';
+} from '../abi/chat';
+import { collect } from '../abi/chat';
+import { SysError } from '../abi/errors';
+import type { AgentBoot, Envelope, Exit, ProcInfo, RecallHit, SignalFrame } from '../abi/protocol';
+import type { SyscallClient } from '../abi/syscall-client';
 
 export interface SpawnOptions {
   program?: string;

@@ -10,7 +10,7 @@
  */
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
 import { SysError } from '../../abi/errors';
-import { loadVectorIndex } from './index';
+import { loadVectorIndex } from './factory';
 import type { VectorIndex } from './vector-index';
 
 const CHUNK_BYTES = 16 * 1024 * 1024;

@@ -4,8 +4,8 @@
  * results, and stops when the model answers without calling a tool.
  */
 
+import type { ChatMessage, ToolSpec } from '../../abi/chat';
 import { SysError } from '../../abi/errors';
-import type { ChatMessage, ToolSpec } from '../../models/engine';
 import type { AgentContext } from '../sdk';
 
 const MAX_STEPS = 8;
