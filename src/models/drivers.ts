@@ -10,6 +10,8 @@ import { SysError } from '../abi/errors';
 import type { Kernel } from '../kernel/kernel';
 import type { ModelInfo } from './engine';
 import { createRemoteEngine, listRemoteModels } from './engines/openai-remote';
+import { WorkerEngine } from './engines/worker-engine';
+import type { LoadProgress } from './pool';
 
 /** WebLLM, as vite should split it: a literal import, so it becomes its own lazily loaded chunk. */
 export const loadWebLLMPackage = () => import('@mlc-ai/web-llm');
@@ -98,7 +100,8 @@ export async function registerWebLLMModels(k: Kernel, vramBytes: number): Promis
           });
         }
         const { loadTokenizer } = await import('./tokenizer');
-        return k.hostEngine(
+        return hostEngine(
+          k,
           r.model_id,
           'webllm',
           { model: r.model_id },
@@ -151,7 +154,8 @@ export function registerTransformersModel(
   const local = !o.allowRemote || !o.model.includes('/');
   const hub = o.remoteHost ?? 'https://huggingface.co/';
   const filesUrl = local ? `${LOCAL_MODELS_URL}${o.model}/` : `${hub}${o.model}/resolve/main/`;
-  k.registerHostedModel(
+  registerHostedModel(
+    k,
     info,
     tags,
     'transformers',
@@ -188,4 +192,45 @@ export function registerTinyModel(k: Kernel): void {
     },
     ['small', 'test', 'transformers'],
   );
+}
+
+/**
+ * Loads a model in an engine worker of a host tab (a SharedWorker cannot start
+ * workers itself). If that tab closes, the engine fails and the pool drops it,
+ * so the next request loads it again in another tab.
+ */
+export function hostEngine(
+  k: Kernel,
+  id: string,
+  kind: string,
+  options: unknown,
+  countTokens: (text: string) => number,
+  onProgress?: (p: LoadProgress) => void,
+): Promise<WorkerEngine> {
+  return k.tabs.hostWorker(id, `the engine for ${id}`, (port) =>
+    WorkerEngine.load(port, kind, options, countTokens, onProgress),
+  );
+}
+
+/** Registers a model that loads in an engine worker of a host tab. */
+export function registerHostedModel(
+  k: Kernel,
+  info: ModelInfo,
+  tags: string[],
+  kind: string,
+  options: unknown,
+  countTokens: () => Promise<(t: string) => number>,
+): void {
+  k.pool.register({
+    info,
+    tags,
+    load: async (onProgress) => {
+      const engine = await hostEngine(k, info.id, kind, options, await countTokens(), onProgress);
+      engine.onFail = (e) => {
+        k.pool.drop(info.id, engine);
+        k.log(0, 'model.unload', `${info.id} failed: ${e.message}`);
+      };
+      return engine;
+    },
+  });
 }

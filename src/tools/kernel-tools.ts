@@ -39,7 +39,7 @@ export function registerKernelTools(k: Kernel): void {
     'kernel',
     async (a, c) => {
       const item = { text: String(a.text), ...(a.namespace ? { namespace: String(a.namespace) } : {}) };
-      const r = (await k.invoke(as(c), 'memory.remember', { items: [item] })) as { ids: number[] };
+      const r = (await k.dispatch.invoke(as(c), 'memory.remember', { items: [item] })) as { ids: number[] };
       return { id: r.ids[0] };
     },
   );
@@ -60,7 +60,7 @@ export function registerKernelTools(k: Kernel): void {
     },
     'kernel',
     async (a, c) => {
-      const hits = (await k.invoke(as(c), 'memory.recall', {
+      const hits = (await k.dispatch.invoke(as(c), 'memory.recall', {
         query: String(a.query),
         k: typeof a.k === 'number' ? a.k : 5,
       })) as Array<{ id: number; text: string; score: number; namespace: string }>;

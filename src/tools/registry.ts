@@ -101,7 +101,7 @@ export class ToolRegistry {
     // Tools are embedded once per embedder (again only if a tool's description changed).
     const stale = candidates.filter((e) => cache.get(e.name)?.text !== searchText(e));
     const [q, ...made] = await embedder.embed([query, ...stale.map(searchText)]);
-    stale.forEach((e, i) => cache.set(e.name, { text: searchText(e), vector: made[i]! }));
+    for (const [i, e] of stale.entries()) cache.set(e.name, { text: searchText(e), vector: made[i]! });
     return candidates
       .map((e) => ({
         name: e.name,

@@ -5,7 +5,8 @@
 
 import type { AgentBoot, HostCommand, KernelEvent } from '../../src/abi/protocol';
 import { SyscallClient } from '../../src/abi/syscall-client';
-import { Kernel, type KernelOptions } from '../../src/kernel/kernel';
+import { bootKernel } from '../../src/kernel/boot';
+import type { Kernel, KernelOptions } from '../../src/kernel/kernel';
 import { type AgentContext, createContext, ExitRequest } from '../../src/workers/sdk';
 
 export type TestProgram = (ctx: AgentContext) => unknown;
@@ -24,7 +25,7 @@ export async function boot(
   programs: Record<string, TestProgram>,
   opts: KernelOptions = {},
 ): Promise<Harness> {
-  const kernel = new Kernel({ locks: null, ...opts });
+  const kernel = bootKernel({ locks: null, ...opts });
   const ch = new MessageChannel();
   kernel.attachTab(ch.port1);
   const user = new SyscallClient(ch.port2);

@@ -5,7 +5,7 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import type { HostCommand } from '../../src/abi/protocol';
-import { Kernel } from '../../src/kernel/kernel';
+import { bootKernel } from '../../src/kernel/boot';
 import { openStore } from '../../src/memory/store';
 import { boot } from './harness';
 
@@ -25,7 +25,7 @@ describe('session state', () => {
     h.close();
 
     // The next session: no tab has connected yet, and `ready` (what tabs wait for) resolves anyway.
-    const k = new Kernel({ persist: true, locks: null });
+    const k = bootKernel({ persist: true, locks: null });
     await k.ready;
     expect(k.tabs.size).toBe(0);
     expect(k.procs.find(pid)?.info.task).toBe('say hi');
