@@ -28,7 +28,14 @@ for (const [name, cmd, args] of steps) {
   if (r.status !== 0) {
     failedStep = name;
     console.error(`✖ ${name} failed (exit ${r.status})`);
-    if (name === 'lint' || name === 'types' || name === 'cycles' || name === 'wasm' || name === 'tiny-model' || name === 'icons')
+    if (
+      name === 'lint' ||
+      name === 'types' ||
+      name === 'cycles' ||
+      name === 'wasm' ||
+      name === 'tiny-model' ||
+      name === 'icons'
+    )
       break;
   }
 }

@@ -7,6 +7,7 @@
 
 import type { Capabilities, CapName } from '../abi/capabilities';
 import { SysError } from '../abi/errors';
+import { parseHttpUrl } from '../net/http';
 import { arr, bool, type Check, int, nullable, obj, oneOf, opt, str } from './check';
 
 export type { Capabilities, CapName };
@@ -206,15 +207,7 @@ export const NO_CAPS: Readonly<Capabilities> = Object.freeze({
 
 /** The origin of an http(s) URL, or EINVAL. */
 export function originOf(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new SysError('EINVAL', `not a URL: ${url.slice(0, 200)}`);
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:')
-    throw new SysError('EINVAL', `only http(s) URLs, not ${u.protocol}`);
-  return u.origin;
+  return parseHttpUrl(url).origin;
 }
 
 export const mayReachOrigin = (caps: Capabilities, origin: string): boolean =>

@@ -8,6 +8,7 @@
 
 import { SysError } from '../abi/errors';
 import type { Kernel } from '../kernel/kernel';
+import { parseHttpUrl } from '../net/http';
 import type { ModelInfo } from './engine';
 import { createRemoteEngine, listRemoteModels } from './engines/openai-remote';
 import { WorkerEngine } from './engines/worker-engine';
@@ -23,14 +24,7 @@ export interface RemoteServer {
 
 /** Adds an OpenAI-compatible server: its models join the catalogue as `<model>@<host>`. */
 export async function addRemoteServer(k: Kernel, baseUrl: string, apiKey?: string): Promise<RemoteServer> {
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    throw new SysError('EINVAL', `not a URL: ${baseUrl}`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new SysError('EINVAL', `only http(s) servers, not ${url.protocol}`);
+  const url = parseHttpUrl(baseUrl);
   const base = url.href.replace(/\/+$/, '');
   const listed = await listRemoteModels(base, apiKey, { timeoutMs: 10_000, maxAttempts: 2 });
   if (!listed.length) throw new SysError('ENOENT', `${base} lists no models`);

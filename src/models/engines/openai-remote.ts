@@ -12,6 +12,7 @@
  */
 
 import { type Errno, SysError } from '../../abi/errors';
+import { errnoOfStatus, errorDetail, parseHttpUrl } from '../../net/http';
 import {
   type ChatCompletionChunk,
   type ChatEngine,
@@ -81,16 +82,7 @@ export function estimateTokens(text: string): number {
 }
 
 function config(baseUrl: string, apiKey: string | undefined, o: Partial<RemoteEngineOptions>): Config {
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    throw new SysError('EINVAL', `not a URL: ${baseUrl}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new SysError('EINVAL', `only http(s) servers are supported: ${baseUrl}`);
-  }
-  if (url.username || url.password) throw new SysError('EINVAL', 'put credentials in apiKey, not in the URL');
+  const url = parseHttpUrl(baseUrl, 'apiKey');
   url.search = '';
   url.hash = '';
   if (!o.fetch && typeof globalThis.fetch !== 'function') throw new SysError('ENOSYS', 'no fetch here');
@@ -171,31 +163,10 @@ function failure(e: unknown, attempt: Attempt, cfg: Config, timeoutMs: number): 
 }
 
 function httpError(status: number, body: string, cfg: Config): SysError {
-  let detail = body.slice(0, 300);
-  try {
-    const j: unknown = JSON.parse(body);
-    const err = isRecord(j) ? j.error : undefined;
-    if (isRecord(err) && typeof err.message === 'string') detail = err.message;
-    else if (typeof err === 'string') detail = err;
-  } catch {
-    // Not JSON: keep the text.
-  }
-  const code: Errno =
-    status === 401 || status === 403
-      ? 'EPERM'
-      : status === 404
-        ? 'ENOENT'
-        : status === 408 || status === 504
-          ? 'ETIMEDOUT'
-          : status === 413
-            ? 'E2BIG'
-            : status === 429 || status === 503
-              ? 'EAGAIN'
-              : status === 400 || status === 422
-                ? /context|too long|maximum.*tokens/i.test(detail)
-                  ? 'E2BIG'
-                  : 'EINVAL'
-                : 'EIO';
+  const detail = errorDetail(body);
+  const base = errnoOfStatus(status);
+  // A request refused for its length says so in words only.
+  const code: Errno = base === 'EINVAL' && /context|too long|maximum.*tokens/i.test(detail) ? 'E2BIG' : base;
   return new SysError(code, `${cfg.base}: HTTP ${status}${detail ? `: ${detail.slice(0, 300)}` : ''}`);
 }
 
