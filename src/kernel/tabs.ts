@@ -15,6 +15,7 @@ import {
   parseInbound,
 } from '../abi/protocol';
 import type { ToolDef, ToolInfo, ToolRegistry } from '../tools/registry';
+import { PendingCalls } from './pending';
 import { type Counters, type Endpoint, internalError, post, refuseMalformed } from './ports';
 import type { Process } from './process';
 
@@ -36,7 +37,7 @@ export interface Tab {
   lastBeat: number;
   gone: boolean;
   /** Tool calls sent to this tab (a tool it serves), waiting for tools.result. */
-  toolCalls: Map<number, { resolve: (v: unknown) => void; reject: (e: SysError) => void }>;
+  toolCalls: PendingCalls<number, unknown>;
 }
 
 /** What the rest of the kernel does when a tab speaks or goes. */
@@ -144,7 +145,7 @@ export class Tabs {
       hosted: new Set(),
       engines: new Map(),
       streams: new Map(),
-      toolCalls: new Map(),
+      toolCalls: new PendingCalls(),
       lastBeat: Date.now(),
       gone: false,
     };
@@ -168,9 +169,10 @@ export class Tabs {
     for (const e of tab.engines.values()) e.fail(`its host tab ${tab.id.slice(0, 8)} closed`);
     tab.engines.clear();
     this.tools.removeSource(`tab:${tab.id}`);
-    for (const c of tab.toolCalls.values())
-      c.reject(new SysError('EIO', 'the page serving this tool closed'));
-    tab.toolCalls.clear();
+    tab.toolCalls.rejectWhere(
+      () => true,
+      () => new SysError('EIO', 'the page serving this tool closed'),
+    );
     tab.port.close?.();
     this.broadcast({ type: 'tabs', count: this.byId.size });
     if (!this.anyOpen()) this.hooks.allGone();
@@ -247,39 +249,23 @@ export class Tabs {
     return this.tools.register(def, `tab:${tab.id}`, (args, caller) => {
       if (tab.gone) throw new SysError('EIO', 'the page serving this tool closed');
       const callId = ++this.toolCallSeq;
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          tab.toolCalls.delete(callId);
-          reject(new SysError('ETIMEDOUT', `${def.name}: the page did not answer within 30 s`));
-        }, TAB_TOOL_TIMEOUT_MS);
-        tab.toolCalls.set(callId, {
-          resolve: (v) => {
-            clearTimeout(timer);
-            resolve(v);
-          },
-          reject: (e) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        });
-        post(tab.port, {
-          t: 'host.tool',
-          callId,
-          name: def.name,
-          args,
-          pid: caller.pid,
-        } satisfies HostCommand);
-      });
+      const result = tab.toolCalls.wait(
+        callId,
+        undefined,
+        TAB_TOOL_TIMEOUT_MS,
+        () => `${def.name}: the page did not answer within ${TAB_TOOL_TIMEOUT_MS / 1000} s`,
+      );
+      post(tab.port, { t: 'host.tool', callId, name: def.name, args, pid: caller.pid } satisfies HostCommand);
+      return result;
     });
   }
 
   /** The page's answer to a host.tool call; an unknown call id is refused and changes nothing. */
   toolResult(tab: Tab, callId: number, ok: boolean, value: unknown, error: string | undefined): null {
-    const c = tab.toolCalls.get(callId);
-    if (!c) throw new SysError('EINVAL', `no tool call ${callId} waits for this page`);
-    tab.toolCalls.delete(callId);
-    if (ok) c.resolve(value);
-    else c.reject(new SysError('EIO', String(error ?? 'the tool failed').slice(0, 500)));
+    if (!tab.toolCalls.has(callId))
+      throw new SysError('EINVAL', `no tool call ${callId} waits for this page`);
+    if (ok) tab.toolCalls.resolve(callId, value);
+    else tab.toolCalls.reject(callId, new SysError('EIO', String(error ?? 'the tool failed').slice(0, 500)));
     return null;
   }
 

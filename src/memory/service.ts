@@ -1,7 +1,7 @@
 /**
  * The kernel's memory subsystem, opened lazily on first use: the IndexedDB
  * store, long-term memory over it, and the episodic log's persistence (records
- * are batched into one transaction every 200 ms; on start the recent ones are
+ * are batched into one transaction every 50 ms; on start the recent ones are
  * loaded back, so logs continue across reloads).
  */
 import { SysError } from '../abi/errors';
