@@ -229,7 +229,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
     'permission.answer': define(obj({ id: int({ min: 1 }), answer: oneOf('once', 'always', 'deny') }), {
       cap: null,
       who: 'user',
-      handler: (k, _c, a) => k.asks.answer(a.id, a.answer) ?? null,
+      handler: (k, _c, a) => proc.answer(k, a.id, a.answer),
       doc: 'permission.answer(id, once | always | deny): the user’s answer to an agent’s request',
     }),
 
@@ -243,7 +243,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
     exit: define(obj({ code: opt(int({ min: 0, max: 255 })) }), {
       cap: null,
       who: 'agent',
-      handler: (k, c, a) => k.life.exit(agent(c), a.code ?? 0, a.code ? `exit ${a.code}` : null) ?? null,
+      handler: (k, c, a) => proc.exit(k, agent(c), a.code ?? 0),
       doc: 'exit(code): end the calling agent',
     }),
 
@@ -484,10 +484,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
     'bus.register': define(obj({ name: str({ min: 1, max: 100, pattern: /^[\w.:-]+$/ }) }), {
       cap: 'bus',
       who: 'agent',
-      handler: (k, c, a) => {
-        bus.checkChannel(k, c, `name:${a.name}`);
-        return k.bus.register(c.pid, a.name) ?? null;
-      },
+      handler: (k, c, a) => bus.register(k, c, a.name),
       doc: 'register the caller under a name others can send to',
     }),
 
@@ -527,27 +524,21 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
     'bus.subscribe': define(obj({ topic: str({ min: 1, max: 200 }) }), {
       cap: 'bus',
       who: 'agent',
-      handler: (k, c, a) => {
-        bus.checkChannel(k, c, `topic:${a.topic}`);
-        return k.bus.subscribe(c.pid, a.topic) ?? null;
-      },
+      handler: (k, c, a) => bus.subscribe(k, c, a.topic),
       doc: 'receive what is published on a topic',
     }),
 
     'bus.unsubscribe': define(obj({ topic: str({ min: 1, max: 200 }) }), {
       cap: 'bus',
       who: 'agent',
-      handler: (k, c, a) => k.bus.unsubscribe(c.pid, a.topic) ?? null,
+      handler: (k, c, a) => bus.unsubscribe(k, c, a.topic),
       doc: 'stop receiving a topic',
     }),
 
     'bus.publish': define(obj({ topic: str({ min: 1, max: 200 }), body: payload() }), {
       cap: 'bus',
       who: 'any',
-      handler: (k, c, a) => {
-        bus.checkChannel(k, c, `topic:${a.topic}`);
-        return k.bus.publish(c.pid, a.topic, a.body);
-      },
+      handler: (k, c, a) => bus.publish(k, c, a.topic, a.body),
       doc: 'publish(topic, body) → {delivered, dropped}: subscribers with a full mailbox miss it',
     }),
 
@@ -565,7 +556,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
     'bus.reply': define(obj({ correlation: str({ min: 1, max: 100 }), body: payload() }), {
       cap: 'bus',
       who: 'agent',
-      handler: (k, c, a) => k.bus.reply(c.pid, a.correlation, a.body) ?? null,
+      handler: (k, c, a) => bus.reply(k, c, a.correlation, a.body),
       doc: 'reply(correlation, body): answer a request sent to you',
     }),
 

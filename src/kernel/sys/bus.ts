@@ -73,3 +73,32 @@ export async function request(
   const e = await k.bus.request(c.pid, to, a.body, a.timeoutMs ?? 30_000);
   return new Transfer(e, transferables(e.body));
 }
+
+/** Registers the caller under a name others can send to (the name must be among its bus channels). */
+export function register(k: Kernel, c: Caller, name: string): null {
+  checkChannel(k, c, `name:${name}`);
+  k.bus.register(c.pid, name);
+  return null;
+}
+
+export function subscribe(k: Kernel, c: Caller, topic: string): null {
+  checkChannel(k, c, `topic:${topic}`);
+  k.bus.subscribe(c.pid, topic);
+  return null;
+}
+
+export function unsubscribe(k: Kernel, c: Caller, topic: string): null {
+  k.bus.unsubscribe(c.pid, topic);
+  return null;
+}
+
+export function publish(k: Kernel, c: Caller, topic: string, body: unknown) {
+  checkChannel(k, c, `topic:${topic}`);
+  return k.bus.publish(c.pid, topic, body);
+}
+
+/** Answers a request sent to the caller. */
+export function reply(k: Kernel, c: Caller, correlation: string, body: unknown): null {
+  k.bus.reply(c.pid, correlation, body);
+  return null;
+}

@@ -1,7 +1,8 @@
 /** Process syscalls whose bodies are more than a line: ps. */
-import type { ProcInfo } from '../../abi/protocol';
+import type { Answer, ProcInfo } from '../../abi/protocol';
 import type { Caller } from '../dispatch';
 import type { Kernel } from '../kernel';
+import type { Process } from '../process';
 
 /** The processes the caller may see, with their mailbox depth and context reserved. */
 export function ps(k: Kernel, c: Caller): ProcInfo[] {
@@ -35,4 +36,16 @@ export function logs(
   if (a.pid !== undefined && a.pid !== 0) k.life.visible(c, a.pid);
   const own = c.kind === 'agent' && a.pid === undefined ? { pid: c.pid } : {};
   return k.episodes.query({ ...a, ...own, limit: a.limit ?? 200 } as Parameters<typeof k.episodes.query>[0]);
+}
+
+/** The agent ends itself with `code`. */
+export function exit(k: Kernel, p: Process, code: number): null {
+  k.life.exit(p, code, code === 0 ? null : `exit ${code}`);
+  return null;
+}
+
+/** The user's answer to an agent's permission request. */
+export function answer(k: Kernel, id: number, a: Answer): null {
+  k.asks.answer(id, a);
+  return null;
 }
