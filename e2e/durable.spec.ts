@@ -6,7 +6,7 @@
  * context; racing kills and a kill during a move end it once.
  */
 import { type BrowserContext, expect, type Page, test } from '@playwright/test';
-import type { KernelEvent } from '../src/kernel/protocol';
+import type { KernelEvent } from '../src/abi/protocol';
 import { openOS, program } from './os';
 
 /** The issue asks for 20 (about 30 s here); DURABLE_ROUNDS sets another count. */

@@ -5,7 +5,7 @@
  * events into notices — once per event: an exit once per process life, a move
  * only in the tab the agent moved to.
  */
-import type { KernelEvent, ProcInfo } from '../kernel/protocol';
+import type { KernelEvent, ProcInfo } from '../abi/protocol';
 import type { KernelClient } from './kernel-client';
 
 export interface DurabilityView {

@@ -4,7 +4,7 @@
  * read again — a syscall without effects, or a generation that had not yet
  * streamed anything — and reports everything else to the program as is.
  */
-import { SysError } from '../kernel/errors';
+import { SysError } from '../abi/errors';
 
 /** Syscalls with no effect beyond their answer: running them twice is the same as once. */
 export const READS = new Set([

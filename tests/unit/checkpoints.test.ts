@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
+import { SysError } from '../../src/abi/errors';
 import { CheckpointStore, type KvStore, serialize } from '../../src/kernel/checkpoints';
-import { SysError } from '../../src/kernel/errors';
 import { type DB, openStore } from '../../src/memory/store';
 
 let n = 0;

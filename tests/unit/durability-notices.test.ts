@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ProcInfo } from '../../src/kernel/protocol';
+import type { ProcInfo } from '../../src/abi/protocol';
 import { Notices, shouldAskBeforeClosing } from '../../src/shell/durability';
 
 const info = (over: Partial<ProcInfo>): ProcInfo =>

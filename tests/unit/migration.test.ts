@@ -1,8 +1,8 @@
 import 'fake-indexeddb/auto';
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { HostCommand, ProcInfo } from '../../src/abi/protocol';
+import { SyscallClient } from '../../src/abi/syscall-client';
 import { chooseHost, MAX_STRIKES, Migration } from '../../src/kernel/migration';
-import type { HostCommand, ProcInfo } from '../../src/kernel/protocol';
-import { SyscallClient } from '../../src/workers/syscall-client';
 import { boot, runAgent, sleep, type TestProgram } from './harness';
 
 describe('migration policy', () => {
@@ -162,12 +162,12 @@ describe('kernel: agents outlive their tab', () => {
     h.user.port.postMessage({ t: 'bye' });
     const out = await until(
       () =>
-        h.kernel.invoke(
+        h.kernel.dispatch.invoke(
           {
             kind: 'user',
             pid: 0,
             caps: h.kernel.procs.get(pid).info.capabilities,
-            tab: [...h.kernel.tabs.values()][0]!,
+            tab: h.kernel.tabs.get('tab-b')!,
           },
           'output',
           { pid },
@@ -287,7 +287,7 @@ describe('kernel: agents outlive their tab', () => {
     const [seq, ...codes] = out.trim().split(' ');
     expect(codes).toEqual(['EINVAL', 'E2BIG', 'EINVAL']);
     const owner = `${pid}@${h.kernel.procs.get(pid).info.startTime}`;
-    expect(await h.kernel.checkpoints.load(pid, owner)).toMatchObject({
+    expect(await h.kernel.durable.checkpoints.load(pid, owner)).toMatchObject({
       kind: 'ok',
       seq: Number(seq),
       state: { good: 1 },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SysError } from '../../src/kernel/errors';
+import { SysError } from '../../src/abi/errors';
 import { RETRIES, retryRead, retryStream } from '../../src/workers/retry';
 
 const down = () => new SysError('EHOSTDOWN', 'its tab closed');

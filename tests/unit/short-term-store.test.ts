@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
+import { SysError } from '../../src/abi/errors';
 import type { KvStore } from '../../src/kernel/checkpoints';
-import { SysError } from '../../src/kernel/errors';
 import { ShortTermMemory } from '../../src/memory/short-term';
 import { ShortTermStore } from '../../src/memory/short-term-store';
 import { type DB, openStore } from '../../src/memory/store';

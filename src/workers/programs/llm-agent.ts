@@ -11,8 +11,9 @@
  * run again if it only reads; otherwise the model is told it was interrupted
  * (EINTR) rather than risk doing it twice.
  */
-import type { ChatMessage, ToolSpec } from '../../kernel/engine';
-import { SysError } from '../../kernel/errors';
+
+import type { ChatMessage, ToolSpec } from '../../abi/chat';
+import { SysError } from '../../abi/errors';
 import type { AgentContext } from '../sdk';
 
 const MAX_STEPS = 8;
@@ -157,12 +158,7 @@ async function nextMessage(ctx: AgentContext): Promise<string | null> {
   }
 }
 
-/** Tools relevant to the task; none until the tool registry exists (ENOSYS). */
+/** The tools closest to the task in meaning: only those it may call are found. */
 async function discoverTools(ctx: AgentContext): Promise<ToolSpec[]> {
-  try {
-    return (await ctx.tools.search(ctx.task, 5)) as ToolSpec[];
-  } catch (e) {
-    if (SysError.is(e, 'ENOSYS')) return [];
-    throw e;
-  }
+  return (await ctx.tools.search(ctx.task, 5)) as ToolSpec[];
 }
