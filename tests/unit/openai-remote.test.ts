@@ -97,7 +97,8 @@ describe('SSE parsing', () => {
 
 describe('remote driver over loopback HTTP', () => {
   it('streams, sends an OpenAI request, and reports the server usage', async () => {
-    const e = await engine({ apiKey: 'sk-test' });
+    // The file's first request (a cold start on a loaded machine): no deadline is under test here.
+    const e = await engine({ apiKey: 'sk-test', timeoutMs: 10_000, idleTimeoutMs: 10_000 });
     const r = await run(e.stream({ ...hello, max_tokens: 50, continuation: 'internal' }));
     expect(r.code).toBeNull();
     expect(r.text).toBe('hello remote world');
