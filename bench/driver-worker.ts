@@ -2,8 +2,8 @@
  * The transformers.js driver alone in a dedicated worker of the bench page: the baseline
  * for what the kernel adds (the same driver, the same kind of thread, no kernel between).
  */
-import type { ChatEngine, ChatRequest } from '../src/kernel/engine';
-import { createTransformersEngine } from '../src/kernel/engines/transformers';
+import type { ChatEngine, ChatRequest } from '../src/models/engine';
+import { createTransformersEngine } from '../src/models/engines/transformers';
 
 export type DriverCommand =
   | { t: 'load'; model: string; kvCache: boolean }

@@ -5,7 +5,7 @@
  * decoding's validity and cost. Each ratio is measured in this run.
  */
 import { type Schema, Validator } from '@cfworker/json-schema';
-import type { ChatCompletionChunk, ChatEngine, ChatRequest, ToolSpec, Usage } from '../src/kernel/engine';
+import type { ChatCompletionChunk, ChatEngine, ChatRequest, ToolSpec, Usage } from '../src/models/engine';
 import type { KernelClient } from '../src/shell/kernel-client';
 import type { DriverCommand } from './driver-worker';
 import type { BenchResults } from './types';
@@ -99,7 +99,7 @@ async function workerDriver(kvCache: boolean): Promise<Pick<ChatEngine, 'stream'
 }
 
 export async function realModel(k: KernelClient): Promise<BenchResults> {
-  const { createTransformersEngine } = await import('../src/kernel/engines/transformers');
+  const { createTransformersEngine } = await import('../src/models/engines/transformers');
   // Only its tokenizer is used here (to size the prompt).
   const counter: ChatEngine = await createTransformersEngine({ model: MODEL });
   const direct = await workerDriver(true);

@@ -4,7 +4,7 @@
  * (queued, or its prompt being read) or is generating, and how fast. Changes reach the
  * desktop as 'proc' events, at most a few per second per process.
  */
-import type { ChatCompletionChunk, Usage } from './engine';
+import type { ChatCompletionChunk, Usage } from '../abi/chat';
 import type { Process } from './process';
 
 /** How often a streaming process's figures are sent out, at most. */

@@ -6,10 +6,10 @@
 import { fileURLToPath } from 'node:url';
 import { type Schema, Validator } from '@cfworker/json-schema';
 import { describe, expect, it } from 'vitest';
-import { type ChatEngine, collect, type ToolSpec } from '../../src/kernel/engine';
-import { createTransformersEngine } from '../../src/kernel/engines/transformers';
-import { vocabInfo } from '../../src/kernel/grammar/constrained';
-import { withPromptedTools } from '../../src/kernel/tool-calling';
+import { type ChatEngine, collect, type ToolSpec } from '../../src/models/engine';
+import { createTransformersEngine } from '../../src/models/engines/transformers';
+import { vocabInfo } from '../../src/models/grammar/constrained';
+import { withPromptedTools } from '../../src/models/tool-calling';
 
 const localModelPath = fileURLToPath(new URL('../../public/models/', import.meta.url));
 const load = (model: string) => createTransformersEngine({ model, localModelPath });

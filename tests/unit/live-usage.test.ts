@@ -4,7 +4,7 @@
  * the engine's own counts stand.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { KernelEvent, ProcInfo } from '../../src/kernel/protocol';
+import type { KernelEvent, ProcInfo } from '../../src/abi/protocol';
 import { boot, type Harness, sleep } from './harness';
 
 let h: Harness | null = null;

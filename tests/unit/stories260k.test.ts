@@ -6,8 +6,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { collect } from '../../src/kernel/engine';
-import { createTransformersEngine } from '../../src/kernel/engines/transformers';
+import { collect } from '../../src/models/engine';
+import { createTransformersEngine } from '../../src/models/engines/transformers';
 import { defineEngineContract } from '../contract/engine-contract';
 import { STORY_REFERENCE as REFERENCE } from '../contract/stories260k-reference';
 

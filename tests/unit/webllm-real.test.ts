@@ -5,7 +5,7 @@
  * compile. The stand-in MLCEngine only plays the GPU part (device loss).
  */
 import { describe, expect, it } from 'vitest';
-import { DeterministicEngine } from '../../src/kernel/engines/deterministic';
+import { DeterministicEngine } from '../../src/models/engines/deterministic';
 import {
   createWebLLMEngine,
   fitModels,
@@ -14,10 +14,10 @@ import {
   type WebLLMModule,
   webllmProgress,
   webllmRequest,
-} from '../../src/kernel/engines/webllm';
-import { loadXGrammar } from '../../src/kernel/grammar/xgrammar';
-import { ModelPool } from '../../src/kernel/model-pool';
-import { withoutToolTurns } from '../../src/kernel/tool-calling';
+} from '../../src/models/engines/webllm';
+import { loadXGrammar } from '../../src/models/grammar/xgrammar';
+import { ModelPool } from '../../src/models/pool';
+import { withoutToolTurns } from '../../src/models/tool-calling';
 
 interface RealWebLLM {
   prebuiltAppConfig: { model_list: WebLLMModelRecord[] };
@@ -230,9 +230,9 @@ describe('loading a WebLLM model offline', () => {
 
 describe('WebLLM when the kernel’s worker has no WebGPU', () => {
   it('still lists the real prebuilt chat models (they load in a host tab’s worker), none needing f16', async () => {
-    const { Kernel } = await import('../../src/kernel/kernel');
-    const { registerWebLLMModels } = await import('../../src/kernel/model-drivers');
-    const k = new Kernel({ locks: null });
+    const { bootKernel } = await import('../../src/kernel/boot');
+    const { registerWebLLMModels } = await import('../../src/models/drivers');
+    const k = bootKernel({ locks: null });
     expect((globalThis.navigator as { gpu?: unknown } | undefined)?.gpu).toBeUndefined();
     const ids = await registerWebLLMModels(k, 4096 * 2 ** 20);
     expect(ids.length).toBeGreaterThan(5);
