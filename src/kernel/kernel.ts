@@ -1114,6 +1114,9 @@ export class Kernel {
 
   /** The user widens a live process's capabilities. */
   grant(p: Process, more: Partial<Capabilities>): Capabilities {
+    // An exited process cannot use a grant; one waiting to be restarted keeps it for its restart.
+    if (!p.alive && !p.info.restartable)
+      throw new SysError('ESRCH', `process ${p.pid} has exited: there is nothing to grant to`);
     setCapabilities(p, widen(p.info.capabilities, more));
     this.log(p.pid, 'grant', `granted ${JSON.stringify(more)}`, { permissions: more });
     this.notify(p);

@@ -13,6 +13,7 @@
  */
 import { SseParser } from './engines/openai-remote';
 import { type Errno, SysError } from './errors';
+import { serverUrl } from './server-url';
 import type { ToolRegistry } from './tools';
 
 export const MCP_PROTOCOL_VERSION = '2025-06-18';
@@ -467,14 +468,7 @@ export class McpClient {
 }
 
 function parseUrl(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new SysError('EINVAL', `not a URL: ${url.slice(0, 200)}`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    throw new SysError('EINVAL', `only http(s) MCP servers, not ${u.protocol}`);
+  const u = serverUrl(url, 'https://mcp.example/mcp');
   if (u.username || u.password) throw new SysError('EINVAL', 'put credentials in headers, not in the URL');
   u.hash = '';
   return u.href;

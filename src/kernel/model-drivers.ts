@@ -9,6 +9,7 @@ import type { ModelInfo } from './engine';
 import { createRemoteEngine, listRemoteModels } from './engines/openai-remote';
 import { SysError } from './errors';
 import type { Kernel } from './kernel';
+import { serverUrl } from './server-url';
 
 /** WebLLM, as vite should split it: a literal import, so it becomes its own lazily loaded chunk. */
 export const loadWebLLMPackage = () => import('@mlc-ai/web-llm');
@@ -20,14 +21,7 @@ export interface RemoteServer {
 
 /** Adds an OpenAI-compatible server: its models join the catalogue as `<model>@<host>`. */
 export async function addRemoteServer(k: Kernel, baseUrl: string, apiKey?: string): Promise<RemoteServer> {
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch {
-    throw new SysError('EINVAL', `not a URL: ${baseUrl}`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new SysError('EINVAL', `only http(s) servers, not ${url.protocol}`);
+  const url = serverUrl(baseUrl, 'http://localhost:11434/v1 (Ollama)');
   const base = url.href.replace(/\/+$/, '');
   const listed = await listRemoteModels(base, apiKey, { timeoutMs: 10_000, maxAttempts: 2 });
   if (!listed.length) throw new SysError('ENOENT', `${base} lists no models`);

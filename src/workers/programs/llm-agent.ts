@@ -1,13 +1,17 @@
 /**
  * The built-in agent: a tool-using loop on its task. It asks the model, streams
  * the answer to stdout, runs the tool calls the model makes, feeds back their
- * results, and stops when the model answers without calling a tool.
+ * results, and stops when the model answers without calling a tool. A tool call
+ * that failed and was not followed by a successful call of that tool is not
+ * handled: the failure goes to stderr and the exit code is 1, not 0.
  */
 import type { ChatMessage, ToolSpec } from '../../kernel/engine';
 import { SysError } from '../../kernel/errors';
 import type { AgentContext } from '../sdk';
 
 const MAX_STEPS = 8;
+/** How much of the task is used to find relevant tools (tools.search takes a bounded query). */
+const TOOL_QUERY_CHARS = 2000;
 
 export default async function llmAgent(ctx: AgentContext): Promise<number> {
   const args = (ctx.args ?? {}) as { model?: string; system?: string; maxTokens?: number };
@@ -20,6 +24,8 @@ export default async function llmAgent(ctx: AgentContext): Promise<number> {
     { role: 'user', content: ctx.task },
   ];
   const tools = await discoverTools(ctx);
+  /** Tools whose last call failed, with what went wrong. */
+  const failed = new Map<string, string>();
   for (let step = 0; step < MAX_STEPS; step++) {
     const stream = await ctx.llm.chat.completions.create({
       model: args.model,
@@ -45,19 +51,21 @@ export default async function llmAgent(ctx: AgentContext): Promise<number> {
     });
     if (!calls.length) {
       await ctx.print('\n');
-      return 0;
+      if (!failed.size) return 0;
+      for (const [name, why] of failed) await ctx.error(`tool ${name} failed: ${why}\n`);
+      return 1;
     }
     for (const call of calls) {
       let result: string;
+      const name = call.function.name;
       try {
-        result = JSON.stringify(
-          await ctx.tools.call(call.function.name, JSON.parse(call.function.arguments || '{}')),
-        );
+        result = JSON.stringify(await ctx.tools.call(name, parseArguments(name, call.function.arguments)));
+        failed.delete(name);
       } catch (e) {
-        result = JSON.stringify({
-          error: e instanceof SysError ? e.code : 'EIO',
-          message: String((e as Error).message ?? e),
-        });
+        const code = e instanceof SysError ? e.code : 'EIO';
+        const message = String((e as Error).message ?? e);
+        failed.set(name, message.startsWith(code) ? message : `${code}: ${message}`);
+        result = JSON.stringify({ error: code, message });
       }
       messages.push({ role: 'tool', tool_call_id: call.id, content: result });
     }
@@ -66,10 +74,19 @@ export default async function llmAgent(ctx: AgentContext): Promise<number> {
   return 1;
 }
 
-/** Tools relevant to the task; none until the tool registry exists (ENOSYS). */
+/** A model's arguments text as an object; a model that wrote bad JSON gets an error it can read. */
+function parseArguments(name: string, text: string | undefined): unknown {
+  try {
+    return JSON.parse(text || '{}');
+  } catch {
+    throw new SysError('EINVAL', `the arguments for ${name} were not JSON: ${(text ?? '').slice(0, 200)}`);
+  }
+}
+
+/** Tools relevant to the task (found by its opening); none until the tool registry exists (ENOSYS). */
 async function discoverTools(ctx: AgentContext): Promise<ToolSpec[]> {
   try {
-    return (await ctx.tools.search(ctx.task, 5)) as ToolSpec[];
+    return (await ctx.tools.search(ctx.task.slice(0, TOOL_QUERY_CHARS), 5)) as ToolSpec[];
   } catch (e) {
     if (SysError.is(e, 'ENOSYS')) return [];
     throw e;
