@@ -28,7 +28,13 @@ export class AosSettings extends AppElement {
     selected: { state: true },
     origins: { state: true },
     audit: { state: true },
+    deployed: { state: true },
+    persistNote: { state: true },
   };
+  /** The sites the deployment's embed-policy.json allows (read-only here: the site owner edits the file). */
+  declare deployed: { origin: string; permissions: Record<string, unknown> }[];
+  /** What happened when the user asked to keep their data. */
+  declare persistNote: string;
   declare theme: Theme;
   declare sched: { policy: string; contextPolicy: string } | null;
   declare storage: { usage?: number; quota?: number; persisted?: boolean; memories?: number } | null;
@@ -46,6 +52,8 @@ export class AosSettings extends AppElement {
     this.selected = null;
     this.origins = [];
     this.audit = [];
+    this.deployed = [];
+    this.persistNote = '';
   }
 
   protected override connected(k: KernelClient): void {
@@ -64,6 +72,16 @@ export class AosSettings extends AppElement {
       ).flat();
       this.audit = logs.sort((a, b) => b.t - a.t).slice(0, 80);
     });
+    this.deployed = await deployedPolicy();
+  }
+
+  private async keepData(): Promise<void> {
+    const s = await this.run((k) => k.call<AosSettings['storage']>('memory.storage', { persist: true }));
+    if (!s) return;
+    this.storage = s;
+    this.persistNote = s.persisted
+      ? 'Done: the browser will not evict this data under storage pressure.'
+      : 'The browser said no (Chromium allows it for installed apps and sites you use often). Your data is kept, but may be evicted if the disk runs short; install AgentOS and try again.';
   }
 
   private setTheme(t: Theme): void {
@@ -119,21 +137,22 @@ export class AosSettings extends AppElement {
               ${
                 this.storage.persisted
                   ? ''
-                  : html`<button @click=${async () => {
-                      this.storage =
-                        (await this.run((k) =>
-                          k.call<AosSettings['storage']>('memory.storage', { persist: true }),
-                        )) ?? this.storage;
-                    }}>Keep my data</button>`
+                  : html`<button @click=${() => this.keepData()}>Keep my data</button>`
               }
-            </div>`
+            </div>
+            <p class="muted" role="status">${this.persistNote}</p>`
           : html`<p class="muted">No storage in this context.</p>`
       }
 
       <h2>Permissions</h2>
+      ${
+        this.procs.length
+          ? ''
+          : html`<p class="muted">No agents are running, so there are no grants to change. Start one (in the Terminal: spawn "say hello", or in Agent chat) and choose it here; its grants show while it runs.</p>`
+      }
       <div class="row">
         <label>Agent
-          <select aria-label="agent" @change=${(e: Event) => {
+          <select aria-label="agent" ?disabled=${!this.procs.length} @change=${(e: Event) => {
             this.selected = Number((e.target as HTMLSelectElement).value) || null;
           }}>
             <option value="">choose…</option>
@@ -172,8 +191,14 @@ export class AosSettings extends AppElement {
       }
 
       <h2>Sites that may embed this OS</h2>
-      <p class="muted">Besides the deployment's embed-policy.json.</p>
-      <ul>
+      <p class="muted">From the deployment's embed-policy.json (its owner changes these by editing the file):</p>
+      <ul aria-label="sites allowed by embed-policy.json">
+        ${this.deployed.map((o) => html`<li>${o.origin} <span class="muted">${JSON.stringify(o.permissions)}</span></li>`)}
+        ${this.deployed.length ? '' : html`<li class="muted">none</li>`}
+      </ul>
+      <p class="muted">Allowed in this browser's settings (these win over the file):</p>
+      <ul aria-label="sites allowed in settings">
+        ${this.origins.length ? '' : html`<li class="muted">none</li>`}
         ${this.origins.map(
           (o) => html`<li>${o.origin} <span class="muted">${JSON.stringify(o.permissions)}</span>
             <button aria-label="Remove ${o.origin}" @click=${async () => {
@@ -199,6 +224,18 @@ export class AosSettings extends AppElement {
         ${this.audit.map((a) => html`<li>${new Date(a.t).toLocaleTimeString()} · ${a.pid ? `agent ${a.pid}` : 'user'} · ${a.kind}: ${a.text}</li>`)}
       </ol>
     `;
+  }
+}
+
+/** The deployment's embed-policy.json, as the embedded OS reads it. */
+async function deployedPolicy(): Promise<{ origin: string; permissions: Record<string, unknown> }[]> {
+  try {
+    const res = await fetch(new URL('embed-policy.json', document.baseURI), { cache: 'no-cache' });
+    if (!res.ok) return [];
+    const json = (await res.json()) as { origins?: Record<string, Record<string, unknown>> };
+    return Object.entries(json.origins ?? {}).map(([origin, permissions]) => ({ origin, permissions }));
+  } catch {
+    return [];
   }
 }
 
