@@ -108,7 +108,9 @@ test('windows by keyboard: the launcher, switching, moving, closing', async ({ p
   await openOS(page);
   await page.keyboard.press('Control+Alt+l');
   await expect(page.getByRole('menuitem', { name: 'Terminal' })).toBeFocused();
-  for (let i = 0; i < 5; i++) await page.keyboard.press('Tab'); // chat, tasks, memory, models, tools
+  const tools = page.getByRole('menuitem', { name: 'Tools' });
+  for (let i = 0; i < 20 && !(await tools.evaluate((e) => e.matches(':focus'))); i++)
+    await page.keyboard.press('ArrowDown');
   await expect(page.getByRole('menuitem', { name: 'Tools' })).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(win(page, 'Tools')).toBeVisible();

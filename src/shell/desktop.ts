@@ -6,8 +6,8 @@
  * Keyboard: Ctrl+Alt+→/← switch windows, Ctrl+Alt+W close, Ctrl+Alt+M minimize,
  * Ctrl+Alt+↑ maximize, Ctrl+Alt+L the launcher (arrow keys move in it).
  * On narrow screens (phones) one app at a time fills the desk; the taskbar
- * switches between them. Notifications take their own row above the taskbar,
- * so they never cover an app.
+ * switches between them. Notifications never cover an app: on wide screens they
+ * sit in the taskbar, on narrow ones in a row above it (the full-screen app shrinks).
  */
 import { css, html, LitElement } from 'lit';
 import { APPS, appInfo } from './apps/registry';
@@ -264,6 +264,10 @@ export class AosDesktop extends LitElement {
     const narrow = wm.narrow;
     const ok = this.status.endsWith('ready');
     const failed = this.status.includes('failed');
+    const toasts = html`<div class="toasts" role="status" aria-live="polite" aria-label="notifications">${this.toasts.map(
+      (t) =>
+        html`<div class="toast" title=${t.text}><span>${t.text}</span><button aria-label="Dismiss: ${t.text}" @click=${() => this.dismiss(t.id)}>×</button></div>`,
+    )}</div>`;
     return html`
       <main class="desk" aria-label="desktop" @pointerdown=${() => {
         if (this.launcherOpen) this.launcherOpen = false;
@@ -284,10 +288,7 @@ export class AosDesktop extends LitElement {
         })}
       </main>
       <aos-permission-prompt .client=${this.client}></aos-permission-prompt>
-      <div class="toasts" role="status" aria-live="polite" aria-label="notifications">${this.toasts.map(
-        (t) =>
-          html`<div class="toast"><span>${t.text}</span><button aria-label="Dismiss: ${t.text}" @click=${() => this.dismiss(t.id)}>×</button></div>`,
-      )}</div>
+      ${narrow ? toasts : ''}
       ${
         this.launcherOpen
           ? html`<div class="launcher" role="menu" aria-label="apps" @keydown=${(e: KeyboardEvent) => this.launcherKey(e)}>
@@ -320,6 +321,7 @@ export class AosDesktop extends LitElement {
               </button>`,
           )}
         </span>
+        ${narrow ? '' : toasts}
         <span class="status ${ok ? 'ok' : failed ? 'failed' : ''}" role="status" aria-label="kernel status" title=${this.status}
           ><span class="dot" aria-hidden="true"></span><span class="text">${this.status}</span></span
         >
@@ -456,28 +458,49 @@ export class AosDesktop extends LitElement {
       background: var(--line);
       outline: none;
     }
-    /* A row of their own between the desk and the taskbar: the desk shrinks, nothing is covered. */
+    /* Wide: in the taskbar, newest last. Narrow: a row between the desk and the taskbar. */
     .toasts {
+      display: flex;
+      gap: 6px;
+      min-width: 0;
+      max-width: 60%;
+    }
+    :host > .toasts {
       display: grid;
-      gap: 4px;
+      max-width: none;
       padding: 0 8px;
     }
     .toast {
       display: flex;
       align-items: center;
       justify-content: space-between;
-      gap: 8px;
-      padding: 4px 4px 4px 12px;
-      margin-top: 4px;
+      gap: 6px;
+      min-width: 0;
+      padding: 2px 2px 2px 10px;
       border-radius: 8px;
       background: var(--fg);
       color: var(--bg);
-      font: 13px system-ui, sans-serif;
+      font: 12px system-ui, sans-serif;
     }
-    .toast button {
+    .toast span {
+      overflow: hidden;
+      text-overflow: ellipsis;
+      white-space: nowrap;
+    }
+    :host > .toasts .toast {
+      margin-top: 4px;
+      padding: 4px 4px 4px 12px;
+      font-size: 13px;
+    }
+    :host > .toasts .toast span {
+      white-space: normal;
+    }
+    .toast button,
+    .taskbar .toast button {
       font: 16px system-ui, sans-serif;
-      min-width: 28px;
-      min-height: 28px;
+      min-width: 24px;
+      min-height: 24px;
+      padding: 0 4px;
       border: 0;
       border-radius: 6px;
       background: transparent;

@@ -30,6 +30,8 @@ const MIN_H = 160;
 /** Below this desk width one app at a time fills the screen (phones). */
 export const NARROW_W = 640;
 const GAP = 16;
+/** A window's title bar, kept uncovered by new windows where possible. */
+const TITLE_H = 34;
 
 export class WindowManager {
   windows: Win[] = [];
@@ -76,32 +78,49 @@ export class WindowManager {
    * Where a new w×h window covers least of the visible windows: candidates on a grid over the
    * desk, the least overlapped area wins, ties go to the top-left (reading order).
    */
-  private place(w: number, h: number): { x: number; y: number } {
+  private place(w: number, h: number): { x: number; y: number; titles: number } {
     const vp = this.viewport();
     const others = this.windows.filter((o) => !o.minimized);
     const maxX = Math.max(0, vp.w - w);
     const maxY = Math.max(0, vp.h - h);
     const xs = new Set([0, maxX, ...others.flatMap((o) => [o.x + o.w + GAP, o.x - w - GAP])]);
-    const ys = new Set([0, maxY, ...others.flatMap((o) => [o.y + o.h + GAP, o.y - h - GAP])]);
+    const ys = new Set([0, maxY, ...others.flatMap((o) => [o.y + o.h + GAP, o.y - h - GAP, o.y + TITLE_H])]);
     for (let x = 0; x <= maxX; x += 48) xs.add(x);
     for (let y = 0; y <= maxY; y += 48) ys.add(y);
-    let best = { x: 0, y: 0, cost: Number.POSITIVE_INFINITY };
+    let best = { x: 0, y: 0, cost: Number.POSITIVE_INFINITY, titles: 0 };
     for (const x0 of xs) {
       const x = Math.max(0, Math.min(x0, maxX));
       for (const y0 of ys) {
         const y = Math.max(0, Math.min(y0, maxY));
         let cost = 0;
+        let titles = 0;
         for (const o of others) {
           const ox = Math.max(0, Math.min(x + w, o.x + o.w) - Math.max(x, o.x));
           const oy = Math.max(0, Math.min(y + h, o.y + o.h) - Math.max(y, o.y));
-          // The window it would cover hides more of it the higher it is; same-corner stacking hides title bars.
-          cost += ox * oy + (x === o.x && y === o.y ? w * h : 0);
+          // Covering a title bar costs most: it is how a covered window is found and grabbed again.
+          const tx = Math.max(0, Math.min(x + w, o.x + o.w) - Math.max(x, o.x));
+          const ty = Math.max(0, Math.min(y + h, o.y + TITLE_H) - Math.max(y, o.y));
+          cost += ox * oy + tx * ty * 40;
+          titles += tx * ty;
         }
         if (cost < best.cost || (cost === best.cost && (y < best.y || (y === best.y && x < best.x))))
-          best = { x, y, cost };
+          best = { x, y, cost, titles };
       }
     }
-    return { x: best.x, y: best.y };
+    return { x: best.x, y: best.y, titles: best.titles };
+  }
+
+  /** The size and place for a new window: its own size if that covers no title bar, else smaller until one does. */
+  private fitNew(w: number, h: number): { x: number; y: number; w: number; h: number } {
+    const first = { ...this.place(w, h), w, h };
+    if (!first.titles) return first;
+    for (const scale of [0.85, 0.7]) {
+      const sw = Math.max(MIN_W, Math.round(w * scale));
+      const sh = Math.max(MIN_H, Math.round(h * scale));
+      const at = this.place(sw, sh);
+      if (!at.titles) return { x: at.x, y: at.y, w: sw, h: sh };
+    }
+    return first;
   }
 
   private topZ(): number {
@@ -128,13 +147,15 @@ export class WindowManager {
     const vp = this.viewport();
     const w = Math.max(Math.min(MIN_W, vp.w), Math.min(o.w ?? 760, vp.w - GAP));
     const h = Math.max(Math.min(MIN_H, vp.h), Math.min(o.h ?? 480, vp.h - GAP));
+    const at = this.fitNew(w, h);
     const win: Win = {
       id: `${app}-${++this.seq}`,
       app,
       title,
-      ...this.place(w, h),
-      w,
-      h,
+      x: at.x,
+      y: at.y,
+      w: at.w,
+      h: at.h,
       z: this.topZ() + 1,
       minimized: false,
       maximized: false, // narrow desks show every window full size anyway (`narrow`), without changing its layout

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WindowManager } from '../../src/shell/window-manager';
+import { type Win, WindowManager } from '../../src/shell/window-manager';
 
 describe('window manager', () => {
   it('opens cascaded windows on top and focuses them; single apps reuse theirs', () => {
@@ -86,6 +86,18 @@ describe('window manager', () => {
       expect(w.x + w.w).toBeLessThanOrEqual(1280);
       expect(w.y + w.h).toBeLessThanOrEqual(760);
     }
+  });
+
+  it('never covers a title bar when a smaller window would fit without covering one', () => {
+    const wm = new WindowManager(() => ({ w: 1280, h: 760 }));
+    wm.open('terminal', 'Terminal');
+    wm.open('tools', 'Tools', { w: 720, h: 460 });
+    wm.open('settings', 'Settings', { w: 720, h: 520 });
+    const [a, b, c] = wm.windows as [Win, Win, Win];
+    const coversTitle = (top: Win, under: Win) =>
+      Math.min(top.x + top.w, under.x + under.w) > Math.max(top.x, under.x) &&
+      Math.min(top.y + top.h, under.y + 34) > Math.max(top.y, under.y);
+    expect([coversTitle(b, a), coversTitle(c, a), coversTitle(c, b)]).toEqual([false, false, false]);
   });
 
   it('pulls a layout saved on a bigger screen back inside a smaller one', () => {

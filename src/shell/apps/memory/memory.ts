@@ -143,7 +143,7 @@ export class AosMemory extends AppElement {
       ${
         this.hits
           ? html`<p class="muted">${this.searched ? `Best matches for “${this.searched}”` : 'Newest first'}</p>
-            <table aria-label="search results">
+            <table aria-label="search results" ?hidden=${!this.hits.length}>
               <thead><tr><th>${this.searched ? 'Score' : 'When'}</th><th>Namespace</th><th>Memory</th><th></th></tr></thead>
               <tbody>
                 ${this.hits.map(

@@ -133,7 +133,7 @@ export class AosSettings extends AppElement {
           ? html`<div class="row">
               <progress max="100" value=${pct} aria-label="storage used"></progress>
               <span>${((this.storage.usage ?? 0) / 2 ** 20).toFixed(1)} MB of ${((this.storage.quota ?? 0) / 2 ** 20).toFixed(0)} MB ·
-                ${this.storage.memories ?? 0} memories · ${this.storage.persisted ? 'persistent' : 'may be evicted under pressure'}</span>
+                ${this.storage.memories === 1 ? '1 memory' : `${this.storage.memories ?? 0} memories`} · ${this.storage.persisted ? 'persistent' : 'may be evicted under pressure'}</span>
               ${
                 this.storage.persisted
                   ? ''

@@ -77,8 +77,11 @@ export function wrap(text: string, width: number): string[] {
       line = word;
     }
     while (line.length > width) {
-      out.push(line.slice(0, width));
-      line = line.slice(width);
+      // A long word (a usage's alternatives) breaks after a | or , where it can.
+      const at = Math.max(line.lastIndexOf('|', width - 1), line.lastIndexOf(',', width - 1)) + 1;
+      const cut = at > width / 3 ? at : width;
+      out.push(line.slice(0, cut));
+      line = line.slice(cut);
     }
   }
   if (line || !out.length) out.push(line);

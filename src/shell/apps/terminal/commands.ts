@@ -6,7 +6,7 @@
 import { SysError } from '../../../kernel/errors';
 import type { ProcInfo } from '../../../kernel/protocol';
 import type { KernelClient } from '../../kernel-client';
-import { formatHelp, formatTable, splitWords, takeFlags } from './command-line';
+import { formatHelp, formatTable, splitWords, takeFlags, wrap } from './command-line';
 
 export interface Terminal {
   print(text: string, kind?: 'out' | 'err'): void;
@@ -81,11 +81,14 @@ export const COMMANDS: Record<string, Command> = {
     usage: 'help',
     help: 'list commands',
     async run(_k, t) {
+      const cols = t.columns ?? 80;
+      const keys =
+        "Tab completes a command's name (Tab on an empty line moves on); ↑/↓ recall earlier lines; Ctrl+L clears.";
       t.print(
         `${formatHelp(
           Object.values(COMMANDS).map((c) => [c.usage, c.help]),
-          t.columns ?? 80,
-        )}\n\nTab completes a command's name (Tab on an empty line moves on); ↑/↓ recall earlier lines; Ctrl+L clears.`,
+          cols,
+        )}\n\n${wrap(keys, cols).join('\n')}`,
       );
     },
   },

@@ -216,6 +216,8 @@ export class AosTerminal extends LitElement implements Terminal {
       flex: 1;
       overflow: auto;
       padding: 8px 10px;
+      /* The width help is fitted to must not shrink when a scrollbar appears. */
+      scrollbar-gutter: stable;
     }
     /* Only lines keep their whitespace: the template's own indentation must not render. */
     .line {
