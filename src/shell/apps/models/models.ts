@@ -141,13 +141,11 @@ export class AosModels extends AppElement {
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
       ${this.busy && !this.busy.startsWith('testing') ? html`<p class="muted" role="status">${this.busy.startsWith('added') || this.busy.includes('fit') ? this.busy : `loading ${this.busy}…`}</p>` : ''}
       <table aria-label="models">
-        <thead><tr><th>Model</th><th>Engine</th><th>Context</th><th>Size</th><th>State</th><th></th></tr></thead>
+        <thead><tr><th>Model</th><th>Size</th><th>State</th><th></th></tr></thead>
         <tbody>
           ${this.catalog.map(
             (m) => html`<tr>
-              <td>${m.id}<div class="muted">${m.label ?? ''}</div>${this.bar(m.id)}</td>
-              <td>${m.engine}</td>
-              <td>${m.contextWindow}</td>
+              <td><strong>${m.id}</strong><div class="muted">${m.label ? `${m.label} · ` : ''}${m.engine} · context ${m.contextWindow}</div>${this.bar(m.id)}</td>
               <td>${m.sizeBytes ? mb(m.sizeBytes) : '—'}</td>
               <td>${m.loaded ? `loaded${m.reservedTokens ? `, ${m.reservedTokens} reserved` : ''}` : 'not loaded'}</td>
               <td>
@@ -204,6 +202,12 @@ export class AosModels extends AppElement {
       }
       progress {
         width: 160px;
+      }
+      td:nth-child(n + 2) {
+        white-space: nowrap;
+      }
+      td:first-child {
+        overflow-wrap: anywhere;
       }
     `,
   ];

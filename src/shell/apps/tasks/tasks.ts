@@ -199,6 +199,30 @@ export class AosTasks extends AppElement {
         gap: 6px;
         flex-wrap: nowrap;
       }
+      /* Phones: model, context and mailbox give way (top in the terminal shows them) so the controls fit. */
+      @media (max-width: 639px) {
+        th:nth-child(5),
+        td:nth-child(5),
+        th:nth-child(6),
+        td:nth-child(6),
+        th:nth-child(8),
+        td:nth-child(8) {
+          display: none;
+        }
+        td[title] {
+          min-width: 5em;
+        }
+        th,
+        td {
+          padding: 4px 3px;
+        }
+        input[type='number'] {
+          width: 3.5em;
+        }
+        .actions {
+          flex-direction: column;
+        }
+      }
     `,
   ];
 }
