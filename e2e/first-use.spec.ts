@@ -561,14 +561,21 @@ test.describe('11. the README', () => {
     const page = await browser.newPage({ viewport: WIDE, colorScheme: 'light' });
     try {
       await openOS(page);
+      await page.evaluate(async () => {
+        for (const text of ['the staging database lives on port 5433', 'standup moved to 9:30 on Mondays'])
+          await window.agentos!.call('memory.remember', { items: [{ text, namespace: 'user' }] });
+      });
+      await typeCommand(page, 'spawn compute math.evaluate (2+3)*4');
+      await expectTerminal(page, /exited with code 0/);
       await page.evaluate(() =>
         window.agentos!.spawn(`say ${'streaming words '.repeat(300)}`, undefined, {
           args: { model: 'deterministic' },
         }),
       );
-      await typeCommand(page, 'ps');
-      await openApp(page, 'Task manager');
+      await typeCommand(page, 'ps -a');
       await openApp(page, 'Memory');
+      await openApp(page, 'Task manager');
+      await win(page, 'Task manager').getByRole('checkbox', { name: 'show exited' }).check();
       await page.waitForTimeout(2500); // a few seconds of the tokens-per-second chart
       await page.screenshot({ path: 'docs/desktop.png' });
     } finally {
