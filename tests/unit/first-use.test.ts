@@ -6,8 +6,8 @@
  */
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SysError } from '../../src/kernel/errors';
-import { serverUrl } from '../../src/kernel/server-url';
+import { SysError } from '../../src/abi/errors';
+import { parseServerAddress } from '../../src/net/http';
 import llmAgent from '../../src/workers/programs/llm-agent';
 import { boot, type Harness } from './harness';
 
@@ -70,7 +70,7 @@ describe('the kernel, as the desktop uses it', () => {
 describe('server addresses', () => {
   const msg = (text: string) => {
     try {
-      serverUrl(text, 'http://localhost:11434/v1');
+      parseServerAddress(text, 'http://localhost:11434/v1');
       return 'ok';
     } catch (e) {
       expect(e).toBeInstanceOf(SysError);

@@ -5,8 +5,9 @@
  * that failed and was not followed by a successful call of that tool is not
  * handled: the failure goes to stderr and the exit code is 1, not 0.
  */
-import type { ChatMessage, ToolSpec } from '../../kernel/engine';
-import { SysError } from '../../kernel/errors';
+
+import type { ChatMessage, ToolSpec } from '../../abi/chat';
+import { SysError } from '../../abi/errors';
 import type { AgentContext } from '../sdk';
 
 const MAX_STEPS = 8;
@@ -83,12 +84,7 @@ function parseArguments(name: string, text: string | undefined): unknown {
   }
 }
 
-/** Tools relevant to the task (found by its opening); none until the tool registry exists (ENOSYS). */
+/** The tools closest to the task in meaning (found by its opening): only those it may call are found. */
 async function discoverTools(ctx: AgentContext): Promise<ToolSpec[]> {
-  try {
-    return (await ctx.tools.search(ctx.task.slice(0, TOOL_QUERY_CHARS), 5)) as ToolSpec[];
-  } catch (e) {
-    if (SysError.is(e, 'ENOSYS')) return [];
-    throw e;
-  }
+  return (await ctx.tools.search(ctx.task.slice(0, TOOL_QUERY_CHARS), 5)) as ToolSpec[];
 }

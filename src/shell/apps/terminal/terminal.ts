@@ -5,7 +5,7 @@
  * moves focus on like anywhere else, so the keyboard is never trapped here.
  */
 import { css, html, LitElement } from 'lit';
-import type { KernelEvent } from '../../../kernel/protocol';
+import type { KernelEvent } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { complete, runLine, type Terminal } from './commands';
 
