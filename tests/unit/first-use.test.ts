@@ -89,4 +89,22 @@ describe('server addresses', () => {
     );
     expect(msg('http://127.0.0.1:11434/v1')).toBe('ok');
   });
+
+  it('are read the same way by `mcp add` and by adding a remote model server, through the kernel', async () => {
+    h = await boot({});
+    await expect(h.user.call('tools.mcp_add', { url: 'localhost:8123/mcp' })).rejects.toMatchObject({
+      code: 'EINVAL',
+      message: expect.stringContaining('did you mean http://localhost:8123/mcp?'),
+    });
+    await expect(h.user.call('models.add_remote', { baseUrl: 'ftp://models.example' })).rejects.toMatchObject(
+      {
+        code: 'EINVAL',
+        message: expect.stringMatching(/uses ftp:\/\/, .* e\.g\. http:\/\/localhost:11434\/v1 \(Ollama\)/),
+      },
+    );
+    await expect(h.user.call('tools.mcp_add', { url: '' })).rejects.toMatchObject({
+      code: 'EINVAL',
+      message: expect.stringContaining("give the server's address"),
+    });
+  });
 });
