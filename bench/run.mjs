@@ -3,7 +3,7 @@
 // serves it on loopback, runs the suites in headless Chromium, prints a table and
 // writes bench/results.json. Targets are judged as ratios within one run.
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.mjs';
 
@@ -112,7 +112,16 @@ try {
       suites: only.length ? only : 'all',
     },
   };
-  writeFileSync('bench/results.json', `${JSON.stringify({ ...meta, ...results }, null, 2)}\n`);
+  // A partial run (some suites) updates its keys and keeps the others' from earlier runs; each
+  // key records the run it came from in _meta.runs.
+  const prev =
+    only.length && existsSync('bench/results.json')
+      ? JSON.parse(readFileSync('bench/results.json', 'utf8'))
+      : {};
+  const runs = { ...(prev._meta?.runs ?? {}) };
+  for (const s of only.length ? only : ['all']) runs[s] = meta._meta.date;
+  const merged = { ...prev, ...results, _meta: { ...meta._meta, runs } };
+  writeFileSync('bench/results.json', `${JSON.stringify(merged, null, 2)}\n`);
   const rows = [['key', 'value', 'unit', 'baseline', 'goal', 'note']];
   const fmt = (n) =>
     n === undefined

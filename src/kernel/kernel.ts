@@ -137,7 +137,7 @@ export class Kernel {
     this.opts = {
       killGraceMs: opts.killGraceMs ?? 2000,
       bootTimeoutMs: opts.bootTimeoutMs ?? 30_000,
-      maxStarting: opts.maxStarting ?? 8,
+      maxStarting: opts.maxStarting ?? 32,
       beatTimeoutMs: opts.beatTimeoutMs ?? 15_000,
       agentBeatTimeoutMs: opts.agentBeatTimeoutMs ?? 10_000,
       persist: opts.persist ?? false,
