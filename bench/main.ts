@@ -3,13 +3,20 @@ import { KernelClient } from '../src/shell/kernel-client';
 import { agentsAlive, spawnLatency, syscallRtt } from './kernel';
 import { ltmWrites } from './memory';
 import { schedulerPolicies, streamOverhead, tinyModel } from './models';
+import { type Populated, populate, recallOnLoad } from './reload';
 import { attackBench, busBench } from './security';
 import type { BenchResults } from './types';
 import { vectorBench } from './vector';
+import { peerTable, vector1m, vectorPeers } from './vector-peers';
 
 declare global {
   interface Window {
     runBench(only?: string[]): Promise<BenchResults>;
+    /** Markdown table of the vector peers, set by the `peers` suite. */
+    peerTable?: string;
+    populate(): Promise<Populated>;
+    /** Hits of the first recall after navigation (?recall), once answered. */
+    recalled?: Promise<number>;
   }
 }
 
@@ -30,7 +37,17 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   attacks: (k) => attackBench(k, log),
   ltm: ltmWrites,
   vector: () => vectorBench(log),
+  peers: async () => {
+    const { rows, results } = await vectorPeers(log);
+    window.peerTable = peerTable(rows);
+    return results;
+  },
+  vec1m: () => vector1m(log),
 };
+
+window.populate = async () => populate(await KernelClient.connect({ mode: 'shared' }));
+if (new URLSearchParams(location.search).has('recall'))
+  window.recalled = recallOnLoad(() => KernelClient.connect({ mode: 'shared' }));
 
 window.runBench = async (only) => {
   const k = await KernelClient.connect({ mode: 'shared' });

@@ -508,8 +508,8 @@ export class IvfI8Index implements VectorIndex {
   }
 
   /**
-   * Writes rows back grouped by list, each list with slack (¼ + 8 rows) so later adds rarely
-   * relayout. `rowBytes` is the row pitch of `codes` (stride, or dim for serialized rows).
+   * Writes rows back grouped by list, each list with slack (1/16 + 4 rows: memory stays near the
+   * codes' size) so small later adds rarely relayout. `rowBytes` is the row pitch of `codes` (stride, or dim for serialized rows).
    */
   private layout(
     codes: Uint8Array,
@@ -527,7 +527,7 @@ export class IvfI8Index implements VectorIndex {
     let at = 0;
     for (let l = 0; l < L; l++) {
       start[l] = at;
-      room[l] = counts[l]! + (counts[l]! >> 2) + 8;
+      room[l] = counts[l]! + (counts[l]! >> 4) + 4;
       at += room[l]!;
     }
     this.start = start;
@@ -700,11 +700,14 @@ export class IvfI8Index implements VectorIndex {
     return new Int32Array(w.memory.buffer, this.cheapOff, 2)[1]!;
   }
 
-  /** Ensures room for `need` slots; grows by 1.5× (the codes block moves, scales extend in place). */
+  /**
+   * Ensures room for `need` slots; grows by 1.125× (WASM memory never shrinks, so a smaller step
+   * keeps what an index holds near its size; still geometric, so appends stay amortised O(1)).
+   */
   private reserve(need: number): void {
     if (need <= this.cap) return;
     const w = this.live();
-    const cap = Math.max(need, Math.ceil(this.cap * 1.5));
+    const cap = Math.max(need, Math.ceil(this.cap * 1.125));
     const codesOff = align16(this.scalesOff + cap * 4);
     const end = codesOff + cap * this.stride;
     const pages = Math.ceil(end / PAGE) - w.memory.buffer.byteLength / PAGE;
