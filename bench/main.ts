@@ -23,7 +23,7 @@ declare global {
 const logEl = document.getElementById('log')!;
 const log = (s: string) => {
   logEl.textContent += `${s}\n`;
-  console.log(s);
+  console.log(`[bench] ${s}`);
 };
 
 const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
@@ -55,7 +55,12 @@ window.runBench = async (only) => {
   for (const [name, run] of Object.entries(SUITES)) {
     if (only?.length && !only.includes(name)) continue;
     log(`running ${name}…`);
-    Object.assign(results, await run(k));
+    try {
+      Object.assign(results, await run(k));
+    } catch (e) {
+      // wasm-bindgen libraries throw plain objects: make them readable in run.mjs.
+      throw new Error(`suite ${name}: ${e instanceof Error ? (e.stack ?? e.message) : JSON.stringify(e)}`);
+    }
   }
   return results;
 };

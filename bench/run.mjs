@@ -174,6 +174,7 @@ try {
   const page = await browser.newPage();
   page.on('console', (m) => {
     if (m.type() === 'error') console.error('[page]', m.text());
+    else if (m.text().startsWith('[bench] ')) console.log(m.text().slice(8));
   });
   await page.goto(`http://localhost:${PORT}/bench/index.html`);
   page.setDefaultTimeout(0);
