@@ -38,8 +38,8 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   ltm: ltmWrites,
   vector: () => vectorBench(log),
   peers: async () => {
-    const { rows, results } = await vectorPeers(log);
-    window.peerTable = peerTable(rows);
+    const { rows, dnf, results } = await vectorPeers(log);
+    window.peerTable = peerTable(rows, dnf);
     return results;
   },
   vec1m: () => vector1m(log),

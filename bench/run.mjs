@@ -10,13 +10,15 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.mjs';
 const PORT = Number(process.env.BENCH_PORT ?? 4180);
 const only = process.argv.slice(2);
 
-const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], {
+// BENCH_OUTDIR lets two runs of different suites share the machine without sharing a build.
+const OUT = process.env.BENCH_OUTDIR ?? 'dist';
+const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn', '--outDir', OUT], {
   stdio: 'inherit',
   env: { ...process.env, AGENTOS_BENCH: '1' },
 });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
-const server = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort'], {
+const server = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort', '--outDir', OUT], {
   stdio: 'ignore',
   detached: true,
 });
@@ -45,9 +47,9 @@ async function waitForServer() {
 async function initialJs() {
   const { readFileSync, readdirSync } = await import('node:fs');
   const { gzipSync } = await import('node:zlib');
-  const dir = 'dist/assets';
+  const dir = `${OUT}/assets`;
   const files = readdirSync(dir);
-  const html = readFileSync('dist/index.html', 'utf8');
+  const html = readFileSync(`${OUT}/index.html`, 'utf8');
   const entry = /<script type="module"[^>]*src="\/assets\/([^"]+)"/.exec(html)?.[1];
   const roots = [entry, ...files.filter((f) => /^(kernel|agent)\.worker-.*\.js$/.test(f))].filter(Boolean);
   const seen = new Set();

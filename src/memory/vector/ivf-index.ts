@@ -76,8 +76,8 @@ export class IvfI8Index implements VectorIndex {
   private readonly heapOff: number;
   private readonly cheapOff: number;
   private readonly centScalesOff: number;
-  private readonly centCodesOff: number;
-  private readonly scalesOff: number;
+  private centCodesOff: number;
+  private scalesOff: number;
   private codesOff: number;
   private cap = 0;
   /** 0 = untrained: one list holding every row, scanned in full (the flat mode). */
@@ -127,8 +127,9 @@ export class IvfI8Index implements VectorIndex {
     this.cheapOff = align16(this.heapOff + MAX_K * 8);
     const scratchBytes = Math.max(STAGE_ROWS * dim * 4, MAX_K * 8 + MAX_NLIST * 8 + 16);
     this.centScalesOff = align16(this.scratchOff + scratchBytes);
+    // Centroid codes are sized when the index trains (none while it is flat): see setCentroidRoom.
     this.centCodesOff = align16(this.centScalesOff + MAX_NLIST * 4);
-    this.scalesOff = align16(this.centCodesOff + MAX_NLIST * this.stride);
+    this.scalesOff = this.centCodesOff;
     this.codesOff = this.scalesOff;
     this.reserve(64);
   }
@@ -364,7 +365,8 @@ export class IvfI8Index implements VectorIndex {
     index.trainedAt = dv.getUint32(o, true);
     const probe = dv.getUint32(o + 4, true);
     o += 8;
-    index.reserve(0);
+    index.setCentroidRoom(nlist);
+    index.reserve(64);
     const mem = () => new Uint8Array(w.memory.buffer);
     mem().set(bytes.subarray(o, o + nlist * 4), index.centScalesOff);
     o += nlist * 4;
@@ -588,6 +590,7 @@ export class IvfI8Index implements VectorIndex {
       for (let j = 0; j < dim; j++) cent[c * dim + j] = signed[r * stride + j]! * scales[r]!;
     }
     this.nlist = nlist;
+    this.setCentroidRoom(nlist + Math.ceil(Math.sqrt(nlist)));
     this.coarseOff = false;
     const assign = new Uint32Array(sampleN);
     for (let it = 0; it < KMEANS_ITERS; it++) {
@@ -834,6 +837,20 @@ export class IvfI8Index implements VectorIndex {
       codes.subarray(r * this.stride, (r + 1) * this.stride),
     );
     return this.nearestOfQuery();
+  }
+
+  /**
+   * Makes room for `rows` centroid codes and moves the row regions after them. Only between a
+   * gather and a layout: the rows' contents are then in a JS copy, so nothing here is kept.
+   */
+  private setCentroidRoom(rows: number): void {
+    this.scalesOff = align16(this.centCodesOff + rows * this.stride);
+    this.codesOff = this.scalesOff;
+    this.cap = 0;
+    this.ids = new Uint32Array(0);
+    this.start = new Uint32Array(1);
+    this.len = new Uint32Array(1);
+    this.room = new Uint32Array(1);
   }
 
   /**
