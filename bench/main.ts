@@ -7,7 +7,6 @@ import { type Populated, populate, recallOnLoad } from './reload';
 import { attackBench, busBench } from './security';
 import type { BenchResults } from './types';
 import { vectorBench } from './vector';
-import { peerTable, vector1m, vectorPeers } from './vector-peers';
 
 declare global {
   interface Window {
@@ -37,12 +36,15 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   attacks: (k) => attackBench(k, log),
   ltm: ltmWrites,
   vector: () => vectorBench(log),
+  // Loaded on use: the peers' libraries (hnswlib-wasm has a top-level await) must not delay
+  // this page's other work, such as the first recall after a reload.
   peers: async () => {
+    const { peerTable, vectorPeers } = await import('./vector-peers');
     const { rows, dnf, results } = await vectorPeers(log);
     window.peerTable = peerTable(rows, dnf);
     return results;
   },
-  vec1m: () => vector1m(log),
+  vec1m: async () => (await import('./vector-peers')).vector1m(log),
 };
 
 window.populate = async () => populate(await KernelClient.connect({ mode: 'shared' }));

@@ -132,6 +132,7 @@ async function reloadBench(browser) {
   for (let i = 0; i < 3; i++) {
     const p = await context.newPage();
     await p.goto(`http://localhost:${PORT}/bench/index.html?recall`);
+    await p.waitForFunction(() => window.recalled !== undefined);
     const hits = await p.evaluate(() => window.recalled);
     recall.push(await p.evaluate(() => performance.getEntriesByName('bench:recall')[0].startTime));
     if (hits < 1) throw new Error('recall after reload found nothing');
@@ -181,28 +182,33 @@ try {
   await page.goto(`http://localhost:${PORT}/bench/index.html`);
   page.setDefaultTimeout(0);
   const results = await page.evaluate((o) => window.runBench(o), only);
-  if (!only.length || only.includes('boot')) Object.assign(results, await bootBench(browser));
-  if (!only.length || only.includes('reload')) Object.assign(results, await reloadBench(browser));
   const table = await page.evaluate(() => window.peerTable);
   if (table) writeFileSync('bench/vector-peers.md', `${table}\n`);
-  const meta = {
-    _meta: {
+  // A partial run (some suites) updates its keys and keeps the others' from earlier runs; each
+  // suite records when it last ran in _meta.runs. Written after each stage, so a later stage
+  // failing does not lose the earlier figures.
+  const save = () => {
+    const meta = {
       date: new Date().toISOString(),
       chromium: browser.version(),
       node: process.version,
       suites: only.length ? only : 'all',
-    },
+    };
+    const prev =
+      only.length && existsSync('bench/results.json')
+        ? JSON.parse(readFileSync('bench/results.json', 'utf8'))
+        : {};
+    const runs = { ...(prev._meta?.runs ?? {}) };
+    for (const s of only.length ? only : ['all']) runs[s] = meta.date;
+    writeFileSync(
+      'bench/results.json',
+      `${JSON.stringify({ ...prev, ...results, _meta: { ...meta, runs } }, null, 2)}\n`,
+    );
   };
-  // A partial run (some suites) updates its keys and keeps the others' from earlier runs; each
-  // key records the run it came from in _meta.runs.
-  const prev =
-    only.length && existsSync('bench/results.json')
-      ? JSON.parse(readFileSync('bench/results.json', 'utf8'))
-      : {};
-  const runs = { ...(prev._meta?.runs ?? {}) };
-  for (const s of only.length ? only : ['all']) runs[s] = meta._meta.date;
-  const merged = { ...prev, ...results, _meta: { ...meta._meta, runs } };
-  writeFileSync('bench/results.json', `${JSON.stringify(merged, null, 2)}\n`);
+  save();
+  if (!only.length || only.includes('boot')) Object.assign(results, await bootBench(browser));
+  if (!only.length || only.includes('reload')) Object.assign(results, await reloadBench(browser));
+  save();
   const rows = [['key', 'value', 'unit', 'baseline', 'goal', 'note']];
   const fmt = (n) =>
     n === undefined

@@ -301,20 +301,39 @@ export async function vectorPeers(
   for (const ds of datasets.map((d) => d.name)) {
     const o = ours(ds, N);
     const peers = rows.filter((r) => r.dataset === ds && r.n === N && peerNames.includes(r.name));
-    const good = peers.filter((r) => r.recall >= 0.95);
+    let good = peers.filter((r) => r.recall >= 0.95);
+    let at = '100k';
+    if (!good.length) {
+      // No peer reached recall 0.95 at 100k within its build budget: its 10k time is a lower
+      // bound on its 100k time (graph search cost grows with n), so ours ÷ that bounds the ratio from above.
+      good = rows.filter(
+        (r) => r.dataset === ds && r.n === 10_000 && peerNames.includes(r.name) && r.recall >= 0.95,
+      );
+      at =
+        '10k (no peer with recall ≥ 0.95 finished building 100k within the budget; its 10k p50 is a lower bound of its 100k p50)';
+    }
     const best = (good.length ? good : peers).reduce((a, b) => (b.p50 < a.p50 ? b : a));
     const ratio = o.p50 / best.p50;
     if (ratio > worstRatio) {
       worstRatio = ratio;
-      worstNote = `${ds}: ours p50 ${o.p50.toFixed(3)} ms at recall ${o.recall.toFixed(3)} ÷ best peer ${best.name} ${best.p50.toFixed(3)} ms at recall ${best.recall.toFixed(3)} ${best.setting}`;
+      worstNote = `${ds}: ours p50 ${o.p50.toFixed(3)} ms at recall ${o.recall.toFixed(3)} ÷ best peer ${best.name} at ${at}: ${best.p50.toFixed(3)} ms at recall ${best.recall.toFixed(3)} ${best.setting}`;
     }
-    const fastest = peers
-      .filter((r) => r.name.includes('HNSW'))
-      .reduce((a, b) => (b.buildMs < a.buildMs ? b : a));
-    const bRatio = fastest.buildMs / o.buildMs;
-    if (bRatio < worstBuild) {
-      worstBuild = bRatio;
-      buildNote = `${ds}: fastest approximate peer ${fastest.name} builds 100k in ${(fastest.buildMs / 1000).toFixed(1)} s, ours in ${(o.buildMs / 1000).toFixed(2)} s`;
+    // Fastest approximate peer build: a 100k build that did not finish counts at its budget (a lower bound).
+    const builds = [
+      ...peers
+        .filter((r) => r.name.includes('HNSW'))
+        .map((r) => ({ name: r.name, ms: r.buildMs, done: true })),
+      ...dnf
+        .filter((d) => d.dataset === ds && d.n === N)
+        .map((d) => ({ name: d.name, ms: d.ms, done: false })),
+    ];
+    if (builds.length) {
+      const fastest = builds.reduce((a, b) => (b.ms < a.ms ? b : a));
+      const bRatio = fastest.ms / o.buildMs;
+      if (bRatio < worstBuild) {
+        worstBuild = bRatio;
+        buildNote = `${ds}: fastest approximate peer ${fastest.name} ${fastest.done ? 'builds' : 'had NOT finished (a lower bound)'} 100k in ${(fastest.ms / 1000).toFixed(1)} s, ours in ${(o.buildMs / 1000).toFixed(2)} s`;
+      }
     }
     results[`vec_recall10_100k_${ds.replace('-', '')}`] = {
       value: Math.round(o.recall * 1000) / 1000,
