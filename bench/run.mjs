@@ -132,7 +132,10 @@ async function reloadBench(browser) {
   for (let i = 0; i < 3; i++) {
     const p = await context.newPage();
     await p.goto(`http://localhost:${PORT}/bench/index.html?recall`);
-    await p.waitForFunction(() => window.recalled !== undefined);
+    await p.waitForFunction(() => performance.getEntriesByName('bench:recall').length > 0, null, {
+      timeout: 180_000,
+      polling: 250,
+    });
     const hits = await p.evaluate(() => window.recalled);
     recall.push(await p.evaluate(() => performance.getEntriesByName('bench:recall')[0].startTime));
     if (hits < 1) throw new Error('recall after reload found nothing');

@@ -415,9 +415,15 @@ export async function vector1m(log: (s: string) => void): Promise<BenchResults> 
   const each: number[] = [];
   let recall = 0;
   for (let q = 0; q < NQ; q++) {
+    // Repeated until ≥ 1 ms has passed: one query is below the page clock's 0.1 ms resolution.
+    let reps = 0;
     const t = now();
+    do {
+      index.search(row(queries, q), K);
+      reps++;
+    } while (now() - t < 1);
+    each.push((now() - t) / reps);
     const hits = index.search(row(queries, q), K);
-    each.push(now() - t);
     recall += recallAt(
       hits.map((h) => h.id),
       best[q]!.map((b) => b.i),
@@ -450,12 +456,12 @@ export async function vector1m(log: (s: string) => void): Promise<BenchResults> 
       value: Math.round(pct(each, 0.5) * 1000) / 1000,
       unit: 'ms',
       goal: '<= 3',
-      note: `${p}: p50 of ${NQ} queries, k=10 (p95 ${pct(each, 0.95).toFixed(2)} ms)`,
+      note: `${p}: p50 of ${NQ} queries, k=10, each repeated until ≥ 1 ms had passed (the page clock's resolution is 0.1 ms) (p95 ${pct(each, 0.95).toFixed(3)} ms)`,
     },
     vec_build_s_1m: {
       value: Math.round(buildMs / 100) / 10,
       unit: 's',
-      note: `${p}: total time inside add() (k-means trainings at 20k, 80k, 320k; relayouts), excluding data generation`,
+      note: `${p}: total time inside add(), excluding data generation: k-means trainings when the size first passes 20k (here at the first batch, 100k) and at each 4× growth since (400k), list relayouts in between`,
     },
     vec_bytes_per_vector_1m: {
       value: Math.round(held / N),
