@@ -1,8 +1,10 @@
 /**
- * Entry point for the long-term-memory vector index. `ivf-i8` is the default: an exact int8
- * SIMD flat scan until it holds `trainAt` vectors, then an inverted file over the same codes
- * (ivf-index.ts; numbers in bench/vector.ts). `flat-i8` stays exact at any size; voy is
- * loaded on demand only, for comparison.
+ * Entry point for the long-term-memory vector index. `flat-i8` (exact int8 SIMD scan) is the
+ * default. `ivf-i8` is the same scan until `trainAt` vectors, then an inverted file over the
+ * same codes (ivf-index.ts; numbers in bench/vector-peers.ts): far faster queries past ~20k,
+ * but not yet the memory's default — its k-means trainings run on the caller's thread and a
+ * full list relayouts everything, which made many small remember() calls ~3× slower in the
+ * reload bench. voy is loaded on demand only, for comparison.
  */
 import { SysError } from '../../kernel/errors';
 import { FlatI8Index } from './flat-index';
@@ -14,7 +16,7 @@ export { IvfI8Index } from './ivf-index';
 export { openVectorStore, type VectorStore } from './persist';
 export type { SearchHit, VectorBatch, VectorId, VectorIndex, VectorIndexKind } from './vector-index';
 
-export const DEFAULT_VECTOR_INDEX: VectorIndexKind = 'ivf-i8';
+export const DEFAULT_VECTOR_INDEX: VectorIndexKind = 'flat-i8';
 
 export async function createVectorIndex(
   dim: number,
