@@ -69,7 +69,17 @@ interface SpawnTrace {
   firstLine: number;
 }
 
-/** Drops the host tab's pre-started agent worker, so the next spawn starts one from nothing. */
+/**
+ * Drops the host tab's pre-started agent worker, so the next spawn starts one from nothing.
+ *
+ * DEPENDENCY on a private detail: this reaches into KernelClient's private field `spare`
+ * (src/shell/kernel-client.ts: the one pre-started agent Worker, taken by the next spawn).
+ * When agent hosting moves (e.g. the "contain" branch hosting agents in sandboxed iframes),
+ * the spare moves or changes shape; then `spare` is no longer on the client, this returns
+ * false and `spawn_cold_*` says in its note that a spare WAS ready (the figure is no longer
+ * cold). Whoever moves hosting must port this: give the host a way to drop its spare (or a
+ * test/bench hook), and call it here.
+ */
 function dropSpare(k: KernelClient): boolean {
   const host = k as unknown as { spare?: Worker | null };
   if (!('spare' in host)) return false;

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.mjs';
+import { durableBench } from './durable.mjs';
 
 const PORT = Number(process.env.BENCH_PORT ?? 4180);
 const only = process.argv.slice(2);
@@ -211,6 +212,8 @@ try {
   save();
   if (!only.length || only.includes('boot')) Object.assign(results, await bootBench(browser));
   if (!only.length || only.includes('reload')) Object.assign(results, await reloadBench(browser));
+  save();
+  if (!only.length || only.includes('durable')) Object.assign(results, await durableBench(browser, PORT));
   save();
   const rows = [['key', 'value', 'unit', 'baseline', 'goal', 'note']];
   const fmt = (n) =>

@@ -18,7 +18,7 @@
  *   [query int16 × stride][scratch: staging floats | top-k heap, centroid heap]
  *   [centroid scales f32 × MAX_NLIST][centroid codes × MAX_NLIST × stride][scales f32 × cap][codes × cap × stride]
  */
-import { SysError } from '../../kernel/errors';
+import { SysError } from '../../abi/errors';
 import { instantiateKernel, type KernelExports } from './flat-index';
 import { prng } from './synthetic';
 import {
