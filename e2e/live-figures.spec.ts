@@ -22,11 +22,15 @@ test('the task manager shows tokens and tokens/s growing while an answer streams
   );
   const row = tasks.locator(`tr[data-pid="${pid}"]`);
   await expect(row).toContainText(/generating · \d+ tok\/s/);
-  const tokens = async () => Number((await row.locator('td').nth(6).textContent())?.trim().split(' ')[0]);
+  // The Tokens column, found by its header (the table gains columns).
+  const headers = await tasks.locator('thead th').allTextContents();
+  const col = headers.indexOf('Tokens');
+  expect(col).toBeGreaterThan(0);
+  const tokens = async () => Number((await row.locator('td').nth(col).textContent())?.trim().split(' ')[0]);
   const first = await tokens();
   await expect.poll(tokens).toBeGreaterThan(first);
   // The chart's figure for "now" moves off zero while it streams.
-  await expect(tasks.locator('figcaption')).toContainText(/[1-9]\d* tok\/s now/);
+  await expect(tasks.locator('figcaption')).toContainText(/[1-9]\d* tokens\/s now/);
   // Still running (not exited): the figures came live.
   expect(
     await page.evaluate((p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)?.state), pid),

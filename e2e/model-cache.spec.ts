@@ -25,7 +25,9 @@ test('the Models app deletes one cached model, not the whole cache; a loaded mod
     await put('webllm/model', `${hf}/Model-A-q4f32_1-MLC/resolve/main/params_shard_1.bin`, 3000);
     await put('webllm/config', `${hf}/Model-A-q4f32_1-MLC/resolve/main/mlc-chat-config.json`, 100);
     await put('webllm/model', `${hf}/Model-B-q4f32_1-MLC/resolve/main/params_shard_0.bin`, 5000);
-    await put('agentos-models', `${location.origin}/models/stories260K/config.json`, 500);
+    // Not one of its real files: the PWA's service worker serves /models/ from this very cache
+    // (CacheFirst), so a fake config.json would be what the loader reads.
+    await put('agentos-models', `${location.origin}/models/stories260K/placeholder.bin`, 500);
   });
   // stories260K in use: loaded into the pool (its files come into the cache as it loads).
   await page.evaluate(() =>
