@@ -9,11 +9,13 @@ import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
 
 /** A process's state, with what its model request is doing while it streams (live-usage.ts). */
-function stateText(p: ProcInfo): string {
+function stateText(p: ProcInfo) {
   const g = p.generation;
-  if (!g || p.state === 'exited') return p.state;
-  if (g.phase === 'waiting') return p.state === 'suspended' ? p.state : 'waiting for the model';
-  return `${p.state === 'suspended' ? 'suspended' : 'generating'} · ${Math.round(g.tokensPerSecond)} tok/s`;
+  if (!g || p.state === 'exited' || p.state === 'suspended') return p.state;
+  const live =
+    g.phase === 'waiting' ? 'waiting for the model' : `generating · ${Math.round(g.tokensPerSecond)} tok/s`;
+  // A phone shows the plain state so the row's controls still fit (the chart shows the rate).
+  return html`<span class="live">${live}</span><span class="plain">${p.state}</span>`;
 }
 
 export class AosTasks extends AppElement {
@@ -212,6 +214,9 @@ export class AosTasks extends AppElement {
         gap: 6px;
         flex-wrap: nowrap;
       }
+      .plain {
+        display: none;
+      }
       /* Phones: where it runs, model, context and mailbox give way (top in the terminal shows them) so
          the controls fit. */
       @media (max-width: 639px) {
@@ -227,6 +232,12 @@ export class AosTasks extends AppElement {
         }
         td[title] {
           min-width: 5em;
+        }
+        .live {
+          display: none;
+        }
+        .plain {
+          display: inline;
         }
         th,
         td {
