@@ -6,6 +6,7 @@
  */
 import { arr, bool, type Check, int, nullable, obj, oneOf, opt, str } from './check';
 import { SysError } from './errors';
+import { checkLimits, DEFAULT_LIMITS, type Limits, limitsExceeding, meetLimits, NO_LIMITS } from './limits';
 
 export interface Capabilities {
   /** May start child processes. */
@@ -34,6 +35,13 @@ export interface Capabilities {
   net: string[];
   /** Long-term memory records it may write in its life (remember, update); null for no limit. */
   memoryWrites: number | null;
+  /** How much of the kernel it may consume (limits.ts); missing ones are the defaults. */
+  limits?: Partial<Limits>;
+  /**
+   * May read the user's records: the kernel's own log (pid 0), the audit trail and the
+   * episodes of processes outside its scope. Only the user holds it unless granted.
+   */
+  audit?: boolean;
 }
 
 /** The capability a syscall-table entry requires (null: every process may call it). */
@@ -52,6 +60,8 @@ export const USER_CAPS: Readonly<Capabilities> = Object.freeze({
   tools: ['*'],
   net: ['*'],
   memoryWrites: null,
+  limits: NO_LIMITS,
+  audit: true,
 });
 
 /** What an agent gets when its spawner names no permissions (clamped to the spawner's own). */
@@ -68,6 +78,8 @@ export const DEFAULT_AGENT_CAPS: Readonly<Capabilities> = Object.freeze({
   tools: ['time.now', 'math.evaluate'],
   net: [],
   memoryWrites: 10_000,
+  limits: DEFAULT_LIMITS,
+  audit: false,
 });
 
 const PROC_RANK = { self: 0, children: 1, all: 2 } as const;
@@ -84,6 +96,8 @@ export const checkPermissions: Check<Partial<Capabilities>> = obj({
   tools: opt(arr(str({ min: 1, max: 64 }), { max: 256 })),
   net: opt(arr(str({ min: 1, max: 300, pattern: /^(\*|https?:\/\/[^/?#\s]+)$/ }), { max: 64 })),
   memoryWrites: opt(nullable(int({ min: 0 }))),
+  limits: opt(checkLimits),
+  audit: opt(bool),
 });
 
 export function holds(caps: Capabilities, cap: CapName): boolean {
@@ -142,6 +156,8 @@ export function deriveChild(
   // What is not asked for is inherited, clamped to the parent; what is asked for must fit.
   const inherited = intersect(parent, DEFAULT_AGENT_CAPS);
   const want: Capabilities = { ...inherited, ...(requested ?? {}) };
+  // Limits asked for one by one; the others are inherited.
+  if (requested?.limits) want.limits = { ...meetLimits(inherited.limits, undefined), ...requested.limits };
   const excess = exceeds(want, parent);
   if (excess.length)
     throw new SysError('EPERM', `child would exceed its parent's capabilities: ${excess.join(', ')}`);
@@ -153,6 +169,8 @@ export function exceeds(a: Capabilities, b: Capabilities): string[] {
   const out: string[] = [];
   if (a.spawn && !b.spawn) out.push('spawn');
   if (a.modelAdmin && !b.modelAdmin) out.push('modelAdmin');
+  if (a.audit && !b.audit) out.push('audit');
+  out.push(...limitsExceeding(a.limits, b.limits));
   if (PROC_RANK[a.procs] > PROC_RANK[b.procs]) out.push(`procs:${a.procs}`);
   if (!b.models.includes('*')) {
     for (const m of a.models) if (!b.models.includes(m)) out.push(`model:${m}`);
@@ -200,6 +218,8 @@ export function intersect(a: Capabilities, b: Capabilities): Capabilities {
     ],
     net: meet(a.net, b.net),
     memoryWrites: min(a.memoryWrites, b.memoryWrites),
+    limits: meetLimits(a.limits, b.limits),
+    audit: !!a.audit && !!b.audit,
   };
 }
 
@@ -230,6 +250,7 @@ export const NO_CAPS: Readonly<Capabilities> = Object.freeze({
   tools: [],
   net: [],
   memoryWrites: 0,
+  audit: false,
 });
 
 /** The origin of an http(s) URL, or EINVAL. */

@@ -8,6 +8,7 @@
  *   request:  request(to, body) → the receiver's reply(correlation) answers it
  */
 import { SysError } from './errors';
+import { byteSize, fmtBytes } from './limits';
 
 export interface Envelope {
   /** Kernel-assigned, increasing: per-sender order is delivery order. */
@@ -39,6 +40,9 @@ class Mailbox {
   readonly queue: Envelope[] = [];
   readonly receivers: Receiver[] = [];
   readonly blocked: BlockedSender[] = [];
+  /** Bytes queued, and bytes held by blocked senders. */
+  bytes = 0;
+  blockedBytes = 0;
   constructor(public capacity: number) {}
 }
 
@@ -57,8 +61,19 @@ export class MessageBus {
   >();
   private seq = 0;
   readonly stats: BusStats = { delivered: 0, refused: 0 };
+  /** Each mailbox's byte limit (the receiver's limits.mailboxBytes), and where refusals are recorded. */
+  limits: { bytes(pid: number): number; refused(from: number, text: string): void } = {
+    bytes: () => Number.POSITIVE_INFINITY,
+    refused: () => {},
+  };
 
   constructor(private readonly capacity = 256) {}
+
+  /** What each queued or waiting message costs to hold (limits.ts byteSize: buffers, not views). */
+  private readonly sizes = new WeakMap<Envelope, number>();
+  private sizeOf(e: Envelope): number {
+    return this.sizes.get(e) ?? 0;
+  }
 
   private box(pid: number): Mailbox {
     let b = this.boxes.get(pid);
@@ -109,20 +124,43 @@ export class MessageBus {
       t: Date.now(),
     };
     const b = this.box(to);
+    const size = byteSize(body);
+    this.sizes.set(e, size);
+    const maxBytes = this.limits.bytes(to);
+    if (size > maxBytes) {
+      this.stats.refused++;
+      const text = `a message of ${fmtBytes(size)} is over the ${fmtBytes(maxBytes)} mailbox of process ${to} (limits.mailboxBytes)`;
+      this.limits.refused(from, text);
+      throw new SysError('E2BIG', text);
+    }
     // A sender already waiting on this box keeps its place: later sends queue behind it (order per sender).
-    if (b.queue.length < b.capacity && !b.blocked.some((x) => x.envelope.from === from)) {
+    if (
+      b.queue.length < b.capacity &&
+      b.bytes + size <= maxBytes &&
+      !b.blocked.some((x) => x.envelope.from === from)
+    ) {
       this.deliver(b, e);
       return;
     }
-    if (!opts.wait) {
+    // Waiting senders hold their messages in the kernel too: at most another mailbox's worth.
+    const roomToWait = b.blockedBytes + size <= maxBytes;
+    if (!opts.wait || !roomToWait) {
       this.stats.refused++;
-      throw new SysError('EAGAIN', `mailbox of process ${to} is full (${b.capacity} messages)`);
+      const full =
+        b.queue.length >= b.capacity
+          ? `${b.capacity} messages`
+          : `${fmtBytes(b.bytes)} of ${fmtBytes(maxBytes)} (limits.mailboxBytes)`;
+      const text = `mailbox of process ${to} is full (${full})${opts.wait ? ', and so are the senders waiting on it' : ''}`;
+      if (b.bytes + size > maxBytes || !roomToWait) this.limits.refused(from, text);
+      throw new SysError('EAGAIN', text);
     }
+    b.blockedBytes += size;
     return new Promise<void>((resolve, reject) => {
       const s: BlockedSender = { envelope: e, resolve, reject, timer: null };
       if (opts.timeoutMs !== undefined) {
         s.timer = setTimeout(() => {
           b.blocked.splice(b.blocked.indexOf(s), 1);
+          b.blockedBytes -= this.sizeOf(e);
           reject(new SysError('ETIMEDOUT', `mailbox of process ${to} stayed full for ${opts.timeoutMs} ms`));
         }, opts.timeoutMs);
       }
@@ -136,7 +174,10 @@ export class MessageBus {
     if (i >= 0) {
       const [r] = b.receivers.splice(i, 1);
       r!.resolve(e);
-    } else b.queue.push(e);
+    } else {
+      b.queue.push(e);
+      b.bytes += this.sizeOf(e);
+    }
   }
 
   /** The oldest message (matching the filter), waiting up to `timeoutMs` (0: do not wait). */
@@ -151,6 +192,7 @@ export class MessageBus {
     const i = b.queue.findIndex(match);
     if (i >= 0) {
       const [e] = b.queue.splice(i, 1);
+      b.bytes -= this.sizeOf(e!);
       this.admit(b);
       return e!;
     }
@@ -217,8 +259,14 @@ export class MessageBus {
 
   /** Room was made: let waiting senders in, oldest first. */
   private admit(b: Mailbox): void {
-    while (b.blocked.length && b.queue.length < b.capacity) {
+    const maxBytes = b.blocked.length ? this.limits.bytes(b.blocked[0]!.envelope.to) : 0;
+    while (
+      b.blocked.length &&
+      b.queue.length < b.capacity &&
+      b.bytes + this.sizeOf(b.blocked[0]!.envelope) <= maxBytes
+    ) {
       const s = b.blocked.shift()!;
+      b.blockedBytes -= this.sizeOf(s.envelope);
       if (s.timer) clearTimeout(s.timer);
       this.deliver(b, s.envelope);
       s.resolve();

@@ -23,6 +23,7 @@ import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './e
 import { WorkerEmbedder, WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
 import { registerKernelTools } from './kernel-tools';
+import { Limiter } from './limiter';
 import { McpServers } from './mcp';
 import { registerTinyModel } from './model-drivers';
 import { type LoadProgress, ModelPool, type Need } from './model-pool';
@@ -115,6 +116,11 @@ export class Kernel {
   readonly episodes = new EpisodicLog();
   readonly bus = new MessageBus();
   readonly tools = new ToolRegistry();
+  /** Resource limits: spawns, call frames, memory bytes, output (limiter.ts). */
+  readonly limiter = new Limiter({
+    procs: this.procs,
+    log: (pid, kind, text, data) => this.log(pid, kind, text, data),
+  });
   readonly budget: ContextBudget;
   /** Each agent's short-term memory (working context), created on first use. */
   private readonly stm = new Map<number, ShortTermMemory>();
@@ -142,6 +148,16 @@ export class Kernel {
       agentBeatTimeoutMs: opts.agentBeatTimeoutMs ?? 10_000,
       persist: opts.persist ?? false,
       locks: opts.locks === undefined ? (globalThis.navigator?.locks ?? null) : opts.locks,
+    };
+    this.bus.limits = {
+      bytes: (pid) => this.limiter.mailboxBytes(this.procs.find(pid)),
+      refused: (from, text) => this.limiter.audit.record(from, 'mailboxBytes', `refused: ${text}`),
+    };
+    // A caller sees the host tools of the page that started its tree (tool-names.ts).
+    this.tools.scopeOf = (c) => {
+      const x = c as Partial<Caller>;
+      if (x.kind === 'user') return x.tab?.id ?? null;
+      return (x.kind === 'agent' ? x.proc : this.procs.find(c.pid))?.spawnTab ?? null;
     };
     registerBuiltins(this.tools);
     registerKernelTools(this);
@@ -302,6 +318,7 @@ export class Kernel {
     let blocking = false;
     const finish = (ret: ReturnFrame, transfer: Transferable[] = []) => {
       streams.delete(id);
+      if (caller.kind === 'agent') this.limiter.callDone(caller.proc);
       if (blocking && caller.kind === 'agent') {
         caller.proc.blocking--;
         this.settle(caller.proc);
@@ -413,6 +430,7 @@ export class Kernel {
     },
   ): number {
     let caps = deriveChild(caller.caps, permissions);
+    if (caller.kind === 'agent') this.limiter.checkSpawn(caller.proc);
     // What the user allowed "always" for this program, when the user starts it again.
     const rule =
       caller.kind === 'user'
@@ -444,6 +462,8 @@ export class Kernel {
       capabilities: caps,
       restart: options.restart ?? 'never',
     });
+    p.lineage = caller.kind === 'agent' ? [caller.pid, ...caller.proc.lineage] : [];
+    p.spawnTab = caller.kind === 'agent' ? caller.proc.spawnTab : caller.tab.id;
     this.procs.add(p);
     if (caller.kind === 'agent') caller.proc.children.add(p.pid);
     this.log(p.pid, 'spawn', `spawned by ${caller.pid || 'the user'}: ${task.slice(0, 200)}`, {
@@ -504,6 +524,15 @@ export class Kernel {
         const frame = parseInbound(ev.data);
         if (frame?.t === 'beat') {
           p.lastBeat = Date.now();
+          return;
+        }
+        // Limits first (limiter.ts): calls in flight, frames per second; a flood ends the agent and its backlog.
+        const gate = this.limiter.admitFrame(p, frame?.t === 'call');
+        if (!gate.ok) {
+          if (gate.flood)
+            return this.exitProc(p, EXIT_KILL, 'killed: flooding the kernel with frames past its limits');
+          if (gate.error && frame?.t === 'call')
+            this.reply(ch.port1, { t: 'ret', id: frame.id, ok: false, error: gate.error.toJSON() });
           return;
         }
         if (!frame || (frame.t !== 'call' && frame.t !== 'cancel')) return this.malformed(ch.port1, ev.data);
@@ -664,7 +693,7 @@ export class Kernel {
 
   write(c: Caller, fd: 1 | 2, data: string): null {
     if (c.kind !== 'agent') throw new SysError('EPERM', 'write is for agents');
-    c.proc.appendOutput(data);
+    c.proc.appendOutput(data, this.limiter.outputKeep(c.proc));
     this.broadcast({ type: 'output', pid: c.pid, fd, data });
     return null;
   }
@@ -677,12 +706,31 @@ export class Kernel {
     this.bus.exit(p.pid);
     this.tools.removeSource(`agent:${p.pid}`);
     this.stm.delete(p.pid);
+    this.limiter.exited(p.pid);
     this.log(p.pid, 'exit', `exited with code ${code}${reason ? ` (${reason})` : ''}`, { code, reason });
+    this.adoptOrphans(p);
     this.releaseWorker(p);
     this.startQueue.remove((j) => j.proc === p);
     this.procs.exited(p);
     this.notify(p);
     this.schedule();
+  }
+
+  /**
+   * Its parent exited: each live child is adopted by the kernel (ppid 0, like init), shown to
+   * the user as such; tree limits still count it against its old ancestors (lineage).
+   */
+  private adoptOrphans(parent: Process): void {
+    for (const pid of parent.children) {
+      const c = this.procs.find(pid);
+      if (!c?.alive) continue;
+      c.info.ppid = 0;
+      c.info.adoptedFrom = parent.pid;
+      this.log(c.pid, 'spawn', `adopted by the kernel: its parent ${parent.pid} exited`, {
+        from: parent.pid,
+      });
+      this.notify(c);
+    }
   }
 
   /** Detaches a process from its worker and asks the host tab to terminate it. */
@@ -1210,12 +1258,13 @@ export class Kernel {
         restartable: r.info.restartable ?? false,
       });
       p.output = r.output;
+      if (r.info.adoptedFrom !== undefined) p.info.adoptedFrom = r.info.adoptedFrom;
       this.procs.add(p);
       if (r.info.state === 'exited') {
         p.markExited(r.info.exitCode ?? 0, r.info.exitReason);
         p.info.endTime = r.info.endTime;
         this.procs.exited(p);
-      } else if (r.info.restart === 'on-host-loss') {
+      } else if (r.info.restart === 'on-host-loss' && restartsOnReopen(r.info, saved.procs)) {
         p.info.restarts++;
         this.log(p.pid, 'spawn', 'restarted: the OS was reopened and its policy is on-host-loss');
         this.enqueue(p);
@@ -1249,6 +1298,24 @@ export class Kernel {
       if (t.subscribed && !t.gone) post(t.port, frame);
     }
   }
+}
+
+/**
+ * Whether a process the OS was running when it closed starts again on reopening by itself:
+ * only by the user's policy — one the user started with `on-host-loss`, or a child of one
+ * that does (all the way up). An orphan (its parent had exited) or a child of one that is
+ * not restarted comes back restartable, shown to the user, never started without the user.
+ */
+function restartsOnReopen(info: ProcInfo, all: { info: ProcInfo }[]): boolean {
+  let cur: ProcInfo | undefined = info;
+  for (let hops = 0; cur && hops < 10_000; hops++) {
+    if (cur.adoptedFrom !== undefined || cur.restart !== 'on-host-loss' || cur.state === 'exited')
+      return false;
+    if (cur.ppid === 0) return true;
+    const ppid: number = cur.ppid;
+    cur = all.find((x) => x.info.pid === ppid)?.info;
+  }
+  return false;
 }
 
 /** A program from another origin, as text: agent workers may only import this origin's scripts. */

@@ -109,6 +109,8 @@ export interface ProcInfo {
   hostTab: string | null;
   restart: 'never' | 'on-host-loss';
   restarts: number;
+  /** Its parent exited and the kernel adopted it (ppid is then 0): the pid of that parent. */
+  adoptedFrom?: number;
   /** It was running when the OS closed: `restart` starts it again under the same pid. */
   restartable?: boolean;
   /** The model of its last request. */

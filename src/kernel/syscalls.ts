@@ -37,6 +37,7 @@ import type { ChatRequest } from './engine';
 import { DeterministicEngine, tokenize } from './engines/deterministic';
 import { SysError } from './errors';
 import type { Caller, CallIO, Kernel } from './kernel';
+import { byteSize } from './limits';
 import { addRemoteServer, registerTransformersModel, registerWebLLMModels } from './model-drivers';
 import type { Need } from './model-pool';
 import { guardCall } from './permissions';
@@ -510,7 +511,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
             };
           });
           const spaces = [...new Set(items.map((i) => i.namespace))].join(', ');
-          const refund = chargeMemoryWrites(k, c, items.length);
+          const refund = chargeMemoryWrites(k, c, items.length, byteSize(items));
           // The log record of this write is stored in the same transaction as the memories.
           let episode: ReturnType<typeof k.episodes.prepare> | null = null;
           const ids = await (await k.memory()).ltm
@@ -613,7 +614,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
           const patch: { text?: string; metadata?: Record<string, unknown> } = {};
           if (a.text !== undefined) patch.text = a.text;
           if (a.metadata !== undefined) patch.metadata = a.metadata as Record<string, unknown>;
-          const refund = chargeMemoryWrites(k, c, 1);
+          const refund = chargeMemoryWrites(k, c, 1, byteSize(patch));
           const m = await mem.ltm.update(a.id, patch).catch((e: unknown) => {
             refund();
             throw e;
@@ -798,7 +799,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'tools.list': define(obj({}), {
       cap: 'tools',
       who: 'any',
-      handler: (k, c) => k.tools.list((n) => mayUseTool(c.caps, n)),
+      handler: (k, c) => k.tools.list((n) => mayUseTool(c.caps, n), c),
       doc: 'the tools the caller may call, with their JSON Schemas and who serves them',
     }),
 
@@ -807,7 +808,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       who: 'any',
       handler: (k, c, a) =>
         k.tools
-          .search(a.query, a.k ?? 5, (n) => mayUseTool(c.caps, n))
+          .search(a.query, a.k ?? 5, (n) => mayUseTool(c.caps, n), c)
           .map((t) => ({ ...toSpec(t), score: t.score })),
       doc: 'tools.search(query, k): the tools closest in meaning, in the OpenAI function shape, ready for a model request',
     }),
@@ -1007,8 +1008,13 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
         cap: 'procs',
         who: 'any',
         handler: (k, c, a) => {
+          // The kernel's own log (pid 0: grants, revocations, embedding, the audit trail) is the user's.
+          if (a.pid === 0 && !c.caps.audit) {
+            k.log(c.pid, 'deny', 'reading the kernel’s own log denied');
+            throw new SysError('EPERM', 'the kernel’s own log is the user’s (the "audit" capability)');
+          }
           if (a.pid !== undefined && a.pid !== 0) k.visible(c, a.pid);
-          const own = c.kind === 'agent' && a.pid === undefined ? { pid: c.pid } : {};
+          const own = c.kind === 'agent' && a.pid === undefined && !c.caps.audit ? { pid: c.pid } : {};
           return k.episodes.query({ ...a, ...own, limit: a.limit ?? 200 } as Parameters<
             typeof k.episodes.query
           >[0]);
@@ -1046,19 +1052,9 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
 export const NOT_YET: readonly string[] = [];
 
 /** The memory `id` and its namespace, if the caller may change it (ENOENT, EPERM otherwise). */
-/** Counts `n` memory writes against the agent's cap (EDQUOT past it); returns a refund for a failed write. */
-function chargeMemoryWrites(k: Kernel, c: Caller, n: number): () => void {
-  const cap = c.caps.memoryWrites;
-  if (c.kind !== 'agent' || cap === null) return () => {};
-  const p = c.proc;
-  if (p.memoryWrites + n > cap) {
-    k.log(c.pid, 'quota', `memory-write cap of ${cap} reached (${p.memoryWrites} written, ${n} more asked)`);
-    throw new SysError('EDQUOT', `memory-write cap of ${cap} records reached (${p.memoryWrites} written)`);
-  }
-  p.memoryWrites += n;
-  return () => {
-    p.memoryWrites -= n;
-  };
+/** Counts `n` memory records of `bytes` against the agent's caps and limits (limiter.ts); returns a refund for a failed write. */
+function chargeMemoryWrites(k: Kernel, c: Caller, n: number, bytes: number): () => void {
+  return c.kind === 'agent' ? k.limiter.chargeMemory(c.proc, c.caps, n, bytes) : () => {};
 }
 
 async function writableMemory(k: Kernel, c: Caller, id: number) {

@@ -11,6 +11,7 @@ import { HashingEmbedder } from '../memory/embedder';
 import type { Capabilities } from './access-control';
 import type { ToolSpec } from './engine';
 import { SysError } from './errors';
+import { prefixProblem, refuseName, segmentOf, shadowing, sourceKind, visibleIn } from './tool-names';
 
 export interface ToolDef {
   name: string;
@@ -39,13 +40,42 @@ interface Entry extends ToolInfo {
 
 export const MAX_RESULT_BYTES = 256 * 1024;
 
+/** The registry key: a page's host tools are per page (two pages may each serve host.selection). */
+const keyOf = (name: string, source: string): string =>
+  sourceKind(source) === 'page' ? `${name}\u0000${source}` : name;
+
 export class ToolRegistry {
   private readonly tools = new Map<string, Entry>();
   private readonly embedder = new HashingEmbedder();
+  /** MCP servers' prefixes (lower case) → their source: names under them are theirs alone. */
+  readonly prefixes = new Map<string, string>();
+  /** The page whose host tools a caller sees (the tab that spawned its tree); set by the kernel. */
+  scopeOf: (caller: ToolCaller) => string | null = () => null;
+
+  /** An MCP server claims its prefix; agents' tools under it are evicted (returned). */
+  claimPrefix(prefix: string, source: string): string[] {
+    const why = prefixProblem(prefix, source, this.prefixes);
+    if (why) throw refuseName(why);
+    const seg = prefix.toLowerCase();
+    this.prefixes.set(seg, source);
+    const evicted: string[] = [];
+    for (const [k, e] of this.tools)
+      if (sourceKind(e.source) === 'agent' && e.name.toLowerCase().startsWith(`${seg}.`)) {
+        this.tools.delete(k);
+        evicted.push(`${e.name} (${e.source})`);
+      }
+    return evicted;
+  }
+
+  releasePrefix(prefix: string, source: string): void {
+    if (this.prefixes.get(prefix.toLowerCase()) === source) this.prefixes.delete(prefix.toLowerCase());
+  }
 
   register(def: ToolDef, source: string, handler: ToolHandler): ToolInfo {
     if (!/^[a-zA-Z][\w.-]{0,63}$/.test(def.name)) throw new SysError('EINVAL', `bad tool name "${def.name}"`);
-    const existing = this.tools.get(def.name);
+    const why = shadowing(def.name, source, this.prefixes);
+    if (why) throw refuseName(why);
+    const existing = this.tools.get(keyOf(def.name, source));
     if (existing && existing.source !== source)
       throw new SysError('EAGAIN', `tool "${def.name}" is served by ${existing.source}`);
     let validator: Validator;
@@ -56,14 +86,20 @@ export class ToolRegistry {
       throw new SysError('EINVAL', `input schema of "${def.name}" is not usable: ${(e as Error).message}`);
     }
     const vector = this.embedder.embedOne(`${def.name.replace(/[._-]/g, ' ')} ${def.description}`);
-    this.tools.set(def.name, { ...def, source, validator, handler, vector });
+    this.tools.set(keyOf(def.name, source), { ...def, source, validator, handler, vector });
     return { ...def, source };
   }
 
+  /** Removes a tool; without a source (the user), every tool of that name, pages' included. */
   remove(name: string, source?: string): boolean {
-    const e = this.tools.get(name);
-    if (!e || (source && e.source !== source)) return false;
-    return this.tools.delete(name);
+    if (source) {
+      const k = keyOf(name, source);
+      const e = this.tools.get(k);
+      return !!e && e.source === source && this.tools.delete(k);
+    }
+    let any = false;
+    for (const [k, e] of this.tools) if (e.name === name) any = this.tools.delete(k) || any;
+    return any;
   }
 
   /** Removes every tool a source served (an agent exited). */
@@ -71,9 +107,10 @@ export class ToolRegistry {
     for (const [n, e] of this.tools) if (e.source === source) this.tools.delete(n);
   }
 
-  list(allowed: (name: string) => boolean = () => true): ToolInfo[] {
+  list(allowed: (name: string) => boolean = () => true, caller?: ToolCaller): ToolInfo[] {
+    const scope = caller ? this.scopeOf(caller) : null;
     return [...this.tools.values()]
-      .filter((e) => allowed(e.name))
+      .filter((e) => allowed(e.name) && (!caller || visibleIn(e.source, scope)))
       .map(({ name, description, inputSchema, source }) => ({ name, description, inputSchema, source }));
   }
 
@@ -82,10 +119,12 @@ export class ToolRegistry {
     query: string,
     k: number,
     allowed: (name: string) => boolean = () => true,
+    caller?: ToolCaller,
   ): (ToolInfo & { score: number })[] {
     const q = this.embedder.embedOne(query);
+    const scope = caller ? this.scopeOf(caller) : null;
     return [...this.tools.values()]
-      .filter((e) => allowed(e.name))
+      .filter((e) => allowed(e.name) && (!caller || visibleIn(e.source, scope)))
       .map((e) => {
         let s = 0;
         for (let i = 0; i < q.length; i++) s += q[i]! * e.vector[i]!;
@@ -103,7 +142,11 @@ export class ToolRegistry {
 
   /** Validates the arguments, calls the tool, and bounds the result. */
   async call(name: string, args: unknown, caller: ToolCaller): Promise<unknown> {
-    const e = this.tools.get(name);
+    // host.* resolves to the caller's own page's tool, never another page's.
+    const e =
+      segmentOf(name) === 'host'
+        ? this.tools.get(keyOf(name, `tab:${this.scopeOf(caller)}`))
+        : this.tools.get(name);
     if (!e) throw new SysError('ENOENT', `no tool "${name}"`);
     const v = e.validator.validate(args);
     if (!v.valid) {
