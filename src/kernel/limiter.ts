@@ -7,7 +7,7 @@
  */
 import type { EpisodeKind } from '../memory/episodic';
 import { SysError } from './errors';
-import { AuditThrottle, effective, fmtBytes, type Limits, limitsOf, TokenBucket } from './limits';
+import { AuditThrottle, effective, fmtBytes, type Limits, limitsOf, TaskClock, TokenBucket } from './limits';
 import type { Process, ProcessTable } from './process';
 
 export interface LimiterHooks {
@@ -19,6 +19,7 @@ export type FrameVerdict = { ok: true } | { ok: false; error: SysError | null; f
 
 export class Limiter {
   readonly audit: AuditThrottle;
+  private readonly clock = new TaskClock();
 
   constructor(private readonly k: LimiterHooks) {
     this.audit = new AuditThrottle((pid, text, data) => k.log(pid, 'quota', text, data));
@@ -67,7 +68,7 @@ export class Limiter {
    */
   admitFrame(p: Process, isCall: boolean): FrameVerdict {
     const l = limitsOf(p.info.capabilities);
-    const v = p.gate.admit(l);
+    const v = p.gate.admit(l, this.clock.now());
     if (v === 'ok') {
       if (isCall) p.gate.inFlight++;
       return { ok: true };
@@ -80,7 +81,7 @@ export class Limiter {
     const text =
       v === 'busy'
         ? `${effective(l, 'callsInFlight')} calls already in flight (limits.callsInFlight): await some first`
-        : `more than ${effective(l, 'callsPerSec')} calls per second (limits.callsPerSec): slow down`;
+        : `more than ${effective(l, 'callsPerSec')} pipelined calls per second (limits.callsPerSec): await answers before sending more`;
     this.audit.record(p.pid, v === 'busy' ? 'callsInFlight' : 'callsPerSec', `refused: ${text}`);
     return { ok: false, error: isCall ? new SysError('EAGAIN', text) : null, flood: false };
   }

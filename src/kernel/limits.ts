@@ -17,7 +17,12 @@ export interface Limits {
   spawnsPerSec: number | null;
   /** Calls an agent may have in flight at once; frames past it are answered EAGAIN. */
   callsInFlight: number | null;
-  /** Call frames per second (a bucket holding one second's worth); frames past it are EAGAIN. */
+  /**
+   * Pipelined call frames per second: frames that reach the kernel in the same task as an
+   * earlier frame of the same agent, so sent before that one's answer could be read (a
+   * bucket holding one second's worth); frames past it are EAGAIN. Calls made one after
+   * another are never counted, however fast.
+   */
   callsPerSec: number | null;
   /** Bytes waiting in the agent's mailbox (queued, plus senders blocked on it). */
   mailboxBytes: number | null;
@@ -47,7 +52,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   procs: 64,
   spawnsPerSec: 20,
   callsInFlight: 512,
-  callsPerSec: 50_000,
+  callsPerSec: 10_000,
   mailboxBytes: 32 * MiB,
   memoryWriteBytes: 4 * MiB,
   memoryBytes: 256 * MiB,
@@ -169,13 +174,18 @@ export class CallGate {
   /** All refusals, for the audit record and stats. */
   refused = 0;
 
-  constructor(readonly floodAfter = 20_000) {}
+  constructor(readonly floodAfter = 5_000) {}
 
-  admit(l: Limits, now = performance.now()): 'ok' | 'busy' | 'rate' | 'flood' {
+  /** The kernel task (TaskClock epoch) of this agent's last frame: a second frame in it was pipelined. */
+  lastEpoch = -1;
+
+  admit(l: Limits, epoch: number, now = performance.now()): 'ok' | 'busy' | 'rate' | 'flood' {
     const inFlight = effective(l, 'callsInFlight');
     const rate = effective(l, 'callsPerSec');
     if (!this.bucket || this.bucket.rate !== rate) this.bucket = new TokenBucket(rate, rate, now);
-    const why = this.inFlight >= inFlight ? 'busy' : !this.bucket.take(1, now) ? 'rate' : null;
+    const pipelined = epoch === this.lastEpoch;
+    this.lastEpoch = epoch;
+    const why = this.inFlight >= inFlight ? 'busy' : pipelined && !this.bucket.take(1, now) ? 'rate' : null;
     if (!why) return 'ok';
     this.refused++;
     if (now - this.windowStart > 1000) {
@@ -183,6 +193,39 @@ export class CallGate {
       this.refusedInWindow = 0;
     }
     return ++this.refusedInWindow > this.floodAfter ? 'flood' : why;
+  }
+}
+
+/**
+ * Counts the kernel's tasks: the epoch changes once the current task (and the batch of
+ * port messages Chromium dispatches in it) is over. Two frames of one agent in one epoch
+ * mean the second was sent before the answer to the first could have been read.
+ */
+export class TaskClock {
+  epoch = 0;
+  private pending = false;
+  // A message to itself is a task queued behind the port messages already waiting (no timer clamping).
+  private readonly ch = typeof MessageChannel === 'function' ? new MessageChannel() : null;
+
+  constructor() {
+    if (!this.ch) return;
+    this.ch.port1.onmessage = () => this.tick();
+    (this.ch.port1 as { unref?: () => void }).unref?.(); // never keep a Node test process alive
+  }
+
+  private tick(): void {
+    this.pending = false;
+    this.epoch++;
+  }
+
+  /** The current epoch; a new one starts with the next task. */
+  now(): number {
+    if (!this.pending) {
+      this.pending = true;
+      if (this.ch) this.ch.port2.postMessage(null);
+      else setTimeout(() => this.tick(), 0);
+    }
+    return this.epoch;
   }
 }
 
