@@ -184,6 +184,14 @@ export class LongTermMemory {
       } else ltm.indexRecord(r, false);
     }
     for (const r of newer) if (r.embedder === embedder.id) ltm.indexRecord(r, false);
+    // Records at or below the watermark that the snapshot does not hold (one that could not be
+    // indexed, or a quarantined one): looked at again, so each is quarantined and can be forgotten.
+    for (const key of await db.getAllKeys('ltm')) {
+      const id = Number(key);
+      if (id > meta.maxId || ltm.nsOf.has(id)) continue;
+      const r = await db.get('ltm', id);
+      if (r && r.embedder === embedder.id) ltm.indexRecord(r, false);
+    }
     ltm.keywordsReady = ltm.buildKeywords();
     ltm.loadedFrom = 'snapshot';
     return ltm;
@@ -229,6 +237,7 @@ export class LongTermMemory {
     const maxId = keys.length ? Number(keys[keys.length - 1]) : 0;
     const namespaces: Record<string, number[]> = {};
     for (const [id, ns] of this.nsOf) {
+      if (this.quarantined.has(id)) continue; // not in the index: looked at again on the next load
       namespaces[ns] ??= [];
       namespaces[ns].push(id);
     }

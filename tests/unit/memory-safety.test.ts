@@ -98,6 +98,34 @@ describe('long-term memory refuses bad vectors before writing', () => {
   });
 });
 
+describe('quarantine with a snapshot of the index', () => {
+  it('a bad record at or below the snapshot’s watermark is found, quarantined and forgettable', async () => {
+    const name = fresh();
+    const e = new HashingEmbedder();
+    const svc = await MemoryService.open(new EpisodicLog(), { dbName: name, embedder: e });
+    await svc.ltm.remember([{ namespace: 'user', text: 'plums are purple' }]);
+    const bad = await svc.db.add('ltm', {
+      namespace: 'user',
+      text: 'poison',
+      metadata: {},
+      embedder: e.id,
+      vector: new Float32Array(384).buffer,
+      createdAt: 1,
+      updatedAt: 1,
+    });
+    await svc.ltm.snapshot(); // its watermark now covers the poison, which the index never held
+    await svc.flush();
+    svc.db.close();
+    const again = await MemoryService.open(new EpisodicLog(), { dbName: name, embedder: e });
+    expect(again.ltm.loadedFrom).toBe('snapshot');
+    expect([...again.ltm.quarantined.keys()]).toEqual([bad]);
+    expect(await again.ltm.forget(bad as number)).toBe(true);
+    expect((await again.ltm.recall('plums', { namespaces: ['user'] }))[0]?.text).toBe('plums are purple');
+    await again.flush();
+    again.db.close();
+  });
+});
+
 describe('memory limits through the kernel', () => {
   it('an all-zero vector from an agent is EINVAL and the next call still works; bytes per write and in total are limits', async () => {
     const h = await boot({
