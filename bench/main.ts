@@ -3,7 +3,7 @@ import { KernelClient } from '../src/shell/kernel-client';
 import { agentsAlive, spawnLatency, syscallRtt } from './kernel';
 import { ltmWrites } from './memory';
 import { schedulerPolicies, streamOverhead, tinyModel } from './models';
-import { attackBench, busBench } from './security';
+import { attackBench, busBench, floodBench } from './security';
 import type { BenchResults } from './types';
 import { vectorBench } from './vector';
 
@@ -28,6 +28,7 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   tiny: tinyModel,
   bus: busBench,
   attacks: (k) => attackBench(k, log),
+  flood: (k) => floodBench(k, log),
   ltm: ltmWrites,
   vector: () => vectorBench(log),
 };

@@ -20,7 +20,7 @@ export interface Limits {
   /**
    * Pipelined call frames per second: frames that reach the kernel in the same task as an
    * earlier frame of the same agent, so sent before that one's answer could be read (a
-   * bucket holding one second's worth); frames past it are EAGAIN. Calls made one after
+   * bucket holding a tenth of a second's worth, at least 64); frames past it are EAGAIN. Calls made one after
    * another are never counted, however fast.
    */
   callsPerSec: number | null;
@@ -174,7 +174,7 @@ export class CallGate {
   /** All refusals, for the audit record and stats. */
   refused = 0;
 
-  constructor(readonly floodAfter = 5_000) {}
+  constructor(readonly floodAfter = 2_000) {}
 
   /** The kernel task (TaskClock epoch) of this agent's last frame: a second frame in it was pipelined. */
   lastEpoch = -1;
@@ -182,7 +182,8 @@ export class CallGate {
   admit(l: Limits, epoch: number, now = performance.now()): 'ok' | 'busy' | 'rate' | 'flood' {
     const inFlight = effective(l, 'callsInFlight');
     const rate = effective(l, 'callsPerSec');
-    if (!this.bucket || this.bucket.rate !== rate) this.bucket = new TokenBucket(rate, rate, now);
+    if (!this.bucket || this.bucket.rate !== rate)
+      this.bucket = new TokenBucket(rate, Math.max(64, rate / 10), now);
     const pipelined = epoch === this.lastEpoch;
     this.lastEpoch = epoch;
     const why = this.inFlight >= inFlight ? 'busy' : pipelined && !this.bucket.take(1, now) ? 'rate' : null;

@@ -60,10 +60,11 @@ describe('limits as capabilities', () => {
     g.inFlight = 0;
     // Sequential frames (a new epoch each) never spend the bucket, however many.
     for (let e = 2; e < 100; e++) expect(g.admit(l, e, 0)).toBe('ok');
-    // Pipelined ones (same epoch) do: 3 pass, then EAGAIN, then past floodAfter refusals it is a flood.
-    const verdicts = Array.from({ length: 12 }, () => g.admit(l, 100, 0));
-    // The first frame of the epoch is not pipelined; the next 3 spend the bucket.
-    expect(verdicts.filter((v) => v === 'ok').length).toBe(4);
+    // Pipelined ones (same epoch) do: the bucket (a tenth of a second's worth, at least 64) passes,
+    // then EAGAIN, then past floodAfter refusals it is a flood.
+    const verdicts = Array.from({ length: 71 }, () => g.admit(l, 100, 0));
+    // The first frame of the epoch is not pipelined; the next 64 spend the bucket.
+    expect(verdicts.filter((v) => v === 'ok').length).toBe(65);
     expect(verdicts).toContain('rate');
     expect(verdicts.at(-1)).toBe('flood');
   });
