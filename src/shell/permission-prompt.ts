@@ -65,7 +65,10 @@ export class AosPermissionPrompt extends LitElement {
           <ul>
             ${Object.entries(a.permissions).map(
               ([k, v]) =>
-                html`<li><strong>${k}</strong>: ${Array.isArray(v) ? v.join(', ') : String(v)}</li>`,
+                html`<li>
+                  <strong>${k}</strong>:
+                  ${Array.isArray(v) ? v.join(', ') : v && typeof v === 'object' ? JSON.stringify(v) : String(v)}
+                </li>`,
             )}
           </ul>
           <p class="task">Task: ${a.task}</p>
