@@ -524,6 +524,7 @@ export class Kernel {
         const frame = parseInbound(ev.data);
         if (frame?.t === 'beat') {
           p.lastBeat = Date.now();
+          this.limiter.beat(p);
           return;
         }
         // Limits first (limiter.ts): calls in flight, frames per second; a flood ends the agent and its backlog.

@@ -7,7 +7,16 @@
  */
 import type { EpisodeKind } from '../memory/episodic';
 import { SysError } from './errors';
-import { AuditThrottle, effective, fmtBytes, type Limits, limitsOf, TaskClock, TokenBucket } from './limits';
+import {
+  AuditThrottle,
+  effective,
+  fmtBytes,
+  type Limits,
+  limitsOf,
+  PROBE_AFTER,
+  TaskClock,
+  TokenBucket,
+} from './limits';
 import type { Process, ProcessTable } from './process';
 
 export interface LimiterHooks {
@@ -68,7 +77,23 @@ export class Limiter {
    */
   admitFrame(p: Process, isCall: boolean): FrameVerdict {
     const l = limitsOf(p.info.capabilities);
-    const v = p.gate.admit(l, this.clock.now());
+    const g = p.gate;
+    const now = performance.now();
+    if (now - g.frameWindowStart > 1000) {
+      g.frameWindowStart = now;
+      g.framesInWindow = 0;
+      g.nextProbe = PROBE_AFTER;
+    }
+    if (++g.framesInWindow > g.nextProbe && !g.probing && p.port) {
+      g.probing = true;
+      g.nextProbe = g.framesInWindow + PROBE_AFTER;
+      try {
+        p.port.postMessage({ t: 'ping' });
+      } catch {
+        /* a closed port: it is going away */
+      }
+    }
+    const v = g.admit(l, this.clock.now(), now);
     if (v === 'ok') {
       if (isCall) p.gate.inFlight++;
       return { ok: true };
@@ -84,6 +109,11 @@ export class Limiter {
         : `more than ${effective(l, 'callsPerSec')} pipelined calls per second (limits.callsPerSec): await answers before sending more`;
     this.audit.record(p.pid, v === 'busy' ? 'callsInFlight' : 'callsPerSec', `refused: ${text}`);
     return { ok: false, error: isCall ? new SysError('EAGAIN', text) : null, flood: false };
+  }
+
+  /** The agent answered a ping: its event loop turns, so it reads its answers. */
+  beat(p: Process): void {
+    p.gate.probing = false;
   }
 
   /** A call admitted by admitFrame was answered. */

@@ -179,12 +179,23 @@ export class CallGate {
   /** The kernel task (TaskClock epoch) of this agent's last frame: a second frame in it was pipelined. */
   lastEpoch = -1;
 
+  /**
+   * A ping sent to probe the agent's event loop (past `PROBE_AFTER` frames in a second) and not
+   * yet answered: an agent reads its port in order, so what it sends before the answer was sent
+   * before it read the ping — a sync loop posting frames answers none, and every frame counts.
+   */
+  probing = false;
+  framesInWindow = 0;
+  frameWindowStart = 0;
+  /** The frame count in this window at which the next probe goes out (one per PROBE_AFTER frames). */
+  nextProbe = 0;
+
   admit(l: Limits, epoch: number, now = performance.now()): 'ok' | 'busy' | 'rate' | 'flood' {
     const inFlight = effective(l, 'callsInFlight');
     const rate = effective(l, 'callsPerSec');
     if (!this.bucket || this.bucket.rate !== rate)
       this.bucket = new TokenBucket(rate, Math.max(64, rate / 10), now);
-    const pipelined = epoch === this.lastEpoch;
+    const pipelined = epoch === this.lastEpoch || this.probing;
     this.lastEpoch = epoch;
     const why = this.inFlight >= inFlight ? 'busy' : pipelined && !this.bucket.take(1, now) ? 'rate' : null;
     if (!why) return 'ok';
@@ -196,6 +207,9 @@ export class CallGate {
     return ++this.refusedInWindow > this.floodAfter ? 'flood' : why;
   }
 }
+
+/** Frames per second past which the kernel probes an agent's event loop with a ping. */
+export const PROBE_AFTER = 1000;
 
 /**
  * Counts the kernel's tasks: the epoch changes once the current task (and the batch of
