@@ -429,6 +429,10 @@ test('orphans: a process whose parent exited is adopted by the kernel and shown 
     orphan,
   );
   expect(said.map((e) => e.text).join('\n')).toMatch(/adopted by the kernel/);
+  // Shown to the user in the Tasks app.
+  await desk.getByRole('button', { name: 'AgentOS', exact: true }).click();
+  await desk.getByRole('menuitem', { name: 'Task manager' }).click();
+  await expect(desk.locator(`tr[data-pid="${orphan}"]`)).toContainText(`adopted from ${r.pid}`);
   await killAll();
 });
 
