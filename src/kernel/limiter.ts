@@ -5,8 +5,9 @@
  * (bytes per write and in total) and at output. Each refusal is a typed error
  * and an audit record (throttled: one per second per process and limit).
  */
+
+import { SysError } from '../abi/errors';
 import type { EpisodeKind } from '../memory/episodic';
-import { SysError } from './errors';
 import {
   AuditThrottle,
   effective,

@@ -7,32 +7,12 @@
  * episodic log — at most one record per second per process and limit, with a
  * count, so a flood of refusals cannot flood the log too.
  */
-import { type Check, int, nullable, obj, opt } from './check';
-import { SysError } from './errors';
 
-export interface Limits {
-  /** Processes alive at once in an agent's tree (itself and every descendant, adopted ones included). */
-  procs: number | null;
-  /** Spawns per second by the agent and its tree (a bucket holding two seconds' worth). */
-  spawnsPerSec: number | null;
-  /** Calls an agent may have in flight at once; frames past it are answered EAGAIN. */
-  callsInFlight: number | null;
-  /**
-   * Pipelined call frames per second: frames that reach the kernel in the same task as an
-   * earlier frame of the same agent, so sent before that one's answer could be read (a
-   * bucket holding a tenth of a second's worth, at least 64); frames past it are EAGAIN. Calls made one after
-   * another are never counted, however fast.
-   */
-  callsPerSec: number | null;
-  /** Bytes waiting in the agent's mailbox (queued, plus senders blocked on it). */
-  mailboxBytes: number | null;
-  /** Bytes of one long-term-memory write (text, metadata and vectors of every item in the call). */
-  memoryWriteBytes: number | null;
-  /** Bytes of long-term memory the agent may write in its life. */
-  memoryBytes: number | null;
-  /** Bytes of the agent's output the kernel keeps (the tail, as held: 2 bytes a UTF-16 unit; older output is dropped). */
-  outputBytes: number | null;
-}
+import type { Limits } from '../abi/capabilities';
+import { SysError } from '../abi/errors';
+import { type Check, int, nullable, obj, opt } from './check';
+
+export type { Limits };
 
 export const LIMIT_NAMES = [
   'procs',

@@ -6,11 +6,12 @@
  * depend on what was taken (a generation on a revoked model, a call to a revoked
  * tool) end with EPERM.
  */
+
+import { SysError } from '../abi/errors';
+import type { Answer, KernelEvent, PermissionAsk } from '../abi/protocol';
 import { type Capabilities, exceeds, intersect, NO_CAPS } from './access-control';
-import { SysError } from './errors';
 import { joinLimits, lowerLimits } from './limits';
 import type { Process } from './process';
-import type { KernelEvent } from './protocol';
 
 /** Adds `more` to `caps` (lists unioned, flags set, quotas raised to the larger). */
 export function widen(caps: Capabilities, more: Partial<Capabilities>): Capabilities {
@@ -120,20 +121,6 @@ export function guardCall(
   };
 }
 
-export type Answer = 'once' | 'always' | 'deny';
-
-export interface PermissionAsk {
-  id: number;
-  pid: number;
-  program: string;
-  task: string;
-  permissions: Partial<Capabilities>;
-  /** In the agent's own words, not the OS's: shown quoted and attributed. */
-  reason: string;
-  /** How many times the agent asked the same again while this one waited (coalesced). */
-  repeats?: number;
-}
-
 /** Agents' requests for more, waiting for the user's answer; "always" answers become standing grants. */
 export class PermissionRequests {
   /** By program: what the user allowed "always", applied when the user starts that program again. */
@@ -230,3 +217,5 @@ export class PermissionRequests {
     return [...this.waiting.values()].map((a) => a.ask);
   }
 }
+
+export type { Answer, PermissionAsk };

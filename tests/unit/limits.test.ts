@@ -1,5 +1,6 @@
 /** Resource limits (limits.ts, limiter.ts) through the real kernel, and the checks they rest on. */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ProcInfo } from '../../src/abi/protocol';
 import { DEFAULT_AGENT_CAPS, deriveChild, USER_CAPS } from '../../src/kernel/access-control';
 import { MessageBus } from '../../src/kernel/bus';
 import { payload, vector } from '../../src/kernel/check';
@@ -13,7 +14,6 @@ import {
   meetLimits,
   TokenBucket,
 } from '../../src/kernel/limits';
-import type { ProcInfo } from '../../src/kernel/protocol';
 import { boot, type Harness, sleep } from './harness';
 
 const code = (e: unknown) => (e as { code?: string }).code ?? String(e);

@@ -5,7 +5,7 @@
  */
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
-import { Kernel } from '../../src/kernel/kernel';
+import { bootKernel } from '../../src/kernel/boot';
 import { HashingEmbedder } from '../../src/memory/embedder';
 import { EpisodicLog } from '../../src/memory/episodic';
 import { LongTermMemory } from '../../src/memory/long-term';
@@ -206,7 +206,7 @@ describe('orphans across a reopening', () => {
     expect(h.kernel.procs.get(orphan).info).toMatchObject({ ppid: 0, adoptedFrom: leaver });
     await h.kernel.flushState();
     h.close();
-    const k2 = new Kernel({ locks: null, persist: true });
+    const k2 = bootKernel({ locks: null, persist: true });
     await k2.ready;
     expect(k2.procs.get(orphan).info).toMatchObject({
       state: 'exited',
