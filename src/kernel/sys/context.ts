@@ -46,8 +46,8 @@ export function list(k: Kernel, c: Caller) {
 }
 
 /** The short-term memory of the caller (or a process in its scope), with token counts. */
-export function stmList(k: Kernel, c: Caller, pid: number | undefined) {
+export async function stmList(k: Kernel, c: Caller, pid: number | undefined) {
   const target = pid === undefined ? c.pid : k.life.visible(c, pid).pid;
-  const m = k.working.of(target);
+  const m = await k.working.loaded(target); // durable: read back from disk after the OS reopened
   return { tokens: m.tokens(), entries: m.list() };
 }
