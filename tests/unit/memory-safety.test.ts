@@ -213,7 +213,8 @@ describe('orphans across a reopening', () => {
       restartable: true,
       adoptedFrom: leaver,
     });
-    expect(k2.procs.get(keeper).info.state).toBe('ready');
-    expect(k2.procs.get(kid).info.state).toBe('ready');
+    // Durable agents resume from their checkpoint on reopening (no tab yet here: still resuming).
+    expect(k2.procs.get(keeper).info.state).toBe('resuming');
+    expect(k2.procs.get(kid).info.state).toBe('resuming');
   });
 });
