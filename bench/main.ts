@@ -5,7 +5,7 @@ import { ltmWrites } from './memory';
 import { schedulerPolicies, streamOverhead, tinyModel } from './models';
 import { realModel } from './real-model';
 import { type Populated, populate, recallOnLoad } from './reload';
-import { attackBench, busBench } from './security';
+import { attackBench, busBench, floodBench } from './security';
 import type { BenchResults } from './types';
 import { vectorBench } from './vector';
 
@@ -36,6 +36,7 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   real: realModel,
   bus: busBench,
   attacks: (k) => attackBench(k, log),
+  flood: (k) => floodBench(k, log),
   ltm: ltmWrites,
   vector: () => vectorBench(log),
   // Loaded on use: the peers' libraries (hnswlib-wasm has a top-level await) must not delay
