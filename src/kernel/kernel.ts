@@ -19,12 +19,18 @@ import {
 } from './access-control';
 import { MessageBus } from './bus';
 import { ContextBudget, type ContextPolicy } from './context-budget';
+import { DEFAULT_MODEL_KEY, DefaultModel, type SavedDefault } from './default-model';
 import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './engine';
 import { WorkerEmbedder, WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
 import { registerKernelTools } from './kernel-tools';
 import { McpServers } from './mcp';
-import { registerTinyModel } from './model-drivers';
+import {
+  addRemoteServer,
+  registerStoriesModel,
+  registerTinyModel,
+  registerWebLLMModels,
+} from './model-drivers';
 import { type LoadProgress, ModelPool, type Need } from './model-pool';
 import {
   clampDescendants,
@@ -132,6 +138,8 @@ export class Kernel {
   readonly ready: Promise<void>;
   /** Embedding origins the user allows, each with the most its agents may get. */
   readonly embedOrigins = new Map<string, Partial<Capabilities>>();
+  /** The model new agents use when they name none (a setting the user chooses, kept across sessions). */
+  readonly defaults: DefaultModel;
 
   constructor(opts: KernelOptions = {}) {
     this.opts = {
@@ -146,6 +154,7 @@ export class Kernel {
     registerBuiltins(this.tools);
     registerKernelTools(this);
     registerTinyModel(this);
+    registerStoriesModel(this);
     this.budget = new ContextBudget(this.pool, {
       priorityOf: (pid) => this.procs.find(pid)?.info.priority ?? 0,
       suspend: (pid) => {
@@ -164,6 +173,22 @@ export class Kernel {
     const reaper = setInterval(() => this.reapSilentTabs(), Math.max(1000, this.opts.beatTimeoutMs / 3));
     (reaper as { unref?: () => void }).unref?.(); // never keep a Node test process alive
     this.ready = this.opts.persist ? this.restoreState() : Promise.resolve();
+    this.defaults = new DefaultModel({
+      pool: this.pool,
+      emit: (e) => this.emit(e),
+      ...(this.opts.persist
+        ? {
+            load: async () => (await this.memory()).db.get('kv', DEFAULT_MODEL_KEY),
+            save: async (v: SavedDefault) =>
+              void (await (await this.memory()).db.put('kv', v, DEFAULT_MODEL_KEY)),
+          }
+        : {}),
+      reRegister: async (src) => {
+        if (src.kind === 'remote') await addRemoteServer(this, src.baseUrl);
+        else if (src.kind === 'webllm') await registerWebLLMModels(this, 4096 * 2 ** 20);
+      },
+    });
+    if (this.opts.persist) void this.ready.then(() => this.defaults.restore());
     const pinger = setInterval(() => this.pingAgents(), Math.max(250, this.opts.agentBeatTimeoutMs / 4));
     (pinger as { unref?: () => void }).unref?.();
   }

@@ -57,6 +57,10 @@ export async function addRemoteServer(k: Kernel, baseUrl: string, apiKey?: strin
     });
   }
   k.log(0, 'model.load', `added remote server ${base} with ${listed.length} model(s)`);
+  k.defaults.noteRemote(
+    base,
+    listed.map((m) => `${m.id}@${url.host}`),
+  );
   return { baseUrl: base, models: listed.map((m) => `${m.id}@${url.host}`) };
 }
 
@@ -186,5 +190,24 @@ export function registerTinyModel(k: Kernel): void {
       label: 'tiny demo model (transformers.js, random weights: gibberish)',
     },
     ['small', 'test', 'transformers'],
+  );
+}
+
+/**
+ * stories260K (public/models/stories260K, see its README): llama2.c's 260K-parameter Llama
+ * trained on TinyStories (MIT). A real trained model that runs offline everywhere, but a tiny
+ * story writer, not an assistant: the desktop says so wherever it offers it.
+ */
+export function registerStoriesModel(k: Kernel): void {
+  registerTransformersModel(
+    k,
+    'stories260K',
+    {
+      model: 'stories260K',
+      contextWindow: 512,
+      sizeBytes: 1_300_000,
+      label: 'stories260K: a tiny trained story writer (offline demo, not an assistant)',
+    },
+    ['small', 'transformers', 'story'],
   );
 }

@@ -130,6 +130,8 @@ export type KernelEvent =
   | { type: 'ask.done'; id: number; answer: 'once' | 'always' | 'deny' }
   /** A model is loading (bytes downloaded so far). */
   | { type: 'model.progress'; model: string; loaded: number; total: number; text?: string }
+  /** The default model for new agents changed (the taskbar shows it). */
+  | { type: 'model.default'; model: string; label: string | null }
   /** A model finished loading (or was unloaded). */
   | { type: 'model.loaded'; model: string; loaded: boolean }
   /** An agent called a tool (for the chat app's cards). */

@@ -381,6 +381,18 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       doc: 'list WebLLM’s prebuilt models that fit this GPU (given an estimate of its memory) into the catalogue',
     }),
 
+    'models.default': define(obj({ id: opt(str({ min: 1, max: 200 })) }), {
+      cap: null,
+      who: 'any',
+      handler: (k, c, a) => {
+        if (a.id === undefined) return k.defaults.get();
+        if (!c.caps.modelAdmin)
+          throw new SysError('EPERM', 'choosing the default model needs the "modelAdmin" capability');
+        return k.defaults.set(a.id);
+      },
+      doc: 'models.default({id?}): the model new agents use when they name none; with id, make it the default',
+    }),
+
     'models.unload': define(obj({ id: str({ min: 1, max: 200 }) }), {
       cap: 'modelAdmin',
       who: 'any',
@@ -467,6 +479,18 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
         return { tokens: m.tokens(), entries: m.list() };
       },
       doc: 'the short-term memory of the caller (or a process in its scope) with token counts',
+    }),
+
+    'memory.stm.truncate': define(obj({ afterId: int({ min: 0 }) }), {
+      cap: null,
+      who: 'agent',
+      handler: (k, c, a) => {
+        const m = k.stmOf(c.pid);
+        const removed = m.truncate(a.afterId);
+        if (removed < 0) throw new SysError('ENOENT', `no short-term memory entry ${a.afterId}`);
+        return { removed, total: m.tokens() };
+      },
+      doc: 'forget the caller’s short-term memory after entry afterId (0: all), e.g. an answer to regenerate',
     }),
 
     'memory.stm.compress': define(obj({ targetTokens: int({ min: 0 }) }), {
