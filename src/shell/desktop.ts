@@ -9,6 +9,7 @@
 import { css, html, LitElement } from 'lit';
 import { APPS, appInfo } from './apps/registry';
 import type { KernelClient } from './kernel-client';
+import './model-indicator';
 import './permission-prompt';
 import './window';
 import type { WindowEvent } from './window';
@@ -55,6 +56,7 @@ export class AosDesktop extends LitElement {
     }
     this.wm = new WindowManager(() => ({ w: innerWidth, h: innerHeight }), saved);
     if (!this.wm.windows.length) this.wm.open('terminal', 'Terminal');
+    if (firstVisit()) this.open('welcome');
   }
 
   override connectedCallback(): void {
@@ -258,6 +260,10 @@ export class AosDesktop extends LitElement {
               </button>`,
           )}
         </span>
+        <aos-model-indicator
+          .client=${this.client}
+          @aos-open=${(e: CustomEvent<string>) => this.open(e.detail)}
+        ></aos-model-indicator>
         <span class="status" role="status" aria-label="kernel status">${this.status}</span>
         ${
           this.pendingUpdate
@@ -376,6 +382,17 @@ export class AosDesktop extends LitElement {
       box-shadow: 0 6px 20px rgb(0 0 0 / 0.25);
     }
   `;
+}
+
+/** The first visit opens the welcome app once (key shared with apps/welcome). */
+function firstVisit(): boolean {
+  try {
+    if (localStorage.getItem('agentos.welcome')) return false;
+    localStorage.setItem('agentos.welcome', 'seen');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 customElements.define('aos-desktop', AosDesktop);

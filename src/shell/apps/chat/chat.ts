@@ -118,7 +118,7 @@ export class AosChat extends AppElement {
       ...(offer?.length ? { offer } : {}),
     };
     t.pid = await k.spawn(task, undefined, { program: CHAT_AGENT, args });
-    this.save(true);
+    this.touch(true);
   }
 
   private async send(text: string): Promise<void> {
@@ -261,8 +261,8 @@ export class AosChat extends AppElement {
     const t = this.thread!;
     const last = t.items.at(-1);
     if (last?.kind === 'assistant') {
-      if (!last.text && status !== 0) t.items = t.items.slice(0, -1);
-      else if (status === 130) t.items = [...t.items.slice(0, -1), { ...last, stopped: true }];
+      if (status === 130) t.items = [...t.items.slice(0, -1), { ...last, stopped: true }];
+      else if (!last.text && status !== 0) t.items = t.items.slice(0, -1);
     }
     this.streaming = false;
     this.touch(true);
@@ -280,9 +280,9 @@ export class AosChat extends AppElement {
   private touch(now = false): void {
     const t = this.thread;
     if (!t) return;
+    // Threads are changed in place (an agent's pid lands on the object a send holds), then re-rendered.
     t.updatedAt = Date.now();
-    this.thread = { ...t };
-    this.threads = this.threads.map((x) => (x.id === t.id ? this.thread! : x));
+    this.requestUpdate();
     this.save(now);
   }
 
@@ -366,7 +366,7 @@ export class AosChat extends AppElement {
     const items = t?.items ?? [];
     const model = this.models.find((m) => m.id === t?.model);
     const canRegenerate = !this.streaming && items.some((i) => i.kind === 'user');
-    return html`
+    return html`<div class="frame">
       <nav class="threads" aria-label="conversations">
         <button class="new" @click=${() => this.newChat()}>New chat</button>
         <ul>
@@ -402,12 +402,12 @@ export class AosChat extends AppElement {
         <form class="row" @submit=${(ev: Event) => {
           ev.preventDefault();
           const ta = this.composer();
-          if (!ta || this.streaming) return;
+          if (!ta || !this.thread || this.streaming) return;
           const text = ta.value;
           ta.value = '';
           void this.send(text);
         }}>
-          <textarea class="grow" rows="2" aria-label="message" placeholder=${this.streaming ? 'The agent is answering…' : 'Message (Enter sends, Shift+Enter: new line)'}
+          <textarea class="grow" rows="2" aria-label="message" ?disabled=${!t} placeholder=${this.streaming ? 'The agent is answering…' : 'Message (Enter sends, Shift+Enter: new line)'}
             @keydown=${(e: KeyboardEvent) => {
               if (e.key === 'Enter' && !e.shiftKey) {
                 e.preventDefault();
@@ -419,22 +419,26 @@ export class AosChat extends AppElement {
           <button type="button" ?disabled=${!canRegenerate} @click=${() => this.regenerate()}>Regenerate</button>
         </form>
       </section>
-    `;
+    </div>`;
   }
 
   static override styles = [
     AppElement.styles,
     css`
       :host {
-        flex-direction: row;
         padding: 0;
-        gap: 0;
         overflow: hidden;
         container-type: inline-size;
+      }
+      .frame {
+        display: flex;
+        flex: 1;
+        min-height: 0;
       }
       .threads {
         width: 180px;
         flex: none;
+        box-sizing: border-box;
         border-right: 1px solid var(--line);
         padding: 8px;
         overflow: auto;
@@ -501,6 +505,10 @@ export class AosChat extends AppElement {
       .item img {
         max-width: 100%;
       }
+      .user pre,
+      .error pre {
+        font: inherit;
+      }
       .user {
         align-self: flex-end;
         background: var(--term-accent);
@@ -529,7 +537,7 @@ export class AosChat extends AppElement {
         min-width: 0;
       }
       @container (max-width: 560px) {
-        :host {
+        .frame {
           flex-direction: column;
         }
         .threads {
