@@ -168,6 +168,39 @@ test('stop ends an answer midway and the chat goes on; regenerate replaces the l
   expect(tail[1]!.content).toBe(regenerated);
 });
 
+test('a conversation that outgrows the model’s context is summarised in the agent’s memory, and goes on', async ({
+  page,
+}) => {
+  await openOS(page);
+  await page.evaluate(() =>
+    window.agentos!.call('models.load', {
+      id: 'small-context',
+      engine: 'deterministic',
+      options: { contextWindow: 160 },
+    }),
+  );
+  await setDefaultModel(page, 'small-context');
+  await openChat(page);
+  const said: string[] = [];
+  for (let i = 1; i <= 6; i++) {
+    const line = `say turn ${i} ${'word '.repeat(12)}`;
+    said.push(line);
+    await send(page, line);
+    expect(await lastAnswer(page)).toBe(`turn ${i} ${'word '.repeat(12)}`.trim());
+  }
+  const [agent] = await chatAgents(page);
+  // The oldest turns were replaced by a summary; the newest are kept word for word.
+  expect(
+    agent!.memory.some(
+      (m) => m.role === 'system' && /^Summary of earlier conversation/.test(m.content ?? ''),
+    ),
+  ).toBe(true);
+  expect(agent!.memory.filter((m) => m.role === 'user').map((m) => m.content)).not.toContain(said[0]);
+  expect(agent!.memory.filter((m) => m.role === 'user').at(-1)!.content).toBe(said[5]);
+  // The whole thread is still shown to the user.
+  await expect(chat(page).locator('.item.user')).toHaveCount(6);
+});
+
 test('model output is rendered as Markdown with nothing in it able to run', async ({ page }) => {
   await openOS(page);
   await setDefaultModel(page, 'deterministic');

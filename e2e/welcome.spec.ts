@@ -53,7 +53,9 @@ test('the first visit opens the welcome, a later one does not; the built-in mode
     'there was a little girl named Lily. She loved to play outside in the park.',
   );
 
-  // The next visit: no welcome; the choice is kept, by the kernel, across a reload.
+  // The next visit (the welcome closed): no welcome; the choice is kept, by the kernel, across a reload.
+  await page.getByRole('button', { name: 'Close Welcome: choose a model' }).click();
+  await expect(welcomeWindow(page)).toHaveCount(0);
   await page.reload();
   await page.waitForFunction(() => !!window.agentos);
   await expect(indicator(page)).toHaveAccessibleName('Model agents use: stories260K. Choose another');
@@ -72,11 +74,11 @@ test('without WebGPU and without a network, the welcome says so in words and wha
   });
   await openOS(page, '', { firstVisit: true });
   const w = welcome(page);
-  await expect(w).toContainText('GPU (WebGPU): none — This browser has no WebGPU');
+  await expect(w).toContainText(/GPU \(WebGPU\):\s+none — This browser has no WebGPU/);
   await expect(w).toContainText('No download recommended.');
   await expect(w).toContainText('connect a model server below, or continue with the built-in demo model');
   await expect(w).toContainText(
-    /Model hosts: cannot be reached — huggingface\.co, raw\.githubusercontent\.com did not answer/,
+    /Model hosts:\s+cannot be reached — huggingface\.co, raw\.githubusercontent\.com did not answer/,
   );
   await expect(w.getByRole('button', { name: /^Download/ })).toHaveCount(0);
 });
@@ -91,7 +93,7 @@ test('with WebGPU but no 16-bit floats (SwiftShader) and no network: one f32 cha
   await openOS(page, '', { firstVisit: true });
   const w = welcome(page);
   await expect(w).toContainText('16-bit floats no', { timeout: 30_000 });
-  const rec = w.getByText(/^Recommended:/);
+  const rec = w.locator('p', { hasText: 'Recommended:' });
   await expect(rec).toContainText(/Recommended: \S+-q4f32_1-MLC, about \d+ MB to download/, {
     timeout: 30_000,
   });

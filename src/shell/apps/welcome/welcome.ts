@@ -51,8 +51,8 @@ export class AosWelcome extends AppElement {
   declare current: { id: string; label: string | null; chosen: boolean } | null;
   /** What was just chosen (shown with a way on). */
   declare done: string;
-  /** Set by the desktop, to open a chat afterwards. */
-  desktop: { open(app: string, props?: Record<string, unknown>): void } | null = null;
+  /** Set by the desktop (before this element upgrades, so no initializer may overwrite it), to open a chat. */
+  declare desktop: { open(app: string, props?: Record<string, unknown>): void } | undefined;
 
   constructor() {
     super();
