@@ -54,11 +54,10 @@ export class AosModelIndicator extends LitElement {
     const what = m.chosen ? m.id : `${m.id} (test engine)`;
     return html`<button
       title=${`Agents use ${m.id}${m.label ? `: ${m.label}` : ''}. Click to choose another model.`}
-      aria-label=${`Model agents use: ${what}. Choose another`}
       @click=${() =>
         this.dispatchEvent(new CustomEvent('aos-open', { detail: 'welcome', bubbles: true, composed: true }))}
     >
-      Model: ${what}
+      Agents use: ${what}
     </button>`;
   }
 
