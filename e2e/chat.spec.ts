@@ -12,7 +12,6 @@ import { expect, type Page, test } from '@playwright/test';
 import { openOS } from './os';
 
 const chat = (page: Page) => page.locator('aos-app-chat');
-const messages = (page: Page) => chat(page).getByRole('log', { name: 'messages' });
 const composer = (page: Page) => chat(page).getByRole('textbox', { name: 'message' });
 const sendButton = (page: Page) => chat(page).getByRole('button', { name: 'Send', exact: true });
 
