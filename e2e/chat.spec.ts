@@ -200,6 +200,30 @@ test('a conversation that outgrows the model’s context is summarised in the ag
   await expect(chat(page).locator('.item.user')).toHaveCount(6);
 });
 
+test('a model that cannot load says why in the thread, and the chat goes on with another', async ({
+  page,
+}) => {
+  await openOS(page);
+  // A transformers.js model whose files are not on this origin: its load fails with ENOENT.
+  await page.evaluate(() =>
+    window
+      .agentos!.call('models.load', {
+        id: 'missing-model',
+        engine: 'transformers',
+        options: { model: 'no-such-model' },
+      })
+      .catch(() => null),
+  );
+  await setDefaultModel(page, 'missing-model');
+  await openChat(page);
+  await send(page, 'hello');
+  await expect(sendButton(page)).toBeEnabled({ timeout: 30_000 });
+  await expect(chat(page).locator('.item.error')).toContainText(/ENOENT: .*no model "no-such-model"/);
+  await chat(page).getByRole('combobox', { name: 'model for this chat' }).selectOption('deterministic');
+  await send(page, 'say it works now');
+  expect(await lastAnswer(page)).toBe('it works now');
+});
+
 test('model output is rendered as Markdown with nothing in it able to run', async ({ page }) => {
   await openOS(page);
   await setDefaultModel(page, 'deterministic');
