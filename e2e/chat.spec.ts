@@ -218,7 +218,9 @@ test('a model that cannot load says why in the thread, and the chat goes on with
   await openChat(page);
   await send(page, 'hello');
   await expect(sendButton(page)).toBeEnabled({ timeout: 30_000 });
-  await expect(chat(page).locator('.item.error')).toContainText(/ENOENT: .*no model "no-such-model"/);
+  await expect(chat(page).locator('.item.error')).toContainText(
+    /^The agent could not answer: ENOENT: .*no-such-model/,
+  );
   await chat(page).getByRole('combobox', { name: 'model for this chat' }).selectOption('deterministic');
   await send(page, 'say it works now');
   expect(await lastAnswer(page)).toBe('it works now');

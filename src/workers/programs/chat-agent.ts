@@ -211,5 +211,6 @@ function originOf(url: unknown): string | null {
 }
 
 function explain(e: unknown): string {
-  return e instanceof SysError ? `${e.code}: ${e.message}` : String((e as Error)?.message ?? e);
+  if (!(e instanceof SysError)) return String((e as Error)?.message ?? e);
+  return e.message.startsWith(`${e.code}:`) ? e.message : `${e.code}: ${e.message}`;
 }

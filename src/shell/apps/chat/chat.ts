@@ -218,7 +218,7 @@ export class AosChat extends AppElement {
     if (!t || t.pid === null) return;
     if (e.type === 'output' && e.pid === t.pid) {
       if (e.fd === 2) {
-        this.push({ kind: 'error', text: e.data.trim() });
+        this.push({ kind: 'error', text: `The agent could not answer: ${e.data.trim()}` });
         return;
       }
       for (const part of splitTurns(e.data)) {
