@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
 import { startOpenAIServer } from '../tests/contract/openai-server';
-import { openOS } from './os';
+import { expectTerminal, openOS, typeCommand } from './os';
 
 const welcome = (page: Page) => page.locator('aos-app-welcome');
 const welcomeWindow = (page: Page) => page.getByRole('dialog', { name: 'Welcome: choose a model' });
@@ -190,4 +190,26 @@ test('on a phone-sized screen, by keyboard alone: the built-in model is chosen; 
     return r.violations.map((v) => `${v.id} (${v.nodes.length})`);
   });
   expect(violations).toEqual([]);
+});
+
+test('the terminal lists WebLLM’s models and loads one by id (offline, it says why the download failed, not ENOENT)', async ({
+  page,
+}) => {
+  await page
+    .context()
+    .route(/^https:\/\/(huggingface\.co|raw\.githubusercontent\.com)\//, (r) =>
+      r.abort('internetdisconnected'),
+    );
+  await openOS(page);
+  await typeCommand(page, 'models webllm');
+  await expectTerminal(page, /WebLLM: \d+ model\(s\) fit this GPU/);
+  await expectTerminal(page, 'SmolLM2-360M-Instruct-q4f32_1-MLC');
+  // Never an embedding model among them.
+  await expect(page.locator('aos-terminal [role=log]')).not.toContainText('snowflake-arctic-embed');
+  await typeCommand(page, 'load Qwen2.5-0.5B-Instruct-q4f32_1-MLC');
+  const log = page.locator('aos-terminal [role=log]');
+  await expect(log).toContainText(/E[A-Z]+: loading Qwen2\.5-0\.5B-Instruct-q4f32_1-MLC/, {
+    timeout: 30_000,
+  });
+  await expect(log).not.toContainText('ENOENT');
 });

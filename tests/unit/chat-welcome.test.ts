@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DefaultModel, type SavedDefault } from '../../src/kernel/default-model';
+import { fitModels } from '../../src/kernel/engines/webllm';
 import { SysError } from '../../src/kernel/errors';
 import { ModelPool } from '../../src/kernel/model-pool';
 import type { KernelEvent } from '../../src/kernel/protocol';
@@ -72,6 +73,19 @@ describe('recommend', () => {
     if (!full.ok) expect(full.why).toMatch(/Not enough storage.*100 MB more/);
     const offline = recommend(device({ hostsReachable: false }), records);
     expect(offline.ok && offline.note).toMatch(/cannot be reached/);
+  });
+});
+
+describe('WebLLM catalogue', () => {
+  it('never lists an embedding model as one that can chat', () => {
+    const list = records.map((r) => ({
+      ...r,
+      model: `https://huggingface.co/mlc-ai/${r.model_id}`,
+      model_lib: '',
+    }));
+    const ids = fitModels(list, { vramBytes: 8 * 2 ** 30, hasF16: true }).map((r) => r.model_id);
+    expect(ids).toContain('SmolLM2-360M-Instruct-q4f32_1-MLC');
+    expect(ids.filter((id) => /embed/.test(id))).toEqual([]);
   });
 });
 

@@ -38,6 +38,8 @@ export interface WebLLMModelRecord {
   low_resource_required?: boolean;
   buffer_size_required_bytes?: number;
   required_features?: string[];
+  /** WebLLM's ModelType: 0 (or absent) LLM, 1 embedding, 2 vision-language. */
+  model_type?: number;
   overrides?: { context_window_size?: number; [key: string]: unknown };
 }
 
@@ -186,11 +188,15 @@ export interface FitOptions {
   maxBufferBytes?: number;
 }
 
-/** The models of a list this GPU can run, smallest first. Models without a VRAM figure are left out. */
+/**
+ * The chat models of a list this GPU can run, smallest first. Models without a VRAM figure are left
+ * out, and so are embedding models (model_type 1): they cannot chat.
+ */
 export function fitModels(list: WebLLMModelRecord[], o: FitOptions): WebLLMModelRecord[] {
   return list
     .filter(
       (r) =>
+        r.model_type !== 1 &&
         r.vram_required_MB !== undefined &&
         r.vram_required_MB * 2 ** 20 <= o.vramBytes &&
         (o.hasF16 || !needsShaderF16(r)) &&
