@@ -44,7 +44,6 @@ export class AosChat extends AppElement {
   declare md: ((text: string) => string) | null;
   private store: ThreadStore | null = null;
   private stick = true;
-  private saveTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor() {
     super();
@@ -68,9 +67,7 @@ export class AosChat extends AppElement {
       const t = this.threads.find((x) => x.id === wanted) ?? this.threads[0];
       if (t) await this.open(t);
       else await this.newChat();
-      this.asks = (await k.call<PermissionAsk[]>('permission.pending')).filter(
-        (a) => a.pid === this.thread?.pid,
-      );
+      this.asks = await k.call<PermissionAsk[]>('permission.pending');
     });
   }
 
@@ -79,13 +76,20 @@ export class AosChat extends AppElement {
     return d?.id ?? this.models[0]?.id ?? 'deterministic';
   }
 
+  /** Threads whose agent is writing an answer now (by id): another thread may be opened meanwhile. */
+  private readonly busy = new Set<string>();
+  private readonly saveTimers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  private sync(): void {
+    this.streaming = !!this.thread && this.busy.has(this.thread.id);
+  }
+
   private async newChat(): Promise<void> {
     const model = await this.defaultModel();
     const t = newThread(model, !isStoryModel(this.models.find((m) => m.id === model)));
     this.thread = t;
     this.props.thread = t.id;
-    this.streaming = false;
-    this.asks = [];
+    this.sync();
     void this.updateComplete.then(() => this.composer()?.focus());
   }
 
@@ -93,17 +97,12 @@ export class AosChat extends AppElement {
   private async open(t: Thread): Promise<void> {
     this.thread = t;
     this.props.thread = t.id;
-    this.streaming = false;
+    this.sync();
     this.stick = true;
     const k = this.client;
     if (!k || t.pid === null) return;
     const p = (await k.ps()).find((x) => x.pid === t.pid);
-    if (!p || p.state === 'exited' || p.program !== CHAT_AGENT) {
-      await this.startAgent(t, '');
-    } else {
-      // It may be mid-answer (another tab, or before a reload of one of several tabs).
-      this.asks = (await k.call<PermissionAsk[]>('permission.pending')).filter((a) => a.pid === t.pid);
-    }
+    if (!p || p.state === 'exited' || p.program !== CHAT_AGENT) await this.startAgent(t, '');
   }
 
   /** Starts the thread's agent with its history; `task` is the message to answer now ('' for none). */
@@ -118,28 +117,27 @@ export class AosChat extends AppElement {
       ...(offer?.length ? { offer } : {}),
     };
     t.pid = await k.spawn(task, undefined, { program: CHAT_AGENT, args });
-    this.touch(true);
+    this.touch(t, true);
   }
 
   private async send(text: string): Promise<void> {
     const t = this.thread;
     const k = this.client;
-    if (!t || !k || !text.trim() || this.streaming) return;
-    if (!t.items.length) {
-      t.title = titleOf(text);
-      this.threads = [t, ...this.threads.filter((x) => x.id !== t.id)];
-    }
+    if (!t || !k || !text.trim() || this.busy.has(t.id)) return;
+    if (!t.items.length) t.title = titleOf(text);
+    this.threads = [t, ...this.threads.filter((x) => x.id !== t.id)];
     t.items = [...t.items, { kind: 'user', text }, { kind: 'assistant', text: '' }];
-    this.streaming = true;
+    this.busy.add(t.id);
+    this.sync();
     this.stick = true;
-    this.touch();
+    this.touch(t);
     const offer = t.tools ? await this.offer(text) : [];
     const alive = t.pid !== null && (await this.alive(t.pid));
     try {
-      if (alive) await this.control({ kind: 'say', text, ...(offer.length ? { offer } : {}) });
+      if (alive) await this.control(t, { kind: 'say', text, ...(offer.length ? { offer } : {}) });
       else await this.startAgent(t, text, offer);
     } catch (e) {
-      this.fail(e);
+      this.fail(t, e);
     }
   }
 
@@ -156,38 +154,42 @@ export class AosChat extends AppElement {
     return !!p && p.state !== 'exited';
   }
 
-  private control(c: ChatControl): Promise<unknown> {
-    return this.client!.call('bus.send', { to: this.thread!.pid, body: c });
+  private control(t: Thread, c: ChatControl): Promise<unknown> {
+    return this.client!.call('bus.send', { to: t.pid, body: c });
   }
 
   private stop(): void {
-    if (this.thread?.pid) void this.run(() => this.control({ kind: 'stop' }));
+    const t = this.thread;
+    if (t?.pid) void this.run(() => this.control(t, { kind: 'stop' }));
   }
 
   private async regenerate(): Promise<void> {
     const t = this.thread;
-    if (!t || this.streaming) return;
+    if (!t || this.busy.has(t.id)) return;
     const lastUser = t.items.findLastIndex((i) => i.kind === 'user');
     if (lastUser < 0) return;
     t.items = [...t.items.slice(0, lastUser + 1), { kind: 'assistant', text: '' }];
-    this.streaming = true;
-    this.touch();
+    this.busy.add(t.id);
+    this.sync();
+    this.touch(t);
     try {
-      if (t.pid !== null && (await this.alive(t.pid))) await this.control({ kind: 'regenerate' });
+      if (t.pid !== null && (await this.alive(t.pid))) await this.control(t, { kind: 'regenerate' });
       else await this.startAgent(t, t.items[lastUser]!.text);
     } catch (e) {
-      this.fail(e);
+      this.fail(t, e);
     }
   }
 
-  private fail(e: unknown): void {
-    this.streaming = false;
-    this.push({ kind: 'error', text: (e as Error).message ?? String(e) });
+  private fail(t: Thread, e: unknown): void {
+    this.busy.delete(t.id);
+    this.sync();
+    this.push(t, { kind: 'error', text: (e as Error).message ?? String(e) });
   }
 
   private async deleteThread(t: Thread): Promise<void> {
     if (t.pid !== null && (await this.alive(t.pid))) await this.client?.kill(t.pid).catch(() => {});
     await this.store?.delete(t.id);
+    this.busy.delete(t.id);
     this.threads = this.threads.filter((x) => x.id !== t.id);
     if (this.thread?.id === t.id) {
       const next = this.threads[0];
@@ -204,101 +206,100 @@ export class AosChat extends AppElement {
     // The agent was started with the old model: the next message starts one with the new model and the history.
     if (t.pid !== null && (await this.alive(t.pid))) await this.client?.kill(t.pid).catch(() => {});
     t.pid = null;
-    this.touch();
+    this.touch(t);
   }
 
   // ───────── events ─────────
 
+  /** The thread whose agent is `pid` (the open one, or one in the list). */
+  private threadOf(pid: number): Thread | undefined {
+    if (this.thread?.pid === pid) return this.thread;
+    return this.threads.find((x) => x.pid === pid);
+  }
+
   protected override onEvent(e: KernelEvent): void {
-    const t = this.thread;
     if (e.type === 'model.loaded' || e.type === 'model.default')
       void this.client?.models().then((m) => {
         this.models = m.filter((x) => !x.tags.includes('embedding'));
       });
-    if (!t || t.pid === null) return;
-    if (e.type === 'output' && e.pid === t.pid) {
+    if (e.type === 'ask') this.asks = [...this.asks.filter((a) => a.id !== e.ask.id), e.ask];
+    else if (e.type === 'ask.done') this.asks = this.asks.filter((a) => a.id !== e.id);
+    const pid = e.type === 'output' || e.type === 'tool' ? e.pid : e.type === 'proc' ? e.proc.pid : 0;
+    const t = pid ? this.threadOf(pid) : undefined;
+    if (!t) return;
+    if (e.type === 'output') {
       if (e.fd === 2) {
-        this.push({ kind: 'error', text: `The agent could not answer: ${e.data.trim()}` });
+        this.push(t, { kind: 'error', text: `The agent could not answer: ${e.data.trim()}` });
         return;
       }
       for (const part of splitTurns(e.data)) {
-        if ('text' in part) this.appendText(part.text);
-        else this.endTurn(part.end);
+        if ('text' in part) this.appendText(t, part.text);
+        else this.endTurn(t, part.end);
       }
-    } else if (e.type === 'tool' && e.pid === t.pid) {
+    } else if (e.type === 'tool') {
       const last = t.items.at(-1);
       if (last?.kind === 'assistant' && !last.text) t.items = t.items.slice(0, -1);
-      this.push({
+      this.push(t, {
         kind: 'tool',
         text: '',
         tool: { name: e.name, args: e.args, result: e.result, ok: e.ok },
       });
-    } else if (e.type === 'ask' && e.ask.pid === t.pid) {
-      this.asks = [...this.asks.filter((a) => a.id !== e.ask.id), e.ask];
-    } else if (e.type === 'ask.done') {
-      this.asks = this.asks.filter((a) => a.id !== e.id);
-    } else if (e.type === 'proc' && e.proc.pid === t.pid && e.proc.state === 'exited') {
-      if (this.streaming)
-        this.push({
+    } else if (e.type === 'proc' && e.proc.state === 'exited') {
+      if (this.busy.has(t.id))
+        this.push(t, {
           kind: 'error',
           text: `the agent ended (exit ${e.proc.exitCode}${e.proc.exitReason ? `: ${e.proc.exitReason}` : ''})`,
         });
-      this.streaming = false;
+      this.busy.delete(t.id);
+      this.sync();
       t.pid = null;
-      this.save(true);
+      this.touch(t, true);
     }
   }
 
-  private appendText(text: string): void {
-    const t = this.thread!;
+  private appendText(t: Thread, text: string): void {
     const last = t.items.at(-1);
     if (last?.kind === 'assistant') t.items = [...t.items.slice(0, -1), { ...last, text: last.text + text }];
     else t.items = [...t.items, { kind: 'assistant', text }];
-    this.touch();
+    this.touch(t);
   }
 
-  private endTurn(status: number): void {
-    const t = this.thread!;
+  private endTurn(t: Thread, status: number): void {
     const last = t.items.at(-1);
     if (last?.kind === 'assistant') {
       if (status === 130) t.items = [...t.items.slice(0, -1), { ...last, stopped: true }];
       else if (!last.text && status !== 0) t.items = t.items.slice(0, -1);
     }
-    this.streaming = false;
-    this.touch(true);
-    void this.updateComplete.then(() => this.composer()?.focus());
+    this.busy.delete(t.id);
+    this.sync();
+    this.touch(t, true);
+    if (t === this.thread) void this.updateComplete.then(() => this.composer()?.focus());
   }
 
-  private push(item: ChatItem): void {
-    const t = this.thread;
-    if (!t) return;
+  private push(t: Thread, item: ChatItem): void {
     t.items = [...t.items, item];
-    this.touch();
+    this.touch(t);
   }
 
-  /** The open thread changed: re-render and save soon (at once when `now`). */
-  private touch(now = false): void {
-    const t = this.thread;
-    if (!t) return;
-    // Threads are changed in place (an agent's pid lands on the object a send holds), then re-rendered.
+  /**
+   * A thread changed: re-render and save soon (at once when `now`). Threads are changed in place
+   * (an agent's pid lands on the object a send holds, even if another thread is open by then).
+   */
+  private touch(t: Thread, now = false): void {
     t.updatedAt = Date.now();
     this.requestUpdate();
-    this.save(now);
-  }
-
-  private save(now = false): void {
-    const t = this.thread;
-    if (!t?.items.length || !this.store) return;
-    if (!this.threads.some((x) => x.id === t.id)) this.threads = [t, ...this.threads];
-    if (this.saveTimer) clearTimeout(this.saveTimer);
+    if (!t.items.length || !this.store) return;
+    const timer = this.saveTimers.get(t.id);
+    if (timer) clearTimeout(timer);
+    this.saveTimers.delete(t.id);
     const write = () => {
-      this.saveTimer = null;
-      void this.store?.put(this.thread ?? t).catch((e: unknown) => {
+      this.saveTimers.delete(t.id);
+      void this.store?.put(t).catch((e: unknown) => {
         this.error = `this chat could not be saved: ${(e as Error).message ?? e}`;
       });
     };
     if (now) write();
-    else this.saveTimer = setTimeout(write, 250);
+    else this.saveTimers.set(t.id, setTimeout(write, 250));
   }
 
   private answer(a: PermissionAsk, answer: 'once' | 'always' | 'deny'): void {
@@ -396,7 +397,7 @@ export class AosChat extends AppElement {
           }}>
           ${items.length ? nothing : html`<p class="muted">Write a message. ${isStoryModel(model) ? 'This model is a tiny story writer: start a story, e.g. "Once upon a time".' : 'Answers stream here; tool calls show as cards.'}</p>`}
           ${items.map((i, n) => this.renderItem(i, n === items.length - 1))}
-          ${this.asks.map((a) => this.renderAsk(a))}
+          ${this.asks.filter((a) => t?.pid && a.pid === t.pid).map((a) => this.renderAsk(a))}
         </div>
         ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
         <form class="row" @submit=${(ev: Event) => {
