@@ -6,6 +6,8 @@
  * is added again, WebLLM's until they are listed again.
  */
 import { SysError } from './errors';
+import type { Kernel } from './kernel';
+import { addRemoteServer, registerWebLLMModels } from './model-drivers';
 import type { ModelPool } from './model-pool';
 import type { KernelEvent } from './protocol';
 
@@ -103,4 +105,10 @@ export class DefaultModel {
     const info = this.get();
     this.deps.emit({ type: 'model.default', model: info.id, label: info.label });
   }
+}
+
+/** Registers a source's models again after a restart: adds the remote server, lists WebLLM's models. */
+export async function reRegisterSource(k: Kernel, source: ModelSource): Promise<void> {
+  if (source.kind === 'remote') await addRemoteServer(k, source.baseUrl);
+  else if (source.kind === 'webllm') await registerWebLLMModels(k, 4096 * 2 ** 20);
 }

@@ -19,18 +19,13 @@ import {
 } from './access-control';
 import { MessageBus } from './bus';
 import { ContextBudget, type ContextPolicy } from './context-budget';
-import { DEFAULT_MODEL_KEY, DefaultModel, type SavedDefault } from './default-model';
+import { DEFAULT_MODEL_KEY, DefaultModel, reRegisterSource, type SavedDefault } from './default-model';
 import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './engine';
 import { WorkerEmbedder, WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
 import { registerKernelTools } from './kernel-tools';
 import { McpServers } from './mcp';
-import {
-  addRemoteServer,
-  registerStoriesModel,
-  registerTinyModel,
-  registerWebLLMModels,
-} from './model-drivers';
+import { registerStoryModel, registerTinyModel } from './model-drivers';
 import { type LoadProgress, ModelPool, type Need } from './model-pool';
 import {
   clampDescendants,
@@ -153,8 +148,8 @@ export class Kernel {
     };
     registerBuiltins(this.tools);
     registerKernelTools(this);
+    registerStoryModel(this);
     registerTinyModel(this);
-    registerStoriesModel(this);
     this.budget = new ContextBudget(this.pool, {
       priorityOf: (pid) => this.procs.find(pid)?.info.priority ?? 0,
       suspend: (pid) => {
@@ -183,10 +178,7 @@ export class Kernel {
               void (await (await this.memory()).db.put('kv', v, DEFAULT_MODEL_KEY)),
           }
         : {}),
-      reRegister: async (src) => {
-        if (src.kind === 'remote') await addRemoteServer(this, src.baseUrl);
-        else if (src.kind === 'webllm') await registerWebLLMModels(this, 4096 * 2 ** 20);
-      },
+      reRegister: (src) => reRegisterSource(this, src),
     });
     if (this.opts.persist) void this.ready.then(() => this.defaults.restore());
     const pinger = setInterval(() => this.pingAgents(), Math.max(250, this.opts.agentBeatTimeoutMs / 4));

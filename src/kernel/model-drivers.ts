@@ -174,6 +174,30 @@ export function registerTransformersModel(
   return info;
 }
 
+/** The built-in trained model's catalogue id (public/models/stories260K). */
+export const STORY_MODEL_ID = 'stories260K';
+
+/**
+ * The built-in offline model: llama2.c's stories260K, a real model trained on
+ * TinyStories (public/models/stories260K, 1.3 MB). It continues stories in
+ * plain English; it is not an assistant, and its label says so.
+ */
+export function registerStoryModel(k: Kernel): void {
+  registerTransformersModel(
+    k,
+    STORY_MODEL_ID,
+    {
+      model: 'stories260K',
+      contextWindow: 512,
+      sizeBytes: 1_300_000,
+      label:
+        'Tiny story writer (built in, offline): a 260K-parameter model trained on children’s stories. It continues a story; it is not an assistant.',
+    },
+    // 'completion': with tools offered, it still writes its story unless a tool call is required.
+    ['small', 'story', 'completion', 'transformers'],
+  );
+}
+
 /**
  * The project's own tiny model (scripts/make-tiny-model.mjs): a real ONNX
  * transformer with random weights, 183 kB, so the transformers.js path runs
@@ -190,24 +214,5 @@ export function registerTinyModel(k: Kernel): void {
       label: 'tiny demo model (transformers.js, random weights: gibberish)',
     },
     ['small', 'test', 'transformers'],
-  );
-}
-
-/**
- * stories260K (public/models/stories260K, see its README): llama2.c's 260K-parameter Llama
- * trained on TinyStories (MIT). A real trained model that runs offline everywhere, but a tiny
- * story writer, not an assistant: the desktop says so wherever it offers it.
- */
-export function registerStoriesModel(k: Kernel): void {
-  registerTransformersModel(
-    k,
-    'stories260K',
-    {
-      model: 'stories260K',
-      contextWindow: 512,
-      sizeBytes: 1_300_000,
-      label: 'stories260K: a tiny trained story writer (offline demo, not an assistant)',
-    },
-    ['small', 'transformers', 'story'],
   );
 }

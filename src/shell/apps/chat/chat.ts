@@ -22,6 +22,9 @@ import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
 import { type ChatItem, historyOf, newThread, type Thread, ThreadStore, titleOf } from './threads';
 
+/** Models a user may chat with (test-only and embedding models are not). */
+const userModel = (m: CatalogEntry) => !m.tags.includes('hidden') && !m.tags.includes('embedding');
+
 /** Story models only continue text: no tools for them. */
 const isStoryModel = (m: CatalogEntry | undefined) => !!m?.tags.includes('story');
 
@@ -60,7 +63,7 @@ export class AosChat extends AppElement {
       this.md = m.renderMarkdown;
     });
     void this.run(async () => {
-      this.models = (await k.models()).filter((m) => !m.tags.includes('embedding'));
+      this.models = (await k.models()).filter(userModel);
       this.store = await ThreadStore.open();
       this.threads = await this.store.list();
       const wanted = typeof this.props.thread === 'string' ? this.props.thread : null;
@@ -220,7 +223,7 @@ export class AosChat extends AppElement {
   protected override onEvent(e: KernelEvent): void {
     if (e.type === 'model.loaded' || e.type === 'model.default')
       void this.client?.models().then((m) => {
-        this.models = m.filter((x) => !x.tags.includes('embedding'));
+        this.models = m.filter(userModel);
       });
     if (e.type === 'ask') this.asks = [...this.asks.filter((a) => a.id !== e.ask.id), e.ask];
     else if (e.type === 'ask.done') this.asks = this.asks.filter((a) => a.id !== e.id);
