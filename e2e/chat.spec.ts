@@ -71,6 +71,8 @@ const REFERENCE = ', there was a little girl named Lily. She loved to play outsi
 test('stories260K answers "Once upon a time" with its reference story; a follow-up goes to the same agent; after a reload the thread and its agent’s memory are there', async ({
   page,
 }) => {
+  // Three answers from a real (if tiny) model on WASM and a reload: slow on a loaded 2-core machine.
+  test.setTimeout(180_000);
   await openOS(page);
   await setDefaultModel(page, 'stories260K');
   await openChat(page);

@@ -25,6 +25,7 @@ async function offline(page: Page): Promise<void> {
 test('the first visit opens the welcome, a later one does not; the built-in model becomes the default and a chat with it streams its story', async ({
   page,
 }) => {
+  test.setTimeout(120_000); // a real model's answer on WASM, and a reload
   await offline(page);
   await openOS(page, '', { firstVisit: true });
   await expect(welcomeWindow(page)).toBeVisible();
