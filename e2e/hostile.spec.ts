@@ -9,7 +9,9 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type BrowserContext, expect, type Page, test } from '@playwright/test';
+import { fuzzFrames } from '../tests/contract/fuzz-frames';
 import { ATTACKS, type AttackReport, CANARY } from './attacks';
+import { evaluateInKernel } from './kernel-realm';
 import { openOS } from './os';
 
 test.describe.configure({ mode: 'serial' });
@@ -62,6 +64,36 @@ test.afterAll(async () => {
   await context?.close();
   exfil?.close();
 });
+
+/** Whether the kernel's realm has been polluted: keys on Object.prototype, or inherited by a fresh object. */
+function kernelPollution(): Promise<{ kernelRealm: boolean; polluted: string[] }> {
+  return evaluateInKernel(
+    desk,
+    `({
+      kernelRealm: typeof SharedWorkerGlobalScope === 'function' && self instanceof SharedWorkerGlobalScope,
+      polluted: [
+        ...Object.getOwnPropertyNames(Object.prototype).filter((k) => !${JSON.stringify(OBJECT_PROTO_KEYS)}.includes(k)),
+        ...['polluted', 'x'].filter((k) => k in {}),
+      ],
+    })`,
+  );
+}
+
+/** Object.prototype's own keys in a clean realm. */
+const OBJECT_PROTO_KEYS = [
+  'constructor',
+  '__defineGetter__',
+  '__defineSetter__',
+  'hasOwnProperty',
+  '__lookupGetter__',
+  '__lookupSetter__',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toString',
+  'valueOf',
+  '__proto__',
+  'toLocaleString',
+];
 
 /** Samples the desktop's syscall latency until stopped; returns the 99th percentile (ms). */
 async function sampleLatency(page: Page): Promise<() => Promise<number>> {
@@ -131,134 +163,69 @@ for (const attack of ATTACKS) {
   });
 }
 
-test('blocked: a memory bomb takes down only the worker’s own tab; the kernel, the desktop and the canary carry on', async () => {
-  test.setTimeout(120_000);
-  // A second host tab, with no agents yet: the bomb is placed there (least loaded), the canary stays where it is.
-  const victim = await context.newPage();
-  await openOS(victim);
-  const canaryTab = await desk.evaluate(
-    (p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)!.hostTab),
-    canary,
-  );
-  let crashed = false;
-  victim.on('crash', () => {
-    crashed = true;
-  });
-  const canaryBefore = await desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary);
-  const pid = await desk.evaluate(() =>
-    window.agentos!.spawn('bomb', undefined, {
-      source:
-        'export default async function main() { const a = []; for (let n = 0; ; n++) a.push(new Array(4e6).fill(n + 0.5)); }',
-    }),
-  );
-  const bombTab = await desk.evaluate(
-    (p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)!.hostTab),
-    pid,
-  );
-  expect(bombTab).not.toBe(canaryTab);
-  const exit = await desk.evaluate((p) => window.agentos!.wait(p, 90_000), pid);
-  // Chromium ends the whole renderer process when a worker's heap overflows: the tab hosting it is gone.
-  expect(crashed).toBe(true);
-  expect(exit.exitCode).toBe(129);
-  expect(exit.exitReason).toMatch(/host tab/);
-  await expect
-    .poll(() => desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary))
-    .toBeGreaterThan(canaryBefore);
-  results['memory bomb'] = { blocked: true, p99Ms: 0, detail: null };
-});
-
 test('fuzz: 10,000 random and malformed frames on a port, and 2,000 random syscalls from a sandboxed agent; each answered with a typed error, the kernel serving throughout', async () => {
   test.setTimeout(60_000);
   const canaryBefore = await desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary);
-  const raw = await desk.evaluate(async () => {
-    const port = (window.agentos as unknown as { sys: { port: MessagePort } }).sys.port;
-    const answers = new Map<number, { ok: boolean; error?: { code: string } }>();
-    const orig = port.onmessage;
-    port.onmessage = (ev) => {
-      if (ev.data?.t === 'ret' && ev.data.id >= 5_000_000) answers.set(ev.data.id, ev.data);
-      else orig?.call(port, ev);
-    };
-    let seed = 4242;
-    const rnd = () => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed / 0x7fffffff;
-    };
-    const names = [
-      'spawn',
-      'kill',
-      'wait',
-      'ps',
-      'nop',
-      'exit',
-      'boot',
-      'bus.send',
-      'bus.publish',
-      'tools.call',
-      'tools.register',
-      'memory.remember',
-      'memory.recall',
-      'context.allocate',
-      'models.load',
-      'sched.policy',
-      'renice',
-      'grant',
-      'revoke',
-      'embed.allow',
-      'permission.answer',
-      'tools.result',
-      '__proto__',
-      'constructor',
-      'toString',
-      'x'.repeat(5000),
-      '',
-    ];
-    const values = (): unknown => {
-      const r = rnd();
-      if (r < 0.1) return null;
-      if (r < 0.2) return Math.floor(rnd() * 1e9) - 5e8;
-      if (r < 0.3) return 'x'.repeat(Math.floor(rnd() * 100));
-      if (r < 0.4) return [values(), values()];
-      if (r < 0.5)
-        return JSON.parse('{"__proto__": {"polluted": 1}, "constructor": {"prototype": {"polluted": 1}}}');
-      if (r < 0.6) return { pid: Math.floor(rnd() * 10) - 2, task: rnd() < 0.5 ? 'x' : 5, fd: 1, data: 'd' };
-      if (r < 0.7) return { messages: [{ role: 'user', content: rnd() < 0.5 ? 'hi' : 7 }], model: 'nope' };
-      return undefined;
-    };
-    let withId = 0;
-    for (let i = 0; i < 10_000; i++) {
-      const id = 5_000_000 + i;
-      const r = rnd();
-      let frame: unknown;
-      if (r < 0.1) frame = values();
-      else if (r < 0.2) frame = { t: 'cancel', id: rnd() < 0.5 ? id : 'x' };
-      else {
-        frame = {
-          t: rnd() < 0.9 ? 'call' : 'ret',
-          id,
-          name: names[Math.floor(rnd() * names.length)],
-          args: values(),
-        };
-        withId++;
-      }
-      port.postMessage(frame);
-    }
-    const t0 = performance.now();
-    while (answers.size < withId * 0.85 && performance.now() - t0 < 10_000)
-      await new Promise((r) => setTimeout(r, 50));
-    port.onmessage = orig;
-    const codes = new Set<string>();
-    for (const a of answers.values()) if (!a.ok) codes.add(a.error!.code);
-    return {
-      withId,
-      answered: answers.size,
-      codes: [...codes],
-      polluted: ({} as { polluted?: unknown }).polluted ?? null,
-    };
-  });
+  // The same generator as the unit fuzz test (tests/contract/fuzz-frames.ts), here on a tab's port.
+  const names = [
+    'spawn',
+    'kill',
+    'wait',
+    'ps',
+    'nop',
+    'exit',
+    'boot',
+    'bus.send',
+    'bus.publish',
+    'tools.call',
+    'tools.register',
+    'memory.remember',
+    'memory.recall',
+    'context.allocate',
+    'models.load',
+    'sched.policy',
+    'renice',
+    'grant',
+    'revoke',
+    'embed.allow',
+    'permission.answer',
+    'tools.result',
+    '__proto__',
+    'constructor',
+    'toString',
+    'x'.repeat(5000),
+    '',
+  ];
+  const { json, withId } = fuzzFrames({ seed: 4242, count: 10_000, idBase: 5_000_000, names });
+  const raw = await desk.evaluate(
+    async ({ json, withId }) => {
+      const port = (window.agentos as unknown as { sys: { port: MessagePort } }).sys.port;
+      const answers = new Map<number, { ok: boolean; error?: { code: string } }>();
+      const orig = port.onmessage;
+      port.onmessage = (ev) => {
+        if (ev.data?.t === 'ret' && ev.data.id >= 5_000_000) answers.set(ev.data.id, ev.data);
+        else orig?.call(port, ev);
+      };
+      for (const frame of JSON.parse(json) as unknown[]) port.postMessage(frame);
+      const t0 = performance.now();
+      while (answers.size < withId * 0.85 && performance.now() - t0 < 10_000)
+        await new Promise((r) => setTimeout(r, 50));
+      port.onmessage = orig;
+      const codes = new Set<string>();
+      for (const a of answers.values()) if (!a.ok) codes.add(a.error!.code);
+      return {
+        withId,
+        answered: answers.size,
+        codes: [...codes],
+      };
+    },
+    { json, withId },
+  );
   expect(raw.answered).toBeGreaterThan(raw.withId * 0.85);
   for (const c of raw.codes)
     expect(['EINVAL', 'ENOSYS', 'ESRCH', 'EPERM', 'E2BIG', 'ENOENT', 'ETIMEDOUT', 'EAGAIN']).toContain(c);
-  expect(raw.polluted).toBeNull();
+  // The frames went to the kernel: its realm (the SharedWorker), not this page's, is where pollution would show.
+  expect(await kernelPollution()).toEqual({ kernelRealm: true, polluted: [] });
 
   // From inside the sandbox: random syscalls through the SDK, many in flight at once.
   const FUZZER = `export default async function main(ctx) {
@@ -289,11 +256,49 @@ test('fuzz: 10,000 random and malformed frames on a port, and 2,000 random sysca
   expect(agent.out.n).toBe(2000);
   for (const c of Object.keys(agent.out.codes))
     expect(['EINVAL', 'ENOSYS', 'ESRCH', 'EPERM', 'E2BIG', 'ENOENT', 'EAGAIN', 'EDQUOT']).toContain(c);
+  expect(await kernelPollution()).toEqual({ kernelRealm: true, polluted: [] });
   // The kernel still serves the desktop and the canary.
   expect(await desk.evaluate(() => window.agentos!.call('nop', {}))).toBeNull();
   await expect
     .poll(() => desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary))
     .toBeGreaterThan(canaryBefore);
+});
+
+test('blocked: a memory bomb takes down only the worker’s own tab; the kernel, the desktop and the canary carry on', async () => {
+  test.setTimeout(120_000);
+  // A second host tab, with no agents yet: the bomb is placed there (least loaded), the canary stays where it is.
+  const victim = await context.newPage();
+  await openOS(victim);
+  const canaryTab = await desk.evaluate(
+    (p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)!.hostTab),
+    canary,
+  );
+  const canaryBefore = await desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary);
+  const pid = await desk.evaluate(() =>
+    window.agentos!.spawn('bomb', undefined, {
+      source:
+        'export default async function main() { const a = []; for (let n = 0; ; n++) a.push(new Array(4e6).fill(n + 0.5)); }',
+    }),
+  );
+  const bombTab = await desk.evaluate(
+    (p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)!.hostTab),
+    pid,
+  );
+  expect(bombTab).not.toBe(canaryTab);
+  const exit = await desk.evaluate((p) => window.agentos!.wait(p, 90_000), pid);
+  // Two protections race, and either one winning is the attack blocked: Chromium ends the whole
+  // renderer when a worker's heap overflows (the host tab is gone: 129), or the kernel's heartbeat
+  // finds the allocating loop unresponsive first and kills it (137). Which wins depends on the machine.
+  if (exit.exitCode === 129) {
+    expect(exit.exitReason).toMatch(/host tab/);
+  } else {
+    expect(exit.exitCode, `unexpected exit: ${exit.exitReason}`).toBe(137);
+    expect(exit.exitReason).toMatch(/heartbeat/);
+  }
+  await expect
+    .poll(() => desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary))
+    .toBeGreaterThan(canaryBefore);
+  results['memory bomb'] = { blocked: true, p99Ms: 0, detail: null };
 });
 
 test('nothing reached the exfiltration server during the suite', () => {

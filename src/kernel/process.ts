@@ -6,20 +6,21 @@
  *                     ▼
  *                   exited (exit code; 128+n for signals, 129 for a lost host)
  */
+
+import { SysError } from '../abi/errors';
+import {
+  type AgentBoot,
+  type CallFrame,
+  EXIT_HOST_LOST,
+  EXIT_KILL,
+  EXIT_TERM,
+  type Exit,
+  type ProcInfo,
+  type ProcState,
+} from '../abi/protocol';
 import type { Capabilities } from './access-control';
-import { SysError } from './errors';
-import type { AgentBoot, CallFrame, ProcInfo, ProcState } from './protocol';
 
-export const EXIT_TERM = 143;
-export const EXIT_KILL = 137;
-export const EXIT_HOST_LOST = 129;
 const OUTPUT_KEEP = 64 * 1024;
-
-export interface Exit {
-  pid: number;
-  exitCode: number;
-  exitReason: string | null;
-}
 
 export class Process {
   readonly info: ProcInfo;
@@ -222,3 +223,5 @@ export class ProcessTable {
     return false;
   }
 }
+
+export { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit };

@@ -5,7 +5,7 @@
  * (never pinned ones, never the most recent) and returns what it replaced, so
  * the caller can move it down to the episodic log: nothing is lost.
  */
-import type { ChatMessage } from '../kernel/engine';
+import type { ChatMessage } from '../models/engine';
 
 export interface StmEntry {
   id: number;

@@ -3,11 +3,11 @@
  * the kernel; from then on the agent speaks only to the kernel. It asks the
  * kernel what to run (boot), loads the program, runs it, and reports its exit.
  */
-import { SysError } from '../kernel/errors';
-import type { AgentBoot } from '../kernel/protocol';
+import { SysError } from '../abi/errors';
+import type { AgentBoot } from '../abi/protocol';
+import { SyscallClient } from '../abi/syscall-client';
 import { sealAgentScope } from './sandbox';
 import { type AgentProgram, createContext, ExitRequest } from './sdk';
-import { SyscallClient } from './syscall-client';
 
 /** Built-in programs, loaded on demand so an agent only fetches what it runs. */
 const BUILTINS: Record<string, () => Promise<{ default: AgentProgram }>> = {

@@ -3,8 +3,8 @@
  * through syscalls to the kernel; the SDK only gives them a friendly shape
  * (the model API mirrors OpenAI's chat.completions.create, as WebLLM's does).
  */
-import type { Capabilities } from '../kernel/access-control';
-import type { Envelope } from '../kernel/bus';
+
+import type { Capabilities } from '../abi/capabilities';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -13,13 +13,11 @@ import type {
   ModelInfo,
   ToolSpec,
   Usage,
-} from '../kernel/engine';
-import { collect } from '../kernel/engine';
-import { SysError } from '../kernel/errors';
-import type { Exit } from '../kernel/process';
-import type { AgentBoot, ProcInfo, SignalFrame } from '../kernel/protocol';
-import type { RecallHit } from '../memory/long-term';
-import type { SyscallClient } from './syscall-client';
+} from '../abi/chat';
+import { collect } from '../abi/chat';
+import { SysError } from '../abi/errors';
+import type { AgentBoot, Envelope, Exit, ProcInfo, RecallHit, SignalFrame } from '../abi/protocol';
+import type { SyscallClient } from '../abi/syscall-client';
 
 export interface SpawnOptions {
   program?: string;
@@ -163,6 +161,36 @@ export function createContext(
     else if (sig === 'TERM') terminate(143);
   };
 
+  // Every tool this agent serves shares ONE receive loop on the 'tools' topic: a loop per tool would
+  // take the other tools' requests off the queue and drop them.
+  const served = new Map<string, (args: Record<string, unknown>) => unknown>();
+  let serving = false;
+  const answer = async (m: Envelope): Promise<void> => {
+    const { tool, args } = (m.body ?? {}) as { tool?: string; args?: Record<string, unknown> };
+    const handler = typeof tool === 'string' ? served.get(tool) : undefined;
+    const body = await Promise.resolve()
+      .then(() => {
+        if (!handler) throw new SysError('ENOENT', `this agent serves no tool "${tool}"`);
+        return handler(args ?? {});
+      })
+      .then(
+        (value) => ({ ok: true, value }),
+        (e: unknown) => ({ ok: false, error: String((e as Error)?.message ?? e) }),
+      );
+    await sys.call('bus.reply', { correlation: m.correlation, body }).catch(() => {});
+  };
+  const startServing = (): void => {
+    if (serving) return;
+    serving = true;
+    void (async () => {
+      for (;;) {
+        const m = await sys.call<Envelope>('bus.recv', { topic: 'tools' }).catch(() => null);
+        // Calls are answered concurrently: one slow tool does not hold up the others.
+        if (m?.correlation) void answer(m);
+      }
+    })();
+  };
+
   async function create(
     req: ChatRequest,
     opts?: { signal?: AbortSignal },
@@ -229,22 +257,8 @@ export function createContext(
       call: (name, args) => sys.call('tools.call', { name, args }),
       serve: async (def, handler) => {
         await sys.call('tools.register', def);
-        void (async () => {
-          // Tool calls arrive as requests on the 'tools' topic; the reply carries the result or the error.
-          for (;;) {
-            const m = await sys.call<Envelope>('bus.recv', { topic: 'tools' }).catch(() => null);
-            if (!m?.correlation) continue;
-            const { tool, args } = m.body as { tool: string; args: Record<string, unknown> };
-            if (tool !== def.name) continue;
-            const body = await Promise.resolve()
-              .then(() => handler(args))
-              .then(
-                (value) => ({ ok: true, value }),
-                (e: unknown) => ({ ok: false, error: String((e as Error)?.message ?? e) }),
-              );
-            await sys.call('bus.reply', { correlation: m.correlation, body }).catch(() => {});
-          }
-        })();
+        served.set(def.name, handler);
+        startServing();
       },
     },
     bus: {

@@ -4,12 +4,12 @@
  * the default-model setting, and the terminal's `load <webllm id>`.
  */
 import { describe, expect, it } from 'vitest';
-import { DefaultModel, type SavedDefault } from '../../src/kernel/default-model';
-import { fitModels } from '../../src/kernel/engines/webllm';
-import { SysError } from '../../src/kernel/errors';
-import { ModelPool } from '../../src/kernel/model-pool';
-import type { KernelEvent } from '../../src/kernel/protocol';
+import { SysError } from '../../src/abi/errors';
+import type { KernelEvent } from '../../src/abi/protocol';
 import { ShortTermMemory } from '../../src/memory/short-term';
+import { DefaultModel, type SavedDefault } from '../../src/models/default-model';
+import { fitModels } from '../../src/models/engines/webllm';
+import { ModelPool } from '../../src/models/pool';
 import { runLine, type Terminal } from '../../src/shell/apps/terminal/commands';
 import {
   type DeviceFacts,

@@ -6,8 +6,8 @@
  * makes it ask the user (the chat shows "Allow … for this chat?") instead of
  * failing in silence.
  */
-import type { ChatMessage, ToolSpec } from '../../kernel/engine';
-import { SysError } from '../../kernel/errors';
+import type { ChatMessage, ToolSpec } from '../../abi/chat';
+import { SysError } from '../../abi/errors';
 import type { AgentContext } from '../sdk';
 import { type ChatAgentArgs, type ChatControl, type TurnStatus, turnEnd } from './chat-protocol';
 

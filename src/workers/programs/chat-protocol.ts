@@ -5,7 +5,7 @@
  * finished" (OSC 133;D;<status>, from shell integration), so any reader of its
  * output can tell the turns apart.
  */
-import type { ChatMessage, ToolSpec } from '../../kernel/engine';
+import type { ChatMessage, ToolSpec } from '../../abi/chat';
 
 export type ChatControl =
   /** A follow-up. `offer`: tools the user has that fit it, which the agent may ask to be allowed. */

@@ -3,8 +3,9 @@
  * the answer to stdout, runs the tool calls the model makes, feeds back their
  * results, and stops when the model answers without calling a tool.
  */
-import type { ChatMessage, ToolSpec } from '../../kernel/engine';
-import { SysError } from '../../kernel/errors';
+
+import type { ChatMessage, ToolSpec } from '../../abi/chat';
+import { SysError } from '../../abi/errors';
 import type { AgentContext } from '../sdk';
 
 const MAX_STEPS = 8;
@@ -66,12 +67,7 @@ export default async function llmAgent(ctx: AgentContext): Promise<number> {
   return 1;
 }
 
-/** Tools relevant to the task; none until the tool registry exists (ENOSYS). */
+/** The tools closest to the task in meaning: only those it may call are found. */
 async function discoverTools(ctx: AgentContext): Promise<ToolSpec[]> {
-  try {
-    return (await ctx.tools.search(ctx.task, 5)) as ToolSpec[];
-  } catch (e) {
-    if (SysError.is(e, 'ENOSYS')) return [];
-    throw e;
-  }
+  return (await ctx.tools.search(ctx.task, 5)) as ToolSpec[];
 }

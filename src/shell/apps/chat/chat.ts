@@ -8,10 +8,8 @@
  */
 import { css, html, nothing } from 'lit';
 import { unsafeHTML } from 'lit/directives/unsafe-html.js';
-import type { ToolSpec } from '../../../kernel/engine';
-import type { CatalogEntry } from '../../../kernel/model-pool';
-import type { PermissionAsk } from '../../../kernel/permissions';
-import type { KernelEvent } from '../../../kernel/protocol';
+import type { ToolSpec } from '../../../abi/chat';
+import type { CatalogEntry, KernelEvent, PermissionAsk } from '../../../abi/protocol';
 import {
   CHAT_AGENT,
   type ChatAgentArgs,

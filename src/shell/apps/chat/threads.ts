@@ -6,7 +6,7 @@
  * the thread's history starts it again.
  */
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
-import type { ChatMessage } from '../../../kernel/engine';
+import type { ChatMessage } from '../../../abi/chat';
 
 export interface ChatItem {
   kind: 'user' | 'assistant' | 'tool' | 'error';

@@ -4,7 +4,7 @@
  * sites allowed to embed this OS, and the audit trail.
  */
 import { html } from 'lit';
-import type { ProcInfo } from '../../../kernel/protocol';
+import type { ProcInfo } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { applyTheme, savedTheme, THEME_KEY, type Theme } from '../../theme';
 import { AppElement } from '../app';

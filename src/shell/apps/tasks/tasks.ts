@@ -4,7 +4,7 @@
  * chart of tokens per second across all agents.
  */
 import { css, html, svg } from 'lit';
-import type { KernelEvent, ProcInfo } from '../../../kernel/protocol';
+import type { KernelEvent, ProcInfo } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
 

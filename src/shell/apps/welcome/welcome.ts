@@ -7,7 +7,7 @@
  * model for new agents.
  */
 import { css, html, nothing } from 'lit';
-import type { KernelEvent } from '../../../kernel/protocol';
+import type { KernelEvent } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
 import { formatBytes, formatSeconds, type Measured, measureDevice, Rate } from './device';
