@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.mjs';
+import { durableBench } from './durable.mjs';
 
 const PORT = Number(process.env.BENCH_PORT ?? 4180);
 const only = process.argv.slice(2);
@@ -104,6 +105,7 @@ try {
   page.setDefaultTimeout(0);
   const results = await page.evaluate((o) => window.runBench(o), only);
   if (!only.length || only.includes('boot')) Object.assign(results, await bootBench(browser));
+  if (!only.length || only.includes('durable')) Object.assign(results, await durableBench(browser, PORT));
   const meta = {
     _meta: {
       date: new Date().toISOString(),

@@ -17,6 +17,8 @@ export const ERRNO = {
   ECHILD: 'no child process',
   E2BIG: 'argument too large',
   EPROTO: 'protocol error',
+  /** The tab that served the call (a hosted engine, a page's tool) went away mid-call: safe reads may be retried. */
+  EHOSTDOWN: 'the tab serving it went away',
 } as const;
 
 export type Errno = keyof typeof ERRNO;

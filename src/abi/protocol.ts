@@ -93,9 +93,22 @@ export interface AgentBoot {
   /** ES module source, when the program was given as text rather than a name or URL. */
   source: string | null;
   args: unknown;
+  /** Its last checkpoint when it starts again (after a move or the OS reopening); null on a first start. */
+  restored?: unknown;
+  /** The seq of that checkpoint (0: none). */
+  restoredSeq?: number;
 }
 
-export type ProcState = 'ready' | 'running' | 'waiting' | 'suspended' | 'exited';
+/** migrating: its host tab went, it waits for another; sleeping: no tab can host it (the OS closed); resuming: starting again from its checkpoint. */
+export type ProcState =
+  | 'ready'
+  | 'running'
+  | 'waiting'
+  | 'suspended'
+  | 'migrating'
+  | 'sleeping'
+  | 'resuming'
+  | 'exited';
 
 export interface ProcInfo {
   pid: number;
@@ -111,6 +124,10 @@ export interface ProcInfo {
   hostTab: string | null;
   restart: 'never' | 'on-host-loss';
   restarts: number;
+  /** Times it moved to another tab (its host tab closed or crashed). */
+  migrations?: number;
+  /** Its last acknowledged checkpoint. */
+  checkpoint?: { seq: number; at: number; bytes: number } | null;
   /** It was running when the OS closed: `restart` starts it again under the same pid. */
   restartable?: boolean;
   /** The model of its last request. */
@@ -126,7 +143,8 @@ export interface ProcInfo {
 export type KernelEvent =
   | { type: 'proc'; proc: ProcInfo }
   | { type: 'output'; pid: number; fd: 1 | 2; data: string }
-  | { type: 'tabs'; count: number }
+  /** hosts: tabs that can host agents; agents: processes not exited (for the beforeunload question). */
+  | { type: 'tabs'; count: number; hosts?: number; agents?: number }
   /** An agent asks the user for more capabilities; a tab shows it and answers with permission.answer. */
   | { type: 'ask'; ask: PermissionAsk }
   | { type: 'ask.done'; id: number; answer: 'once' | 'always' | 'deny' }

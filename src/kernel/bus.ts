@@ -291,6 +291,25 @@ export class MessageBus {
     });
   }
 
+  /**
+   * Puts messages a process had received back at the front of its mailbox, in
+   * their order (it moved to another tab before it checkpointed them). They are
+   * not counted against the capacity: they were admitted once already.
+   */
+  putBack(pid: number, es: Envelope[]): void {
+    if (!es.length) return;
+    const b = this.box(pid);
+    const rest = [...es];
+    // A receiver already waiting (the new life's first recv) gets the oldest.
+    while (rest.length) {
+      const i = b.receivers.findIndex((r) => r.match(rest[0]!));
+      if (i < 0) break;
+      const [r] = b.receivers.splice(i, 1);
+      r!.resolve(rest.shift()!);
+    }
+    b.queue.unshift(...rest);
+  }
+
   /** A process exited: its mailbox, names and subscriptions go; those waiting on it learn why. */
   exit(pid: number): void {
     const b = this.boxes.get(pid);

@@ -11,6 +11,7 @@ import type { Capabilities } from '../abi/capabilities';
 import type { CallFrame, KernelEvent } from '../abi/protocol';
 import { type EpisodeKind, EpisodicLog } from '../memory/episodic';
 import { MemoryService } from '../memory/service';
+import { ShortTermStore } from '../memory/short-term-store';
 import { ContextBudget } from '../models/context-budget';
 import { DEFAULT_MODEL_KEY, DefaultModel, type SavedDefault } from '../models/default-model';
 import { WorkerEmbedder } from '../models/engines/worker-engine';
@@ -19,7 +20,9 @@ import { McpServers } from '../tools/mcp';
 import { ToolRegistry } from '../tools/registry';
 import { USER_CAPS } from './access-control';
 import { MessageBus } from './bus';
+import type { KvStore } from './checkpoints';
 import { type Caller, Dispatcher, type SyscallTable } from './dispatch';
+import { Durable } from './durable';
 import { grant } from './grants';
 import { Lifecycle } from './lifecycle';
 import { PermissionRequests } from './permissions';
@@ -69,6 +72,8 @@ export class Kernel {
   readonly budget: ContextBudget;
   /** Each agent's short-term memory (working context). */
   readonly working: WorkingMemories;
+  /** Checkpoints, delivered messages, the crash-loop guard and the resume setting (issue 15). */
+  readonly durable: Durable;
   /** Agents' requests to the user, and the standing grants "always" made. */
   readonly asks: PermissionRequests;
   /** The saved state across sessions; null where the kernel keeps none (dedicated kernels, tests). */
@@ -92,16 +97,25 @@ export class Kernel {
       { locks, beatTimeoutMs: opts.beatTimeoutMs ?? 15_000 },
       {
         call: (tab, frame) => this.userCall(tab, frame),
-        hostLost: (p, why) => this.life.hostLost(p, why),
+        hostLost: (p, why, how) => this.life.hostLost(p, why, how),
         workerDied: (tab, pid, incarnation, reason) => this.life.workerDied(tab, pid, incarnation, reason),
         // Perhaps the last tab: write out the episodic log while the kernel still runs.
         bye: () => void this.memoryService?.then((m) => m.onBye()).catch(() => {}),
         // The last tab: the kernel's worker goes with it, so what is unsaved is written now.
         allGone: () => void this.flushState(),
         hostAdded: () => this.life.schedule(),
+        agents: () => this.procs.all().filter((p) => p.alive).length,
       },
     );
-    this.working = new WorkingMemories(this);
+    // durable: short-term memories on disk only where the kernel keeps its state.
+    this.working = new WorkingMemories(this, opts.persist ? new ShortTermStore(() => this.kv()) : null);
+    this.durable = new Durable({
+      kv: () => this.kv(),
+      stmLoaded: (pid) => this.working.loaded(pid),
+      log: (pid, kind, text, data) => this.log(pid, kind, text, data),
+      changed: (p) => this.changed(p),
+      saveSoon: () => this.session?.soon(),
+    });
     this.life = new Lifecycle(
       {
         procs: this.procs,
@@ -116,6 +130,8 @@ export class Kernel {
         dispatch: (caller, frame, port, streams) => this.dispatch.call(caller, frame, port, streams),
         changed: (p) => this.changed(p),
         exited: (pid) => this.working.drop(pid),
+        durable: this.durable,
+        freshMemory: (pid) => this.working.fresh(pid),
       },
       {
         killGraceMs: opts.killGraceMs ?? 2000,
@@ -153,6 +169,10 @@ export class Kernel {
           procs: this.procs,
           standing: this.asks.standing,
           embedOrigins: this.embedOrigins,
+          resumeOnOpen: () => this.durable.resumeOnOpen,
+          setResumeOnOpen: (on) => {
+            this.durable.resumeOnOpen = on;
+          },
           enqueue: (p) => this.life.enqueue(p),
           schedule: () => this.life.schedule(),
           log: (pid, kind, text) => this.log(pid, kind, text),
@@ -205,6 +225,20 @@ export class Kernel {
     return this.memoryService;
   }
 
+  /** The OS's IndexedDB `kv` store, as checkpoints and short-term memory use it. */
+  private async kv(): Promise<KvStore> {
+    const { db } = await this.memory();
+    return {
+      get: (key) => db.get('kv', key),
+      put: async (key, value) => {
+        // 'strict': acknowledged once the write is flushed to disk, not only handed to the OS.
+        const tx = db.transaction('kv', 'readwrite', { durability: 'strict' });
+        await Promise.all([tx.store.put(value, key), tx.done]);
+      },
+      delete: (key) => db.delete('kv', key),
+    };
+  }
+
   /** Starts an embedder (transformers.js, or the offline one) in an engine worker of a host tab. */
   hostEmbedder(kind: string, options: unknown): Promise<WorkerEmbedder> {
     return this.tabs.hostWorker(`embedder:${kind}`, 'the embedder', (port) =>
@@ -224,6 +258,8 @@ export class Kernel {
   /** A process changed: the tabs are told, the session saved soon. */
   changed(p: Process): void {
     this.emit({ type: 'proc', proc: p.info });
+    // The tabs' beforeunload question depends on how many agents live: tell them when that changes.
+    this.tabs.agentsChanged();
     this.session?.soon();
   }
 

@@ -3,7 +3,8 @@
  * from another origin fetched by the kernel), the start queue (most urgent
  * first, on the least-loaded host tab), boot, signals, suspend/resume, wait,
  * heartbeats (a busy loop is killed), exit, and what happens when its host tab
- * is lost (restarted, or exited as restartable when the OS closes).
+ * is lost (durable, issue 15: it moves to another tab from its last checkpoint,
+ * or sleeps until one can host it; see migration.ts for the policy).
  */
 import type { Capabilities } from '../abi/capabilities';
 import { SysError } from '../abi/errors';
@@ -16,6 +17,8 @@ import type { ToolRegistry } from '../tools/registry';
 import { deriveChild, mayReachOrigin, originOf } from './access-control';
 import type { MessageBus } from './bus';
 import type { Caller } from './dispatch';
+import type { Durable } from './durable';
+import { type Decision, type LossHow, waitingState } from './migration';
 import { widen } from './permissions';
 import { type Counters, type Endpoint, internalError, post, refuseMalformed } from './ports';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, type ProcessTable } from './process';
@@ -49,6 +52,10 @@ export interface LifecycleDeps {
   changed(p: Process): void;
   /** A process exited: drop what the kernel kept for it elsewhere (short-term memory). */
   exited(pid: number): void;
+  /** Checkpoints, delivered messages and the crash-loop guard (issue 15). */
+  durable: Durable;
+  /** A process's first life: nothing of its short-term memory is on disk to read back. */
+  freshMemory(pid: number): void;
 }
 
 export interface SpawnOptions {
@@ -56,6 +63,7 @@ export interface SpawnOptions {
   source?: string;
   priority?: number;
   args?: unknown;
+  /** 'on-host-loss' (the default): it moves to another tab when its host goes; 'never' opts out. */
   restart?: 'never' | 'on-host-loss';
 }
 
@@ -116,7 +124,7 @@ export class Lifecycle {
       args: options.args ?? null,
       priority,
       capabilities: caps,
-      restart: options.restart ?? 'never',
+      restart: options.restart ?? 'on-host-loss', // durable: every agent moves unless it opts out
     });
     this.d.procs.add(p);
     if (caller.kind === 'agent') caller.proc.children.add(p.pid);
@@ -151,6 +159,9 @@ export class Lifecycle {
   }
 
   private start(p: Process, tab: Tab): void {
+    if (p.state === 'sleeping') p.info.state = 'resuming';
+    p.resumedFrom = 0; // set again at boot if this life starts from a checkpoint
+    p.checkpointedThisLife = false;
     const ch = new MessageChannel();
     p.port = ch.port1;
     p.lastBeat = Date.now();
@@ -199,16 +210,25 @@ export class Lifecycle {
     const p = c.proc;
     if (p.booted) throw new SysError('EINVAL', 'already booted');
     const prog = p.info.program;
+    const incarnation = p.incarnation;
     if (p.source === null && /^https?:/i.test(prog) && originOf(prog) !== globalThis.location?.origin)
       p.source = await fetchProgram(prog);
+    // A life after the first: its checkpoint and short-term memory come back from disk.
+    if (p.info.restarts === 0) this.d.freshMemory(p.pid); // a first life: nothing of it on disk yet
+    const resumed =
+      p.info.restarts > 0 ? await this.d.durable.restoreLife(p) : { restored: null, restoredSeq: 0 };
+    // Killed, or moved again, while its state was read: this boot is void (and `starting` already settled).
+    if (!p.alive || p.incarnation !== incarnation || p.booted)
+      throw new SysError('ESRCH', `process ${p.pid} ended or moved while it started`);
     p.booted = true;
     if (p.bootTimer) clearTimeout(p.bootTimer);
     p.bootTimer = null;
     this.starting--;
-    if (p.state === 'ready') p.info.state = 'running';
+    if (p.state === 'ready' || p.state === 'migrating' || p.state === 'resuming' || p.state === 'sleeping')
+      p.info.state = 'running';
     this.d.changed(p);
     this.schedule();
-    return p.boot();
+    return { ...p.boot(), ...resumed };
   }
 
   /** The process `pid`, if the caller may act on it (EPERM otherwise, ESRCH if none). */
@@ -306,8 +326,18 @@ export class Lifecycle {
     return null;
   }
 
-  /** Starts a restartable process again, under its own pid (the user's `restart`). */
+  /** Starts a restartable process again, under its own pid (the user's `restart`); wakes a sleeping one. */
   restart(p: Process): null {
+    if (p.state === 'sleeping' && !p.port) {
+      // durable: a sleeping agent (the user chose not to resume on open) wakes from its checkpoint.
+      this.startQueue.remove((j) => j.proc === p);
+      p.info.state = 'resuming';
+      this.d.log(p.pid, 'migrate', 'resumed by the user');
+      this.enqueue(p);
+      this.d.changed(p);
+      this.schedule();
+      return null;
+    }
     if (p.alive) throw new SysError('EAGAIN', `process ${p.pid} is running`);
     if (!p.info.restartable) throw new SysError('EINVAL', `process ${p.pid} is not restartable`);
     p.revive();
@@ -321,12 +351,24 @@ export class Lifecycle {
 
   exit(p: Process, code: number, reason: string | null): void {
     if (!p.alive) return;
+    // durable: a life resumed from a checkpoint that failed before checkpointing again is tried once more.
+    if (code === 1 && p.resumedFrom > 0 && !p.checkpointedThisLife) {
+      const d = this.d.durable.migration.onResumeCrash(p.pid);
+      if (d.action === 'migrate') {
+        this.d.log(p.pid, 'checkpoint', `crashed on resume (${reason ?? 'exit 1'}): trying once more`);
+        this.requeue(p, 'migrating', 'restarting from the same checkpoint after a crash on resume');
+        return;
+      }
+      if (d.action === 'exit') reason = `${reason ?? 'exit 1'}; ${d.reason}`;
+    }
     if (!p.booted && p.port) this.starting--;
     p.markExited(code, reason);
     this.d.budget().releaseAll(p.pid);
     this.d.bus.exit(p.pid);
     this.d.tools.removeSource(`agent:${p.pid}`);
     this.d.exited(p.pid);
+    // Its life is over for good: what was kept to resume it goes (a restartable one starts fresh anyway).
+    this.d.durable.forget(p.pid);
     this.d.log(p.pid, 'exit', `exited with code ${code}${reason ? ` (${reason})` : ''}`, { code, reason });
     this.releaseWorker(p);
     this.startQueue.remove((j) => j.proc === p);
@@ -348,32 +390,61 @@ export class Lifecycle {
     p.hostTabId = null;
   }
 
-  hostLost(p: Process, why: string): void {
+  /** Its host tab went (closed, or crashed): it moves, sleeps, or exits, as migration.ts decides. */
+  hostLost(p: Process, why: string, how: LossHow = 'crashed'): void {
     if (!p.alive) return;
-    if (p.info.restart === 'on-host-loss') {
-      if (!p.booted && p.port) this.starting--;
-      for (const c of p.streams.values()) c.abort();
-      p.streams.clear();
-      p.held.length = 0;
-      p.blocking = 0;
-      if (p.bootTimer) clearTimeout(p.bootTimer);
-      p.port?.close();
-      p.port = null;
-      p.hostTabId = null;
-      p.info.hostTab = null;
-      p.booted = false;
-      p.info.state = 'ready';
-      p.info.restarts++;
-      this.enqueue(p);
-      this.d.changed(p);
-      this.schedule();
-    } else {
-      p.hostTabId = null;
-      // With its last tab the OS is closing: the agent did nothing wrong, and may be started again.
-      const osClosing = !this.d.tabs.anyOpen();
-      if (osClosing) p.info.restartable = true;
-      this.exit(p, EXIT_HOST_LOST, osClosing ? `the OS was closed while it ran; restartable (${why})` : why);
+    p.hostTabId = null;
+    const hostsLeft = !!this.d.tabs.pickHost();
+    const osClosing = !this.d.tabs.anyOpen();
+    const d: Decision = this.d.durable.migration.onHostLost(
+      { pid: p.pid, restart: p.info.restart, checkpointSeq: p.info.checkpoint?.seq ?? 0 },
+      how,
+      hostsLeft,
+      osClosing,
+      why,
+    );
+    if (d.action === 'exit') {
+      if (d.restartable) p.info.restartable = true;
+      if (!d.restartable && how === 'crashed' && p.info.restart !== 'never')
+        this.d.log(p.pid, 'checkpoint', d.reason);
+      this.exit(p, EXIT_HOST_LOST, d.reason);
+      return;
     }
+    const state = waitingState(d.action, hostsLeft);
+    this.requeue(
+      p,
+      state,
+      state === 'sleeping'
+        ? `${why}: no tab can host it now; sleeping until one can (checkpoint ${p.info.checkpoint?.seq ?? 'none'})`
+        : `${why}: moving to another tab from checkpoint ${p.info.checkpoint?.seq ?? 'none'}`,
+    );
+  }
+
+  /** Puts a process whose worker is gone back in the start queue (same pid, mailbox, reservations, capabilities). */
+  private requeue(p: Process, state: 'migrating' | 'sleeping', why: string): void {
+    if (!p.booted && p.port) this.starting--;
+    for (const c of p.streams.values()) c.abort();
+    p.streams.clear();
+    p.held.length = 0;
+    p.blocking = 0;
+    if (p.bootTimer) clearTimeout(p.bootTimer);
+    if (p.killTimer) clearTimeout(p.killTimer);
+    p.bootTimer = p.killTimer = null;
+    this.releaseWorker(p);
+    // Messages it took but had not checkpointed go back to its mailbox, for the life that resumes from that checkpoint.
+    const back = this.d.durable.takeUnacked(p.pid);
+    // (Its short-term memory stays as the kernel holds it: in a live kernel that copy is the newest.)
+    if (p.info.checkpoint) this.d.bus.putBack(p.pid, back);
+    p.info.hostTab = null;
+    p.booted = false;
+    p.incarnation++; // stale reports and replies of the old worker are ignored from here on
+    p.info.state = state;
+    p.info.restarts++;
+    if (state === 'migrating') p.info.migrations = (p.info.migrations ?? 0) + 1;
+    this.d.log(p.pid, 'migrate', why);
+    this.enqueue(p);
+    this.d.changed(p);
+    this.schedule();
   }
 
   workerDied(tab: Tab, pid: number, incarnation: number, reason: string): void {

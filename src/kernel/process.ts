@@ -3,6 +3,7 @@
  *   ready ──boot──▶ running ◀──▶ waiting (blocked in a syscall)
  *     ▲               │  ▲
  *     └─host lost─────┤  └─resume── suspended
+ *   (migrating / sleeping / resuming while it waits for a host: see migration.ts)
  *                     ▼
  *                   exited (exit code; 128+n for signals, 129 for a lost host)
  */
@@ -50,6 +51,12 @@ export class Process {
   output = '';
   killTimer: ReturnType<typeof setTimeout> | null = null;
   bootTimer: ReturnType<typeof setTimeout> | null = null;
+  /** This life started from checkpoint seq (0: from scratch). */
+  resumedFrom = 0;
+  /** It acknowledged a checkpoint in this life (a crash after that is not a crash on resume). */
+  checkpointedThisLife = false;
+  /** A checkpoint failed once (logged once, not on every turn). */
+  checkpointFailed = false;
 
   constructor(init: {
     pid: number;

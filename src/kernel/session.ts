@@ -3,9 +3,9 @@
  * table (with each agent's task, program, capabilities, usage and the tail of
  * its output) and the user's standing grants, in the `kv` store of the OS's
  * IndexedDB. Saved shortly after every change; read once when the kernel starts.
- * Agents that were running when the OS closed come back as restartable, or are
- * restarted at once when their policy says so; their pids (and so their
- * episodic logs) carry on. The session has its own connection to the
+ * Agents that were running when the OS closed resume from their checkpoints
+ * (or sleep, if the user chose so); those that opted out of moving come back
+ * as restartable. Their pids (and so their episodic logs) carry on. The session has its own connection to the
  * database and never opens long-term memory (whose embedder may need a tab).
  */
 
@@ -32,6 +32,8 @@ export interface SavedState {
   standing: Array<[string, Partial<Capabilities>]>;
   /** Embedding origins the user allows, with the most their agents may get. */
   embedOrigins: Array<[string, Partial<Capabilities>]>;
+  /** Whether running agents resume when the OS opens again (Settings; default true). */
+  resumeOnOpen?: boolean;
 }
 
 export function isSavedState(v: unknown): v is SavedState {
@@ -78,6 +80,9 @@ export interface SessionDeps {
   standing: Map<string, Partial<Capabilities>>;
   /** Embedding origins the user allows. */
   embedOrigins: Map<string, Partial<Capabilities>>;
+  /** Whether running agents resume when the OS opens again (durable, issue 15). */
+  resumeOnOpen(): boolean;
+  setResumeOnOpen(on: boolean): void;
   /** Queues a process to start (one whose policy restarts it). */
   enqueue(p: Process): void;
   schedule(): void;
@@ -124,6 +129,7 @@ export class Session {
       })),
       standing: [...this.d.standing],
       embedOrigins: [...this.d.embedOrigins],
+      resumeOnOpen: this.d.resumeOnOpen(),
     };
     await db.put('kv', state, STATE_KEY);
   }
@@ -142,6 +148,7 @@ export class Session {
     procs.reservePids(saved.nextPid);
     for (const [program, rule] of saved.standing) this.d.standing.set(program, rule);
     for (const [origin, caps] of saved.embedOrigins ?? []) this.d.embedOrigins.set(origin, caps);
+    if (typeof saved.resumeOnOpen === 'boolean') this.d.setResumeOnOpen(saved.resumeOnOpen);
     for (const r of saved.procs) {
       if (procs.find(r.info.pid)) continue;
       const p = new Process({
@@ -160,6 +167,8 @@ export class Session {
         startTime: r.info.startTime,
         restarts: r.info.restarts,
         restartable: r.info.restartable ?? false,
+        migrations: r.info.migrations ?? 0,
+        checkpoint: r.info.checkpoint ?? null,
       });
       p.output = r.output;
       procs.add(p);
@@ -168,9 +177,20 @@ export class Session {
         p.info.endTime = r.info.endTime;
         procs.exited(p);
       } else if (r.info.restart === 'on-host-loss') {
+        // durable: it was running (or asleep) when the OS closed; it resumes from its checkpoint unless the user said not to.
         p.info.restarts++;
-        this.d.log(p.pid, 'spawn', 'restarted: the OS was reopened and its policy is on-host-loss');
-        this.d.enqueue(p);
+        if (this.d.resumeOnOpen()) {
+          p.info.state = 'resuming';
+          this.d.log(p.pid, 'migrate', 'the OS was opened again: resuming from its checkpoint');
+          this.d.enqueue(p);
+        } else {
+          p.info.state = 'sleeping';
+          this.d.log(
+            p.pid,
+            'migrate',
+            'the OS was opened again: sleeping until the user resumes it (Settings)',
+          );
+        }
       } else {
         p.markExited(EXIT_HOST_LOST, 'the OS was closed while it ran; restartable');
         p.info.restartable = true;

@@ -7,6 +7,7 @@
  */
 
 import type { ChatRequest } from '../abi/chat';
+import { CHECKPOINT_MAX } from '../abi/checkpoint';
 import { SysError } from '../abi/errors';
 import { CONTEXT_POLICIES } from '../models/context-budget';
 import { addRemoteServer, registerWebLLMModels } from '../models/drivers';
@@ -35,6 +36,7 @@ import type { Process } from './process';
 import * as bus from './sys/bus';
 import * as context from './sys/context';
 import { echoPort, probeGpu } from './sys/debug';
+import * as durable from './sys/durable';
 import * as embed from './sys/embed';
 import { chat } from './sys/llm';
 import * as memory from './sys/memory';
@@ -193,7 +195,29 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
       cap: null,
       who: 'user',
       handler: (k, c, a) => k.life.restart(k.life.visible(c, a.pid)),
-      doc: 'restart(pid): start again, under the same pid, an agent that was running when the OS closed',
+      doc: 'restart(pid): start again, under the same pid, an agent that was running when the OS closed (or wake a sleeping one)',
+    }),
+
+    // ── durable (issue 15): checkpoints, the resume setting, tab visibility ──
+    checkpoint: define(obj({ json: str({ max: CHECKPOINT_MAX }) }), {
+      cap: null,
+      who: 'agent',
+      handler: (k, c, a) => durable.checkpoint(k, c, a.json),
+      doc: 'checkpoint(json): store the caller’s state (JSON text) for its next life; resolves after commit',
+    }),
+
+    'session.settings': define(obj({ resumeOnOpen: opt(bool) }), {
+      cap: null,
+      who: 'user',
+      handler: (k, _c, a) => durable.settings(k, a),
+      doc: 'session.settings({resumeOnOpen?}): whether running agents resume when the OS opens again',
+    }),
+
+    'tab.visibility': define(obj({ hidden: bool }), {
+      cap: null,
+      who: 'user',
+      handler: (k, c, a) => durable.visibility(k, c, a.hidden),
+      doc: 'tab.visibility({hidden}): a hidden tab hosts agents only when no visible tab can',
     }),
 
     grant: define(obj({ pid, permissions: checkPermissions }), {
@@ -716,8 +740,9 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
     subscribe: define(obj({}), {
       cap: null,
       who: 'user',
-      handler: (_k, c) => {
+      handler: (k, c) => {
         user(c).tab.subscribed = true;
+        k.tabs.broadcastTabs(); // durable: a new tab learns how many hosts and agents there are
         return null;
       },
       doc: 'receive kernel events (process changes, output) on this tab',

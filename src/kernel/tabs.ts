@@ -5,7 +5,7 @@
  * the tools a page serves, and the events every subscribed tab is sent.
  * A SharedWorker cannot start workers itself: tabs do it for the kernel.
  */
-import { SysError } from '../abi/errors';
+import { type Errno, SysError } from '../abi/errors';
 import {
   type CallFrame,
   type EventFrame,
@@ -15,13 +15,14 @@ import {
   parseInbound,
 } from '../abi/protocol';
 import type { ToolDef, ToolInfo, ToolRegistry } from '../tools/registry';
+import { chooseHost, type LossHow } from './migration';
 import { PendingCalls } from './pending';
 import { type Counters, type Endpoint, internalError, post, refuseMalformed } from './ports';
 import type { Process } from './process';
 
 /** A worker a tab hosts for the kernel (a model engine, an embedder). */
 export interface HostedWorker {
-  fail(why: string): void;
+  fail(why: string, code?: Errno): void;
   onDispose: (() => void) | null;
 }
 
@@ -36,6 +37,8 @@ export interface Tab {
   streams: Map<number, AbortController>;
   lastBeat: number;
   gone: boolean;
+  /** The page is hidden (throttled): it hosts agents only when no visible tab can. */
+  hidden: boolean;
   /** Tool calls sent to this tab (a tool it serves), waiting for tools.result. */
   toolCalls: PendingCalls<number, unknown>;
 }
@@ -44,8 +47,8 @@ export interface Tab {
 export interface TabHooks {
   /** A syscall from the user's tab. */
   call(tab: Tab, frame: CallFrame): void;
-  /** An agent's host is gone. */
-  hostLost(p: Process, why: string): void;
+  /** An agent's host is gone: closed (said bye) or crashed (no goodbye). */
+  hostLost(p: Process, why: string, how: LossHow): void;
   workerDied(tab: Tab, pid: number, incarnation: number, reason: string): void;
   /** A tab said bye (perhaps the last): write out what is buffered. */
   bye(): void;
@@ -53,6 +56,8 @@ export interface TabHooks {
   allGone(): void;
   /** A host tab came: queued work may start. */
   hostAdded(): void;
+  /** Processes not exited (for the tabs' beforeunload question). */
+  agents(): number;
 }
 
 export interface TabOptions {
@@ -116,7 +121,7 @@ export class Tabs {
             return tab.streams.get(frame.id)?.abort();
           case 'bye':
             this.hooks.bye();
-            return this.gone(tab);
+            return this.gone(tab, 'closed');
           case 'host.died':
             return this.hooks.workerDied(tab, frame.pid, frame.incarnation, frame.reason);
           case 'host.engine.died': {
@@ -136,7 +141,7 @@ export class Tabs {
 
   private add(port: Endpoint, id: string, host: boolean, lock: string | null): Tab {
     const existing = this.byId.get(id);
-    if (existing) this.gone(existing);
+    if (existing) this.gone(existing, 'closed');
     const tab: Tab = {
       id,
       port,
@@ -148,33 +153,37 @@ export class Tabs {
       toolCalls: new PendingCalls(),
       lastBeat: Date.now(),
       gone: false,
+      hidden: false,
     };
     this.byId.set(id, tab);
     if (lock && this.opts.locks) {
       // The tab holds this lock for its whole life; we are granted it when the tab is gone.
-      this.opts.locks.request(lock, () => this.gone(tab)).catch(() => {});
+      // Granted without a goodbye first: the tab crashed (or was discarded).
+      this.opts.locks.request(lock, () => this.gone(tab, 'crashed')).catch(() => {});
     }
-    this.broadcast({ type: 'tabs', count: this.byId.size });
+    this.broadcastTabs();
     if (host) for (const w of this.hostWaiters.splice(0)) w();
     this.hooks.hostAdded();
     return tab;
   }
 
-  gone(tab: Tab): void {
+  gone(tab: Tab, how: LossHow = 'crashed'): void {
     if (tab.gone) return;
     tab.gone = true;
     if (this.byId.get(tab.id) === tab) this.byId.delete(tab.id);
     for (const c of tab.streams.values()) c.abort();
-    for (const p of [...tab.hosted]) this.hooks.hostLost(p, `host tab ${tab.id.slice(0, 8)} closed`);
-    for (const e of tab.engines.values()) e.fail(`its host tab ${tab.id.slice(0, 8)} closed`);
+    const what = `host tab ${tab.id.slice(0, 8)} ${how === 'closed' ? 'closed' : 'crashed'}`;
+    for (const p of [...tab.hosted]) this.hooks.hostLost(p, what, how);
+    // durable: EHOSTDOWN, so the SDK retries a generation that had not started streaming (a safe read).
+    for (const e of tab.engines.values()) e.fail(`its host tab ${tab.id.slice(0, 8)} closed`, 'EHOSTDOWN');
     tab.engines.clear();
     this.tools.removeSource(`tab:${tab.id}`);
     tab.toolCalls.rejectWhere(
       () => true,
-      () => new SysError('EIO', 'the page serving this tool closed'),
+      () => new SysError('EHOSTDOWN', 'the page serving this tool closed'),
     );
     tab.port.close?.();
-    this.broadcast({ type: 'tabs', count: this.byId.size });
+    this.broadcastTabs();
     if (!this.anyOpen()) this.hooks.allGone();
   }
 
@@ -182,18 +191,49 @@ export class Tabs {
     const now = Date.now();
     for (const tab of this.byId.values()) {
       // Tabs with a lock are watched by it; timers in background tabs are throttled, so no beat-based death for them.
-      if (!tab.gone && !this.opts.locks && now - tab.lastBeat > this.opts.beatTimeoutMs) this.gone(tab);
+      if (!tab.gone && !this.opts.locks && now - tab.lastBeat > this.opts.beatTimeoutMs)
+        this.gone(tab, 'crashed');
     }
   }
 
-  /** The least-loaded tab that hosts workers (an engine holds a model: it counts as several agents). */
+  /**
+   * The least-loaded visible tab that hosts workers (an engine holds a model: it
+   * counts as several agents); a hidden one only when no visible one can.
+   */
   pickHost(): Tab | null {
-    const load = (t: Tab) => t.hosted.size + 8 * t.engines.size;
-    let best: Tab | null = null;
-    for (const t of this.byId.values()) {
-      if (t.host && !t.gone && (!best || load(t) < load(best))) best = t;
-    }
-    return best;
+    const tabs = [...this.byId.values()].map((t) => ({
+      tab: t,
+      host: t.host,
+      gone: t.gone,
+      hidden: t.hidden,
+      load: t.hosted.size + 8 * t.engines.size,
+    }));
+    return chooseHost(tabs)?.tab ?? null;
+  }
+
+  /** A tab was hidden or shown: hidden tabs host only when no visible one can. */
+  setHidden(tab: Tab, hidden: boolean): null {
+    tab.hidden = hidden;
+    this.hooks.hostAdded(); // queued work may start on it (or elsewhere) now
+    return null;
+  }
+
+  private lastTabsEvent = '';
+
+  /** Tells the tabs how many tabs, host tabs and live agents there are (the beforeunload question needs it). */
+  broadcastTabs(): void {
+    let hosts = 0;
+    for (const t of this.byId.values()) if (t.host && !t.gone) hosts++;
+    const agents = this.hooks.agents();
+    this.lastTabsEvent = `${this.byId.size}/${hosts}/${agents}`;
+    this.broadcast({ type: 'tabs', count: this.byId.size, hosts, agents });
+  }
+
+  /** A process changed: the tabs hear of it if the number of live agents did. */
+  agentsChanged(): void {
+    let hosts = 0;
+    for (const t of this.byId.values()) if (t.host && !t.gone) hosts++;
+    if (`${this.byId.size}/${hosts}/${this.hooks.agents()}` !== this.lastTabsEvent) this.broadcastTabs();
   }
 
   /** A tab that can host workers: at once if one is connected, else when one says hello. */

@@ -23,7 +23,11 @@ export type EpisodeKind =
   | 'net'
   | 'grant'
   | 'revoke'
-  | 'deny';
+  | 'deny'
+  /** A checkpoint could not be used (corrupt) or a resume was given up. */
+  | 'checkpoint'
+  /** An agent moved to another tab, went to sleep with the OS, or resumed. */
+  | 'migrate';
 
 export interface Episode {
   seq: number;

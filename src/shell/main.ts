@@ -5,6 +5,7 @@
 import './desktop';
 import './apps/terminal/terminal'; // the one app at boot: part of the first paint
 import type { AosDesktop } from './desktop';
+import { watchDurability } from './durability';
 import { KernelClient, type KernelMode } from './kernel-client';
 import { applyTheme, savedTheme } from './theme';
 import { webllmHook } from './webllm-hook';
@@ -30,6 +31,7 @@ KernelClient.connect({ mode, host }).then(
   (client) => {
     window.agentos = client;
     desktop.client = client;
+    watchDurability(client, (text) => desktop.notify(text));
     // The terminal is usable from here on: what boot_interactive_ms measures.
     performance.mark('agentos:interactive');
     desktop.status = `kernel: ${client.mode === 'shared' ? 'shared worker' : 'dedicated worker'} · ready`;

@@ -15,15 +15,18 @@ import type {
   Usage,
 } from '../abi/chat';
 import { collect } from '../abi/chat';
+import { serialize } from '../abi/checkpoint';
 import { SysError } from '../abi/errors';
 import type { AgentBoot, Envelope, Exit, ProcInfo, RecallHit, SignalFrame } from '../abi/protocol';
 import type { SyscallClient } from '../abi/syscall-client';
+import { READS, retryRead, retryStream } from './retry';
 
 export interface SpawnOptions {
   program?: string;
   source?: string;
   priority?: number;
   args?: unknown;
+  /** 'on-host-loss' (the default): it moves to another tab when its host goes; 'never' opts out (exit 129). */
   restart?: 'never' | 'on-host-loss';
 }
 
@@ -34,6 +37,18 @@ export interface AgentContext {
   readonly args: unknown;
   /** Aborted when the kernel sends TERM; pass it to long calls so they stop promptly. */
   readonly signal: AbortSignal;
+  /**
+   * The state of the last acknowledged `checkpoint()` when this program starts
+   * again (its tab closed and it moved, or the OS reopened); null on a first
+   * start, or when the checkpoint was unusable (the episodic log says why).
+   */
+  readonly restored: unknown;
+  /**
+   * Stores `state` (JSON-serialisable, at most 1 MiB of JSON) durably as this
+   * process's checkpoint; resolves after it committed. EINVAL when it does not
+   * serialise, E2BIG when too large: the previous checkpoint is kept either way.
+   */
+  checkpoint(state: unknown): Promise<{ seq: number }>;
   llm: {
     chat: {
       completions: {
@@ -197,7 +212,8 @@ export function createContext(
   ): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     const { stream, ...rest } = req as ChatRequest & { stream?: boolean };
     const signal = opts?.signal ? AbortSignal.any([term.signal, opts.signal]) : term.signal;
-    const chunks = sys.stream<ChatCompletionChunk, Usage | null>('llm.chat', rest, signal);
+    // A generation is a read: started again if its engine's tab went before the first chunk.
+    const chunks = retryStream(() => sys.stream<ChatCompletionChunk, Usage | null>('llm.chat', rest, signal));
     if (stream) return chunks;
     return collect(chunks);
   }
@@ -208,9 +224,14 @@ export function createContext(
     task: boot.task,
     args: boot.args,
     signal: term.signal,
+    restored: boot.restored ?? null,
+    checkpoint: async (state) => {
+      const json = serialize(state); // EINVAL / E2BIG here, before anything leaves the agent
+      return sys.call<{ seq: number }>('checkpoint', { json });
+    },
     llm: {
       chat: { completions: { create: create as AgentContext['llm']['chat']['completions']['create'] } },
-      models: () => sys.call<ModelInfo[]>('models.list'),
+      models: () => retryRead(() => sys.call<ModelInfo[]>('models.list')),
     },
     print: (text) => sys.call('write', { fd: 1, data: String(text) }).then(() => {}),
     error: (text) => sys.call('write', { fd: 2, data: String(text) }).then(() => {}),
@@ -218,7 +239,7 @@ export function createContext(
       sys.call<{ pid: number }>('spawn', clean({ task, permissions, options })).then((r) => r.pid),
     wait: (pid, timeoutMs) => sys.call<Exit>('wait', clean({ pid, timeoutMs })),
     kill: (pid, signal) => sys.call('kill', clean({ pid, signal })).then(() => {}),
-    ps: () => sys.call<ProcInfo[]>('ps'),
+    ps: () => retryRead(() => sys.call<ProcInfo[]>('ps')),
     exit: (code = 0) => {
       terminate(code);
       return Promise.reject(new ExitRequest(code));
@@ -228,7 +249,8 @@ export function createContext(
     onSignal: (fn) => {
       handler = fn;
     },
-    syscall: (name, args) => sys.call(name, args ?? {}),
+    syscall: (name, args) =>
+      READS.has(name) ? retryRead(() => sys.call(name, args ?? {})) : sys.call(name, args ?? {}),
     memory: {
       remember: (text, opts) =>
         sys
@@ -238,7 +260,8 @@ export function createContext(
         sys
           .call<{ ids: number[] }>('memory.remember', { items: items.map((i) => clean({ ...i })) })
           .then((r) => r.ids),
-      recall: (query, opts) => sys.call<RecallHit[]>('memory.recall', clean({ query, ...opts })),
+      recall: (query, opts) =>
+        retryRead(() => sys.call<RecallHit[]>('memory.recall', clean({ query, ...opts }))),
       forget: (id) => sys.call('memory.forget', { id }).then(() => {}),
       update: (id, patch) => sys.call('memory.update', clean({ id, ...patch })).then(() => {}),
       shortTerm: {

@@ -57,7 +57,7 @@ export async function boot(
   };
 }
 
-async function runAgent(port: MessagePort, programs: Record<string, TestProgram>): Promise<void> {
+export async function runAgent(port: MessagePort, programs: Record<string, TestProgram>): Promise<void> {
   const sys = new SyscallClient(port);
   const b = await sys.call<AgentBoot>('boot');
   let exited = false;

@@ -51,12 +51,15 @@ type RecvFilter = { timeoutMs?: number; from?: number; topic?: string };
 /** The oldest message; binary parts move on to the receiver rather than being copied. */
 export async function recv(k: Kernel, c: Caller, a: RecvFilter, io: CallIO) {
   const e = await k.bus.recv(c.pid, { ...a, signal: io.signal });
+  k.durable.delivered(c, [e]); // durable: kept until its next checkpoint, put back if it moves first
+  // Binary parts move on to the receiver rather than being copied.
   return new Transfer(e, transferables(e.body));
 }
 
 export async function recvMany(k: Kernel, c: Caller, a: RecvFilter & { max: number }, io: CallIO) {
   const { max, ...opts } = a;
   const es = await k.bus.recvMany(c.pid, max, { ...opts, signal: io.signal });
+  k.durable.delivered(c, es); // durable: kept until its next checkpoint, put back if it moves first
   return new Transfer(
     es,
     es.flatMap((e) => transferables(e.body)),

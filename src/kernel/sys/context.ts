@@ -46,16 +46,15 @@ export function list(k: Kernel, c: Caller) {
 }
 
 /** The short-term memory of the caller (or a process in its scope), with token counts. */
-export function stmList(k: Kernel, c: Caller, pid: number | undefined) {
+export async function stmList(k: Kernel, c: Caller, pid: number | undefined) {
   const target = pid === undefined ? c.pid : k.life.visible(c, pid).pid;
-  const m = k.working.of(target);
+  const m = await k.working.loaded(target); // durable: read back from disk after the OS reopened
   return { tokens: m.tokens(), entries: m.list() };
 }
 
 /** Forgets the caller's short-term memory after entry `afterId` (0: all), e.g. an answer to regenerate. */
-export function stmTruncate(k: Kernel, c: Caller, afterId: number) {
-  const m = k.working.of(c.pid);
-  const removed = m.truncate(afterId);
-  if (removed < 0) throw new SysError('ENOENT', `no short-term memory entry ${afterId}`);
-  return { removed, total: m.tokens() };
+export async function stmTruncate(k: Kernel, c: Caller, afterId: number) {
+  const r = await k.working.truncate(c.pid, afterId);
+  if (r.removed < 0) throw new SysError('ENOENT', `no short-term memory entry ${afterId}`);
+  return r;
 }

@@ -2,7 +2,7 @@
  * The deterministic engine: a test and demo engine, not a language model.
  * Same request → same tokens, at a configurable prefill and decode speed, so
  * scheduling and streaming can be measured reproducibly. Its answers follow
- * fixed rules (echo a "say …" request, call a tool whose name the user used,
+ * fixed rules (echo a "say …" request, "recap" the user's earlier turns, call a tool whose name the user used,
  * report a tool's result) so the agent loop can be exercised end to end.
  */
 
@@ -191,6 +191,14 @@ export class DeterministicEngine implements ChatEngine {
           ],
         };
       }
+    }
+    // "recap": lists the user's earlier turns, so a test can see what is in the context.
+    if (/^\s*recap\b/i.test(text)) {
+      const earlier = msgs
+        .slice(0, -1)
+        .filter((m) => m.role === 'user')
+        .map((m) => m.content ?? '');
+      return { text: `Earlier you said: ${earlier.join(' | ') || '(nothing)'}`, toolCalls: [] };
     }
     const say = /^\s*(?:say|echo)\s+(.+)$/is.exec(text);
     if (say) return { text: say[1]!.trim().replace(/^["'](.*)["']$/s, '$1'), toolCalls: [] };

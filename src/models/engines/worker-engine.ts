@@ -5,7 +5,7 @@
  * model's tokenizer, so token counts stay real and synchronous.
  */
 
-import { SysError, type SysErrorShape } from '../../abi/errors';
+import { type Errno, SysError, type SysErrorShape } from '../../abi/errors';
 import type { ChatCompletionChunk, ChatEngine, ChatRequest, ModelInfo } from '../engine';
 import type { LoadProgress } from '../pool';
 
@@ -79,9 +79,9 @@ export class WorkerEngine implements ChatEngine {
   }
 
   /** The worker is gone (its tab closed, or it crashed): every stream fails, and so does every later one. */
-  fail(why: string): void {
+  fail(why: string, code: Errno = 'EIO'): void {
     if (this.dead) return;
-    this.dead = new SysError('EIO', `${this.info?.id ?? 'engine'} is gone: ${why}`);
+    this.dead = new SysError(code, `${this.info?.id ?? 'engine'} is gone: ${why}`);
     for (const s of this.streams.values()) s.fail(this.dead);
     this.streams.clear();
     this.onFail?.(this.dead);

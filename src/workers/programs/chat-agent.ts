@@ -18,12 +18,24 @@ const SYSTEM =
 export default async function chatAgent(ctx: AgentContext): Promise<number> {
   const args = (ctx.args ?? {}) as ChatAgentArgs;
   const stm = ctx.memory.shortTerm;
-  await stm.append({ role: 'system', content: args.system ?? SYSTEM }, true);
-  for (const m of args.history ?? []) await stm.append(m);
-
   const queue: ChatControl[] = [];
-  if (ctx.task.trim())
-    queue.push({ kind: 'say', text: ctx.task, ...(args.offer ? { offer: args.offer } : {}) });
+  // A later life (it moved to another tab, or the OS reopened): the conversation is still in its
+  // short-term memory, which the kernel kept, so it is neither seeded nor its first message answered again.
+  const { entries } = await stm.list();
+  if (ctx.restored === null && entries.length === 0) {
+    await stm.append({ role: 'system', content: args.system ?? SYSTEM }, true);
+    for (const m of args.history ?? []) await stm.append(m);
+    if (ctx.task.trim())
+      queue.push({ kind: 'say', text: ctx.task, ...(args.offer ? { offer: args.offer } : {}) });
+    // Marks the first life done (and lets the kernel move it after a crash); where nothing can be saved, the memory check above suffices.
+    await ctx.checkpoint({ seeded: true }).catch(() => {});
+  } else {
+    const last = entries.at(-1)?.message.role;
+    if (last === 'user' || last === 'tool') {
+      await ctx.error('the answer was cut off when its tab closed; press Regenerate to answer again\n');
+      await ctx.print(turnEnd(1));
+    }
+  }
   // Shared with the reader below (an object, so TypeScript does not narrow it away).
   const st: { wake: (() => void) | null; current: AbortController | null } = { wake: null, current: null };
 
