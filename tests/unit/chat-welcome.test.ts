@@ -4,6 +4,7 @@
  * the default-model setting, and the terminal's `load <webllm id>`.
  */
 import { describe, expect, it } from 'vitest';
+import type { ChatMessage } from '../../src/abi/chat';
 import { SysError } from '../../src/abi/errors';
 import type { KernelEvent } from '../../src/abi/protocol';
 import { ShortTermMemory } from '../../src/memory/short-term';
@@ -17,7 +18,9 @@ import {
   type ModelRecord,
   recommend,
 } from '../../src/shell/apps/welcome/recommend';
+import chatAgent from '../../src/workers/programs/chat-agent';
 import { splitTurns, turnEnd } from '../../src/workers/programs/chat-protocol';
+import type { AgentContext } from '../../src/workers/sdk';
 
 const records: ModelRecord[] = [
   { model_id: 'snowflake-arctic-embed-m-q0f32-MLC-b4', vram_required_MB: 200, model_type: 1 },
@@ -110,6 +113,90 @@ describe('chat agent turns', () => {
     expect(m.truncate(999)).toBe(-1);
     expect(m.truncate(0)).toBe(1);
     expect(m.list()).toEqual([]);
+  });
+});
+
+/**
+ * The chat agent's start, on a context that records what it does: its short-term memory is a real
+ * ShortTermMemory (the kernel's is one); the bus never delivers; models are never called.
+ */
+function agentOn(opts: { restored: unknown; memory: ChatMessage[]; task: string }) {
+  const stm = new ShortTermMemory((t) => t.split(/\s+/).length);
+  for (const m of opts.memory) stm.append(m, m.role === 'system');
+  const out: string[] = [];
+  const errors: string[] = [];
+  const checkpoints: unknown[] = [];
+  const ctx = {
+    pid: 7,
+    task: opts.task,
+    args: { history: [{ role: 'user', content: 'an earlier question' }] },
+    restored: opts.restored,
+    signal: new AbortController().signal,
+    print: async (s: string) => void out.push(s),
+    error: async (s: string) => void errors.push(s),
+    checkpoint: async (state: unknown) => {
+      checkpoints.push(state);
+      return { seq: checkpoints.length };
+    },
+    bus: { recv: () => new Promise<never>(() => {}) },
+    syscall: async () => ({ id: 'deterministic' }),
+    llm: {
+      models: async () => [],
+      chat: { completions: { create: () => Promise.reject(new SysError('EIO', 'no model in this test')) } },
+    },
+    tools: { search: async () => [], call: async () => null },
+    memory: {
+      shortTerm: {
+        append: async (message: ChatMessage, pinned?: boolean) => {
+          const e = stm.append(message, pinned ?? false);
+          return { id: e.id, tokens: e.tokens, total: stm.tokens() };
+        },
+        list: async () => ({ tokens: stm.tokens(), entries: stm.list() }),
+        truncate: async (afterId: number) => ({ removed: stm.truncate(afterId), total: stm.tokens() }),
+        compress: async () => ({ before: 0, after: 0, replaced: 0 }),
+      },
+    },
+  } as unknown as AgentContext;
+  void chatAgent(ctx);
+  const settled = () => new Promise((r) => setTimeout(r, 20));
+  return { stm, out, errors, checkpoints, settled };
+}
+
+describe('chat agent lives', () => {
+  it('a first life seeds its memory with the history and checkpoints; a later one (moved, or the OS reopened) does not', async () => {
+    const first = agentOn({ restored: null, memory: [], task: '' });
+    await first.settled();
+    expect(first.stm.list().map((e) => e.message.role)).toEqual(['system', 'user']);
+    expect(first.checkpoints).toEqual([{ seeded: true }]);
+
+    const kept: ChatMessage[] = [
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: 'hello' },
+      { role: 'assistant', content: 'hi' },
+    ];
+    const later = agentOn({ restored: { seeded: true }, memory: kept, task: 'hello' });
+    await later.settled();
+    // Nothing appended, the first message not answered again, no turn ended.
+    expect(later.stm.list().map((e) => e.message.content)).toEqual(['be brief', 'hello', 'hi']);
+    expect(later.out).toEqual([]);
+    expect(later.errors).toEqual([]);
+  });
+
+  it('a later life whose last answer was cut off ends that turn with a reason, and keeps the question', async () => {
+    const cut = agentOn({
+      // Even without a checkpoint (nowhere to save one), the kept memory tells a later life apart.
+      restored: null,
+      memory: [
+        { role: 'system', content: 'be brief' },
+        { role: 'user', content: 'tell me about the kernel' },
+      ],
+      task: 'tell me about the kernel',
+    });
+    await cut.settled();
+    expect(cut.errors.join('')).toMatch(/cut off.*Regenerate/);
+    expect(splitTurns(cut.out.join(''))).toEqual([{ end: 1 }]);
+    expect(cut.stm.list().map((e) => e.message.content)).toEqual(['be brief', 'tell me about the kernel']);
+    expect(cut.checkpoints).toEqual([]);
   });
 });
 
