@@ -23,8 +23,8 @@ export default defineConfig({
     trace: 'retain-on-failure',
   },
   webServer: {
-    // The production build: what users get from a static host.
-    command: `npx vite build --logLevel warn && npx vite preview --port ${PORT} --strictPort`,
+    // `npm start`: the production build, served with a deployment's headers — what users run and deploy.
+    command: `npm start -- --port ${PORT} --strictPort`,
     url: `http://localhost:${PORT}`,
     reuseExistingServer: !process.env.CI,
     timeout: 120_000,

@@ -3,7 +3,6 @@
  * against a raw MessagePort echo, spawn latency against a bare Worker start,
  * and how many live, responsive agents one tab holds.
  */
-import type { ProcInfo } from '../src/abi/protocol';
 import type { KernelClient } from '../src/shell/kernel-client';
 import type { BenchResults } from './types';
 
@@ -49,59 +48,165 @@ export async function syscallRtt(k: KernelClient): Promise<BenchResults> {
   };
 }
 
-function untilState(k: KernelClient, pid: number, states: ProcInfo['state'][]): Promise<ProcInfo> {
-  return new Promise((resolve) => {
-    const off = k.on((e) => {
-      if (e.type === 'proc' && e.proc.pid === pid && states.includes(e.proc.state)) {
-        off();
-        resolve(e.proc);
+/**
+ * The program's first line records the time (absolute, timeOrigin-based, comparable across
+ * workers) and the agent worker's phase marks: when the worker was created (its timeOrigin),
+ * when the host handed it the kernel port (init), when boot answered.
+ */
+const FIRST_LINE = `const firstLine = performance.timeOrigin + performance.now();
+export default async function (ctx) {
+  const mark = (n) => { const e = performance.getEntriesByName(n)[0]; return e ? performance.timeOrigin + e.startTime : 0; };
+  await ctx.print(JSON.stringify({ created: performance.timeOrigin, init: mark('agentos:init'), boot: mark('agentos:boot'), firstLine }));
+  await new Promise(() => {});
+}`;
+
+interface SpawnTrace {
+  /** ms after the spawn call was issued */
+  pid: number;
+  created: number;
+  init: number;
+  boot: number;
+  firstLine: number;
+}
+
+/**
+ * Drops the host tab's pre-started agent worker, so the next spawn starts one from nothing.
+ *
+ * DEPENDENCY on a private detail: this reaches into KernelClient's private field `spare`
+ * (src/shell/kernel-client.ts: the one pre-started agent Worker, taken by the next spawn).
+ * When agent hosting moves (e.g. the "contain" branch hosting agents in sandboxed iframes),
+ * the spare moves or changes shape; then `spare` is no longer on the client, this returns
+ * false and `spawn_cold_*` says in its note that a spare WAS ready (the figure is no longer
+ * cold). Whoever moves hosting must port this: give the host a way to drop its spare (or a
+ * test/bench hook), and call it here.
+ */
+function dropSpare(k: KernelClient): boolean {
+  const host = k as unknown as { spare?: Worker | null };
+  if (!('spare' in host)) return false;
+  host.spare?.terminate();
+  host.spare = null;
+  return true;
+}
+
+async function traceSpawns(k: KernelClient, n: number, cold: boolean): Promise<SpawnTrace[]> {
+  if (cold) dropSpare(k);
+  const t0 = performance.timeOrigin + performance.now();
+  const pidAt: number[] = [];
+  const pids = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      k.spawn(`bench spawn ${i}`, undefined, { source: FIRST_LINE }).then((pid) => {
+        pidAt[i] = performance.timeOrigin + performance.now() - t0;
+        return pid;
+      }),
+    ),
+  );
+  const traces = await Promise.all(
+    pids.map(async (pid, i) => {
+      let out = '';
+      for (let tries = 0; !out && tries < 3000; tries++) {
+        out = await k.output(pid);
+        if (!out) await sleep(10);
       }
-    });
-  });
+      if (!out) throw new Error(`spawned agent ${pid} never ran its first line`);
+      const t = JSON.parse(out) as Omit<SpawnTrace, 'pid'>;
+      return {
+        pid: pidAt[i]!,
+        created: t.created - t0,
+        init: t.init - t0,
+        boot: t.boot - t0,
+        firstLine: t.firstLine - t0,
+      };
+    }),
+  );
+  await Promise.all(pids.map((p) => k.kill(p, 'KILL')));
+  return traces;
+}
+
+/** Median of each phase boundary, as "a → b" durations a reader can add up. */
+function breakdown(ts: SpawnTrace[]): string {
+  const m = (f: (t: SpawnTrace) => number) => median(ts.map(f)).toFixed(1);
+  return (
+    `spawn→pid ${m((t) => t.pid)} ms, worker created at ${m((t) => t.created)} ms (negative: pre-started), ` +
+    `host init at ${m((t) => t.init)}, boot answered at ${m((t) => t.boot)}, first line at ${m((t) => t.firstLine)} ` +
+    `(medians, ms after the spawn calls were issued; init→boot ${m((t) => t.boot - t.init)}, boot→first line ${m((t) => t.firstLine - t.boot)})`
+  );
 }
 
 export async function spawnLatency(k: KernelClient): Promise<BenchResults> {
-  const park = 'export default () => new Promise(() => {})';
-  const spawnMs: number[] = [];
-  const rawMs: number[] = [];
   const rawUrl = URL.createObjectURL(
     new Blob(['onmessage = (e) => postMessage(e.data)'], { type: 'text/javascript' }),
   );
-  for (let i = 0; i < 60; i++) {
-    // A user spawns now and then, not in a tight loop: leave the tab a moment between spawns.
-    await sleep(60);
-    const t0 = performance.now();
-    const pidP = k.spawn(`bench spawn ${i}`, undefined, { source: park });
-    const pid = await pidP;
-    await untilState(k, pid, ['running', 'waiting', 'exited']);
-    spawnMs.push(performance.now() - t0);
-    await k.kill(pid, 'KILL');
-    // Baseline: a bare module-less Worker, started and echoing one message.
-    await sleep(20);
+  const rawStart = async () => {
     const t1 = performance.now();
     const w = new Worker(rawUrl);
     await new Promise((r) => {
       w.onmessage = r;
       w.postMessage(1);
     });
-    rawMs.push(performance.now() - t1);
+    const ms = performance.now() - t1;
     w.terminate();
+    return ms;
+  };
+  const warmTraces: SpawnTrace[] = [];
+  const coldTraces: SpawnTrace[] = [];
+  const rawMs: number[] = [];
+  const canDrop = dropSpare(k);
+  for (let i = 0; i < 40; i++) {
+    // A user spawns now and then, not in a tight loop: leave the tab a moment between spawns.
+    await sleep(60);
+    const warm = await traceSpawns(k, 1, false);
+    await sleep(60);
+    const cold = await traceSpawns(k, 1, true);
+    await sleep(20);
+    const raw = await rawStart();
+    if (i < 5) continue; // warm-up: caches, JIT
+    warmTraces.push(...warm);
+    coldTraces.push(...cold);
+    rawMs.push(raw);
   }
-  const warm = spawnMs.slice(10);
-  const rawWarm = rawMs.slice(10);
+  const bursts: Record<number, SpawnTrace[]> = { 8: [], 32: [] };
+  for (const [size, rounds] of [
+    [8, 6],
+    [32, 3],
+  ] as const) {
+    for (let r = 0; r < rounds; r++) {
+      await sleep(500);
+      bursts[size]!.push(...(await traceSpawns(k, size, false)));
+    }
+  }
+  const first = (ts: SpawnTrace[]) => ts.map((t) => t.firstLine);
+  const raw50 = median(rawMs);
+  const cold50 = median(first(coldTraces));
   return {
-    spawn_p50_ms: {
-      value: median(warm),
-      unit: 'ms',
-      baseline: median(rawWarm),
-      goal: '<= 25',
-      note: 'spawn syscall → agent booted (running), 50 sequential spawns 60 ms apart after 10 warm-up; baseline: new Worker + one echo, same page',
+    spawn_cold_ratio: {
+      value: cold50 / raw50,
+      unit: 'x',
+      baseline: raw50,
+      goal: '<= 1.5',
+      note: `spawn_cold_p50_ms ${cold50.toFixed(1)} ms ÷ a bare Worker's start (new Worker + one echo, baseline, ms), 35 of each interleaved`,
     },
-    spawn_p95_ms: {
-      value: pct(warm, 95),
+    spawn_cold_p50_ms: {
+      value: cold50,
       unit: 'ms',
-      baseline: pct(rawWarm, 95),
-      note: 'as spawn_p50_ms, 95th percentile',
+      baseline: raw50,
+      note: `spawn syscall issued → the program's first line running, with NO pre-started worker (the host tab's spare dropped${canDrop ? '' : ' — NOT POSSIBLE in this build, so a spare was ready'}), 35 spawns 60 ms apart; p95 ${pct(first(coldTraces), 95).toFixed(1)} ms; ${breakdown(coldTraces)}`,
+    },
+    spawn_p50_ms: {
+      value: median(first(warmTraces)),
+      unit: 'ms',
+      baseline: raw50,
+      note: `as spawn_cold_p50_ms but with the host's one pre-started worker ready (the best case); p95 ${pct(first(warmTraces), 95).toFixed(1)} ms; ${breakdown(warmTraces)}`,
+    },
+    spawn_burst8_p50_ms: {
+      value: median(first(bursts[8]!)),
+      unit: 'ms',
+      goal: '<= 60',
+      note: `8 spawns issued at once, time from issue to each program's first line, p50 over 6 bursts (p95 ${pct(first(bursts[8]!), 95).toFixed(0)} ms); ${breakdown(bursts[8]!)}`,
+    },
+    spawn_burst32_p50_ms: {
+      value: median(first(bursts[32]!)),
+      unit: 'ms',
+      note: `32 spawns issued at once, as spawn_burst8_p50_ms, 3 bursts (p95 ${pct(first(bursts[32]!), 95).toFixed(0)} ms); ${breakdown(bursts[32]!)}`,
     },
   };
 }

@@ -3,6 +3,7 @@ import { KernelClient } from '../src/shell/kernel-client';
 import { agentsAlive, spawnLatency, syscallRtt } from './kernel';
 import { ltmWrites } from './memory';
 import { schedulerPolicies, streamOverhead, tinyModel } from './models';
+import { type Populated, populate, recallOnLoad } from './reload';
 import { attackBench, busBench } from './security';
 import type { BenchResults } from './types';
 import { vectorBench } from './vector';
@@ -10,13 +11,18 @@ import { vectorBench } from './vector';
 declare global {
   interface Window {
     runBench(only?: string[]): Promise<BenchResults>;
+    /** Markdown table of the vector peers, set by the `peers` suite. */
+    peerTable?: string;
+    populate(): Promise<Populated>;
+    /** Hits of the first recall after navigation (?recall), once answered. */
+    recalled?: Promise<number>;
   }
 }
 
 const logEl = document.getElementById('log')!;
 const log = (s: string) => {
   logEl.textContent += `${s}\n`;
-  console.log(s);
+  console.log(`[bench] ${s}`);
 };
 
 const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
@@ -30,7 +36,20 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   attacks: (k) => attackBench(k, log),
   ltm: ltmWrites,
   vector: () => vectorBench(log),
+  // Loaded on use: the peers' libraries (hnswlib-wasm has a top-level await) must not delay
+  // this page's other work, such as the first recall after a reload.
+  peers: async () => {
+    const { peerTable, vectorPeers } = await import('./vector-peers');
+    const { rows, dnf, results } = await vectorPeers(log);
+    window.peerTable = peerTable(rows, dnf);
+    return results;
+  },
+  vec1m: async () => (await import('./vector-peers')).vector1m(log),
 };
+
+window.populate = async () => populate(await KernelClient.connect({ mode: 'shared' }));
+if (new URLSearchParams(location.search).has('recall'))
+  window.recalled = recallOnLoad(() => KernelClient.connect({ mode: 'shared' }));
 
 window.runBench = async (only) => {
   const k = await KernelClient.connect({ mode: 'shared' });
@@ -38,7 +57,12 @@ window.runBench = async (only) => {
   for (const [name, run] of Object.entries(SUITES)) {
     if (only?.length && !only.includes(name)) continue;
     log(`running ${name}…`);
-    Object.assign(results, await run(k));
+    try {
+      Object.assign(results, await run(k));
+    } catch (e) {
+      // wasm-bindgen libraries throw plain objects: make them readable in run.mjs.
+      throw new Error(`suite ${name}: ${e instanceof Error ? (e.stack ?? e.message) : JSON.stringify(e)}`);
+    }
   }
   return results;
 };

@@ -71,13 +71,13 @@ interface AgentRun {
   n: number;
 }
 
-async function schedRound(k: KernelClient, policy: string, round: number) {
-  const model = `bench-sched-${policy}-${round}`;
+async function schedRound(k: KernelClient, policy: string, round: number, prefill: number) {
+  const model = `bench-sched-${policy}-${round}-${prefill}`;
   await k.call('sched.policy', { policy });
   await k.call('models.load', {
     id: model,
     engine: 'deterministic',
-    options: { decodeTokensPerSecond: 400, prefillTokensPerSecond: 8000 },
+    options: { decodeTokensPerSecond: DECODE, prefillTokensPerSecond: prefill },
   });
   const args = { model };
   const background: number[] = [];
@@ -101,19 +101,30 @@ async function schedRound(k: KernelClient, policy: string, round: number) {
   return { ttft, tokPerS: tokens / span };
 }
 
-export async function schedulerPolicies(k: KernelClient): Promise<BenchResults> {
+const DECODE = 400;
+
+async function schedPair(k: KernelClient, prefill: number) {
   const res: Record<string, { ttft: number[]; tput: number[] }> = {
     fifo: { ttft: [], tput: [] },
     priority: { ttft: [], tput: [] },
   };
   for (let round = 0; round < 2; round++) {
     for (const policy of ['fifo', 'priority'] as const) {
-      const r = await schedRound(k, policy, round);
+      const r = await schedRound(k, policy, round, prefill);
       res[policy]!.ttft.push(...r.ttft);
       res[policy]!.tput.push(r.tokPerS);
     }
   }
   await k.call('sched.policy', { policy: 'priority' });
+  return res;
+}
+
+export async function schedulerPolicies(k: KernelClient): Promise<BenchResults> {
+  const res = await schedPair(k, 20 * DECODE);
+  // Real engines prefill ~5× faster than they decode (not 20×): preemption costs more there.
+  const real = await schedPair(k, 5 * DECODE);
+  const realFifoT = median(real.fifo!.tput);
+  const realPrioT = median(real.priority!.tput);
   const p95 = (xs: number[]) => pct(xs, 95);
   const fifoP95 = p95(res.fifo!.ttft);
   const prioP95 = p95(res.priority!.ttft);
@@ -132,7 +143,14 @@ export async function schedulerPolicies(k: KernelClient): Promise<BenchResults> 
       unit: 'x',
       baseline: fifoT,
       goal: '>= 0.95',
-      note: `total tokens/s under priority ${prioT.toFixed(0)} ÷ fifo (baseline, tok/s); preemption re-prefills the preempted generation at 8000 tok/s`,
+      note: `total tokens/s under priority ${prioT.toFixed(0)} ÷ fifo (baseline, tok/s); preemption re-prefills the preempted generation at 8000 tok/s (20× decode: cheaper than real engines)`,
+    },
+    sched_throughput_ratio_realistic: {
+      value: realPrioT / realFifoT,
+      unit: 'x',
+      baseline: realFifoT,
+      goal: '>= 0.95',
+      note: `as sched_throughput_ratio but re-prefill at ${5 * DECODE} tok/s = 5× the ${DECODE} tok/s decode (a realistic engine): priority ${realPrioT.toFixed(0)} ÷ fifo (baseline, tok/s); urgent TTFT p95 here ${pct(real.priority!.ttft, 95).toFixed(0)} ms (priority) vs ${pct(real.fifo!.ttft, 95).toFixed(0)} ms (fifo)`,
     },
   };
 }

@@ -196,11 +196,10 @@ export async function vectorBench(log: (msg: string) => void): Promise<BenchResu
     goal: '>= 0.95',
     note: `mean over ${Q_RECALL} held-out queries vs exact float search, worst query ${minRecall.toFixed(1)}; 1000 gaussian clusters (within-cluster cos ≈ 0.5)`,
   };
-  out.vec_cold_load_100k_ms = {
+  out.vec_same_page_load_100k_ms = {
     value: Math.round(coldMs),
     unit: 'ms',
-    goal: '<= 1000',
-    note: `open IndexedDB, read ${(bigBytes / 1e6).toFixed(1)} MB in 16 MB chunks, compile wasm, load, answer 1 query (${same ? 'same answer as before saving' : 'ANSWER DIFFERS'}); save took ${saveMs.toFixed(0)} ms`,
+    note: `informative, NOT a reload (the real one is vec_cold_load_100k_ms, suite reload): in this same page with IndexedDB and the JIT warm, flat index: open IndexedDB, read ${(bigBytes / 1e6).toFixed(1)} MB in 16 MB chunks, compile wasm, load, answer 1 query (${same ? 'same answer as before saving' : 'ANSWER DIFFERS'}); save took ${saveMs.toFixed(0)} ms`,
   };
   out.vec_query_p50_ms_100k = {
     value: r2(median(bigQ.each)),

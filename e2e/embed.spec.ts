@@ -220,35 +220,54 @@ test('without third-party storage the embedded OS runs its own kernel: agents wo
   expect(r.memOut).toMatch(/^E[A-Z]+$/);
 });
 
-test('the example host page (npm run example:embed) reads the selection through its tool', async ({
+test('the example host page (npm run example:embed) takes a free port when 5180 is busy, says so, and shows what its agent did with the page’s tool', async ({
   page,
-  baseURL,
 }) => {
+  test.setTimeout(90_000);
   const { spawn } = await import('node:child_process');
+  // Hold 5180, so the example must say it is busy and pick another port (and still be allowed to embed).
+  const squatter = createServer((_q, res) => res.end('someone else'));
+  const held = await new Promise<boolean>((r) => {
+    squatter.once('error', () => r(false)); // already taken by something else: just as busy
+    squatter.listen(5180, 'localhost', () => r(true));
+  });
+  // The example serves the OS itself (the production build the test server made), as `npm run example:embed` does.
   const child = spawn('node', ['examples/embed-host/serve.mjs'], {
-    env: { ...process.env, AGENTOS_ORIGIN: baseURL ?? 'http://localhost:4173' },
+    env: { ...process.env, OS_PORT: '0' },
     stdio: 'pipe',
+  });
+  let log = '';
+  child.stdout.on('data', (d) => {
+    log += String(d);
   });
   try {
     await expect
-      .poll(() =>
-        fetch('http://localhost:5180/').then(
-          (r) => r.ok,
-          () => false,
-        ),
-      )
-      .toBe(true);
-    await page.goto('http://localhost:5180/');
+      .poll(() => /host page: (http:\/\/localhost:\d+)\//.exec(log)?.[1] ?? null, { timeout: 30_000 })
+      .not.toBeNull();
+    const hostUrl = /host page: (http:\/\/localhost:\d+)\//.exec(log)![1]!;
+    expect(hostUrl).not.toBe('http://localhost:5180');
+    expect(log).toContain('port 5180 is busy');
+    await page.goto(`${hostUrl}/`);
     const go = page.getByRole('button', { name: 'Ask an agent about the selection' });
-    await expect(go).toBeEnabled({ timeout: 20_000 });
+    await expect(go).toBeEnabled({ timeout: 30_000 });
+    // The frame says it is connected, not still waiting.
+    await expect(page.frameLocator('#os').getByRole('status')).toHaveText(`AgentOS: connected to ${hostUrl}`);
     await page.evaluate(() => {
       const p = document.querySelector('p')!;
       getSelection()!.selectAllChildren(p);
     });
     await go.click();
-    await expect(page.locator('#out')).toContainText('Select some of this text', { timeout: 20_000 });
+    const out = page.locator('#out');
+    await expect(out).toContainText('(the agent exited with code 0)', { timeout: 30_000 });
+    // It used the tool, worked on the text (counted it), and answered from it.
+    await expect(out).toContainText(/got \d+ words; the longest is "\S+"/);
+    await expect(out).toContainText('In short: Select some of this text, then press the button.');
+    await expect(page.getByRole('list', { name: 'tool calls served' })).toContainText(
+      /agent \d+ called host\.selection/,
+    );
   } finally {
     child.kill();
+    if (held) squatter.close();
   }
 });
 

@@ -30,13 +30,16 @@ test('terminal: help, ps, nice, kill, wait, bad input', async ({ page }) => {
   await typeCommand(page, 'ps');
   await expect(page.locator('aos-terminal .line.out').last()).toContainText(/1\s+0\s+(running|waiting)\s+-3/);
   await typeCommand(page, 'kill 1');
-  await expectTerminal(page, 'sent TERM to 1');
+  await expectTerminal(page, 'asked 1 to exit (TERM); kill -9 1 ends it at once');
   await typeCommand(page, 'wait 1');
   await expectTerminal(page, '[1] exited with code 143');
   await typeCommand(page, 'kill 99');
   await expectTerminal(page, 'ESRCH: no process 99');
   await typeCommand(page, 'nice 1 -99');
-  await expectTerminal(page, /EINVAL: priority: must be ≥ -20/);
+  await expectTerminal(
+    page,
+    'EINVAL: priority must be a whole number from -20 (most urgent) to 19 (least), not "-99"',
+  );
   await typeCommand(page, 'frobnicate');
   await expectTerminal(page, 'frobnicate: command not found');
   await typeCommand(page, 'models');

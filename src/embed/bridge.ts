@@ -52,6 +52,14 @@ async function main(): Promise<void> {
   const send = (m: OsMessage) => {
     if (peer) window.parent.postMessage(m, peer.origin); // never '*'
   };
+  // The frame's one line says what is going on now, not what was true at boot.
+  const showConnected = () => {
+    if (!peer) return;
+    const running = [...owned].filter((pid) => !ended.has(pid)).length;
+    setStatus(
+      `AgentOS: connected to ${peer.origin}${running ? ` · ${running} agent${running === 1 ? '' : 's'} running` : ''}`,
+    );
+  };
   k.on((e: KernelEvent) => {
     if (e.type === 'output' && owned.has(e.pid)) {
       send({ [TAG]: 1, type: 'output', pid: e.pid, fd: e.fd, data: e.data });
@@ -69,6 +77,7 @@ async function main(): Promise<void> {
         exitCode: e.proc.exitCode,
         exitReason: e.proc.exitReason,
       });
+      showConnected();
     }
   });
   setStatus('AgentOS: waiting for the page to connect');
@@ -91,6 +100,7 @@ async function main(): Promise<void> {
         reason: `${ev.origin} may not embed this AgentOS (its owner can allow it)`,
       });
       if (peer?.origin === ev.origin) peer = null;
+      setStatus(`AgentOS: ${ev.origin} may not embed this OS`);
       return;
     }
     const id = m.id;
@@ -110,6 +120,7 @@ async function main(): Promise<void> {
           `no common protocol version: this OS speaks ${EMBED_VERSIONS.join(', ')}, the page ${theirs.join(', ') || 'none'}`,
         );
       peer = { origin: ev.origin, version };
+      showConnected();
       return reply({ [TAG]: 1, type: 'welcome', id, version, permissions: policy });
     }
     if (!peer || peer.origin !== ev.origin) return fail('EPROTO', 'say hello first');
@@ -150,6 +161,7 @@ async function main(): Promise<void> {
           ...(o.priority !== undefined ? { priority: Math.max(0, o.priority) } : {}),
         });
         owned.add(pid);
+        showConnected();
         return { pid, capabilities: caps };
       }
       case 'send':

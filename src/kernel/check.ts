@@ -152,6 +152,8 @@ export const obj =
 
 function typeName(v: unknown): string {
   if (v === null) return 'null';
+  // A number that is not the right kind says which number it was (NaN: what Number('abc') gives).
+  if (typeof v === 'number') return Number.isNaN(v) ? 'something that is not a number' : String(v);
   if (Array.isArray(v)) return 'array';
   return typeof v;
 }

@@ -5,6 +5,7 @@
  * longer allowed.
  */
 import type { Capabilities } from '../abi/capabilities';
+import { SysError } from '../abi/errors';
 import type { EpisodeKind } from '../memory/episodic';
 import { busAllows } from './access-control';
 import type { MessageBus } from './bus';
@@ -20,6 +21,9 @@ export interface GrantDeps {
 
 /** The user widens a live process's capabilities. */
 export function grant(d: GrantDeps, p: Process, more: Partial<Capabilities>): Capabilities {
+  // An exited process cannot use a grant; one waiting to be restarted keeps it for its restart.
+  if (!p.alive && !p.info.restartable)
+    throw new SysError('ESRCH', `process ${p.pid} has exited: there is nothing to grant to`);
   setCapabilities(p, widen(p.info.capabilities, more));
   d.log(p.pid, 'grant', `granted ${JSON.stringify(more)}`, { permissions: more });
   d.changed(p);

@@ -136,7 +136,7 @@ export class Kernel {
       {
         killGraceMs: opts.killGraceMs ?? 2000,
         bootTimeoutMs: opts.bootTimeoutMs ?? 30_000,
-        maxStarting: opts.maxStarting ?? 8,
+        maxStarting: opts.maxStarting ?? 32,
         agentBeatTimeoutMs: opts.agentBeatTimeoutMs ?? 10_000,
       },
     );

@@ -330,15 +330,12 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
       },
     ),
 
-    'models.add_remote': define(
-      obj({ baseUrl: str({ min: 8, max: 2048 }), apiKey: opt(str({ max: 4096 })) }),
-      {
-        cap: 'modelAdmin',
-        who: 'any',
-        handler: (k, _c, a) => addRemoteServer(k, a.baseUrl, a.apiKey),
-        doc: 'add an OpenAI-compatible server (Ollama, vLLM, llama.cpp, OpenAI): its models join the pool; requests go only there',
-      },
-    ),
+    'models.add_remote': define(obj({ baseUrl: str({ max: 2048 }), apiKey: opt(str({ max: 4096 })) }), {
+      cap: 'modelAdmin',
+      who: 'any',
+      handler: (k, _c, a) => addRemoteServer(k, a.baseUrl, a.apiKey),
+      doc: 'add an OpenAI-compatible server (Ollama, vLLM, llama.cpp, OpenAI): its models join the pool; requests go only there',
+    }),
 
     'models.webllm': define(obj({ vramMB: opt(int({ min: 1, max: 1_000_000 })) }), {
       cap: 'modelAdmin',
@@ -474,6 +471,19 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
         who: 'any',
         handler: (k, c, a) => memory.recall(k, c, a),
         doc: 'recall(query, {k, namespaces, filter, since}): hybrid search (vector + keyword + recency) in namespaces you may read',
+      },
+    ),
+
+    'memory.list': define(
+      obj({
+        namespaces: opt(arr(str({ min: 1, max: 200 }), { max: 64 })),
+        limit: opt(int({ min: 1, max: 1000 })),
+      }),
+      {
+        cap: 'memory',
+        who: 'any',
+        handler: (k, c, a) => memory.list(k, c, a),
+        doc: 'list({namespaces, limit}): the newest memories first, in namespaces you may read',
       },
     ),
 
@@ -641,7 +651,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
 
     'tools.mcp_add': define(
       obj({
-        url: str({ min: 8, max: 2048 }),
+        url: str({ max: 2048 }), // the MCP module says what is wrong with a bad address, in the user's terms
         prefix: opt(str({ min: 1, max: 40, pattern: /^[a-zA-Z][\w-]*$/ })),
         headers: opt(json({ maxBytes: 8192 })),
       }),

@@ -318,6 +318,21 @@ export class LongTermMemory {
     return r ? toMemory(r) : null;
   }
 
+  /** The newest memories first (ids grow with time), in the given namespaces, `limit` at most. */
+  async list(opts: { namespaces: string[]; limit: number }): Promise<Memory[]> {
+    const allowed = new Set(opts.namespaces);
+    const ids = [...this.nsOf.entries()]
+      .filter(([, ns]) => allowed.has(ns))
+      .map(([id]) => id)
+      .sort((a, b) => b - a)
+      .slice(0, opts.limit);
+    const tx = this.db.transaction('ltm');
+    const rows = await Promise.all(ids.map((id) => tx.store.get(id))).catch((e: unknown) => {
+      throw storageError(e, 'list');
+    });
+    return rows.flatMap((r) => (r ? [toMemory(r)] : []));
+  }
+
   namespaceOf(id: number): string | undefined {
     return this.nsOf.get(id);
   }

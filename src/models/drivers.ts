@@ -8,7 +8,7 @@
 
 import { SysError } from '../abi/errors';
 import type { Kernel } from '../kernel/kernel';
-import { parseHttpUrl } from '../net/http';
+import { parseServerAddress } from '../net/http';
 import type { ModelSource } from './default-model';
 import type { ModelInfo } from './engine';
 import { createRemoteEngine, listRemoteModels } from './engines/openai-remote';
@@ -25,7 +25,7 @@ export interface RemoteServer {
 
 /** Adds an OpenAI-compatible server: its models join the catalogue as `<model>@<host>`. */
 export async function addRemoteServer(k: Kernel, baseUrl: string, apiKey?: string): Promise<RemoteServer> {
-  const url = parseHttpUrl(baseUrl);
+  const url = parseServerAddress(baseUrl, 'http://localhost:11434/v1 (Ollama)');
   const base = url.href.replace(/\/+$/, '');
   const listed = await listRemoteModels(base, apiKey, { timeoutMs: 10_000, maxAttempts: 2 });
   if (!listed.length) throw new SysError('ENOENT', `${base} lists no models`);

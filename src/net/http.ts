@@ -5,20 +5,49 @@
  */
 import { type Errno, SysError } from '../abi/errors';
 
-/** An http(s) URL, or EINVAL saying what is wrong with it. `credentialsGoIn` refuses user:pass@ and says where they go. */
-export function parseHttpUrl(url: string, credentialsGoIn?: string): URL {
+/**
+ * An http(s) URL, or EINVAL saying what is wrong with it in the user's terms. `credentialsGoIn`
+ * refuses user:pass@ and says where they go; `example`, a URL that would work, ends the message.
+ */
+export function parseHttpUrl(url: string, credentialsGoIn?: string, example?: string): URL {
+  const eg = example ? `; e.g. ${example}` : '';
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new SysError('EINVAL', `not a URL: ${url.slice(0, 200)}`);
+    throw new SysError('EINVAL', `${shown(url)} is not a web address${eg}`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    throw new SysError('EINVAL', `only http(s) URLs, not ${u.protocol}`);
+    throw new SysError(
+      'EINVAL',
+      `${shown(url)} uses ${u.protocol.slice(0, -1)}://, but only http:// and https:// servers work here${eg}`,
+    );
   if (credentialsGoIn && (u.username || u.password))
     throw new SysError('EINVAL', `put credentials in ${credentialsGoIn}, not in the URL`);
   return u;
 }
+
+/**
+ * A server's address as a person types it (a remote model server, an MCP server), read with
+ * parseHttpUrl — after the slips parsing would misname: `localhost:11434` parses as a URL with
+ * the scheme "localhost:", so a missing http:// is caught first and the fix suggested.
+ */
+export function parseServerAddress(text: string, example: string, credentialsGoIn?: string): URL {
+  const typed = text.trim();
+  if (!typed) throw new SysError('EINVAL', `give the server's address, e.g. ${example}`);
+  if (/\s/.test(typed))
+    throw new SysError('EINVAL', `${shown(typed)} is not a web address (it has spaces); e.g. ${example}`);
+  if (!/^[a-z][a-z\d+.-]*:\/\//i.test(typed)) {
+    const guess = /^[\w.-]+(:\d+)?(\/.*)?$/.test(typed)
+      ? ` — did you mean http://${typed}?`
+      : `; e.g. ${example}`;
+    throw new SysError('EINVAL', `${shown(typed)} does not start with http:// or https://${guess}`);
+  }
+  return parseHttpUrl(typed, credentialsGoIn, example);
+}
+
+/** What the user gave, quoted and cut short enough for one line of a message. */
+const shown = (text: string) => JSON.stringify(text.length > 80 ? `${text.slice(0, 79)}…` : text);
 
 /** The errno an HTTP error status means. */
 export function errnoOfStatus(status: number): Errno {

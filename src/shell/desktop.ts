@@ -4,7 +4,10 @@
  * (window-manager.ts) hold apps (apps/); a taskbar lists them and a launcher
  * opens more; notifications say when agents finish, ask, or models arrive.
  * Keyboard: Ctrl+Alt+→/← switch windows, Ctrl+Alt+W close, Ctrl+Alt+M minimize,
- * Ctrl+Alt+↑ maximize, Ctrl+Alt+L the launcher.
+ * Ctrl+Alt+↑ maximize, Ctrl+Alt+L the launcher (arrow keys move in it).
+ * On narrow screens (phones) one app at a time fills the desk; the taskbar
+ * switches between them. Notifications never cover an app: on wide screens they
+ * sit in the taskbar, on narrow ones in a row above it (the full-screen app shrinks).
  */
 import { css, html, LitElement } from 'lit';
 import { APPS, appInfo } from './apps/registry';
@@ -16,6 +19,8 @@ import type { WindowEvent } from './window';
 import { type Layout, WindowManager } from './window-manager';
 
 const LAYOUT_KEY = 'agentos.layout';
+/** The taskbar's height before it is measured (first layout, restored windows). */
+const TASKBAR_H = 40;
 
 interface Toast {
   id: number;
@@ -54,20 +59,44 @@ export class AosDesktop extends LitElement {
     } catch {
       saved = null;
     }
-    this.wm = new WindowManager(() => ({ w: innerWidth, h: innerHeight }), saved);
+    this.wm = new WindowManager(() => this.deskSize(), saved);
     if (!this.wm.windows.length) this.wm.open('terminal', 'Terminal');
     if (firstVisit()) this.open('welcome');
+  }
+
+  /** The desk: the screen less the taskbar (notifications come and go, so they are not subtracted). */
+  private deskSize(): { w: number; h: number } {
+    const bar = this.renderRoot?.querySelector?.('.taskbar')?.getBoundingClientRect().height;
+    return { w: innerWidth, h: Math.max(120, innerHeight - (bar || TASKBAR_H)) };
   }
 
   override connectedCallback(): void {
     super.connectedCallback();
     addEventListener('keydown', this.onKey);
+    addEventListener('resize', this.onResize);
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     removeEventListener('keydown', this.onKey);
+    removeEventListener('resize', this.onResize);
     this.off?.();
+  }
+
+  /** A rotation or a resized window: keep every window on screen; narrow and wide layouts switch here. */
+  private readonly onResize = (): void => {
+    this.wm.fit();
+    this.requestUpdate();
+  };
+
+  /** At boot the focused app takes the keyboard (the terminal's prompt), so typing works at once. */
+  override firstUpdated(): void {
+    const id = this.wm.focused ?? this.wm.topVisible()?.id;
+    const el = id ? this.appEls.get(id) : undefined;
+    if (!el) return;
+    void (el as HTMLElement & { updateComplete?: Promise<unknown> }).updateComplete?.then(() => {
+      if (!this.renderRoot.querySelector('.launcher')) el.focus();
+    });
   }
 
   override updated(changed: Map<string, unknown>): void {
@@ -85,10 +114,12 @@ export class AosDesktop extends LitElement {
 
   notify(text: string): void {
     const id = ++this.toastSeq;
-    this.toasts = [...this.toasts.slice(-3), { id, text }];
-    setTimeout(() => {
-      this.toasts = this.toasts.filter((t) => t.id !== id);
-    }, 6000);
+    this.toasts = [...this.toasts.slice(-2), { id, text }];
+    setTimeout(() => this.dismiss(id), 8000);
+  }
+
+  private dismiss(id: number): void {
+    this.toasts = this.toasts.filter((t) => t.id !== id);
   }
 
   /** Opens an app (from the launcher, a shortcut, or another app). */
@@ -103,6 +134,33 @@ export class AosDesktop extends LitElement {
     });
     this.launcherOpen = false;
     this.changed(true);
+  }
+
+  private toggleLauncher(open = !this.launcherOpen): void {
+    this.launcherOpen = open;
+    if (open)
+      void this.updateComplete.then(() =>
+        this.renderRoot.querySelector<HTMLElement>('[role=menuitem]')?.focus(),
+      );
+    else void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('.start')?.focus());
+  }
+
+  /** The launcher is a menu: arrows, Home and End move; Escape and Tab close it. */
+  private launcherKey(ev: KeyboardEvent): void {
+    const items = [...this.renderRoot.querySelectorAll<HTMLElement>('.launcher [role=menuitem]')];
+    const at = items.indexOf(this.shadowRoot?.activeElement as HTMLElement);
+    const go = (i: number) => items[(i + items.length) % items.length]?.focus();
+    if (ev.key === 'ArrowDown') go(at + 1);
+    else if (ev.key === 'ArrowUp') go(at < 0 ? -1 : at - 1);
+    else if (ev.key === 'Home') go(0);
+    else if (ev.key === 'End') go(-1);
+    else if (ev.key === 'Escape') this.toggleLauncher(false);
+    else if (ev.key === 'Tab') {
+      this.launcherOpen = false;
+      return;
+    } else return;
+    ev.preventDefault();
+    ev.stopPropagation();
   }
 
   private changed(focusIt = false): void {
@@ -136,6 +194,7 @@ export class AosDesktop extends LitElement {
 
   private onWindow(id: string, e: WindowEvent): void {
     const wm = this.wm;
+    if (this.launcherOpen && e.kind === 'focus') this.launcherOpen = false;
     if (e.kind === 'focus') wm.focus(id);
     else if (e.kind === 'move') wm.move(id, e.x, e.y);
     else if (e.kind === 'resize') wm.resize(id, e.w, e.h);
@@ -179,11 +238,7 @@ export class AosDesktop extends LitElement {
           return true;
         case 'l':
         case 'L':
-          this.launcherOpen = !this.launcherOpen;
-          if (this.launcherOpen)
-            void this.updateComplete.then(() =>
-              this.renderRoot.querySelector<HTMLElement>('[role=menuitem]')?.focus(),
-            );
+          this.toggleLauncher();
           return false;
         default:
           return null;
@@ -205,30 +260,40 @@ export class AosDesktop extends LitElement {
 
   override render() {
     const wm = this.wm;
+    const narrow = wm.narrow;
+    const ok = this.status.endsWith('ready');
+    const failed = this.status.includes('failed');
+    const toasts = html`<div class="toasts" role="status" aria-live="polite" aria-label="notifications">${this.toasts.map(
+      (t) =>
+        html`<div class="toast" title=${t.text}><span>${t.text}</span><button aria-label="Dismiss: ${t.text}" @click=${() => this.dismiss(t.id)}>×</button></div>`,
+    )}</div>`;
     return html`
-      <main class="desk" aria-label="desktop">
-        ${wm.windows.map(
-          (w) => html`<aos-window
+      <main class="desk" aria-label="desktop" @pointerdown=${() => {
+        if (this.launcherOpen) this.launcherOpen = false;
+      }}>
+        ${wm.windows.map((w) => {
+          const full = narrow || w.maximized;
+          return html`<aos-window
             data-id=${w.id}
-            .win=${{ ...w }}
+            .win=${{ ...w, maximized: full }}
+            ?fixed=${narrow}
             ?focused=${wm.focused === w.id}
-            ?hidden=${w.minimized}
-            class=${w.maximized ? 'max' : ''}
-            style=${w.maximized ? `z-index:${w.z}` : `left:${w.x}px;top:${w.y}px;width:${w.w}px;height:${w.h}px;z-index:${w.z}`}
+            ?hidden=${!wm.shown(w)}
+            class=${full ? 'max' : ''}
+            style=${full ? `z-index:${w.z}` : `left:${w.x}px;top:${w.y}px;width:${w.w}px;height:${w.h}px;z-index:${w.z}`}
             @win=${(e: CustomEvent<WindowEvent>) => this.onWindow(w.id, e.detail)}
             >${this.appElement(w.id, w.app, w.props)}</aos-window
-          >`,
-        )}
+          >`;
+        })}
       </main>
       <aos-permission-prompt .client=${this.client}></aos-permission-prompt>
-      <div class="toasts" role="status" aria-live="polite" aria-label="notifications">
-        ${this.toasts.map((t) => html`<div class="toast">${t.text}</div>`)}
-      </div>
+      ${narrow ? toasts : ''}
       ${
         this.launcherOpen
-          ? html`<div class="launcher" role="menu" aria-label="apps">
+          ? html`<div class="launcher" role="menu" aria-label="apps" @keydown=${(e: KeyboardEvent) => this.launcherKey(e)}>
               ${APPS.map(
-                (a) => html`<button role="menuitem" @click=${() => this.open(a.id)}>${a.title}</button>`,
+                (a) =>
+                  html`<button role="menuitem" tabindex="-1" @click=${() => this.open(a.id)}>${a.title}</button>`,
               )}
             </div>`
           : ''
@@ -239,9 +304,7 @@ export class AosDesktop extends LitElement {
           aria-haspopup="menu"
           aria-expanded=${this.launcherOpen ? 'true' : 'false'}
           title="Apps (Ctrl+Alt+L)"
-          @click=${() => {
-            this.launcherOpen = !this.launcherOpen;
-          }}
+          @click=${() => this.toggleLauncher()}
         >
           AgentOS
         </button>
@@ -261,7 +324,10 @@ export class AosDesktop extends LitElement {
           .client=${this.client}
           @aos-open=${(e: CustomEvent<string>) => this.open(e.detail)}
         ></aos-model-indicator>
-        <span class="status" role="status" aria-label="kernel status">${this.status}</span>
+        ${narrow ? '' : toasts}
+        <span class="status ${ok ? 'ok' : failed ? 'failed' : ''}" role="status" aria-label="kernel status" title=${this.status}
+          ><span class="dot" aria-hidden="true"></span><span class="text">${this.status}</span></span
+        >
         ${
           this.pendingUpdate
             ? html`<button
@@ -280,12 +346,13 @@ export class AosDesktop extends LitElement {
   static override styles = css`
     :host {
       display: grid;
-      grid-template-rows: 1fr auto;
+      grid-template-rows: minmax(0, 1fr) auto auto;
       height: 100%;
     }
     .desk {
       position: relative;
       overflow: hidden;
+      min-height: 0;
     }
     aos-window.max {
       left: 0 !important;
@@ -301,7 +368,7 @@ export class AosDesktop extends LitElement {
       font: 12px system-ui, sans-serif;
       background: var(--chrome);
       border-top: 1px solid var(--line);
-      overflow-x: auto;
+      min-width: 0;
     }
     .taskbar button {
       font: inherit;
@@ -319,15 +386,49 @@ export class AosDesktop extends LitElement {
     .taskbar .task[aria-pressed='true'] {
       background: var(--line);
     }
+    /* The window buttons scroll among themselves: they never run under the kernel status. */
     .running {
       display: flex;
       gap: 6px;
       flex: 1;
       min-width: 0;
+      overflow-x: auto;
+      scrollbar-width: thin;
     }
     .status {
-      opacity: 0.75;
+      display: flex;
+      align-items: center;
+      gap: 6px;
+      flex: none;
       white-space: nowrap;
+    }
+    .status .text {
+      opacity: 0.8;
+    }
+    .dot {
+      width: 8px;
+      height: 8px;
+      border-radius: 50%;
+      background: var(--line);
+    }
+    .status.ok .dot {
+      background: #2e9d57;
+    }
+    .status.failed .dot {
+      background: var(--term-err);
+    }
+    /* Phones: the status shrinks to its dot (the words stay for screen readers and as a tooltip). */
+    @media (max-width: 639px) {
+      .status:not(.failed) .text {
+        position: absolute;
+        width: 1px;
+        height: 1px;
+        overflow: hidden;
+        clip-path: inset(50%);
+      }
+      .taskbar button {
+        padding: 8px 10px;
+      }
     }
     button:focus-visible {
       outline: 2px solid var(--term-accent);
@@ -360,23 +461,57 @@ export class AosDesktop extends LitElement {
       background: var(--line);
       outline: none;
     }
+    /* Wide: in the taskbar, newest last. Narrow: a row between the desk and the taskbar. */
     .toasts {
-      position: fixed;
-      left: 50%;
-      bottom: 48px;
-      transform: translateX(-50%);
-      display: grid;
+      display: flex;
       gap: 6px;
-      z-index: 100001;
-      pointer-events: none;
+      min-width: 0;
+      max-width: 60%;
+    }
+    :host > .toasts {
+      display: grid;
+      max-width: none;
+      padding: 0 8px;
     }
     .toast {
-      padding: 8px 14px;
+      display: flex;
+      align-items: center;
+      justify-content: space-between;
+      gap: 6px;
+      min-width: 0;
+      padding: 2px 2px 2px 10px;
       border-radius: 8px;
       background: var(--fg);
       color: var(--bg);
-      font: 13px system-ui, sans-serif;
-      box-shadow: 0 6px 20px rgb(0 0 0 / 0.25);
+      font: 12px system-ui, sans-serif;
+    }
+    .toast span {
+      overflow: hidden;
+      text-overflow: ellipsis;
+      white-space: nowrap;
+    }
+    :host > .toasts .toast {
+      margin-top: 4px;
+      padding: 4px 4px 4px 12px;
+      font-size: 13px;
+    }
+    :host > .toasts .toast span {
+      white-space: normal;
+    }
+    .toast button,
+    .taskbar .toast button {
+      font: 16px system-ui, sans-serif;
+      min-width: 24px;
+      min-height: 24px;
+      padding: 0 4px;
+      border: 0;
+      border-radius: 6px;
+      background: transparent;
+      color: inherit;
+      cursor: pointer;
+    }
+    .toast button:focus-visible {
+      outline: 2px solid var(--term-accent);
     }
   `;
 }

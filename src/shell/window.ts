@@ -19,16 +19,20 @@ export class AosWindow extends LitElement {
   static override properties = {
     win: { attribute: false },
     focused: { type: Boolean, reflect: true },
+    fixed: { type: Boolean },
   };
   declare win: Win;
   declare focused: boolean;
+  /** Filling a narrow desk: no moving, resizing or maximizing. */
+  declare fixed: boolean;
 
   private send(e: WindowEvent): void {
     this.dispatchEvent(new CustomEvent<WindowEvent>('win', { detail: e, bubbles: true, composed: true }));
   }
 
   private drag(ev: PointerEvent, what: 'move' | 'resize'): void {
-    if (ev.button !== 0 || (what === 'move' && (ev.target as HTMLElement).closest('button'))) return;
+    if (this.fixed || ev.button !== 0 || (what === 'move' && (ev.target as HTMLElement).closest('button')))
+      return;
     ev.preventDefault();
     const el = ev.currentTarget as HTMLElement;
     el.setPointerCapture(ev.pointerId);
@@ -62,10 +66,16 @@ export class AosWindow extends LitElement {
     const d = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[
       ev.key
     ];
-    if (!d || ev.ctrlKey || ev.altKey || ev.metaKey) return;
+    if (!d || this.fixed || ev.ctrlKey || ev.altKey || ev.metaKey) return;
     ev.preventDefault();
     if (ev.shiftKey) this.send({ kind: 'resize', w: this.win.w + d[0]!, h: this.win.h + d[1]! });
     else this.send({ kind: 'move', x: this.win.x + d[0]!, y: this.win.y + d[1]! });
+  }
+
+  constructor() {
+    super();
+    this.focused = false;
+    this.fixed = false;
   }
 
   override render() {
@@ -82,17 +92,21 @@ export class AosWindow extends LitElement {
         <header
           class="title"
           tabindex="0"
-          aria-label="${w.title}: arrow keys move, Shift+arrow keys resize"
+          aria-label=${this.fixed ? w.title : `${w.title}: arrow keys move, Shift+arrow keys resize`}
           @pointerdown=${(e: PointerEvent) => this.drag(e, 'move')}
-          @dblclick=${() => this.send({ kind: 'maximize' })}
+          @dblclick=${() => !this.fixed && this.send({ kind: 'maximize' })}
           @keydown=${(e: KeyboardEvent) => this.key(e)}
         >
           <span id=${titleId} class="name">${w.title}</span>
           <span class="buttons">
             <button aria-label="Minimize ${w.title}" title="Minimize (Ctrl+Alt+M)" @click=${() => this.send({ kind: 'minimize' })}>–</button>
-            <button aria-label="${w.maximized ? 'Restore' : 'Maximize'} ${w.title}" title="Maximize (Ctrl+Alt+↑)" @click=${() => this.send({ kind: 'maximize' })}>
+            ${
+              this.fixed
+                ? ''
+                : html`<button aria-label="${w.maximized ? 'Restore' : 'Maximize'} ${w.title}" title="Maximize (Ctrl+Alt+↑)" @click=${() => this.send({ kind: 'maximize' })}>
               ${w.maximized ? '❐' : '□'}
-            </button>
+            </button>`
+            }
             <button aria-label="Close ${w.title}" title="Close (Ctrl+Alt+W)" @click=${() => this.send({ kind: 'close' })}>×</button>
           </span>
         </header>
@@ -123,6 +137,9 @@ export class AosWindow extends LitElement {
       color: var(--fg);
       box-shadow: 0 10px 32px rgb(0 0 0 / 0.22);
     }
+    :host(.max) .frame {
+      border-radius: 0;
+    }
     :host([focused]) .frame {
       border-color: var(--term-accent);
       box-shadow: 0 14px 44px rgb(0 0 0 / 0.32);
@@ -149,15 +166,25 @@ export class AosWindow extends LitElement {
       text-overflow: ellipsis;
       white-space: nowrap;
     }
+    .buttons {
+      display: flex;
+      flex: none;
+    }
     .buttons button {
-      width: 26px;
-      height: 22px;
+      width: 28px;
+      height: 24px;
       border: 0;
       border-radius: 5px;
       background: transparent;
       color: inherit;
       font: 14px system-ui, sans-serif;
       cursor: pointer;
+    }
+    @media (max-width: 639px) {
+      .buttons button {
+        width: 40px;
+        height: 34px;
+      }
     }
     .buttons button:hover,
     .buttons button:focus-visible {

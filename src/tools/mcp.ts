@@ -6,7 +6,7 @@
  */
 
 import { SysError } from '../abi/errors';
-import { parseHttpUrl } from '../net/http';
+import { parseServerAddress } from '../net/http';
 import type { McpClientOptions, McpTool } from './mcp-client';
 import type { ToolRegistry } from './registry';
 
@@ -24,9 +24,9 @@ export interface McpHandle {
   close(): Promise<void>;
 }
 
-/** The server's URL as the key it is known by (no fragment), or EINVAL. */
+/** The server's URL as the key it is known by (no fragment), or EINVAL in the user's terms. */
 function serverUrl(url: string): URL {
-  const u = parseHttpUrl(url, 'headers');
+  const u = parseServerAddress(url, 'https://mcp.example/mcp', 'headers');
   u.hash = '';
   return u;
 }
@@ -42,7 +42,7 @@ const toPrefix = (s: string) =>
 export async function addMcpServer(registry: ToolRegistry, o: McpServerOptions): Promise<McpHandle> {
   const url = serverUrl(o.url);
   const { McpClient } = await import('./mcp-client');
-  const client = await McpClient.connect(o);
+  const client = await McpClient.connect({ ...o, url: url.href });
   const prefix = toPrefix(o.prefix ?? `mcp-${url.hostname}${url.port ? `-${url.port}` : ''}`);
   const source = `mcp:${url.href}`;
   let closed = false;

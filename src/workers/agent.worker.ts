@@ -20,6 +20,8 @@ declare const self: DedicatedWorkerGlobalScope;
 self.onmessage = (ev: MessageEvent<{ t: 'init'; port: MessagePort }>) => {
   if (ev.data?.t !== 'init' || !(ev.data.port instanceof MessagePort)) return;
   self.onmessage = null; // the host speaks once; everything else comes from the kernel
+  // Phase marks for the spawn benchmark's breakdown (worker created → init → boot → program).
+  performance.mark('agentos:init');
   const sys = new SyscallClient(ev.data.port);
   // Before any program code runs: storage, network, nested workers and the page become unreachable.
   sealAgentScope(self);
@@ -37,6 +39,7 @@ async function run(sys: SyscallClient): Promise<void> {
   let boot: AgentBoot;
   try {
     boot = await sys.call<AgentBoot>('boot');
+    performance.mark('agentos:boot');
   } catch {
     self.close();
     return;

@@ -59,22 +59,37 @@ export async function recall(
   },
 ) {
   const mem = await k.memory();
-  const own = privateNamespace(c.pid);
-  const asked = (a.namespaces ?? ['private', ...c.caps.memoryRead]).map((n) => (n === 'private' ? own : n));
-  // '*' means every namespace the store has, for callers granted it.
-  const expanded = asked.includes('*') ? [...new Set([own, ...mem.ltm.namespaces()])] : asked;
-  for (const ns of expanded) {
-    if (!mayReadNamespace(c.caps, c.pid, ns)) {
-      k.log(c.pid, 'deny', `memory read of namespace "${ns}" denied`);
-      throw new SysError('EPERM', `no read access to memory namespace "${ns}"`);
-    }
-  }
+  const expanded = readable(k, c, mem.ltm.namespaces(), a.namespaces);
   return mem.ltm.recall(a.query, {
     k: a.k ?? 5,
     namespaces: expanded,
     ...(a.filter ? { filter: a.filter } : {}),
     ...(a.since ? { since: a.since } : {}),
   });
+}
+
+/** The newest memories first, no query needed (the memory explorer opens on them). */
+export async function list(k: Kernel, c: Caller, a: { namespaces?: string[]; limit?: number }) {
+  const mem = await k.memory();
+  const namespaces = readable(k, c, mem.ltm.namespaces(), a.namespaces);
+  return mem.ltm.list({ namespaces, limit: a.limit ?? 50 });
+}
+
+/**
+ * The namespaces a read asks for ('private' is the caller's own; '*' every namespace the store
+ * has; none given: its own and those it was granted), or EPERM for one it may not read.
+ */
+function readable(k: Kernel, c: Caller, stored: string[], namespaces: string[] | undefined): string[] {
+  const own = privateNamespace(c.pid);
+  const asked = (namespaces ?? ['private', ...c.caps.memoryRead]).map((n) => (n === 'private' ? own : n));
+  const expanded = asked.includes('*') ? [...new Set([own, ...stored])] : asked;
+  for (const ns of expanded) {
+    if (!mayReadNamespace(c.caps, c.pid, ns)) {
+      k.log(c.pid, 'deny', `memory read of namespace "${ns}" denied`);
+      throw new SysError('EPERM', `no read access to memory namespace "${ns}"`);
+    }
+  }
+  return expanded;
 }
 
 export async function get(k: Kernel, c: Caller, ids: number[]) {

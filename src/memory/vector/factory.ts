@@ -1,6 +1,7 @@
-/** Making and loading a vector index by kind (flat-i8 by default; voy loaded on demand). */
+/** Making and loading a vector index by kind (flat-i8 by default; ivf-i8 opt-in; voy loaded on demand). */
 import { SysError } from '../../abi/errors';
 import { FlatI8Index } from './flat-index';
+import { IvfI8Index } from './ivf-index';
 import { readHeader, type VectorIndex, type VectorIndexKind } from './vector-index';
 
 export const DEFAULT_VECTOR_INDEX: VectorIndexKind = 'flat-i8';
@@ -10,6 +11,7 @@ export async function createVectorIndex(
   kind: VectorIndexKind = DEFAULT_VECTOR_INDEX,
 ): Promise<VectorIndex> {
   if (kind === 'flat-i8') return FlatI8Index.create(dim);
+  if (kind === 'ivf-i8') return IvfI8Index.create(dim);
   if (kind === 'voy') return (await import('./voy-index')).VoyIndex.create(dim);
   throw new SysError('EINVAL', `unknown vector index kind '${kind as string}'`);
 }
@@ -18,5 +20,6 @@ export async function createVectorIndex(
 export async function loadVectorIndex(bytes: Uint8Array): Promise<VectorIndex> {
   const { kind } = readHeader(bytes);
   if (kind === 'voy') return (await import('./voy-index')).VoyIndex.load(bytes);
+  if (kind === 'ivf-i8') return IvfI8Index.load(bytes);
   return FlatI8Index.load(bytes);
 }

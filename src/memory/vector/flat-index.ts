@@ -32,7 +32,7 @@ import {
 } from './vector-index';
 import { KERNEL_WASM_BASE64 } from './wasm/kernel-wasm';
 
-interface KernelExports {
+export interface KernelExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
   quantize(src: number, rows: number, dim: number, dst: number, stride: number, scales: number): number;
@@ -45,6 +45,18 @@ interface KernelExports {
     qmul: number,
     k: number,
     heap: number,
+  ): number;
+  searchMore(
+    q: number,
+    codes: number,
+    scales: number,
+    n: number,
+    stride: number,
+    qmul: number,
+    k: number,
+    heap: number,
+    size: number,
+    rowBase: number,
   ): number;
 }
 
@@ -62,7 +74,8 @@ export function resetKernelCache(): void {
   kernelModule = undefined;
 }
 
-async function instantiateKernel(): Promise<KernelExports> {
+/** A fresh instance of the SIMD kernel (own memory), sharing one compiled module. */
+export async function instantiateKernel(): Promise<KernelExports> {
   if (!LITTLE_ENDIAN) throw new SysError('ENOSYS', 'vector index needs a little-endian host');
   kernelModule ??= compileKernel().catch((e: unknown) => {
     kernelModule = undefined;

@@ -67,6 +67,76 @@ export class ClusteredData {
   }
 }
 
+export interface LowRankOptions {
+  dim: number;
+  /** Intrinsic dimension: vectors live near a random `rank`-dimensional subspace. */
+  rank: number;
+  seed: number;
+  /** Isotropic noise norm off the subspace (default 0.1). */
+  noise?: number;
+}
+
+/**
+ * Vectors of low intrinsic dimension, as real text embeddings are (their spectrum decays fast
+ * and they share a common direction): a shared mean, plus a gaussian latent of `rank` dims
+ * with a decaying spectrum mapped through a random basis, plus small noise; normalised. No
+ * clusters to separate, neighbours very close: harder for quantisation and for partitioning.
+ */
+export class LowRankData {
+  private readonly rand: () => number;
+  private readonly basis: Float32Array;
+  private readonly mean: Float32Array;
+  private spare: number | undefined;
+
+  constructor(readonly opts: LowRankOptions) {
+    this.rand = prng(opts.seed);
+    const { dim, rank } = opts;
+    this.basis = new Float32Array(rank * dim);
+    for (let r = 0; r < rank; r++) {
+      const v = this.basis.subarray(r * dim, (r + 1) * dim);
+      for (let j = 0; j < dim; j++) v[j] = this.gauss();
+      normalizeInPlace(v);
+      // Decaying spectrum: the first latent directions carry most of the variance.
+      const w = 1 / Math.sqrt(1 + r);
+      for (let j = 0; j < dim; j++) v[j]! *= w;
+    }
+    this.mean = new Float32Array(dim);
+    for (let j = 0; j < dim; j++) this.mean[j] = this.gauss();
+    normalizeInPlace(this.mean);
+  }
+
+  sample(n: number): Float32Array {
+    const { dim, rank } = this.opts;
+    const noise = (this.opts.noise ?? 0.1) / Math.sqrt(dim);
+    const out = new Float32Array(n * dim);
+    const z = new Float32Array(rank);
+    for (let i = 0; i < n; i++) {
+      const v = out.subarray(i * dim, (i + 1) * dim);
+      for (let r = 0; r < rank; r++) z[r] = this.gauss();
+      for (let j = 0; j < dim; j++) v[j] = 0.6 * this.mean[j]! + noise * this.gauss();
+      for (let r = 0; r < rank; r++) {
+        const zr = (z[r]! / Math.sqrt(rank)) * 1.5;
+        const b = r * dim;
+        for (let j = 0; j < dim; j++) v[j]! += zr * this.basis[b + j]!;
+      }
+      normalizeInPlace(v);
+    }
+    return out;
+  }
+
+  private gauss(): number {
+    if (this.spare !== undefined) {
+      const s = this.spare;
+      this.spare = undefined;
+      return s;
+    }
+    const r = Math.sqrt(-2 * Math.log(1 - this.rand()));
+    const t = 2 * Math.PI * this.rand();
+    this.spare = r * Math.sin(t);
+    return r * Math.cos(t);
+  }
+}
+
 export function normalizeInPlace(v: Float32Array): void {
   let ss = 0;
   for (let j = 0; j < v.length; j++) ss += v[j]! * v[j]!;

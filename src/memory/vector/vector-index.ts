@@ -19,7 +19,7 @@ export interface SearchHit {
 /** Either `ids.length × dim` packed floats, or one array per id. */
 export type VectorBatch = Float32Array | readonly ArrayLike<number>[];
 
-export type VectorIndexKind = 'flat-i8' | 'voy';
+export type VectorIndexKind = 'flat-i8' | 'ivf-i8' | 'voy';
 
 export interface VectorIndex {
   readonly kind: VectorIndexKind;
@@ -50,7 +50,7 @@ export const MAX_DIM = 4096;
 /** Binary header shared by both serialised forms: magic "AOVI", u16 version, u16 kind. */
 export const MAGIC = 0x4956_4f41; // "AOVI" little-endian
 export const FORMAT_VERSION = 1;
-export const KIND_CODE: Record<VectorIndexKind, number> = { 'flat-i8': 1, voy: 2 };
+export const KIND_CODE: Record<VectorIndexKind, number> = { 'flat-i8': 1, voy: 2, 'ivf-i8': 3 };
 
 export function checkDim(dim: number): void {
   if (!Number.isInteger(dim) || dim < 1 || dim > MAX_DIM)

@@ -179,6 +179,13 @@ export class DeterministicEngine implements ChatEngine {
       if (tool) {
         const args: Record<string, string> = {};
         for (const m of text.matchAll(/(\w+)=("[^"]*"|\S+)/g)) args[m[1]!] = m[2]!.replace(/^"|"$/g, '');
+        // No key=value: a tool with one required string argument gets the words after its name
+        // ("compute math.evaluate (2+3)*4" → expression "(2+3)*4"), as a person would mean it.
+        const only = soleStringArgument(tool.function.parameters);
+        const after = text
+          .slice(text.search(new RegExp(`\\b${escapeRe(tool.function.name)}\\b`)) + tool.function.name.length)
+          .trim();
+        if (!Object.keys(args).length && only && after) args[only] = after;
         const callId = `call_${fnv1a(text, msgs.length).toString(36)}`;
         return {
           text: '',
@@ -207,6 +214,14 @@ export class DeterministicEngine implements ChatEngine {
     for (let i = 0; i < this.defaultLength / 2; i++) words.push(VOCAB[Math.floor(rand() * VOCAB.length)]!);
     return { text: `${words.join(' ')}.`, toolCalls: [] };
   }
+}
+
+/** The name of a schema's one required property when it is a string, else null. */
+function soleStringArgument(schema: unknown): string | null {
+  const s = schema as { required?: unknown; properties?: Record<string, { type?: unknown }> } | undefined;
+  if (!Array.isArray(s?.required) || s.required.length !== 1) return null;
+  const name = s.required[0];
+  return typeof name === 'string' && s.properties?.[name]?.type === 'string' ? name : null;
 }
 
 function escapeRe(s: string): string {

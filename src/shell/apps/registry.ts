@@ -7,7 +7,7 @@ export interface AppInfo {
   title: string;
   /** Its custom element. */
   tag: string;
-  /** One window at most (opening it again focuses it). */
+  /** One window at most (opening it again focuses it); only apps with separate threads (chat) allow more. */
   single: boolean;
   w?: number;
   h?: number;
@@ -19,7 +19,7 @@ export const APPS: AppInfo[] = [
     id: 'terminal',
     title: 'Terminal',
     tag: 'aos-terminal',
-    single: false,
+    single: true,
     load: () => import('./terminal/terminal'),
   },
   {

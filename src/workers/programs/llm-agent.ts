@@ -10,6 +10,9 @@
  * resumes in another tab where it was. A tool call interrupted by the move is
  * run again if it only reads; otherwise the model is told it was interrupted
  * (EINTR) rather than risk doing it twice.
+ *
+ * A tool call that failed and was not followed by a successful call of that tool
+ * is not handled: the failure goes to stderr and the exit code is 1, not 0.
  */
 
 import type { ChatMessage, ToolSpec } from '../../abi/chat';
@@ -17,6 +20,8 @@ import { SysError } from '../../abi/errors';
 import type { AgentContext } from '../sdk';
 
 const MAX_STEPS = 8;
+/** How much of the task is used to find relevant tools (tools.search takes a bounded query). */
+const TOOL_QUERY_CHARS = 2000;
 
 interface Saved {
   v: 1;
@@ -51,12 +56,19 @@ export default async function llmAgent(ctx: AgentContext): Promise<number> {
   const tools = await discoverTools(ctx);
   if (restored) await finishInterrupted(ctx, messages, restored.pending);
   await save();
+  /** Tools whose last call failed in this turn, with what went wrong. */
+  const failed = new Map<string, string>();
   let steps = 0;
   for (;;) {
     const last = messages[messages.length - 1];
     const answered = last?.role === 'assistant' && !last.tool_calls?.length;
     if (answered) {
-      if (!args.chat) return 0;
+      if (!args.chat) {
+        if (!failed.size) return 0;
+        for (const [name, why] of failed) await ctx.error(`tool ${name} failed: ${why}\n`);
+        return 1;
+      }
+      failed.clear();
       const text = await nextMessage(ctx);
       if (text === null) return 0;
       messages.push({ role: 'user', content: text });
@@ -102,25 +114,37 @@ export default async function llmAgent(ctx: AgentContext): Promise<number> {
     await save(calls.map((c) => c.id));
     for (let i = 0; i < calls.length; i++) {
       const call = calls[i]!;
-      messages.push({ role: 'tool', tool_call_id: call.id, content: await runTool(ctx, call) });
+      messages.push({ role: 'tool', tool_call_id: call.id, content: await runTool(ctx, call, failed) });
       await save(calls.slice(i + 1).map((c) => c.id));
     }
   }
 }
 
+/** Runs one call; its result (or error) as the tool message's text. Failures are noted in `failed`. */
 async function runTool(
   ctx: AgentContext,
   call: NonNullable<ChatMessage['tool_calls']>[number],
+  failed?: Map<string, string>,
 ): Promise<string> {
+  const name = call.function.name;
   try {
-    return JSON.stringify(
-      await ctx.tools.call(call.function.name, JSON.parse(call.function.arguments || '{}')),
-    );
+    const result = JSON.stringify(await ctx.tools.call(name, parseArguments(name, call.function.arguments)));
+    failed?.delete(name);
+    return result;
   } catch (e) {
-    return JSON.stringify({
-      error: e instanceof SysError ? e.code : 'EIO',
-      message: String((e as Error).message ?? e),
-    });
+    const code = e instanceof SysError ? e.code : 'EIO';
+    const message = String((e as Error).message ?? e);
+    failed?.set(name, message.startsWith(code) ? message : `${code}: ${message}`);
+    return JSON.stringify({ error: code, message });
+  }
+}
+
+/** A model's arguments text as an object; a model that wrote bad JSON gets an error it can read. */
+function parseArguments(name: string, text: string | undefined): unknown {
+  try {
+    return JSON.parse(text || '{}');
+  } catch {
+    throw new SysError('EINVAL', `the arguments for ${name} were not JSON: ${(text ?? '').slice(0, 200)}`);
   }
 }
 
@@ -158,7 +182,7 @@ async function nextMessage(ctx: AgentContext): Promise<string | null> {
   }
 }
 
-/** The tools closest to the task in meaning: only those it may call are found. */
+/** The tools closest to the task in meaning (found by its opening): only those it may call are found. */
 async function discoverTools(ctx: AgentContext): Promise<ToolSpec[]> {
-  return (await ctx.tools.search(ctx.task, 5)) as ToolSpec[];
+  return (await ctx.tools.search(ctx.task.slice(0, TOOL_QUERY_CHARS), 5)) as ToolSpec[];
 }

@@ -94,8 +94,27 @@ export function searchTopK(
   k: i32,
   heap: usize,
 ): i32 {
-  let size = 0;
-  let minScore: f32 = -Infinity;
+  return searchMore(q, codes, scales, n, stride, qmul, k, heap, 0, 0);
+}
+
+/**
+ * As `searchTopK`, but continues a heap that already holds `size` entries (from earlier
+ * calls on other row ranges) and records rows as `rowBase + i`: the IVF index scans its
+ * probed lists one call each into one heap. Returns the heap's new size.
+ */
+export function searchMore(
+  q: usize,
+  codes: usize,
+  scales: usize,
+  n: i32,
+  stride: i32,
+  qmul: f32,
+  k: i32,
+  heap: usize,
+  size: i32,
+  rowBase: i32,
+): i32 {
+  let minScore: f32 = size >= k ? load<f32>(heap) : -Infinity;
   let row = codes;
   for (let i = 0; i < n; i++) {
     let acc0 = i32x4.splat(0);
@@ -128,7 +147,7 @@ export function searchTopK(
         c = p;
       }
       store<f32>(heap + ((<usize>c) << 3), score);
-      store<i32>(heap + ((<usize>c) << 3), i, 4);
+      store<i32>(heap + ((<usize>c) << 3), rowBase + i, 4);
       if (size === k) minScore = load<f32>(heap);
     } else if (score > minScore) {
       // Replace the root, sift down.
@@ -152,7 +171,7 @@ export function searchTopK(
         c = m;
       }
       store<f32>(heap + ((<usize>c) << 3), score);
-      store<i32>(heap + ((<usize>c) << 3), i, 4);
+      store<i32>(heap + ((<usize>c) << 3), rowBase + i, 4);
       minScore = load<f32>(heap);
     }
     row += <usize>stride;

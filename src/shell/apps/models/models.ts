@@ -27,7 +27,10 @@ export class AosModels extends AppElement {
     progress: { state: true },
     caches: { state: true },
     busy: { state: true },
+    remoteError: { state: true },
   };
+  /** What went wrong adding a remote engine: shown under its form, where the user is looking. */
+  declare remoteError: string;
   declare catalog: CatalogEntry[];
   declare progress: Record<string, Progress>;
   declare caches: { name: string; entries: number; bytes: number }[];
@@ -40,6 +43,7 @@ export class AosModels extends AppElement {
     this.progress = {};
     this.caches = [];
     this.busy = '';
+    this.remoteError = '';
   }
 
   protected override connected(k: KernelClient): void {
@@ -92,9 +96,20 @@ export class AosModels extends AppElement {
   private async addRemote(ev: Event): Promise<void> {
     ev.preventDefault();
     const input = (ev.target as HTMLFormElement).elements.namedItem('url') as HTMLInputElement;
+    this.remoteError = '';
+    this.busy = `testing ${input.value.trim()}…`;
     const r = await this.run((k) =>
       k.call<{ models: string[] }>('models.add_remote', { baseUrl: input.value.trim() }),
     );
+    this.busy = '';
+    if (!r) {
+      // The error belongs next to the form (a long catalogue would push the top of the app out of view).
+      this.remoteError = this.error;
+      this.error = '';
+      await this.updateComplete;
+      this.renderRoot.querySelector('#remote-error')?.scrollIntoView({ block: 'nearest' });
+      input.focus();
+    }
     if (r) {
       input.value = '';
       this.busy = `added ${r.models.length} model(s): ${r.models.join(', ')}`;
@@ -123,15 +138,13 @@ export class AosModels extends AppElement {
   override render() {
     return html`
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
-      ${this.busy ? html`<p class="muted" role="status">${this.busy.startsWith('added') || this.busy.includes('fit') ? this.busy : `loading ${this.busy}…`}</p>` : ''}
+      ${this.busy && !this.busy.startsWith('testing') ? html`<p class="muted" role="status">${this.busy.startsWith('added') || this.busy.includes('fit') ? this.busy : `loading ${this.busy}…`}</p>` : ''}
       <table aria-label="models">
-        <thead><tr><th>Model</th><th>Engine</th><th>Context</th><th>Size</th><th>State</th><th></th></tr></thead>
+        <thead><tr><th>Model</th><th>Size</th><th>State</th><th></th></tr></thead>
         <tbody>
           ${this.catalog.map(
             (m) => html`<tr>
-              <td>${m.id}<div class="muted">${m.label ?? ''}</div>${this.bar(m.id)}</td>
-              <td>${m.engine}</td>
-              <td>${m.contextWindow}</td>
+              <td><strong>${m.id}</strong><div class="muted">${m.label ? `${m.label} · ` : ''}${m.engine} · context ${m.contextWindow}</div>${this.bar(m.id)}</td>
               <td>${m.sizeBytes ? mb(m.sizeBytes) : '—'}</td>
               <td>${m.loaded ? `loaded${m.reservedTokens ? `, ${m.reservedTokens} reserved` : ''}` : 'not loaded'}</td>
               <td>
@@ -147,10 +160,14 @@ export class AosModels extends AppElement {
       </table>
       <div class="row"><button @click=${() => this.listWebLLM()}>List WebLLM models for this GPU</button></div>
       <h2>Remote engines</h2>
-      <form class="row" @submit=${(e: Event) => this.addRemote(e)}>
-        <input name="url" class="grow" type="url" required aria-label="base URL of an OpenAI-compatible server" placeholder="http://127.0.0.1:11434/v1 (Ollama, vLLM, llama.cpp, OpenAI)" />
-        <button type="submit">Add and test</button>
+      <form class="row" @submit=${(e: Event) => this.addRemote(e)} novalidate>
+        <input name="url" class="grow" required aria-label="base URL of an OpenAI-compatible server"
+          aria-describedby="remote-error" aria-invalid=${this.remoteError ? 'true' : 'false'}
+          placeholder="http://127.0.0.1:11434/v1 (Ollama, vLLM, llama.cpp, OpenAI)" />
+        <button type="submit" ?disabled=${this.busy.startsWith('testing')}>Add and test</button>
       </form>
+      <p id="remote-error" class="error" role=${this.remoteError ? 'alert' : 'none'}>${this.remoteError}</p>
+      ${this.busy.startsWith('testing') ? html`<p class="muted" role="status">${this.busy}</p>` : ''}
       <h2>Cached on this device</h2>
       ${
         this.caches.length
@@ -184,6 +201,12 @@ export class AosModels extends AppElement {
       }
       progress {
         width: 160px;
+      }
+      td:nth-child(n + 2) {
+        white-space: nowrap;
+      }
+      td:first-child {
+        overflow-wrap: anywhere;
       }
     `,
   ];

@@ -29,9 +29,15 @@ export class AosSettings extends AppElement {
     origins: { state: true },
     audit: { state: true },
     resumeOnOpen: { state: true },
+    deployed: { state: true },
+    persistNote: { state: true },
   };
   /** durable: whether running agents resume when the OS opens again. */
   declare resumeOnOpen: boolean | null;
+  /** The sites the deployment's embed-policy.json allows (read-only here: the site owner edits the file). */
+  declare deployed: { origin: string; permissions: Record<string, unknown> }[];
+  /** What happened when the user asked to keep their data. */
+  declare persistNote: string;
   declare theme: Theme;
   declare sched: { policy: string; contextPolicy: string } | null;
   declare storage: { usage?: number; quota?: number; persisted?: boolean; memories?: number } | null;
@@ -50,6 +56,8 @@ export class AosSettings extends AppElement {
     this.origins = [];
     this.audit = [];
     this.resumeOnOpen = null;
+    this.deployed = [];
+    this.persistNote = '';
   }
 
   protected override connected(k: KernelClient): void {
@@ -69,6 +77,16 @@ export class AosSettings extends AppElement {
       ).flat();
       this.audit = logs.sort((a, b) => b.t - a.t).slice(0, 80);
     });
+    this.deployed = await deployedPolicy();
+  }
+
+  private async keepData(): Promise<void> {
+    const s = await this.run((k) => k.call<AosSettings['storage']>('memory.storage', { persist: true }));
+    if (!s) return;
+    this.storage = s;
+    this.persistNote = s.persisted
+      ? 'Done: the browser will not evict this data under storage pressure.'
+      : 'The browser said no (Chromium allows it for installed apps and sites you use often). Your data is kept, but may be evicted if the disk runs short; install AgentOS and try again.';
   }
 
   private setTheme(t: Theme): void {
@@ -129,25 +147,26 @@ export class AosSettings extends AppElement {
           ? html`<div class="row">
               <progress max="100" value=${pct} aria-label="storage used"></progress>
               <span>${((this.storage.usage ?? 0) / 2 ** 20).toFixed(1)} MB of ${((this.storage.quota ?? 0) / 2 ** 20).toFixed(0)} MB ·
-                ${this.storage.memories ?? 0} memories · ${this.storage.persisted ? 'persistent' : 'may be evicted under pressure'}</span>
+                ${this.storage.memories === 1 ? '1 memory' : `${this.storage.memories ?? 0} memories`} · ${this.storage.persisted ? 'persistent' : 'may be evicted under pressure'}</span>
               ${
                 this.storage.persisted
                   ? ''
-                  : html`<button @click=${async () => {
-                      this.storage =
-                        (await this.run((k) =>
-                          k.call<AosSettings['storage']>('memory.storage', { persist: true }),
-                        )) ?? this.storage;
-                    }}>Keep my data</button>`
+                  : html`<button @click=${() => this.keepData()}>Keep my data</button>`
               }
-            </div>`
+            </div>
+            <p class="muted" role="status">${this.persistNote}</p>`
           : html`<p class="muted">No storage in this context.</p>`
       }
 
       <h2>Permissions</h2>
+      ${
+        this.procs.length
+          ? ''
+          : html`<p class="muted">No agents are running, so there are no grants to change. Start one (in the Terminal: spawn "say hello", or in Agent chat) and choose it here; its grants show while it runs.</p>`
+      }
       <div class="row">
         <label>Agent
-          <select aria-label="agent" @change=${(e: Event) => {
+          <select aria-label="agent" ?disabled=${!this.procs.length} @change=${(e: Event) => {
             this.selected = Number((e.target as HTMLSelectElement).value) || null;
           }}>
             <option value="">choose…</option>
@@ -186,8 +205,14 @@ export class AosSettings extends AppElement {
       }
 
       <h2>Sites that may embed this OS</h2>
-      <p class="muted">Besides the deployment's embed-policy.json.</p>
-      <ul>
+      <p class="muted">From the deployment's embed-policy.json (its owner changes these by editing the file):</p>
+      <ul aria-label="sites allowed by embed-policy.json">
+        ${this.deployed.map((o) => html`<li>${o.origin} <span class="muted">${JSON.stringify(o.permissions)}</span></li>`)}
+        ${this.deployed.length ? '' : html`<li class="muted">none</li>`}
+      </ul>
+      <p class="muted">Allowed in this browser's settings (these win over the file):</p>
+      <ul aria-label="sites allowed in settings">
+        ${this.origins.length ? '' : html`<li class="muted">none</li>`}
         ${this.origins.map(
           (o) => html`<li>${o.origin} <span class="muted">${JSON.stringify(o.permissions)}</span>
             <button aria-label="Remove ${o.origin}" @click=${async () => {
@@ -213,6 +238,18 @@ export class AosSettings extends AppElement {
         ${this.audit.map((a) => html`<li>${new Date(a.t).toLocaleTimeString()} · ${a.pid ? `agent ${a.pid}` : 'user'} · ${a.kind}: ${a.text}</li>`)}
       </ol>
     `;
+  }
+}
+
+/** The deployment's embed-policy.json, as the embedded OS reads it. */
+async function deployedPolicy(): Promise<{ origin: string; permissions: Record<string, unknown> }[]> {
+  try {
+    const res = await fetch(new URL('embed-policy.json', document.baseURI), { cache: 'no-cache' });
+    if (!res.ok) return [];
+    const json = (await res.json()) as { origins?: Record<string, Record<string, unknown>> };
+    return Object.entries(json.origins ?? {}).map(([origin, permissions]) => ({ origin, permissions }));
+  } catch {
+    return [];
   }
 }
 

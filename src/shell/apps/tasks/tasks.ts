@@ -55,16 +55,23 @@ export class AosTasks extends AppElement {
     this.procs = i >= 0 ? this.procs.map((p, j) => (j === i ? merged : p)) : [...this.procs, merged];
   }
 
+  /** Tokens per second over the last minute: a filled area on a framed grid, right-aligned to now. */
   private chart() {
-    const W = 240;
-    const H = 40;
+    const W = 300;
+    const H = 64;
     const max = Math.max(1, ...this.rates);
-    const pts = this.rates.map((r, i) => `${(i / 59) * W},${H - (r / max) * (H - 2) - 1}`).join(' ');
+    const peak = Math.max(0, ...this.rates);
+    const x = (i: number) => W - ((this.rates.length - 1 - i) / 59) * W;
+    const y = (r: number) => H - 2 - (r / max) * (H - 6);
+    const line = this.rates.map((r, i) => `${x(i).toFixed(1)},${y(r).toFixed(1)}`).join(' ');
+    const area = this.rates.length ? `${x(0).toFixed(1)},${H} ${line} ${W},${H}` : '';
     return html`<figure class="chart">
-      <svg width=${W} height=${H} role="img" aria-label="tokens per second over the last minute, now ${this.rates.at(-1) ?? 0}">
-        ${svg`<polyline points=${pts} fill="none" stroke="currentColor" stroke-width="1.5" />`}
+      <svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="tokens per second over the last minute, now ${this.rates.at(-1) ?? 0}, peak ${peak}">
+        ${svg`<line x1="0" y1=${H / 2} x2=${W} y2=${H / 2} class="grid" />
+          <polygon points=${area} class="area" />
+          <polyline points=${line} class="line" />`}
       </svg>
-      <figcaption>${this.rates.at(-1) ?? 0} tok/s now · peak ${max}</figcaption>
+      <figcaption><strong>${this.rates.at(-1) ?? 0}</strong> tokens/s now · peak ${peak} in the last minute</figcaption>
     </figure>`;
   }
 
@@ -74,13 +81,14 @@ export class AosTasks extends AppElement {
       .filter((p) => this.showExited || p.state !== 'exited' || p.restartable)
       .sort((a, b) => a.pid - b.pid);
     return html`
-      <div class="row">
+      <div class="row top">
         ${this.chart()}
         <label class="row"><input type="checkbox" .checked=${this.showExited} @change=${(e: Event) => {
           this.showExited = (e.target as HTMLInputElement).checked;
         }} /> show exited</label>
       </div>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
+      <div class="scroller">
       <table aria-label="processes">
         <thead>
           <tr><th>PID</th><th>Task</th><th>State</th><th>Host</th><th>Moves</th><th>Priority</th><th>Model</th><th>Context</th><th>Tokens</th><th>Mailbox</th><th>Actions</th></tr>
@@ -96,18 +104,21 @@ export class AosTasks extends AppElement {
               <td>${hostLabel(p.hostTab, this.client?.tabId)}</td>
               <td title="times it moved to another tab">${p.migrations ?? 0}</td>
               <td>
-                <input type="number" min="-20" max="19" step="1" .value=${String(p.priority)} aria-label="priority of ${p.pid}"
-                  ?disabled=${p.state === 'exited'}
+                ${
+                  p.state === 'exited'
+                    ? html`<span class="muted">${p.priority}</span>`
+                    : html`<input type="number" min="-20" max="19" step="1" .value=${String(p.priority)} aria-label="priority of ${p.pid}"
                   @change=${(e: Event) => {
                     const v = Number((e.target as HTMLInputElement).value);
                     void this.run((k) => k.renice(p.pid, v));
-                  }} />
+                  }} />`
+                }
               </td>
               <td>${p.model ?? '—'}</td>
               <td>${p.contextReserved ?? 0}</td>
               <td>${used}${quota !== null ? ` / ${quota}` : ''}</td>
               <td>${p.mailbox ?? 0}</td>
-              <td class="row">
+              <td><div class="actions">
                 ${
                   p.state === 'exited'
                     ? p.restartable
@@ -124,11 +135,12 @@ export class AosTasks extends AppElement {
                       }
                       <button @click=${() => this.run((k) => k.kill(p.pid))}>Kill</button>`
                 }
-              </td>
+              </div></td>
             </tr>`;
           })}
         </tbody>
       </table>
+      </div>
       ${rows.length ? '' : html`<p class="muted">No processes. Start one from the terminal or Agent chat.</p>`}
     `;
   }
@@ -139,14 +151,83 @@ export class AosTasks extends AppElement {
       input[type='number'] {
         width: 4.5em;
       }
+      .top {
+        align-items: flex-end;
+        justify-content: space-between;
+      }
       .chart {
         margin: 0;
+        flex: 1 1 240px;
+        max-width: 420px;
         color: var(--term-accent);
       }
+      .chart svg {
+        display: block;
+        width: 100%;
+        height: 64px;
+        border: 1px solid var(--line);
+        border-radius: 6px;
+        background: var(--chrome);
+      }
+      .chart .area {
+        fill: currentColor;
+        fill-opacity: 0.25;
+      }
+      .chart .line {
+        fill: none;
+        stroke: currentColor;
+        stroke-width: 2;
+        vector-effect: non-scaling-stroke;
+      }
+      .chart .grid {
+        stroke: var(--line);
+        stroke-dasharray: 4 4;
+        vector-effect: non-scaling-stroke;
+      }
       figcaption {
-        font-size: 11px;
-        color: var(--fg);
-        opacity: 0.75;
+        font-size: 12px;
+        margin-top: 2px;
+      }
+      /* A wide table scrolls inside the window on narrow screens instead of squeezing its cells. */
+      .scroller {
+        overflow-x: auto;
+      }
+      td {
+        vertical-align: middle;
+        white-space: nowrap;
+      }
+      td[title] {
+        white-space: normal;
+        min-width: 10em;
+      }
+      .actions {
+        display: flex;
+        gap: 6px;
+        flex-wrap: nowrap;
+      }
+      /* Phones: model, context and mailbox give way (top in the terminal shows them) so the controls fit. */
+      @media (max-width: 639px) {
+        th:nth-child(5),
+        td:nth-child(5),
+        th:nth-child(6),
+        td:nth-child(6),
+        th:nth-child(8),
+        td:nth-child(8) {
+          display: none;
+        }
+        td[title] {
+          min-width: 5em;
+        }
+        th,
+        td {
+          padding: 4px 3px;
+        }
+        input[type='number'] {
+          width: 3.5em;
+        }
+        .actions {
+          flex-direction: column;
+        }
       }
     `,
   ];

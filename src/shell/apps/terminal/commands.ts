@@ -6,19 +6,24 @@
 import { SysError } from '../../../abi/errors';
 import type { ProcInfo } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
-import { formatTable, splitWords, takeFlags } from './command-line';
+import { formatHelp, formatTable, splitWords, takeFlags, wrap } from './command-line';
 
 export interface Terminal {
   print(text: string, kind?: 'out' | 'err'): void;
   /** Shows the live output of an agent in the scrollback. */
   attach(pid: number): void;
   clear(): void;
+  /** How many characters fit on a line (help fits itself to it); 80 when unknown. */
+  readonly columns?: number;
+  /** A line that changes in place (progress); returns its setter. */
+  live?(text: string): (text: string) => void;
 }
 
 type Kernel = Pick<
   KernelClient,
   'spawn' | 'ps' | 'kill' | 'wait' | 'suspend' | 'resume' | 'renice' | 'models' | 'output' | 'call'
->;
+> &
+  Partial<Pick<KernelClient, 'on'>>;
 
 interface Command {
   usage: string;
@@ -33,6 +38,29 @@ const pidArg = (w: string | undefined): number => {
 };
 
 const LIST_CAPS = ['tools', 'models', 'net', 'bus', 'memoryRead', 'memoryWrite'];
+
+/** A priority as the user typed it: a whole number from -20 to 19, or an error saying so. */
+function priorityArg(w: string | undefined): number {
+  const n = Number(w);
+  if (w === undefined || w.trim() === '' || !Number.isInteger(n) || n < -20 || n > 19)
+    throw new SysError(
+      'EINVAL',
+      `priority must be a whole number from -20 (most urgent) to 19 (least), not ${JSON.stringify(w ?? '')}`,
+    );
+  return n;
+}
+
+/** The process as ps shows it, or ESRCH; refuses one that has exited, saying how it ended. */
+async function liveProc(k: Kernel, pid: number, doing: string): Promise<ProcInfo> {
+  const p = (await k.ps()).find((x) => x.pid === pid);
+  if (!p) throw new SysError('ESRCH', `no process ${pid} (ps -a lists them all)`);
+  if (p.state === 'exited')
+    throw new SysError(
+      'ESRCH',
+      `process ${pid} has already exited (code ${p.exitCode}${p.exitReason ? `, ${p.exitReason}` : ''}): nothing to ${doing}${p.restartable ? `; restart ${pid} starts it again` : ''}`,
+    );
+  return p;
+}
 
 /** `tools a b` → { tools: ['a', 'b'] }; `spawn` → { spawn: true }. */
 function permissionArg(words: string[]): Record<string, unknown> {
@@ -55,6 +83,8 @@ function changeCapabilities(syscall: 'grant' | 'revoke', done: string, help: str
     help,
     async run(k, t, words) {
       const pid = pidArg(words[0]);
+      // Granting to an agent that has ended says so (and how to start it again), not "granted".
+      if (syscall === 'grant') await liveProc(k, pid, 'grant');
       const caps = await k.call<Record<string, unknown>>(syscall, {
         pid,
         permissions: permissionArg(words.slice(1)),
@@ -69,7 +99,15 @@ export const COMMANDS: Record<string, Command> = {
     usage: 'help',
     help: 'list commands',
     async run(_k, t) {
-      t.print(formatTable(Object.entries(COMMANDS).map(([, c]) => [c.usage, c.help])));
+      const cols = t.columns ?? 80;
+      const keys =
+        "Tab completes a command's name (Tab on an empty line moves on); ↑/↓ recall earlier lines; Ctrl+L clears.";
+      t.print(
+        `${formatHelp(
+          Object.values(COMMANDS).map((c) => [c.usage, c.help]),
+          cols,
+        )}\n\n${wrap(keys, cols).join('\n')}`,
+      );
     },
   },
   spawn: {
@@ -80,9 +118,18 @@ export const COMMANDS: Record<string, Command> = {
       const task = rest.join(' ');
       if (!task) throw new SysError('EINVAL', 'spawn needs a task, e.g. spawn "say hello"');
       const options: { priority?: number; program?: string; args?: unknown } = {};
-      if (typeof flags.priority === 'string') options.priority = Number(flags.priority);
+      if (typeof flags.priority === 'string') options.priority = priorityArg(flags.priority);
       if (typeof flags.program === 'string') options.program = flags.program;
-      if (typeof flags.model === 'string') options.args = { model: flags.model };
+      if (typeof flags.model === 'string') {
+        // Checked before starting anything: a process that can only fail is not started.
+        const ids = (await k.models()).map((m) => m.id);
+        if (!ids.includes(flags.model))
+          throw new SysError(
+            'ENOENT',
+            `no model ${JSON.stringify(flags.model)}; the models are ${ids.join(', ')}`,
+          );
+        options.args = { model: flags.model };
+      }
       const pid = await k.spawn(task, undefined, options);
       t.print(`[${pid}] started`);
       t.attach(pid);
@@ -103,8 +150,9 @@ export const COMMANDS: Record<string, Command> = {
     async run(k, t, words) {
       const hard = words.includes('-9');
       const pid = pidArg(words.find((w) => w !== '-9'));
+      await liveProc(k, pid, 'kill');
       await k.kill(pid, hard ? 'KILL' : 'TERM');
-      t.print(`sent ${hard ? 'KILL' : 'TERM'} to ${pid}`);
+      t.print(hard ? `killed ${pid}` : `asked ${pid} to exit (TERM); kill -9 ${pid} ends it at once`);
     },
   },
   wait: {
@@ -136,8 +184,7 @@ export const COMMANDS: Record<string, Command> = {
     help: 'change priority: -20 most urgent … 19 least',
     async run(k, t, words) {
       const pid = pidArg(words[0]);
-      const prio = Number(words[1]);
-      if (!Number.isInteger(prio)) throw new SysError('EINVAL', 'priority must be an integer from -20 to 19');
+      const prio = priorityArg(words[1]);
       await k.renice(pid, prio);
       t.print(`priority of ${pid} is now ${prio}`);
     },
@@ -168,23 +215,42 @@ export const COMMANDS: Record<string, Command> = {
     usage: 'load <model>',
     help: 'load a model into the pool (unloading idle ones if the memory budget needs it)',
     async run(k, t, words) {
-      if (!words[0]) throw new SysError('EINVAL', 'load needs a model id (see models)');
       const id = words[0];
-      let info: { id: string; contextWindow: number };
+      if (!id) throw new SysError('EINVAL', 'load needs a model id (see models)');
+      // Downloads take a while: one line that shows how far it has got.
+      const set = t.live?.(`loading ${id}…`);
+      const off = k.on?.((e) => {
+        if (e.type !== 'model.progress' || e.model !== id || !set) return;
+        const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+        set(
+          e.total
+            ? `loading ${id}: ${mb(e.loaded)} of ${mb(e.total)} MB (${Math.floor((e.loaded / e.total) * 100)}%)${e.text ? ` · ${e.text}` : ''}`
+            : `loading ${id}: ${e.text ?? `${mb(e.loaded)} MB`}`,
+        );
+      });
       try {
-        info = await k.call('models.load', { id });
+        let info: { id: string; contextWindow: number };
+        try {
+          info = await k.call('models.load', { id });
+        } catch (e) {
+          // A WebLLM id is not in the catalogue until WebLLM's list is read: read it, then load.
+          if (!SysError.is(e, 'ENOENT') || !/-MLC(-\w+)?$/.test(id)) throw e;
+          const added = await listWebLLM(k, t);
+          if (!added.includes(id))
+            throw new SysError(
+              'ENOENT',
+              `${id} is not one of WebLLM's models that fit this GPU (see: models webllm)`,
+            );
+          info = await k.call('models.load', { id });
+        }
+        set?.(`loaded ${info.id} (context ${info.contextWindow})`);
+        if (!set) t.print(`loaded ${info.id} (context ${info.contextWindow})`);
       } catch (e) {
-        // A WebLLM id is not in the catalogue until WebLLM's list is read: read it, then load.
-        if (!SysError.is(e, 'ENOENT') || !/-MLC(-\w+)?$/.test(id)) throw e;
-        const added = await listWebLLM(k, t);
-        if (!added.includes(id))
-          throw new SysError(
-            'ENOENT',
-            `${id} is not one of WebLLM's models that fit this GPU (see: models webllm)`,
-          );
-        info = await k.call('models.load', { id });
+        set?.(`could not load ${id}`);
+        throw e;
+      } finally {
+        off?.();
       }
-      t.print(`loaded ${info.id} (context ${info.contextWindow})`);
     },
   },
   unload: {
@@ -390,6 +456,11 @@ export const COMMANDS: Record<string, Command> = {
     help: 'MCP servers whose tools join the registry',
     async run(k, t, words) {
       const [verb, url, prefix] = words;
+      if ((verb === 'add' && words.length > 3) || (verb === 'remove' && words.length > 2))
+        throw new SysError(
+          'EINVAL',
+          `mcp ${verb} takes one URL${verb === 'add' ? ' and an optional prefix' : ''}, e.g. mcp add https://mcp.example/mcp; got ${words.length - 1} words: ${words.slice(1).join(' ')}`,
+        );
       if (verb === 'add' && url) {
         const r = await k.call<{ prefix: string; tools: string[] }>('tools.mcp_add', {
           url,
@@ -487,7 +558,7 @@ export async function runLine(k: Kernel, t: Terminal, line: string): Promise<voi
   try {
     await cmd.run(k, t, rest);
   } catch (e) {
-    t.print(e instanceof SysError ? e.message : `error: ${(e as Error).message ?? e}`, 'err');
+    t.print(e instanceof SysError ? e.message : `${name}: ${(e as Error).message ?? e}`, 'err');
   }
 }
 

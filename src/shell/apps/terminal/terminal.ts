@@ -1,6 +1,8 @@
 /**
  * <aos-terminal>: the OS's shell. Commands become syscalls; agents started
  * here have their output streamed into the scrollback as it arrives.
+ * Tab completes a command's name; when there is nothing (more) to complete it
+ * moves focus on like anywhere else, so the keyboard is never trapped here.
  */
 import { css, html, LitElement } from 'lit';
 import type { KernelEvent } from '../../../abi/protocol';
@@ -30,6 +32,8 @@ export class AosTerminal extends LitElement implements Terminal {
   private historyAt = 0;
   private readonly procEntries = new Map<number, Entry>();
   private off: (() => void) | null = null;
+  /** The line whose completions were last listed: a second Tab on it moves on. */
+  private listedFor: string | null = null;
 
   constructor() {
     super();
@@ -74,6 +78,31 @@ export class AosTerminal extends LitElement implements Terminal {
 
   print(text: string, kind: 'out' | 'err' = 'out'): void {
     this.push({ kind, text });
+  }
+
+  live(text: string): (text: string) => void {
+    const entry: Entry = { kind: 'out', text };
+    this.push(entry);
+    return (next) => {
+      entry.text = next;
+      this.requestUpdate();
+    };
+  }
+
+  /** Characters per line of the scrollback, from its width and the font's advance. */
+  get columns(): number {
+    const scroll = this.renderRoot.querySelector<HTMLElement>('.scroll');
+    const probe = this.renderRoot.querySelector<HTMLElement>('.probe');
+    const ch = probe?.getBoundingClientRect().width ?? 0;
+    if (!scroll || !ch) return 80;
+    const style = getComputedStyle(scroll);
+    const inner = scroll.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return Math.max(20, Math.floor(inner / (ch / 10)));
+  }
+
+  /** Focusing the terminal focuses its prompt. */
+  override focus(options?: FocusOptions): void {
+    this.input()?.focus(options);
   }
 
   attach(pid: number): void {
@@ -128,11 +157,22 @@ export class AosTerminal extends LitElement implements Terminal {
         Math.min(this.history.length, this.historyAt + (ev.key === 'ArrowUp' ? -1 : 1)),
       );
       input.value = this.history[this.historyAt] ?? '';
-    } else if (ev.key === 'Tab') {
+    } else if (ev.key === 'Tab' && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey) {
+      // Only a command's name, being typed, is completed; otherwise Tab leaves as it does everywhere.
+      const word = input.value;
+      if (!word || /\s/.test(word) || this.listedFor === word) return;
+      const options = complete(word);
+      if (!options.length || (options.length === 1 && options[0] === word)) return;
       ev.preventDefault();
-      const options = complete(input.value.trim());
       if (options.length === 1) input.value = `${options[0]} `;
-      else if (options.length > 1) this.print(options.join('  '));
+      else {
+        const common = commonPrefix(options);
+        if (common.length > word.length) input.value = common;
+        else {
+          this.print(options.join('  '));
+          this.listedFor = word;
+        }
+      }
     } else if (ev.key === 'l' && ev.ctrlKey) {
       ev.preventDefault();
       this.clear();
@@ -140,7 +180,7 @@ export class AosTerminal extends LitElement implements Terminal {
   }
 
   override render() {
-    return html`
+    return html`<span class="probe" aria-hidden="true">0000000000</span>
       <div class="scroll" role="log" aria-live="polite" aria-label="terminal output" @click=${() => this.input()?.focus()}>
         ${this.entries.map(
           (e) =>
@@ -176,6 +216,8 @@ export class AosTerminal extends LitElement implements Terminal {
       flex: 1;
       overflow: auto;
       padding: 8px 10px;
+      /* The width help is fitted to must not shrink when a scrollbar appears. */
+      scrollbar-gutter: stable;
     }
     /* Only lines keep their whitespace: the template's own indentation must not render. */
     .line {
@@ -199,6 +241,11 @@ export class AosTerminal extends LitElement implements Terminal {
       padding: 6px 10px;
       border-top: 1px solid var(--line);
     }
+    .probe {
+      position: absolute;
+      visibility: hidden;
+      white-space: pre;
+    }
     input {
       flex: 1;
       font: inherit;
@@ -208,6 +255,12 @@ export class AosTerminal extends LitElement implements Terminal {
       outline: none;
     }
   `;
+}
+
+function commonPrefix(words: string[]): string {
+  let p = words[0] ?? '';
+  for (const w of words) while (!w.startsWith(p)) p = p.slice(0, -1);
+  return p;
 }
 
 customElements.define('aos-terminal', AosTerminal);

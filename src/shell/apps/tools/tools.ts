@@ -49,7 +49,12 @@ export class AosTools extends AppElement {
       </div>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
       <h2>MCP servers</h2>
-      <ul aria-label="MCP servers">
+      ${
+        this.servers.length
+          ? ''
+          : html`<p class="muted">None yet. Add one by its address (Streamable HTTP); the server must allow this origin with CORS. Its tools join the list below.</p>`
+      }
+      <ul aria-label="MCP servers" ?hidden=${!this.servers.length}>
         ${this.servers.map(
           (m) => html`<li>${m.url} → ${m.prefix}.* (${m.tools.length} tools)
             <button aria-label="Remove ${m.url}" @click=${async () => {
