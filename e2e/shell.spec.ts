@@ -23,8 +23,15 @@ test('terminal: help, ps, nice, kill, wait, bad input', async ({ page }) => {
   await typeCommand(page, 'help');
   for (const cmd of ['spawn', 'ps', 'kill', 'wait', 'suspend', 'resume', 'nice', 'models'])
     await expectTerminal(page, cmd);
-  await typeCommand(page, 'spawn --priority 5 write a long essay about kernels');
-  await expectTerminal(page, '[1] started');
+  // An agent in chat mode stays alive after its first answer (it waits for the next message),
+  // so nice/ps/kill below never race a quick exit.
+  const pid = await page.evaluate(() =>
+    window.agentos!.spawn('write a long essay about kernels', undefined, {
+      priority: 5,
+      args: { chat: true },
+    }),
+  );
+  expect(pid).toBe(1);
   await typeCommand(page, 'nice 1 -3');
   await expectTerminal(page, 'priority of 1 is now -3');
   await typeCommand(page, 'ps');

@@ -36,7 +36,8 @@ export const APPS: AppInfo[] = [
     tag: 'aos-app-tasks',
     title: 'Task manager',
     single: true,
-    w: 860,
+    // Wide enough for every column with its actions on one line (where it runs included).
+    w: 940,
     h: 460,
     load: () => import('./tasks/tasks'),
   },

@@ -88,10 +88,10 @@ export class AosTasks extends AppElement {
         }} /> show exited</label>
       </div>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
-      <div class="scroller">
+      <div class="scroller" tabindex="0" role="region" aria-label="process table">
       <table aria-label="processes">
         <thead>
-          <tr><th>PID</th><th>Task</th><th>State</th><th>Host</th><th>Moves</th><th>Priority</th><th>Model</th><th>Context</th><th>Tokens</th><th>Mailbox</th><th>Actions</th></tr>
+          <tr><th>PID</th><th>Task</th><th>State</th><th>Runs in</th><th>Priority</th><th>Model</th><th>Context</th><th>Tokens</th><th>Mailbox</th><th>Actions</th></tr>
         </thead>
         <tbody>
           ${rows.map((p) => {
@@ -101,8 +101,7 @@ export class AosTasks extends AppElement {
               <td>${p.pid}</td>
               <td title=${p.task}>${p.task.length > 40 ? `${p.task.slice(0, 39)}…` : p.task}</td>
               <td>${p.state}${p.exitCode !== null ? ` (${p.exitCode})` : ''}</td>
-              <td>${hostLabel(p.hostTab, this.client?.tabId)}</td>
-              <td title="times it moved to another tab">${p.migrations ?? 0}</td>
+              <td>${hostLabel(p.hostTab, this.client?.tabId)}${p.migrations ? html` <span class="muted" title="times it moved to another tab">· moved ${p.migrations}×</span>` : ''}</td>
               <td>
                 ${
                   p.state === 'exited'
@@ -205,14 +204,17 @@ export class AosTasks extends AppElement {
         gap: 6px;
         flex-wrap: nowrap;
       }
-      /* Phones: model, context and mailbox give way (top in the terminal shows them) so the controls fit. */
+      /* Phones: where it runs, model, context and mailbox give way (top in the terminal shows them) so
+         the controls fit. */
       @media (max-width: 639px) {
-        th:nth-child(5),
-        td:nth-child(5),
+        th:nth-child(4),
+        td:nth-child(4),
         th:nth-child(6),
         td:nth-child(6),
-        th:nth-child(8),
-        td:nth-child(8) {
+        th:nth-child(7),
+        td:nth-child(7),
+        th:nth-child(9),
+        td:nth-child(9) {
           display: none;
         }
         td[title] {
