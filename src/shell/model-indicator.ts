@@ -51,13 +51,13 @@ export class AosModelIndicator extends LitElement {
   override render() {
     const m = this.model;
     if (!m) return html``;
-    const what = m.chosen ? m.id : `${m.id} (test engine)`;
+    // On phones only the id shows; the rest stays in the name (screen readers, the tooltip).
     return html`<button
       title=${`Agents use ${m.id}${m.label ? `: ${m.label}` : ''}. Click to choose another model.`}
       @click=${() =>
         this.dispatchEvent(new CustomEvent('aos-open', { detail: 'welcome', bubbles: true, composed: true }))}
     >
-      Agents use: ${what}
+      <span class="more">Agents use: </span>${m.id}${m.chosen ? '' : html`<span class="more"> (test engine)</span>`}
     </button>`;
   }
 
@@ -74,6 +74,20 @@ export class AosModelIndicator extends LitElement {
       max-width: 40vw;
       overflow: hidden;
       text-overflow: ellipsis;
+    }
+    /* Phones: the window buttons need the taskbar's width more. */
+    @media (max-width: 639px) {
+      button {
+        padding: 8px 10px;
+        max-width: 24vw;
+      }
+      .more {
+        position: absolute;
+        width: 1px;
+        height: 1px;
+        overflow: hidden;
+        clip-path: inset(50%);
+      }
     }
     button:focus-visible {
       outline: 2px solid var(--term-accent);
