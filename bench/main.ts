@@ -4,7 +4,7 @@ import { agentsAlive, spawnLatency, syscallRtt } from './kernel';
 import { ltmWrites } from './memory';
 import { schedulerPolicies, streamOverhead, tinyModel } from './models';
 import { type Populated, populate, recallOnLoad } from './reload';
-import { attackBench, busBench } from './security';
+import { attackBench, busBench, floodBench } from './security';
 import type { BenchResults } from './types';
 import { vectorBench } from './vector';
 
@@ -34,6 +34,7 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   tiny: tinyModel,
   bus: busBench,
   attacks: (k) => attackBench(k, log),
+  flood: (k) => floodBench(k, log),
   ltm: ltmWrites,
   vector: () => vectorBench(log),
   // Loaded on use: the peers' libraries (hnswlib-wasm has a top-level await) must not delay

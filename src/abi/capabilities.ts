@@ -26,6 +26,38 @@ export interface Capabilities {
   net: string[];
   /** Long-term memory records it may write in its life (remember, update); null for no limit. */
   memoryWrites: number | null;
+  /** How much of the kernel it may consume (kernel/limits.ts); missing ones are the defaults. */
+  limits?: Partial<Limits>;
+  /**
+   * May read the user's records: the kernel's own log (pid 0), the audit trail and the
+   * episodes of processes outside its scope. Only the user holds it unless granted.
+   */
+  audit?: boolean;
+}
+
+/** Resource limits, one per thing an agent could exhaust (kernel/limits.ts: defaults, ceilings, checks); null: only the kernel's ceiling. */
+export interface Limits {
+  /** Processes alive at once in an agent's tree (itself and every descendant, adopted ones included). */
+  procs: number | null;
+  /** Spawns per second by the agent and its tree (a bucket holding two seconds' worth). */
+  spawnsPerSec: number | null;
+  /** Calls an agent may have in flight at once; frames past it are answered EAGAIN. */
+  callsInFlight: number | null;
+  /**
+   * Pipelined call frames per second: frames that reach the kernel in the same task as an
+   * earlier frame of the same agent, so sent before that one's answer could be read (a
+   * bucket holding a tenth of a second's worth, at least 64); frames past it are EAGAIN. Calls made one after
+   * another are never counted, however fast.
+   */
+  callsPerSec: number | null;
+  /** Bytes waiting in the agent's mailbox (queued, plus senders blocked on it). */
+  mailboxBytes: number | null;
+  /** Bytes of one long-term-memory write (text, metadata and vectors of every item in the call). */
+  memoryWriteBytes: number | null;
+  /** Bytes of long-term memory the agent may write in its life. */
+  memoryBytes: number | null;
+  /** Bytes of the agent's output the kernel keeps (the tail, as held: 2 bytes a UTF-16 unit; older output is dropped). */
+  outputBytes: number | null;
 }
 
 /** The capability a syscall-table entry requires (null: every process may call it). */

@@ -124,6 +124,8 @@ export interface ProcInfo {
   hostTab: string | null;
   restart: 'never' | 'on-host-loss';
   restarts: number;
+  /** Its parent exited and the kernel adopted it (ppid is then 0): the pid of that parent. */
+  adoptedFrom?: number;
   /** Times it moved to another tab (its host tab closed or crashed). */
   migrations?: number;
   /** Its last acknowledged checkpoint. */
@@ -250,7 +252,10 @@ export interface PermissionAsk {
   program: string;
   task: string;
   permissions: Partial<Capabilities>;
+  /** In the agent's own words, not the OS's: shown quoted and attributed. */
   reason: string;
+  /** How many times the agent asked the same again while this one waited (coalesced). */
+  repeats?: number;
 }
 
 export interface LoadProgress {

@@ -9,6 +9,7 @@ import type { Capabilities, CapName } from '../abi/capabilities';
 import { SysError } from '../abi/errors';
 import { parseHttpUrl } from '../net/http';
 import { arr, bool, type Check, int, nullable, obj, oneOf, opt, str } from './check';
+import { checkLimits, DEFAULT_LIMITS, limitsExceeding, meetLimits, NO_LIMITS } from './limits';
 
 export type { Capabilities, CapName };
 
@@ -25,6 +26,8 @@ export const USER_CAPS: Readonly<Capabilities> = Object.freeze({
   tools: ['*'],
   net: ['*'],
   memoryWrites: null,
+  limits: NO_LIMITS,
+  audit: true,
 });
 
 /** What an agent gets when its spawner names no permissions (clamped to the spawner's own). */
@@ -41,6 +44,8 @@ export const DEFAULT_AGENT_CAPS: Readonly<Capabilities> = Object.freeze({
   tools: ['time.now', 'math.evaluate'],
   net: [],
   memoryWrites: 10_000,
+  limits: DEFAULT_LIMITS,
+  audit: false,
 });
 
 const PROC_RANK = { self: 0, children: 1, all: 2 } as const;
@@ -57,6 +62,8 @@ export const checkPermissions: Check<Partial<Capabilities>> = obj({
   tools: opt(arr(str({ min: 1, max: 64 }), { max: 256 })),
   net: opt(arr(str({ min: 1, max: 300, pattern: /^(\*|https?:\/\/[^/?#\s]+)$/ }), { max: 64 })),
   memoryWrites: opt(nullable(int({ min: 0 }))),
+  limits: opt(checkLimits),
+  audit: opt(bool),
 });
 
 export function holds(caps: Capabilities, cap: CapName): boolean {
@@ -115,6 +122,8 @@ export function deriveChild(
   // What is not asked for is inherited, clamped to the parent; what is asked for must fit.
   const inherited = intersect(parent, DEFAULT_AGENT_CAPS);
   const want: Capabilities = { ...inherited, ...(requested ?? {}) };
+  // Limits asked for one by one; the others are inherited.
+  if (requested?.limits) want.limits = { ...meetLimits(inherited.limits, undefined), ...requested.limits };
   const excess = exceeds(want, parent);
   if (excess.length)
     throw new SysError('EPERM', `child would exceed its parent's capabilities: ${excess.join(', ')}`);
@@ -126,6 +135,8 @@ export function exceeds(a: Capabilities, b: Capabilities): string[] {
   const out: string[] = [];
   if (a.spawn && !b.spawn) out.push('spawn');
   if (a.modelAdmin && !b.modelAdmin) out.push('modelAdmin');
+  if (a.audit && !b.audit) out.push('audit');
+  out.push(...limitsExceeding(a.limits, b.limits));
   if (PROC_RANK[a.procs] > PROC_RANK[b.procs]) out.push(`procs:${a.procs}`);
   if (!b.models.includes('*')) {
     for (const m of a.models) if (!b.models.includes(m)) out.push(`model:${m}`);
@@ -173,6 +184,8 @@ export function intersect(a: Capabilities, b: Capabilities): Capabilities {
     ],
     net: meet(a.net, b.net),
     memoryWrites: min(a.memoryWrites, b.memoryWrites),
+    limits: meetLimits(a.limits, b.limits),
+    audit: !!a.audit && !!b.audit,
   };
 }
 
@@ -203,6 +216,7 @@ export const NO_CAPS: Readonly<Capabilities> = Object.freeze({
   tools: [],
   net: [],
   memoryWrites: 0,
+  audit: false,
 });
 
 /** The origin of an http(s) URL, or EINVAL. */

@@ -9,6 +9,7 @@
  */
 import { SysError } from '../abi/errors';
 import type { Envelope } from '../abi/protocol';
+import { byteSize, fmtBytes } from './limits';
 import { PendingCalls } from './pending';
 
 export type { Envelope };
@@ -29,6 +30,9 @@ class Mailbox {
   readonly queue: Envelope[] = [];
   readonly receivers: Receiver[] = [];
   readonly blocked: BlockedSender[] = [];
+  /** Bytes queued, and bytes held by blocked senders. */
+  bytes = 0;
+  blockedBytes = 0;
   constructor(public capacity: number) {}
 }
 
@@ -45,8 +49,19 @@ export class MessageBus {
   private readonly pendingRequests = new PendingCalls<string, Envelope, { from: number }>();
   private seq = 0;
   readonly stats: BusStats = { delivered: 0, refused: 0 };
+  /** Each mailbox's byte limit (the receiver's limits.mailboxBytes), and where refusals are recorded. */
+  limits: { bytes(pid: number): number; refused(from: number, text: string): void } = {
+    bytes: () => Number.POSITIVE_INFINITY,
+    refused: () => {},
+  };
 
   constructor(private readonly capacity = 256) {}
+
+  /** What each queued or waiting message costs to hold (limits.ts byteSize: buffers, not views). */
+  private readonly sizes = new WeakMap<Envelope, number>();
+  private sizeOf(e: Envelope): number {
+    return this.sizes.get(e) ?? 0;
+  }
 
   private box(pid: number): Mailbox {
     let b = this.boxes.get(pid);
@@ -97,20 +112,43 @@ export class MessageBus {
       t: Date.now(),
     };
     const b = this.box(to);
+    const size = byteSize(body);
+    this.sizes.set(e, size);
+    const maxBytes = this.limits.bytes(to);
+    if (size > maxBytes) {
+      this.stats.refused++;
+      const text = `a message of ${fmtBytes(size)} is over the ${fmtBytes(maxBytes)} mailbox of process ${to} (limits.mailboxBytes)`;
+      this.limits.refused(from, text);
+      throw new SysError('E2BIG', text);
+    }
     // A sender already waiting on this box keeps its place: later sends queue behind it (order per sender).
-    if (b.queue.length < b.capacity && !b.blocked.some((x) => x.envelope.from === from)) {
+    if (
+      b.queue.length < b.capacity &&
+      b.bytes + size <= maxBytes &&
+      !b.blocked.some((x) => x.envelope.from === from)
+    ) {
       this.deliver(b, e);
       return;
     }
-    if (!opts.wait) {
+    // Waiting senders hold their messages in the kernel too: at most another mailbox's worth.
+    const roomToWait = b.blockedBytes + size <= maxBytes;
+    if (!opts.wait || !roomToWait) {
       this.stats.refused++;
-      throw new SysError('EAGAIN', `mailbox of process ${to} is full (${b.capacity} messages)`);
+      const full =
+        b.queue.length >= b.capacity
+          ? `${b.capacity} messages`
+          : `${fmtBytes(b.bytes)} of ${fmtBytes(maxBytes)} (limits.mailboxBytes)`;
+      const text = `mailbox of process ${to} is full (${full})${opts.wait ? ', and so are the senders waiting on it' : ''}`;
+      if (b.bytes + size > maxBytes || !roomToWait) this.limits.refused(from, text);
+      throw new SysError('EAGAIN', text);
     }
+    b.blockedBytes += size;
     return new Promise<void>((resolve, reject) => {
       const s: BlockedSender = { envelope: e, resolve, reject, timer: null };
       if (opts.timeoutMs !== undefined) {
         s.timer = setTimeout(() => {
           b.blocked.splice(b.blocked.indexOf(s), 1);
+          b.blockedBytes -= this.sizeOf(e);
           reject(new SysError('ETIMEDOUT', `mailbox of process ${to} stayed full for ${opts.timeoutMs} ms`));
         }, opts.timeoutMs);
       }
@@ -124,7 +162,10 @@ export class MessageBus {
     if (i >= 0) {
       const [r] = b.receivers.splice(i, 1);
       r!.resolve(e);
-    } else b.queue.push(e);
+    } else {
+      b.queue.push(e);
+      b.bytes += this.sizeOf(e);
+    }
   }
 
   /** The oldest message (matching the filter), waiting up to `timeoutMs` (0: do not wait). */
@@ -139,6 +180,7 @@ export class MessageBus {
     const i = b.queue.findIndex(match);
     if (i >= 0) {
       const [e] = b.queue.splice(i, 1);
+      b.bytes -= this.sizeOf(e!);
       this.admit(b);
       return e!;
     }
@@ -205,8 +247,14 @@ export class MessageBus {
 
   /** Room was made: let waiting senders in, oldest first. */
   private admit(b: Mailbox): void {
-    while (b.blocked.length && b.queue.length < b.capacity) {
+    const maxBytes = b.blocked.length ? this.limits.bytes(b.blocked[0]!.envelope.to) : 0;
+    while (
+      b.blocked.length &&
+      b.queue.length < b.capacity &&
+      b.bytes + this.sizeOf(b.blocked[0]!.envelope) <= maxBytes
+    ) {
       const s = b.blocked.shift()!;
+      b.blockedBytes -= this.sizeOf(s.envelope);
       if (s.timer) clearTimeout(s.timer);
       this.deliver(b, s.envelope);
       s.resolve();
@@ -308,6 +356,11 @@ export class MessageBus {
       r!.resolve(rest.shift()!);
     }
     b.queue.unshift(...rest);
+    // They count against its mailbox bytes again (a put-back is never refused: it was delivered once).
+    for (const e of rest) {
+      if (!this.sizes.has(e)) this.sizes.set(e, byteSize(e.body));
+      b.bytes += this.sizeOf(e);
+    }
   }
 
   /** A process exited: its mailbox, names and subscriptions go; those waiting on it learn why. */

@@ -102,7 +102,14 @@ export function transferables(v: unknown, out: ArrayBuffer[] = [], depth = 0): A
 function walk(v: unknown, path: string, depth: number, budget: { left: number; binary?: boolean }): void {
   if (depth > 32) fail(path, 'nested too deeply');
   if (budget.binary && (v instanceof ArrayBuffer || ArrayBuffer.isView(v))) {
-    budget.left -= (v as ArrayBuffer).byteLength;
+    // Structured clone copies a view's whole buffer, so the buffer is what is sent and held.
+    const held = ArrayBuffer.isView(v) ? v.buffer.byteLength : v.byteLength;
+    budget.left -= held;
+    if (budget.left < 0 && ArrayBuffer.isView(v) && held > v.byteLength)
+      throw new SysError(
+        'E2BIG',
+        `${path || 'args'}: a view of ${v.byteLength} bytes over a buffer of ${held}: the whole buffer would be copied; send view.slice() instead`,
+      );
   } else if (v === null || typeof v === 'boolean' || typeof v === 'number') {
     budget.left -= 8;
   } else if (typeof v === 'string') {
@@ -158,17 +165,27 @@ function typeName(v: unknown): string {
   return typeof v;
 }
 
-/** A vector: a Float32Array or an array of finite numbers, at most `max` long. */
+/**
+ * A vector: a Float32Array or an array of finite numbers, at most `max` long, not all zero.
+ * Returned as a Float32Array of its own, so a view over a larger buffer never keeps (or
+ * stores) that buffer.
+ */
 export const vector =
-  (max = 4096): Check<Float32Array | number[]> =>
+  (max = 4096): Check<Float32Array> =>
   (v, path) => {
     if (v instanceof Float32Array || Array.isArray(v)) {
       if (v.length > max) throw new SysError('E2BIG', `${path}: vector of ${v.length} exceeds ${max}`);
-      for (let i = 0; i < v.length; i++) {
-        if (typeof v[i] !== 'number' || !Number.isFinite(v[i]))
-          return fail(`${path}[${i}]`, 'expected a finite number');
+      for (let i = 0; i < v.length; i++)
+        if (typeof v[i] !== 'number') return fail(`${path}[${i}]`, 'expected a finite number');
+      // Checked as stored (32-bit): 1e39 becomes Infinity there, 1e-50 becomes 0.
+      const out = Float32Array.from(v as ArrayLike<number>);
+      let nonzero = false;
+      for (let i = 0; i < out.length; i++) {
+        if (!Number.isFinite(out[i])) return fail(`${path}[${i}]`, 'expected a finite 32-bit number');
+        if (out[i] !== 0) nonzero = true;
       }
-      return v as Float32Array | number[];
+      if (out.length && !nonzero) return fail(path, 'is the zero vector (it has no direction to compare)');
+      return out;
     }
     return fail(path, `expected a Float32Array or number[], got ${typeName(v)}`);
   };

@@ -46,6 +46,8 @@ export type SyscallTable<K> = Readonly<Record<string, Syscall<K>>>;
 export interface DispatchHooks {
   /** An agent's blocking-call count changed: its state may move between running and waiting. */
   settle(p: Process): void;
+  /** An agent's call, admitted by the limiter when its frame arrived, was answered. */
+  callDone(p: Process): void;
 }
 
 export class Dispatcher<K> {
@@ -86,6 +88,7 @@ export class Dispatcher<K> {
     let blocking = false;
     const finish = (ret: ReturnFrame, transfer: Transferable[] = []) => {
       streams.delete(id);
+      if (caller.kind === 'agent') this.hooks.callDone(caller.proc);
       if (blocking && caller.kind === 'agent') {
         caller.proc.blocking--;
         this.hooks.settle(caller.proc);

@@ -25,6 +25,7 @@ import { type Caller, Dispatcher, type SyscallTable } from './dispatch';
 import { Durable } from './durable';
 import { grant } from './grants';
 import { Lifecycle } from './lifecycle';
+import { Limiter } from './limiter';
 import { PermissionRequests } from './permissions';
 import type { Counters, Endpoint } from './ports';
 import { type Process, ProcessTable } from './process';
@@ -62,6 +63,11 @@ export class Kernel {
   readonly episodes = new EpisodicLog();
   readonly bus = new MessageBus();
   readonly tools = new ToolRegistry();
+  /** Resource limits: spawns, call frames, mailbox and memory bytes, output (limiter.ts). */
+  readonly limiter = new Limiter({
+    procs: this.procs,
+    log: (pid, kind, text, data) => this.log(pid, kind, text, data),
+  });
   readonly counters: Counters = { calls: 0, malformed: 0, errors: 0 };
   readonly bootedAt = Date.now();
   /** Embedding origins the user allows, each with the most its agents may get. */
@@ -90,6 +96,7 @@ export class Kernel {
     const locks = opts.locks === undefined ? (globalThis.navigator?.locks ?? null) : opts.locks;
     this.dispatch = new Dispatcher<Kernel>(this, table, this.counters, {
       settle: (p) => this.life.settle(p),
+      callDone: (p) => this.limiter.callDone(p),
     });
     this.tabs = new Tabs(
       this.tools,
@@ -122,6 +129,7 @@ export class Kernel {
         tabs: this.tabs,
         bus: this.bus,
         tools: this.tools,
+        limiter: this.limiter,
         pool: this.pool,
         budget: () => this.budget,
         counters: this.counters,
@@ -161,6 +169,16 @@ export class Kernel {
     this.pool.onChange = (what, id) => {
       this.log(0, what === 'load' ? 'model.load' : 'model.unload', `${what}ed ${id}`);
       this.emit({ type: 'model.loaded', model: id, loaded: what === 'load' });
+    };
+    this.bus.limits = {
+      bytes: (pid) => this.limiter.mailboxBytes(this.procs.find(pid)),
+      refused: (from, text) => this.limiter.audit.record(from, 'mailboxBytes', `refused: ${text}`),
+    };
+    // A caller sees the host tools of the page that started its tree (tools/names.ts).
+    this.tools.scopeOf = (c) => {
+      const x = c as Partial<Caller>;
+      if (x.kind === 'user') return x.tab?.id ?? null;
+      return (x.kind === 'agent' ? x.proc : this.procs.find(c.pid))?.spawnTab ?? null;
     };
     // tools.search ranks with the embedder recall uses.
     this.tools.useEmbedder(() => this.memory().then((m) => m.ltm.embedder));

@@ -18,9 +18,10 @@ import { deriveChild, mayReachOrigin, originOf } from './access-control';
 import type { MessageBus } from './bus';
 import type { Caller } from './dispatch';
 import type { Durable } from './durable';
+import type { Limiter } from './limiter';
 import { type Decision, type LossHow, waitingState } from './migration';
 import { widen } from './permissions';
-import { type Counters, type Endpoint, internalError, post, refuseMalformed } from './ports';
+import { type Counters, type Endpoint, internalError, post, refuseMalformed, reply } from './ports';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, type ProcessTable } from './process';
 import type { Tab, Tabs } from './tabs';
 
@@ -40,6 +41,8 @@ export interface LifecycleDeps {
   tabs: Tabs;
   bus: MessageBus;
   tools: ToolRegistry;
+  /** Resource limits: spawn checks, the frame gate, what an exit frees. */
+  limiter: Limiter;
   pool: ModelPool;
   budget: () => ContextBudget;
   counters: Counters;
@@ -95,6 +98,7 @@ export class Lifecycle {
     options: SpawnOptions,
   ): number {
     let caps = deriveChild(caller.caps, permissions);
+    if (caller.kind === 'agent') this.d.limiter.checkSpawn(caller.proc);
     // What the user allowed "always" for this program, when the user starts it again.
     const rule =
       caller.kind === 'user'
@@ -126,6 +130,8 @@ export class Lifecycle {
       capabilities: caps,
       restart: options.restart ?? 'on-host-loss', // durable: every agent moves unless it opts out
     });
+    p.lineage = caller.kind === 'agent' ? [caller.pid, ...caller.proc.lineage] : [];
+    p.spawnTab = caller.kind === 'agent' ? caller.proc.spawnTab : caller.tab.id;
     this.d.procs.add(p);
     if (caller.kind === 'agent') caller.proc.children.add(p.pid);
     this.d.log(p.pid, 'spawn', `spawned by ${caller.pid || 'the user'}: ${task.slice(0, 200)}`, {
@@ -179,6 +185,16 @@ export class Lifecycle {
         const frame = parseInbound(ev.data);
         if (frame?.t === 'beat') {
           p.lastBeat = Date.now();
+          this.d.limiter.beat(p);
+          return;
+        }
+        // Limits first (limiter.ts): calls in flight, frames per second; a flood ends the agent and its backlog.
+        const gate = this.d.limiter.admitFrame(p, frame?.t === 'call');
+        if (!gate.ok) {
+          if (gate.flood)
+            return this.exit(p, EXIT_KILL, 'killed: flooding the kernel with frames past its limits');
+          if (gate.error && frame?.t === 'call')
+            reply(ch.port1, { t: 'ret', id: frame.id, ok: false, error: gate.error.toJSON() });
           return;
         }
         if (!frame || (frame.t !== 'call' && frame.t !== 'cancel'))
@@ -367,14 +383,33 @@ export class Lifecycle {
     this.d.bus.exit(p.pid);
     this.d.tools.removeSource(`agent:${p.pid}`);
     this.d.exited(p.pid);
+    this.d.limiter.exited(p.pid);
     // Its life is over for good: what was kept to resume it goes (a restartable one starts fresh anyway).
     this.d.durable.forget(p.pid);
     this.d.log(p.pid, 'exit', `exited with code ${code}${reason ? ` (${reason})` : ''}`, { code, reason });
+    this.adoptOrphans(p);
     this.releaseWorker(p);
     this.startQueue.remove((j) => j.proc === p);
     this.d.procs.exited(p);
     this.d.changed(p);
     this.schedule();
+  }
+
+  /**
+   * Its parent exited: each live child is adopted by the kernel (ppid 0, like init), shown to
+   * the user as such; tree limits still count it against its old ancestors (lineage).
+   */
+  private adoptOrphans(parent: Process): void {
+    for (const pid of parent.children) {
+      const c = this.d.procs.find(pid);
+      if (!c?.alive) continue;
+      c.info.ppid = 0;
+      c.info.adoptedFrom = parent.pid;
+      this.d.log(c.pid, 'spawn', `adopted by the kernel: its parent ${parent.pid} exited`, {
+        from: parent.pid,
+      });
+      this.d.changed(c);
+    }
   }
 
   /** Detaches a process from its worker and asks the host tab to terminate it. */
@@ -425,6 +460,8 @@ export class Lifecycle {
     if (!p.booted && p.port) this.starting--;
     for (const c of p.streams.values()) c.abort();
     p.streams.clear();
+    // Held calls are dropped unanswered: they no longer count as in flight.
+    p.gate.inFlight = Math.max(0, p.gate.inFlight - p.held.length);
     p.held.length = 0;
     p.blocking = 0;
     if (p.bootTimer) clearTimeout(p.bootTimer);

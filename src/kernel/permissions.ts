@@ -10,6 +10,7 @@
 import { SysError } from '../abi/errors';
 import type { Answer, KernelEvent, PermissionAsk } from '../abi/protocol';
 import { type Capabilities, exceeds, intersect, NO_CAPS } from './access-control';
+import { joinLimits, lowerLimits } from './limits';
 import type { Process } from './process';
 
 /** Adds `more` to `caps` (lists unioned, flags set, quotas raised to the larger). */
@@ -30,6 +31,12 @@ export function widen(caps: Capabilities, more: Partial<Capabilities>): Capabili
     tools: union(caps.tools, more.tools),
     net: union(caps.net, more.net),
     memoryWrites: max(caps.memoryWrites, more.memoryWrites),
+    ...(more.limits
+      ? { limits: joinLimits(caps.limits, more.limits) }
+      : caps.limits
+        ? { limits: caps.limits }
+        : {}),
+    audit: !!caps.audit || !!more.audit,
   };
 }
 
@@ -51,6 +58,12 @@ export function narrow(caps: Capabilities, less: Partial<Capabilities>): Capabil
     tools: minus(caps.tools, less.tools),
     net: minus(caps.net, less.net),
     memoryWrites: min(caps.memoryWrites, less.memoryWrites),
+    ...(less.limits
+      ? { limits: lowerLimits(caps.limits, less.limits) }
+      : caps.limits
+        ? { limits: caps.limits }
+        : {}),
+    audit: less.audit ? false : !!caps.audit,
   };
 }
 
@@ -112,7 +125,10 @@ export function guardCall(
 export class PermissionRequests {
   /** By program: what the user allowed "always", applied when the user starts that program again. */
   readonly standing = new Map<string, Partial<Capabilities>>();
-  private readonly waiting = new Map<number, { ask: PermissionAsk; resolve: (a: Answer) => void }>();
+  private readonly waiting = new Map<
+    number,
+    { ask: PermissionAsk; resolve: (a: Answer) => void; settled: Promise<Answer> }
+  >();
   private seq = 0;
 
   constructor(
@@ -133,6 +149,26 @@ export class PermissionRequests {
     timeoutMs: number,
     signal: AbortSignal,
   ): Promise<{ answer: Answer; capabilities: Capabilities }> {
+    // One request per agent at a time: a repeat joins the one waiting, anything else waits its turn.
+    const mine = [...this.waiting.values()].find((w) => w.ask.pid === p.pid);
+    if (mine) {
+      if (
+        JSON.stringify(mine.ask.permissions) === JSON.stringify(permissions) &&
+        mine.ask.reason === reason
+      ) {
+        mine.ask.repeats = (mine.ask.repeats ?? 0) + 1;
+        // The same card, with the count (at 1, 2, 4, 8… so repeats cannot flood the tabs).
+        const r = mine.ask.repeats;
+        if ((r & (r - 1)) === 0) this.hooks.broadcast({ type: 'ask', ask: mine.ask });
+        const answer = await mine.settled;
+        return { answer, capabilities: p.info.capabilities };
+      }
+      this.hooks.log(p.pid, 'deny', `a second permission request while #${mine.ask.id} waits: refused`);
+      throw new SysError(
+        'EAGAIN',
+        `permission request #${mine.ask.id} is still waiting for the user; one at a time`,
+      );
+    }
     const id = ++this.seq;
     const ask: PermissionAsk = {
       id,
@@ -143,19 +179,21 @@ export class PermissionRequests {
       reason,
     };
     this.hooks.log(p.pid, 'grant', `asks the user for ${JSON.stringify(permissions)}: ${reason}`);
-    const answer = await new Promise<Answer>((resolve) => {
+    let finish: (a: Answer) => void = () => {};
+    const settled = new Promise<Answer>((resolve) => {
       const timer = setTimeout(() => finish('deny'), timeoutMs);
-      const finish = (a: Answer) => {
+      finish = (a: Answer) => {
         clearTimeout(timer);
         if (!this.waiting.delete(id)) return;
         this.hooks.broadcast({ type: 'ask.done', id, answer: a });
         resolve(a);
       };
-      this.waiting.set(id, { ask, resolve: finish });
-      signal.addEventListener('abort', () => finish('deny'), { once: true });
-      p.onExit(() => finish('deny'));
-      this.hooks.broadcast({ type: 'ask', ask });
     });
+    this.waiting.set(id, { ask, resolve: finish, settled });
+    signal.addEventListener('abort', () => finish('deny'), { once: true });
+    p.onExit(() => finish('deny'));
+    this.hooks.broadcast({ type: 'ask', ask });
+    const answer = await settled;
     if (answer === 'deny') {
       this.hooks.log(p.pid, 'deny', `the user denied ${JSON.stringify(permissions)}`);
     } else {

@@ -20,8 +20,7 @@ import {
   type ProcState,
 } from '../abi/protocol';
 import type { Capabilities } from './access-control';
-
-const OUTPUT_KEEP = 64 * 1024;
+import { CallGate, type TokenBucket } from './limits';
 
 export class Process {
   readonly info: ProcInfo;
@@ -44,6 +43,16 @@ export class Process {
   lastBeat = Date.now();
   /** Long-term memory records written so far, against `capabilities.memoryWrites`. */
   memoryWrites = 0;
+  /** Long-term memory bytes written so far, against `limits.memoryBytes`. */
+  memoryBytes = 0;
+  /** Its agent ancestors at spawn, nearest first: tree limits still count it after it is adopted. */
+  lineage: number[] = [];
+  /** The tab whose user (a page) started its tree: the only page whose host tools it sees. */
+  spawnTab: string | null = null;
+  /** Calls in flight and the call-frame rate (limits.ts). */
+  readonly gate = new CallGate();
+  /** Its spawns per second. */
+  spawnBucket: TokenBucket | null = null;
   /** Streaming calls in flight, by call id, so cancel/kill/suspend can reach them. */
   readonly streams = new Map<number, AbortController>();
   readonly children = new Set<number>();
@@ -118,9 +127,11 @@ export class Process {
     }
   }
 
-  appendOutput(data: string): void {
-    this.output += data;
-    if (this.output.length > OUTPUT_KEEP) this.output = this.output.slice(-OUTPUT_KEEP);
+  /** Appends to the kept output, of which at most `keepBytes` (UTF-16, as held) are kept: the tail. */
+  appendOutput(data: string, keepBytes = 128 * 1024): void {
+    const keep = Math.max(0, Math.floor(keepBytes / 2));
+    this.output = data.length >= keep ? data.slice(data.length - keep) : this.output + data;
+    if (this.output.length > keep) this.output = this.output.slice(-keep);
   }
 
   /** A restartable process (its OS was closed while it ran) starts a new life under the same pid. */

@@ -171,13 +171,15 @@ export class Session {
         checkpoint: r.info.checkpoint ?? null,
       });
       p.output = r.output;
+      if (r.info.adoptedFrom !== undefined) p.info.adoptedFrom = r.info.adoptedFrom;
       procs.add(p);
       if (r.info.state === 'exited') {
         p.markExited(r.info.exitCode ?? 0, r.info.exitReason);
         p.info.endTime = r.info.endTime;
         procs.exited(p);
-      } else if (r.info.restart === 'on-host-loss') {
+      } else if (r.info.restart === 'on-host-loss' && restartsOnReopen(r.info, saved.procs)) {
         // durable: it was running (or asleep) when the OS closed; it resumes from its checkpoint unless the user said not to.
+        // An orphan, or a child of one not resumed, is not resumed by itself (restartsOnReopen).
         p.info.restarts++;
         if (this.d.resumeOnOpen()) {
           p.info.state = 'resuming';
@@ -201,4 +203,22 @@ export class Session {
     for (const p of procs.all()) if (p.info.ppid) procs.find(p.info.ppid)?.children.add(p.pid);
     this.d.schedule();
   }
+}
+
+/**
+ * Whether a process the OS was running when it closed starts again on reopening by itself:
+ * only by the user's policy — one the user started with `on-host-loss`, or a child of one
+ * that does (all the way up). An orphan (its parent had exited) or a child of one that is
+ * not restarted comes back restartable, shown to the user, never started without the user.
+ */
+function restartsOnReopen(info: ProcInfo, all: { info: ProcInfo }[]): boolean {
+  let cur: ProcInfo | undefined = info;
+  for (let hops = 0; cur && hops < 10_000; hops++) {
+    if (cur.adoptedFrom !== undefined || cur.restart !== 'on-host-loss' || cur.state === 'exited')
+      return false;
+    if (cur.ppid === 0) return true;
+    const ppid: number = cur.ppid;
+    cur = all.find((x) => x.info.pid === ppid)?.info;
+  }
+  return false;
 }

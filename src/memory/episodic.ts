@@ -20,6 +20,7 @@ export type EpisodeKind =
   | 'memory.compress'
   | 'memory.write'
   | 'memory.forget'
+  | 'memory.quarantine'
   | 'net'
   | 'grant'
   | 'revoke'

@@ -107,6 +107,12 @@ export class LongTermMemory {
   keywordsReady: Promise<void> = Promise.resolve();
   /** How the last open got its index: from a snapshot, or rebuilt from every record. */
   loadedFrom: 'snapshot' | 'records' = 'records';
+  /**
+   * Records whose stored vector cannot be indexed (zero, NaN/Infinity, wrong dimension),
+   * with why: kept out of recall, still forgettable, re-embedded by update or a re-index.
+   * One bad record never takes the store down.
+   */
+  readonly quarantined = new Map<number, string>();
 
   private constructor(
     private readonly db: DB,
@@ -166,6 +172,14 @@ export class LongTermMemory {
       } else ltm.indexRecord(r, false);
     }
     for (const r of newer) if (r.embedder === embedder.id) ltm.indexRecord(r, false);
+    // Records at or below the watermark that the snapshot does not hold (one that could not be
+    // indexed, or a quarantined one): looked at again, so each is quarantined and can be forgotten.
+    for (const key of await db.getAllKeys('ltm')) {
+      const id = Number(key);
+      if (id > meta.maxId || ltm.nsOf.has(id)) continue;
+      const r = await db.get('ltm', id);
+      if (r && r.embedder === embedder.id) ltm.indexRecord(r, false);
+    }
     ltm.keywordsReady = ltm.buildKeywords();
     ltm.loadedFrom = 'snapshot';
     return ltm;
@@ -182,9 +196,22 @@ export class LongTermMemory {
   }
 
   private indexRecord(r: LtmRecord, keywords = true): void {
-    this.index.add([r.id!], [new Float32Array(r.vector)]);
     this.nsOf.set(r.id!, r.namespace);
+    const v = this.loadable(r);
+    if (!v) return;
+    this.index.add([r.id!], [v]);
     if (keywords) this.keywords.add(r.id!, r.text);
+  }
+
+  /** A stored record's vector as a unit vector, or null (and the record quarantined) if it has none. */
+  private loadable(r: LtmRecord): Float32Array | null {
+    try {
+      if (!(r.vector instanceof ArrayBuffer)) throw new SysError('EINVAL', 'no stored vector');
+      return unitVector(new Float32Array(r.vector), this.embedder.dim, `memory ${r.id}`);
+    } catch (e) {
+      this.quarantined.set(r.id!, (e as Error).message);
+      return null;
+    }
   }
 
   /** Saves the index's binary snapshot with its watermark, so the next open loads it instead of every record. */
@@ -198,6 +225,7 @@ export class LongTermMemory {
     const maxId = keys.length ? Number(keys[keys.length - 1]) : 0;
     const namespaces: Record<string, number[]> = {};
     for (const [id, ns] of this.nsOf) {
+      if (this.quarantined.has(id)) continue; // not in the index: looked at again on the next load
       namespaces[ns] ??= [];
       namespaces[ns].push(id);
     }
@@ -230,11 +258,14 @@ export class LongTermMemory {
       const r = cursor.value;
       // Vectors of another embedder (a re-index in progress) are never mixed into this index.
       if (r.embedder === this.embedder.id) {
-        ids.push(r.id!);
-        vecs.push(new Float32Array(r.vector));
         this.nsOf.set(r.id!, r.namespace);
-        this.keywords.add(r.id!, r.text);
-        if (ids.length >= BATCH) flush();
+        const v = this.loadable(r);
+        if (v) {
+          ids.push(r.id!);
+          vecs.push(v);
+          this.keywords.add(r.id!, r.text);
+          if (ids.length >= BATCH) flush();
+        }
       }
       cursor = await cursor.continue();
     }
@@ -269,20 +300,10 @@ export class LongTermMemory {
     const need = items.filter((i) => !i.vector).map((i) => i.text);
     const made = need.length ? await this.embedder.embed(need) : [];
     let m = 0;
-    const vectors = items.map((i) => {
-      const v = i.vector
-        ? i.vector instanceof Float32Array
-          ? i.vector
-          : Float32Array.from(i.vector)
-        : made[m++]!;
-      if (v.length !== this.embedder.dim) {
-        throw new SysError(
-          'EINVAL',
-          `vector has ${v.length} dimensions; the embedder ${this.embedder.id} makes ${this.embedder.dim}`,
-        );
-      }
-      return v;
-    });
+    // Every vector is checked (and made a unit vector of its own) before anything is written.
+    const vectors = items.map((i, n) =>
+      unitVector(i.vector ? i.vector : made[m++]!, this.embedder.dim, `item ${n}'s vector`, this.embedder.id),
+    );
     const now = Date.now();
     const ids: number[] = await writeTx(this.db, ['ltm', 'episodes'], 'remember', async (tx) => {
       const added = await Promise.all(
@@ -292,7 +313,7 @@ export class LongTermMemory {
             text: it.text,
             metadata: it.metadata ?? {},
             embedder: this.embedder.id,
-            vector: vectors[i]!.buffer.slice(0) as ArrayBuffer,
+            vector: vectors[i]!.buffer as ArrayBuffer,
             createdAt: now,
             updatedAt: now,
           }),
@@ -356,6 +377,7 @@ export class LongTermMemory {
       this.changed(1);
     }
     if (existed) {
+      this.quarantined.delete(id);
       this.index.remove(id);
       this.keywords.remove(id);
       this.nsOf.delete(id);
@@ -364,7 +386,14 @@ export class LongTermMemory {
   }
 
   async update(id: number, patch: { text?: string; metadata?: Record<string, unknown> }): Promise<Memory> {
-    const vector = patch.text !== undefined ? (await this.embedder.embed([patch.text]))[0]! : null;
+    const vector =
+      patch.text !== undefined
+        ? unitVector(
+            (await this.embedder.embed([patch.text]))[0]!,
+            this.embedder.dim,
+            'the new text’s vector',
+          )
+        : null;
     const now = Date.now();
     const rec = await writeTx(this.db, ['ltm', 'kv'], 'update', async (tx) => {
       await tx.objectStore('kv').put([...this.dirty, [id, now]], 'ltm.dirty');
@@ -380,7 +409,10 @@ export class LongTermMemory {
       await tx.objectStore('ltm').put(r);
       return r;
     });
-    if (vector) this.index.add([id], [vector]);
+    if (vector) {
+      this.index.add([id], [vector]);
+      this.quarantined.delete(id);
+    }
     this.keywords.add(id, rec.text);
     this.dirty.set(id, now);
     this.changed(1);
@@ -439,7 +471,9 @@ export class LongTermMemory {
       const recs = (await Promise.all(slice.map((k) => this.db.get('ltm', k)))).filter(
         (r): r is LtmRecord => !!r,
       );
-      const vecs = await next.embed(recs.map((r) => r.text));
+      const vecs = (await next.embed(recs.map((r) => r.text))).map((v, j) =>
+        unitVector(v, next.dim, `memory ${recs[j]!.id}`, next.id),
+      );
       await writeTx(this.db, ['ltm'], 'reindex', async (tx) => {
         for (let j = 0; j < recs.length; j++) {
           const r = recs[j]!;
@@ -457,8 +491,36 @@ export class LongTermMemory {
     const old = this.index;
     this.index = index;
     this.embedder = next;
+    this.quarantined.clear(); // every record has a fresh vector now
     old.dispose();
   }
+}
+
+/**
+ * `v` as a new unit vector of `dim` 32-bit floats, or EINVAL: wrong dimension, NaN or
+ * Infinity, or the zero vector. Scaled by its largest component first, so huge or tiny
+ * finite values normalise without overflow or underflow.
+ */
+export function unitVector(v: ArrayLike<number>, dim: number, what: string, embedder?: string): Float32Array {
+  if (v.length !== dim)
+    throw new SysError(
+      'EINVAL',
+      `${what} has ${v.length} dimensions; ${embedder ? `the embedder ${embedder} makes` : 'expected'} ${dim}`,
+    );
+  let big = 0;
+  for (let i = 0; i < dim; i++) {
+    const x = v[i]!;
+    if (!Number.isFinite(x)) throw new SysError('EINVAL', `${what} contains NaN or Infinity at ${i}`);
+    big = Math.max(big, Math.abs(x));
+  }
+  if (big === 0) throw new SysError('EINVAL', `${what} is the zero vector (it has no direction to compare)`);
+  let ss = 0;
+  for (let i = 0; i < dim; i++) ss += (v[i]! / big) ** 2;
+  const inv = 1 / (big * Math.sqrt(ss));
+  const out = new Float32Array(dim);
+  for (let i = 0; i < dim; i++) out[i] = v[i]! * inv;
+  for (let i = 0; i < dim; i++) if (out[i] !== 0) return out;
+  throw new SysError('EINVAL', `${what} is the zero vector at 32-bit precision`);
 }
 
 interface SnapshotMeta {

@@ -69,6 +69,19 @@ export class MemoryService {
       })),
     );
     episodes.sink = (e) => svc.queue(e);
+    // Records that cannot be indexed were set aside, not fatal: say so, once per record (the first 100).
+    const bad = [...ltm.quarantined].slice(0, 100);
+    for (const [id, why] of bad)
+      episodes.append(
+        0,
+        'memory.quarantine',
+        `memory ${id} quarantined: ${why}; forget it or update its text`,
+        {
+          id,
+        },
+      );
+    if (ltm.quarantined.size > bad.length)
+      episodes.append(0, 'memory.quarantine', `${ltm.quarantined.size} memories quarantined in all`);
     return svc;
   }
 

@@ -56,11 +56,19 @@ export class AosPermissionPrompt extends LitElement {
       (a) => html`
         <section role="alertdialog" aria-labelledby="ask-${a.id}" aria-describedby="ask-${a.id}-why">
           <h2 id="ask-${a.id}">Agent ${a.pid} (${a.program.replace(/^\((.*)\)$/, '$1')}) asks for more</h2>
-          <p id="ask-${a.id}-why">${a.reason}</p>
+          <figure class="why">
+            <figcaption>Agent ${a.pid} says (its own words, not checked by the OS)${
+              a.repeats ? html` — asked ${a.repeats + 1} times` : nothing
+            }:</figcaption>
+            <blockquote id="ask-${a.id}-why">“${a.reason}”</blockquote>
+          </figure>
           <ul>
             ${Object.entries(a.permissions).map(
               ([k, v]) =>
-                html`<li><strong>${k}</strong>: ${Array.isArray(v) ? v.join(', ') : String(v)}</li>`,
+                html`<li>
+                  <strong>${k}</strong>:
+                  ${Array.isArray(v) ? v.join(', ') : v && typeof v === 'object' ? JSON.stringify(v) : String(v)}
+                </li>`,
             )}
           </ul>
           <p class="task">Task: ${a.task}</p>
@@ -100,6 +108,20 @@ export class AosPermissionPrompt extends LitElement {
     ul {
       margin: 6px 0;
       padding-left: 18px;
+    }
+    .why {
+      margin: 6px 0;
+    }
+    .why figcaption {
+      font-size: 12px;
+      opacity: 0.75;
+    }
+    .why blockquote {
+      margin: 4px 0 0;
+      padding-left: 8px;
+      border-left: 3px solid var(--line);
+      font-style: italic;
+      overflow-wrap: anywhere;
     }
     .task {
       opacity: 0.75;

@@ -20,6 +20,8 @@ export interface McpHandle {
   prefix: string;
   /** The registry names of the server's tools, kept current. */
   tools: string[];
+  /** Agents' tools that were under its prefix and were removed when it was added. */
+  evicted: string[];
   /** Removes the tools and ends the session. */
   close(): Promise<void>;
 }
@@ -45,16 +47,26 @@ export async function addMcpServer(registry: ToolRegistry, o: McpServerOptions):
   const client = await McpClient.connect({ ...o, url: url.href });
   const prefix = toPrefix(o.prefix ?? `mcp-${url.hostname}${url.port ? `-${url.port}` : ''}`);
   const source = `mcp:${url.href}`;
+  // The prefix is the server's alone from now on (names.ts): agents' tools under it go.
+  let evicted: string[];
+  try {
+    evicted = registry.claimPrefix(prefix, source);
+  } catch (e) {
+    await client.close().catch(() => {});
+    throw e;
+  }
   let closed = false;
   const handle: McpHandle = {
     url: url.href,
     prefix,
     tools: [],
+    evicted,
     close: async () => {
       if (closed) return;
       closed = true;
       client.onToolsChanged = null;
       registry.removeSource(source);
+      registry.releasePrefix(prefix, source);
       handle.tools = [];
       await client.close();
     },
@@ -124,6 +136,11 @@ export class McpServers {
     const h = await addMcpServer(this.registry, o);
     this.servers.set(key, h);
     this.log('grant', `added MCP server ${key}: ${h.tools.length} tool(s) as ${h.prefix}.*`);
+    if (h.evicted.length)
+      this.log(
+        'revoke',
+        `agents' tools under ${h.prefix}.* removed (the prefix is the server's): ${h.evicted.join(', ')}`,
+      );
     return { url: h.url, prefix: h.prefix, tools: h.tools };
   }
 

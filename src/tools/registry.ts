@@ -12,6 +12,7 @@ import { SysError } from '../abi/errors';
 import type { Capabilities } from '../kernel/access-control';
 import { type Embedder, HashingEmbedder } from '../memory/embedder';
 import type { ToolSpec } from '../models/engine';
+import { prefixProblem, refuseName, segmentOf, shadowing, sourceKind, visibleIn } from './names';
 
 export interface ToolDef {
   name: string;
@@ -42,22 +43,51 @@ const searchText = (d: ToolDef) => `${d.name.replace(/[._-]/g, ' ')} ${d.descrip
 
 export const MAX_RESULT_BYTES = 256 * 1024;
 
+/** The registry key: a page's host tools are per page (two pages may each serve host.selection). */
+const keyOf = (name: string, source: string): string =>
+  sourceKind(source) === 'page' ? `${name}\u0000${source}` : name;
+
 export class ToolRegistry {
   private readonly tools = new Map<string, Entry>();
   /** Until the kernel gives memory's embedder (and when memory cannot open): shared words only. */
   private readonly fallback = new HashingEmbedder();
   private embedder: () => Promise<Embedder> = async () => this.fallback;
-  /** Each tool's vector by the embedder that made it, and the text it was made from. */
-  private vectors = { embedder: '', byName: new Map<string, { text: string; vector: Float32Array }>() };
+  /** Each tool's vector by the embedder that made it, and the text it was made from (by registry key). */
+  private vectors = { embedder: '', byKey: new Map<string, { text: string; vector: Float32Array }>() };
+  /** MCP servers' prefixes (lower case) → their source: names under them are theirs alone. */
+  readonly prefixes = new Map<string, string>();
+  /** The page whose host tools a caller sees (the tab that spawned its tree); set by the kernel. */
+  scopeOf: (caller: ToolCaller) => string | null = () => null;
 
   /** Search embeds with this embedder (memory's, the one recall uses); it may change at any time. */
   useEmbedder(source: () => Promise<Embedder>): void {
     this.embedder = source;
   }
 
+  /** An MCP server claims its prefix; agents' tools under it are evicted (returned). */
+  claimPrefix(prefix: string, source: string): string[] {
+    const why = prefixProblem(prefix, source, this.prefixes);
+    if (why) throw refuseName(why);
+    const seg = prefix.toLowerCase();
+    this.prefixes.set(seg, source);
+    const evicted: string[] = [];
+    for (const [k, e] of this.tools)
+      if (sourceKind(e.source) === 'agent' && e.name.toLowerCase().startsWith(`${seg}.`)) {
+        this.tools.delete(k);
+        evicted.push(`${e.name} (${e.source})`);
+      }
+    return evicted;
+  }
+
+  releasePrefix(prefix: string, source: string): void {
+    if (this.prefixes.get(prefix.toLowerCase()) === source) this.prefixes.delete(prefix.toLowerCase());
+  }
+
   register(def: ToolDef, source: string, handler: ToolHandler): ToolInfo {
     if (!/^[a-zA-Z][\w.-]{0,63}$/.test(def.name)) throw new SysError('EINVAL', `bad tool name "${def.name}"`);
-    const existing = this.tools.get(def.name);
+    const why = shadowing(def.name, source, this.prefixes);
+    if (why) throw refuseName(why);
+    const existing = this.tools.get(keyOf(def.name, source));
     if (existing && existing.source !== source)
       throw new SysError('EAGAIN', `tool "${def.name}" is served by ${existing.source}`);
     let validator: Validator;
@@ -67,14 +97,20 @@ export class ToolRegistry {
     } catch (e) {
       throw new SysError('EINVAL', `input schema of "${def.name}" is not usable: ${(e as Error).message}`);
     }
-    this.tools.set(def.name, { ...def, source, validator, handler });
+    this.tools.set(keyOf(def.name, source), { ...def, source, validator, handler });
     return { ...def, source };
   }
 
+  /** Removes a tool; without a source (the user), every tool of that name, pages' included. */
   remove(name: string, source?: string): boolean {
-    const e = this.tools.get(name);
-    if (!e || (source && e.source !== source)) return false;
-    return this.tools.delete(name);
+    if (source) {
+      const k = keyOf(name, source);
+      const e = this.tools.get(k);
+      return !!e && e.source === source && this.tools.delete(k);
+    }
+    let any = false;
+    for (const [k, e] of this.tools) if (e.name === name) any = this.tools.delete(k) || any;
+    return any;
   }
 
   /** Removes every tool a source served (an agent exited). */
@@ -82,9 +118,10 @@ export class ToolRegistry {
     for (const [n, e] of this.tools) if (e.source === source) this.tools.delete(n);
   }
 
-  list(allowed: (name: string) => boolean = () => true): ToolInfo[] {
+  list(allowed: (name: string) => boolean = () => true, caller?: ToolCaller): ToolInfo[] {
+    const scope = caller ? this.scopeOf(caller) : null;
     return [...this.tools.values()]
-      .filter((e) => allowed(e.name))
+      .filter((e) => allowed(e.name) && (!caller || visibleIn(e.source, scope)))
       .map(({ name, description, inputSchema, source }) => ({ name, description, inputSchema, source }));
   }
 
@@ -93,22 +130,26 @@ export class ToolRegistry {
     query: string,
     k: number,
     allowed: (name: string) => boolean = () => true,
+    caller?: ToolCaller,
   ): Promise<(ToolInfo & { score: number })[]> {
     const embedder = await this.embedder().catch(() => this.fallback);
-    if (this.vectors.embedder !== embedder.id) this.vectors = { embedder: embedder.id, byName: new Map() };
-    const cache = this.vectors.byName;
-    const candidates = [...this.tools.values()].filter((e) => allowed(e.name));
+    if (this.vectors.embedder !== embedder.id) this.vectors = { embedder: embedder.id, byKey: new Map() };
+    const cache = this.vectors.byKey;
+    const scope = caller ? this.scopeOf(caller) : null;
+    const candidates = [...this.tools.values()]
+      .filter((e) => allowed(e.name) && (!caller || visibleIn(e.source, scope)))
+      .map((e) => ({ e, key: keyOf(e.name, e.source) }));
     // Tools are embedded once per embedder (again only if a tool's description changed).
-    const stale = candidates.filter((e) => cache.get(e.name)?.text !== searchText(e));
-    const [q, ...made] = await embedder.embed([query, ...stale.map(searchText)]);
-    for (const [i, e] of stale.entries()) cache.set(e.name, { text: searchText(e), vector: made[i]! });
+    const stale = candidates.filter(({ e, key }) => cache.get(key)?.text !== searchText(e));
+    const [q, ...made] = await embedder.embed([query, ...stale.map(({ e }) => searchText(e))]);
+    for (const [i, { e, key }] of stale.entries()) cache.set(key, { text: searchText(e), vector: made[i]! });
     return candidates
-      .map((e) => ({
+      .map(({ e, key }) => ({
         name: e.name,
         description: e.description,
         inputSchema: e.inputSchema,
         source: e.source,
-        score: cosine(q!, cache.get(e.name)!.vector),
+        score: cosine(q!, cache.get(key)!.vector),
       }))
       .sort((a, b) => b.score - a.score)
       .slice(0, k);
@@ -116,7 +157,11 @@ export class ToolRegistry {
 
   /** Validates the arguments, calls the tool, and bounds the result. */
   async call(name: string, args: unknown, caller: ToolCaller): Promise<unknown> {
-    const e = this.tools.get(name);
+    // host.* resolves to the caller's own page's tool, never another page's.
+    const e =
+      segmentOf(name) === 'host'
+        ? this.tools.get(keyOf(name, `tab:${this.scopeOf(caller)}`))
+        : this.tools.get(name);
     if (!e) throw new SysError('ENOENT', `no tool "${name}"`);
     const v = e.validator.validate(args);
     if (!v.valid) {

@@ -11,6 +11,7 @@ import {
   mayWriteNamespace,
   USER_CAPS,
 } from '../../src/kernel/access-control';
+import { DEFAULT_LIMITS } from '../../src/kernel/limits';
 
 const parent: Capabilities = {
   spawn: true,
@@ -29,7 +30,15 @@ const parent: Capabilities = {
 describe('access control', () => {
   it('a child inherits what it does not ask for, clamped to the parent', () => {
     // Shared memory namespaces are least-privilege: a child gets them only when they are asked for.
-    expect(deriveChild(parent, undefined)).toEqual({ ...parent, memoryRead: [], bus: ['family'], net: [] });
+    // Limits (limits.ts) are inherited too: the defaults, clamped to the parent's (here: none named).
+    const inherited = { limits: DEFAULT_LIMITS, audit: false };
+    expect(deriveChild(parent, undefined)).toEqual({
+      ...parent,
+      memoryRead: [],
+      bus: ['family'],
+      net: [],
+      ...inherited,
+    });
     expect(deriveChild(parent, { memoryRead: ['team'] }).memoryRead).toEqual(['team']);
     expect(deriveChild(parent, { models: ['m1'], tokenQuota: 10 })).toEqual({
       ...parent,
@@ -38,6 +47,7 @@ describe('access control', () => {
       memoryRead: [],
       bus: ['family'],
       net: [],
+      ...inherited,
     });
     expect(deriveChild(USER_CAPS, undefined).modelAdmin).toBe(false);
   });

@@ -187,6 +187,26 @@ describe('MCP client (Streamable HTTP)', () => {
     expect(await code(reg.call(`${h.prefix}.add`, { a: 1, b: 2 }, USER))).toBe('ENOENT');
   });
 
+  it('claims its prefix: an agent squatting it is evicted, another server is refused it until close', async () => {
+    server = await startMcpServer([add]);
+    const reg = new ToolRegistry();
+    reg.register({ name: 'calc.add', description: 'a fake', inputSchema: {} }, 'agent:7', () => 'squatted');
+    handle = await addMcpServer(reg, { url: server.url, prefix: 'calc' });
+    expect(handle.evicted).toEqual(['calc.add (agent:7)']);
+    expect(reg.list().find((t) => t.name === 'calc.add')?.source).toBe(`mcp:${server.url}`);
+    expect(await reg.call('calc.add', { a: 2, b: 2 }, USER)).toEqual({ sum: 4 });
+    // Agents cannot take a name under the prefix back, nor another server the prefix.
+    expect(() =>
+      reg.register({ name: 'calc.mul', description: 'x', inputSchema: {} }, 'agent:7', () => 0),
+    ).toThrow(/EPERM/);
+    expect(await code(addMcpServer(reg, { url: `${server.url}?other`, prefix: 'calc' }))).toBe('EPERM');
+    await handle.close();
+    handle = null;
+    // Released: an agent may use the name again.
+    reg.register({ name: 'calc.mul', description: 'x', inputSchema: {} }, 'agent:7', () => 0);
+    expect(reg.list().map((t) => t.name)).toContain('calc.mul');
+  });
+
   it('makes tool names the registry accepts and calls the server by the original name', async () => {
     server = await startMcpServer([echo('get weather!'), echo('9lives')]);
     const reg = new ToolRegistry();

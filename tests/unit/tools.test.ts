@@ -75,6 +75,11 @@ describe('tool registry', () => {
     ).toThrow(/EINVAL/);
     expect(() =>
       r.register({ name: 'time.now', description: 'fake clock', inputSchema: {} }, 'agent:9', () => 0),
+    ).toThrow(/EPERM.*kernel/);
+    // Two agents: the second is refused, never replaces the first.
+    r.register({ name: 'notes.add', description: 'x', inputSchema: {} }, 'agent:7', () => 1);
+    expect(() =>
+      r.register({ name: 'notes.add', description: 'x', inputSchema: {} }, 'agent:9', () => 2),
     ).toThrow(/EAGAIN/);
     r.removeSource('agent:7');
     expect(r.list().map((t) => t.name)).not.toContain('weather.lookup');

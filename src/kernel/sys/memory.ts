@@ -2,13 +2,14 @@
  * Long-term memory syscalls: every read and write is checked against the
  * caller's namespaces here (the kernel's memory tools reach these through
  * dispatch's invoke, so the checks hold for them too), writes are counted
- * against the agent's cap, and a write's log record commits with it.
+ * against the agent's cap and limits (records and bytes), and a write's log record commits with it.
  */
 import { SysError } from '../../abi/errors';
 import { offlineEmbedder } from '../../memory/service';
 import { mayReadNamespace, mayWriteNamespace, privateNamespace } from '../access-control';
 import type { Caller } from '../dispatch';
 import type { Kernel } from '../kernel';
+import { byteSize } from '../limits';
 
 export interface RememberArgs {
   items: { text: string; namespace?: string; metadata?: unknown; vector?: Float32Array | number[] }[];
@@ -29,7 +30,7 @@ export async function remember(k: Kernel, c: Caller, a: RememberArgs) {
     };
   });
   const spaces = [...new Set(items.map((i) => i.namespace))].join(', ');
-  const refund = chargeWrites(k, c, items.length);
+  const refund = chargeWrites(k, c, items.length, byteSize(items));
   // The log record of this write is stored in the same transaction as the memories.
   let episode: ReturnType<typeof k.episodes.prepare> | null = null;
   const ids = await (await k.memory()).ltm
@@ -116,7 +117,7 @@ export async function update(k: Kernel, c: Caller, a: { id: number; text?: strin
   const patch: { text?: string; metadata?: Record<string, unknown> } = {};
   if (a.text !== undefined) patch.text = a.text;
   if (a.metadata !== undefined) patch.metadata = a.metadata as Record<string, unknown>;
-  const refund = chargeWrites(k, c, 1);
+  const refund = chargeWrites(k, c, 1, byteSize(patch));
   const m = await mem.ltm.update(a.id, patch).catch((e: unknown) => {
     refund();
     throw e;
@@ -164,19 +165,9 @@ export async function storage(k: Kernel, c: Caller, a: { persist?: boolean }) {
   };
 }
 
-/** Counts `n` memory writes against the agent's cap (EDQUOT past it); returns a refund for a failed write. */
-function chargeWrites(k: Kernel, c: Caller, n: number): () => void {
-  const cap = c.caps.memoryWrites;
-  if (c.kind !== 'agent' || cap === null) return () => {};
-  const p = c.proc;
-  if (p.memoryWrites + n > cap) {
-    k.log(c.pid, 'quota', `memory-write cap of ${cap} reached (${p.memoryWrites} written, ${n} more asked)`);
-    throw new SysError('EDQUOT', `memory-write cap of ${cap} records reached (${p.memoryWrites} written)`);
-  }
-  p.memoryWrites += n;
-  return () => {
-    p.memoryWrites -= n;
-  };
+/** Counts `n` memory records of `bytes` against the agent's caps and limits (limiter.ts); returns a refund for a failed write. */
+function chargeWrites(k: Kernel, c: Caller, n: number, bytes: number): () => void {
+  return c.kind === 'agent' ? k.limiter.chargeMemory(c.proc, c.caps, n, bytes) : () => {};
 }
 
 /** The memory `id` and its namespace, if the caller may change it (ENOENT, EPERM otherwise). */

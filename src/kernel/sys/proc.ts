@@ -1,4 +1,5 @@
 /** Process syscalls whose bodies are more than a line: ps. */
+import { SysError } from '../../abi/errors';
 import type { Answer, ProcInfo } from '../../abi/protocol';
 import type { Caller } from '../dispatch';
 import type { Kernel } from '../kernel';
@@ -27,14 +28,19 @@ export function stats(k: Kernel) {
   };
 }
 
-/** The episodic log: what the caller may read of it (agents: their own, unless they name a pid they may see). */
+/** The episodic log: what the caller may read of it (agents: their own, unless they name a pid they may see; pid 0 needs `audit`). */
 export function logs(
   k: Kernel,
   c: Caller,
   a: { pid?: number; kind?: string; since?: number; text?: string; limit?: number },
 ) {
+  // The kernel's own log (pid 0: grants, revocations, embedding, the audit trail) is the user's.
+  if (a.pid === 0 && !c.caps.audit) {
+    k.log(c.pid, 'deny', 'reading the kernel’s own log denied');
+    throw new SysError('EPERM', 'the kernel’s own log is the user’s (the "audit" capability)');
+  }
   if (a.pid !== undefined && a.pid !== 0) k.life.visible(c, a.pid);
-  const own = c.kind === 'agent' && a.pid === undefined ? { pid: c.pid } : {};
+  const own = c.kind === 'agent' && a.pid === undefined && !c.caps.audit ? { pid: c.pid } : {};
   return k.episodes.query({ ...a, ...own, limit: a.limit ?? 200 } as Parameters<typeof k.episodes.query>[0]);
 }
 

@@ -11,11 +11,11 @@ const AGENT_TOOL_TIMEOUT_MS = 30_000;
 
 /** The tools the caller may call, with their JSON Schemas and who serves them. */
 export function list(k: Kernel, c: Caller): ToolInfo[] {
-  return k.tools.list((name) => mayUseTool(c.caps, name));
+  return k.tools.list((name) => mayUseTool(c.caps, name), c);
 }
 
 export async function search(k: Kernel, c: Caller, query: string, n: number) {
-  const found = await k.tools.search(query, n, (name) => mayUseTool(c.caps, name));
+  const found = await k.tools.search(query, n, (name) => mayUseTool(c.caps, name), c);
   return found.map((t) => ({ ...toSpec(t), score: t.score }));
 }
 

@@ -100,7 +100,11 @@ export class AosTasks extends AppElement {
             return html`<tr data-pid=${p.pid}>
               <td>${p.pid}</td>
               <td title=${p.task}>${p.task.length > 40 ? `${p.task.slice(0, 39)}…` : p.task}</td>
-              <td>${p.state}${p.exitCode !== null ? ` (${p.exitCode})` : ''}</td>
+              <td>${p.state}${p.exitCode !== null ? ` (${p.exitCode})` : ''}${
+                p.adoptedFrom !== undefined
+                  ? html` <span title="its parent ${p.adoptedFrom} exited; the kernel adopted it">(adopted from ${p.adoptedFrom})</span>`
+                  : ''
+              }</td>
               <td>${hostLabel(p.hostTab, this.client?.tabId)}${p.migrations ? html` <span class="muted" title="times it moved to another tab">· moved ${p.migrations}×</span>` : ''}</td>
               <td>
                 ${

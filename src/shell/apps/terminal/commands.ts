@@ -530,7 +530,7 @@ export const COMMANDS: Record<string, Command> = {
 export function psTable(procs: ProcInfo[]): string {
   const rows = procs.map((p) => [
     String(p.pid),
-    String(p.ppid),
+    p.adoptedFrom !== undefined ? `0 (was ${p.adoptedFrom})` : String(p.ppid),
     p.state + (p.exitCode !== null ? `(${p.exitCode})` : ''),
     String(p.priority),
     `${p.usage.prompt_tokens}+${p.usage.completion_tokens}`,

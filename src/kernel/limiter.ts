@@ -1,0 +1,181 @@
+/**
+ * Where the kernel applies the limits of limits.ts: at spawn (processes per
+ * tree, spawns per second), at every frame from an agent's port (calls in
+ * flight, call frames per second, and a flood stop), at long-term-memory writes
+ * (bytes per write and in total) and at output. Each refusal is a typed error
+ * and an audit record (throttled: one per second per process and limit).
+ */
+
+import { SysError } from '../abi/errors';
+import type { EpisodeKind } from '../memory/episodic';
+import {
+  AuditThrottle,
+  effective,
+  fmtBytes,
+  type Limits,
+  limitsOf,
+  PROBE_AFTER,
+  TaskClock,
+  TokenBucket,
+} from './limits';
+import type { Process, ProcessTable } from './process';
+
+export interface LimiterHooks {
+  procs: ProcessTable;
+  log(pid: number, kind: EpisodeKind, text: string, data?: unknown): void;
+}
+
+export type FrameVerdict = { ok: true } | { ok: false; error: SysError | null; flood: boolean };
+
+export class Limiter {
+  readonly audit: AuditThrottle;
+  private readonly clock = new TaskClock();
+
+  constructor(private readonly k: LimiterHooks) {
+    this.audit = new AuditThrottle((pid, text, data) => k.log(pid, 'quota', text, data));
+  }
+
+  /** Refuses (and records) past a limit. */
+  refuse(p: { pid: number }, limit: keyof Limits | string, code: SysError['code'], text: string): never {
+    this.audit.record(p.pid, limit, `refused: ${text}`);
+    throw new SysError(code, text);
+  }
+
+  /** Before an agent spawns: every tree it belongs to has room, and no spawn rate on the way is spent. */
+  checkSpawn(spawner: Process): void {
+    const chain = [spawner, ...spawner.lineage.map((pid) => this.k.procs.find(pid))].filter(
+      (a): a is Process => !!a?.alive,
+    );
+    const all = this.k.procs.all();
+    for (const a of chain) {
+      const cap = effective(limitsOf(a.info.capabilities), 'procs');
+      let n = 0;
+      for (const q of all) if (q.alive && (q === a || q.lineage.includes(a.pid))) n++;
+      if (n + 1 > cap)
+        this.refuse(
+          spawner,
+          'procs',
+          'EAGAIN',
+          `the process tree of ${a.pid} has ${n} processes, its limit (limits.procs ${cap})`,
+        );
+    }
+    for (const a of chain) {
+      const rate = effective(limitsOf(a.info.capabilities), 'spawnsPerSec');
+      if (!a.spawnBucket || a.spawnBucket.rate !== rate) a.spawnBucket = new TokenBucket(rate, 2 * rate);
+      if (!a.spawnBucket.take())
+        this.refuse(
+          spawner,
+          'spawnsPerSec',
+          'EAGAIN',
+          `spawning faster than ${rate} per second in the tree of ${a.pid} (limits.spawnsPerSec); try again shortly`,
+        );
+    }
+  }
+
+  /**
+   * Every frame an agent sends passes here first. A call past its limits is
+   * answered EAGAIN; one that keeps coming after many refusals is a flood.
+   */
+  admitFrame(p: Process, isCall: boolean): FrameVerdict {
+    const l = limitsOf(p.info.capabilities);
+    const g = p.gate;
+    const now = performance.now();
+    if (now - g.frameWindowStart > 1000) {
+      g.frameWindowStart = now;
+      g.framesInWindow = 0;
+      g.nextProbe = PROBE_AFTER;
+    }
+    if (++g.framesInWindow > g.nextProbe && !g.probing && p.port) {
+      g.probing = true;
+      g.nextProbe = g.framesInWindow + PROBE_AFTER;
+      try {
+        p.port.postMessage({ t: 'ping' });
+      } catch {
+        /* a closed port: it is going away */
+      }
+    }
+    const v = g.admit(l, this.clock.now(), now);
+    if (v === 'ok') {
+      if (isCall) p.gate.inFlight++;
+      return { ok: true };
+    }
+    if (v === 'flood') {
+      const text = `killed: flooding the kernel (${p.gate.refused} frames refused; it ignores EAGAIN)`;
+      this.k.log(p.pid, 'quota', text, { limit: 'callsPerSec', refused: p.gate.refused });
+      return { ok: false, error: null, flood: true };
+    }
+    const text =
+      v === 'busy'
+        ? `${effective(l, 'callsInFlight')} calls already in flight (limits.callsInFlight): await some first`
+        : `more than ${effective(l, 'callsPerSec')} pipelined calls per second (limits.callsPerSec): await answers before sending more`;
+    this.audit.record(p.pid, v === 'busy' ? 'callsInFlight' : 'callsPerSec', `refused: ${text}`);
+    return { ok: false, error: isCall ? new SysError('EAGAIN', text) : null, flood: false };
+  }
+
+  /** The agent answered a ping: its event loop turns, so it reads its answers. */
+  beat(p: Process): void {
+    p.gate.probing = false;
+  }
+
+  /** A call admitted by admitFrame was answered. */
+  callDone(p: Process): void {
+    if (p.gate.inFlight > 0) p.gate.inFlight--;
+  }
+
+  /**
+   * Charges a long-term-memory write of `records` records and `bytes` bytes against
+   * the agent's caps; returns a refund for a write that failed.
+   */
+  chargeMemory(
+    p: Process,
+    caps: { memoryWrites: number | null; limits?: Partial<Limits> },
+    records: number,
+    bytes: number,
+  ): () => void {
+    const l = limitsOf(caps);
+    const perWrite = effective(l, 'memoryWriteBytes');
+    if (bytes > perWrite)
+      this.refuse(
+        p,
+        'memoryWriteBytes',
+        'E2BIG',
+        `a memory write of ${fmtBytes(bytes)} is over ${fmtBytes(perWrite)} (limits.memoryWriteBytes); write less at once`,
+      );
+    const total = effective(l, 'memoryBytes');
+    if (p.memoryBytes + bytes > total)
+      this.refuse(
+        p,
+        'memoryBytes',
+        'EDQUOT',
+        `long-term memory quota of ${fmtBytes(total)} reached (${fmtBytes(p.memoryBytes)} written; limits.memoryBytes)`,
+      );
+    const cap = caps.memoryWrites;
+    if (cap !== null && p.memoryWrites + records > cap)
+      this.refuse(
+        p,
+        'memoryWrites',
+        'EDQUOT',
+        `memory-write cap of ${cap} records reached (${p.memoryWrites} written)`,
+      );
+    p.memoryWrites += records;
+    p.memoryBytes += bytes;
+    return () => {
+      p.memoryWrites -= records;
+      p.memoryBytes -= bytes;
+    };
+  }
+
+  /** How many bytes of output the kernel keeps for `p`. */
+  outputKeep(p: Process): number {
+    return effective(limitsOf(p.info.capabilities), 'outputBytes');
+  }
+
+  /** How many bytes may wait in `p`'s mailbox. */
+  mailboxBytes(p: Process | undefined): number {
+    return p ? effective(limitsOf(p.info.capabilities), 'mailboxBytes') : Number.POSITIVE_INFINITY;
+  }
+
+  exited(pid: number): void {
+    this.audit.forget(pid);
+  }
+}
