@@ -172,26 +172,29 @@ test('task manager: change a priority and see it in ps; suspend, resume, kill', 
     .toBe('exited');
 });
 
-test('agent chat: start an agent, watch it stream, see its tool call as a card, stop a long one', async ({
+test('agent chat: an agent streams its answer, shows its tool call as a card, and stops a long one', async ({
   page,
 }) => {
   await openOS(page);
   await openApp(page, 'Agent chat');
   const chat = win(page, 'Agent chat');
-  await chat.getByRole('combobox', { name: 'model' }).selectOption('deterministic-fast');
-  await chat.getByRole('textbox', { name: 'task' }).fill('use math.evaluate expression=6*7');
-  await chat.getByRole('button', { name: 'Start agent' }).click();
-  const log = chat.getByRole('log', { name: 'conversation' });
-  await expect(log.locator('.tool')).toContainText('math.evaluate({"expression":"6*7"}) → {"value":42}');
+  const model = chat.getByRole('combobox', { name: 'model for this chat' });
+  const message = chat.getByRole('textbox', { name: 'message' });
+  await model.selectOption('deterministic-fast');
+  await message.fill('use math.evaluate expression=6*7');
+  await chat.getByRole('button', { name: 'Send', exact: true }).click();
+  const log = chat.getByRole('log', { name: 'messages' });
+  await expect(log.locator('.tool')).toContainText('math.evaluate returned');
+  await log.locator('.tool summary').click();
+  await expect(log.locator('.tool')).toContainText('"value": 42');
   await expect(log).toContainText('returned: {"value":42}');
-  await expect(log).toContainText('exited 0');
   // A long answer, stopped.
-  await chat.getByRole('combobox', { name: 'model' }).selectOption('deterministic');
-  await chat.getByRole('textbox', { name: 'task' }).fill(`say ${'streaming '.repeat(200)}`);
-  await chat.getByRole('button', { name: 'Start agent' }).click();
-  await expect(log.locator('.agent').last()).toContainText('streaming streaming');
+  await model.selectOption('deterministic');
+  await message.fill(`say ${'streaming '.repeat(200)}`);
+  await chat.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect(log.locator('.assistant').last()).toContainText('streaming streaming');
   await chat.getByRole('button', { name: 'Stop' }).click();
-  await expect(log).toContainText(/exited 143/);
+  await expect(log.locator('.assistant').last()).toContainText('(stopped)');
 });
 
 test('memory explorer: find what was remembered, with scores; delete it; an agent’s timeline', async ({

@@ -14,7 +14,9 @@ declare global {
   }
 }
 
-export async function openOS(page: Page, query = ''): Promise<void> {
+/** Opens the OS as a returning user (the first-visit welcome app stays closed) unless `firstVisit`. */
+export async function openOS(page: Page, query = '', opts: { firstVisit?: boolean } = {}): Promise<void> {
+  if (!opts.firstVisit) await page.addInitScript(() => localStorage.setItem('agentos.welcome', 'done'));
   await page.goto(`/${query}`);
   await page.waitForFunction(() => !!window.agentos, null, { timeout: 20_000 });
 }

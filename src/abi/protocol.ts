@@ -173,6 +173,8 @@ export type KernelEvent =
       text?: string;
       phase?: 'download' | 'gpu';
     }
+  /** The default model for new agents changed (the taskbar shows it). */
+  | { type: 'model.default'; model: string; label: string | null }
   /** A model finished loading (or was unloaded). */
   | { type: 'model.loaded'; model: string; loaded: boolean }
   /** An agent called a tool (for the chat app's cards). */

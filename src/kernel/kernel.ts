@@ -13,6 +13,7 @@ import { type EpisodeKind, EpisodicLog } from '../memory/episodic';
 import { MemoryService } from '../memory/service';
 import { ShortTermStore } from '../memory/short-term-store';
 import { ContextBudget } from '../models/context-budget';
+import { DEFAULT_MODEL_KEY, DefaultModel, type SavedDefault } from '../models/default-model';
 import { WorkerEmbedder } from '../models/engines/worker-engine';
 import { ModelPool } from '../models/pool';
 import { McpServers } from '../tools/mcp';
@@ -85,6 +86,8 @@ export class Kernel {
   readonly session: Session | null;
   /** MCP servers the user added; their tools are in the registry. */
   readonly mcp: McpServers;
+  /** The model new agents use when they name none (a setting the user chooses, kept across sessions). */
+  readonly defaults: DefaultModel;
   /** Resolves once the previous session's state is back (or there was none); tabs are served after. */
   readonly ready: Promise<void>;
   private memoryService: Promise<MemoryService> | null = null;
@@ -194,6 +197,19 @@ export class Kernel {
         })
       : null;
     this.ready = this.session ? this.session.restore() : Promise.resolve();
+    const session = this.session;
+    this.defaults = new DefaultModel({
+      pool: this.pool,
+      emit: (e) => this.emit(e),
+      // Kept beside the session's state, on the kernel's own connection (boot.ts restores it).
+      ...(session
+        ? {
+            load: async () => (await session.db()).get('kv', DEFAULT_MODEL_KEY),
+            save: async (v: SavedDefault) =>
+              void (await (await session.db()).put('kv', v, DEFAULT_MODEL_KEY)),
+          }
+        : {}),
+    });
     // Memory (and the previous sessions' episodes) opens after: its embedder may need a tab to host it.
     if (this.session) void this.ready.then(() => this.memory()).catch(() => {});
   }

@@ -345,6 +345,13 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
       doc: 'list WebLLM’s prebuilt models that fit this GPU (given an estimate of its memory) into the catalogue',
     }),
 
+    'models.default': define(obj({ id: opt(str({ min: 1, max: 200 })) }), {
+      cap: null,
+      who: 'any',
+      handler: (k, c, a) => models.defaultModel(k, c, a.id),
+      doc: 'models.default({id?}): the model new agents use when they name none; with id, make it the default',
+    }),
+
     'models.unload': define(obj({ id: str({ min: 1, max: 200 }) }), {
       cap: 'modelAdmin',
       who: 'any',
@@ -411,6 +418,13 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
       who: 'any',
       handler: (k, c, a) => context.stmList(k, c, a.pid),
       doc: 'the short-term memory of the caller (or a process in its scope) with token counts',
+    }),
+
+    'memory.stm.truncate': define(obj({ afterId: int({ min: 0 }) }), {
+      cap: null,
+      who: 'agent',
+      handler: (k, c, a) => context.stmTruncate(k, c, a.afterId),
+      doc: 'forget the caller’s short-term memory after entry afterId (0: all), e.g. an answer to regenerate',
     }),
 
     'memory.stm.compress': define(obj({ targetTokens: int({ min: 0 }) }), {

@@ -83,6 +83,14 @@ export class WorkingMemories {
     return { id: e.id, tokens: e.tokens, total };
   }
 
+  /** Forgets every entry after `afterId` (0: all); -1 when there is no such entry. Saved before it is acknowledged. */
+  async truncate(pid: number, afterId: number): Promise<{ removed: number; total: number }> {
+    const m = await this.loaded(pid);
+    const removed = m.truncate(afterId);
+    if (removed > 0 && this.store) await this.store.save(pid, m);
+    return { removed, total: m.tokens() };
+  }
+
   /** Summarises the oldest turns with the agent's model until the context fits `target` tokens. */
   async compress(pid: number, model: string | undefined, target: number) {
     const m = this.of(pid);

@@ -73,6 +73,23 @@ export class ShortTermMemory {
     return e;
   }
 
+  /**
+   * Forgets every entry after entry `afterId` (0: all), e.g. an answer the user asked to
+   * regenerate; returns how many went. ENOENT-like misses return -1.
+   */
+  truncate(afterId: number): number {
+    if (afterId === 0) {
+      const n = this.entries.length;
+      this.entries = [];
+      return n;
+    }
+    const at = this.entries.findIndex((e) => e.id === afterId);
+    if (at < 0) return -1;
+    const n = this.entries.length - at - 1;
+    this.entries = this.entries.slice(0, at + 1);
+    return n;
+  }
+
   pin(id: number, pinned = true): boolean {
     const e = this.entries.find((x) => x.id === id);
     if (e) e.pinned = pinned;

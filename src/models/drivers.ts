@@ -9,6 +9,7 @@
 import { SysError } from '../abi/errors';
 import type { Kernel } from '../kernel/kernel';
 import { parseServerAddress } from '../net/http';
+import type { ModelSource } from './default-model';
 import type { ModelInfo } from './engine';
 import { createRemoteEngine, listRemoteModels } from './engines/openai-remote';
 import { WorkerEngine } from './engines/worker-engine';
@@ -54,6 +55,10 @@ export async function addRemoteServer(k: Kernel, baseUrl: string, apiKey?: strin
     });
   }
   k.log(0, 'model.load', `added remote server ${base} with ${listed.length} model(s)`);
+  k.defaults.noteRemote(
+    base,
+    listed.map((m) => `${m.id}@${url.host}`),
+  );
   return { baseUrl: base, models: listed.map((m) => `${m.id}@${url.host}`) };
 }
 
@@ -165,6 +170,12 @@ export function registerTransformersModel(
     },
   );
   return info;
+}
+
+/** Registers a source's models again after a restart: adds the remote server, lists WebLLM's models. */
+export async function reRegisterSource(k: Kernel, source: ModelSource): Promise<void> {
+  if (source.kind === 'remote') await addRemoteServer(k, source.baseUrl);
+  else if (source.kind === 'webllm') await registerWebLLMModels(k, 4096 * 2 ** 20);
 }
 
 /** The built-in trained model's catalogue id (public/models/stories260K). */

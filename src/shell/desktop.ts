@@ -12,6 +12,7 @@
 import { css, html, LitElement } from 'lit';
 import { APPS, appInfo } from './apps/registry';
 import type { KernelClient } from './kernel-client';
+import './model-indicator';
 import './permission-prompt';
 import './window';
 import type { WindowEvent } from './window';
@@ -60,6 +61,7 @@ export class AosDesktop extends LitElement {
     }
     this.wm = new WindowManager(() => this.deskSize(), saved);
     if (!this.wm.windows.length) this.wm.open('terminal', 'Terminal');
+    if (firstVisit()) this.open('welcome');
   }
 
   /** The desk: the screen less the taskbar (notifications come and go, so they are not subtracted). */
@@ -318,6 +320,10 @@ export class AosDesktop extends LitElement {
               </button>`,
           )}
         </span>
+        <aos-model-indicator
+          .client=${this.client}
+          @aos-open=${(e: CustomEvent<string>) => this.open(e.detail)}
+        ></aos-model-indicator>
         ${narrow ? '' : toasts}
         <span class="status ${ok ? 'ok' : failed ? 'failed' : ''}" role="status" aria-label="kernel status" title=${this.status}
           ><span class="dot" aria-hidden="true"></span><span class="text">${this.status}</span></span
@@ -508,6 +514,17 @@ export class AosDesktop extends LitElement {
       outline: 2px solid var(--term-accent);
     }
   `;
+}
+
+/** The first visit opens the welcome app once (key shared with apps/welcome). */
+function firstVisit(): boolean {
+  try {
+    if (localStorage.getItem('agentos.welcome')) return false;
+    localStorage.setItem('agentos.welcome', 'seen');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 customElements.define('aos-desktop', AosDesktop);

@@ -12,6 +12,7 @@ import { type AgentProgram, createContext, ExitRequest } from './sdk';
 /** Built-in programs, loaded on demand so an agent only fetches what it runs. */
 const BUILTINS: Record<string, () => Promise<{ default: AgentProgram }>> = {
   'llm-agent': () => import('./programs/llm-agent'),
+  'chat-agent': () => import('./programs/chat-agent'),
 };
 
 declare const self: DedicatedWorkerGlobalScope;

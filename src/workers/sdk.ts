@@ -52,8 +52,15 @@ export interface AgentContext {
   llm: {
     chat: {
       completions: {
-        create(req: ChatRequest & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
-        create(req: ChatRequest & { stream?: false }): Promise<ChatCompletion>;
+        /** `opts.signal` ends this one request (as in OpenAI's SDK); TERM ends every request. */
+        create(
+          req: ChatRequest & { stream: true },
+          opts?: { signal?: AbortSignal },
+        ): Promise<AsyncIterable<ChatCompletionChunk>>;
+        create(
+          req: ChatRequest & { stream?: false },
+          opts?: { signal?: AbortSignal },
+        ): Promise<ChatCompletion>;
       };
     };
     models(): Promise<ModelInfo[]>;
@@ -114,6 +121,8 @@ export interface AgentContext {
         entries: { id: number; message: ChatMessage; pinned: boolean; tokens: number }[];
       }>;
       compress(targetTokens: number): Promise<{ before: number; after: number; replaced: number }>;
+      /** Forgets everything after entry `afterId` (0: all). */
+      truncate(afterId: number): Promise<{ removed: number; total: number }>;
     };
   };
   tools: {
@@ -197,12 +206,14 @@ export function createContext(
     })();
   };
 
-  async function create(req: ChatRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
+  async function create(
+    req: ChatRequest,
+    opts?: { signal?: AbortSignal },
+  ): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     const { stream, ...rest } = req as ChatRequest & { stream?: boolean };
+    const signal = opts?.signal ? AbortSignal.any([term.signal, opts.signal]) : term.signal;
     // A generation is a read: started again if its engine's tab went before the first chunk.
-    const chunks = retryStream(() =>
-      sys.stream<ChatCompletionChunk, Usage | null>('llm.chat', rest, term.signal),
-    );
+    const chunks = retryStream(() => sys.stream<ChatCompletionChunk, Usage | null>('llm.chat', rest, signal));
     if (stream) return chunks;
     return collect(chunks);
   }
@@ -257,6 +268,7 @@ export function createContext(
         append: (message, pinned) => sys.call('memory.stm.append', clean({ message, pinned })),
         list: () => sys.call('memory.stm.list'),
         compress: (targetTokens) => sys.call('memory.stm.compress', { targetTokens }),
+        truncate: (afterId) => sys.call('memory.stm.truncate', { afterId }),
       },
     },
     tools: {

@@ -1,10 +1,14 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { SysError } from '../../src/abi/errors';
+import { USER_CAPS } from '../../src/kernel/access-control';
 import type { KvStore } from '../../src/kernel/checkpoints';
+import { Process, ProcessTable } from '../../src/kernel/process';
+import { WorkingMemories } from '../../src/kernel/working-memory';
 import { ShortTermMemory } from '../../src/memory/short-term';
 import { ShortTermStore } from '../../src/memory/short-term-store';
 import { type DB, openStore } from '../../src/memory/store';
+import { ModelPool } from '../../src/models/pool';
 
 let n = 0;
 const fresh = () => `stm-test-${Date.now()}-${n++}`;
@@ -87,6 +91,43 @@ describe('durable short-term memory', () => {
     const back = new ShortTermMemory(words);
     await new ShortTermStore(async () => kv).load(2, back);
     expect(back.append({ role: 'user', content: 'new' }).id).toBeGreaterThan(back.list()[0]!.id);
+    db.close();
+  });
+
+  it('a truncation (Regenerate) is on disk before it is acknowledged; a reopened OS reads the shorter memory back', async () => {
+    const name = fresh();
+    const db = await openStore(name);
+    const store = new ShortTermStore(async () => kvOf(db));
+    const procs = new ProcessTable();
+    const proc = (pid: number) =>
+      new Process({
+        pid,
+        ppid: 0,
+        task: 'chat',
+        program: 'chat-agent',
+        source: null,
+        args: null,
+        priority: 0,
+        capabilities: USER_CAPS,
+        restart: 'on-host-loss',
+      });
+    procs.add(proc(4));
+    const pool = new ModelPool();
+    const working = new WorkingMemories({ procs, pool, log: () => {} }, store);
+    working.fresh(4);
+    await working.append(4, { role: 'system', content: 'be brief' }, true);
+    const question = await working.append(4, { role: 'user', content: 'what is the sea' }, false);
+    await working.append(4, { role: 'assistant', content: 'a large body of salt water' }, false);
+    const r = await working.truncate(4, question.id);
+    expect(r.removed).toBe(1);
+    expect((await reread(name, 4)).entries.map((e) => e.content)).toEqual(['be brief', 'what is the sea']);
+    // A later kernel (the OS reopened) reads the truncated memory, and a missing entry is -1 (ENOENT in the syscall).
+    const later = new WorkingMemories({ procs, pool, log: () => {} }, store);
+    expect((await later.truncate(4, 999)).removed).toBe(-1);
+    expect((await later.loaded(4)).list().map((e) => e.message.content)).toEqual([
+      'be brief',
+      'what is the sea',
+    ]);
     db.close();
   });
 });

@@ -1,4 +1,4 @@
-/** Context reservations on a model (allocate_context), and an agent's short-term memory listing. */
+/** Context reservations on a model (allocate_context), and an agent's short-term memory listing and truncation. */
 import { SysError } from '../../abi/errors';
 import type { ContextPolicy } from '../../models/context-budget';
 import { mayUseModel } from '../access-control';
@@ -50,4 +50,11 @@ export async function stmList(k: Kernel, c: Caller, pid: number | undefined) {
   const target = pid === undefined ? c.pid : k.life.visible(c, pid).pid;
   const m = await k.working.loaded(target); // durable: read back from disk after the OS reopened
   return { tokens: m.tokens(), entries: m.list() };
+}
+
+/** Forgets the caller's short-term memory after entry `afterId` (0: all), e.g. an answer to regenerate. */
+export async function stmTruncate(k: Kernel, c: Caller, afterId: number) {
+  const r = await k.working.truncate(c.pid, afterId);
+  if (r.removed < 0) throw new SysError('ENOENT', `no short-term memory entry ${afterId}`);
+  return r;
 }

@@ -1,4 +1,4 @@
-/** Model syscalls: loading (registering a new engine first when asked), and the scheduling policy. */
+/** Model syscalls: loading (registering a new engine first when asked), the default model, and the scheduling policy. */
 import { SysError } from '../../abi/errors';
 import type { ContextPolicy } from '../../models/context-budget';
 import { registerHostedModel, registerTransformersModel } from '../../models/drivers';
@@ -57,6 +57,14 @@ export async function load(k: Kernel, a: LoadArgs) {
   }
   await k.pool.load(a.id);
   return k.pool.info(a.id);
+}
+
+/** models.default: anyone may read it; choosing it needs modelAdmin. */
+export function defaultModel(k: Kernel, c: Caller, id: string | undefined) {
+  if (id === undefined) return k.defaults.get();
+  if (!c.caps.modelAdmin)
+    throw new SysError('EPERM', 'choosing the default model needs the "modelAdmin" capability');
+  return k.defaults.set(id);
 }
 
 export function schedPolicy(

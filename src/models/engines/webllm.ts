@@ -39,9 +39,9 @@ export interface WebLLMModelRecord {
   low_resource_required?: boolean;
   buffer_size_required_bytes?: number;
   required_features?: string[];
-  overrides?: { context_window_size?: number; [key: string]: unknown };
-  /** WebLLM's ModelType: 0 (or absent) a chat LLM, 1 an embedding model, 2 a vision-language model. */
+  /** WebLLM's ModelType: 0 (or absent) LLM, 1 embedding, 2 vision-language. */
   model_type?: number;
+  overrides?: { context_window_size?: number; [key: string]: unknown };
 }
 
 /** `AppConfig` of WebLLM's config. */

@@ -69,6 +69,15 @@ export const APPS: AppInfo[] = [
     load: () => import('./tools/tools'),
   },
   {
+    id: 'welcome',
+    tag: 'aos-app-welcome',
+    title: 'Welcome: choose a model',
+    single: true,
+    w: 680,
+    h: 600,
+    load: () => import('./welcome/welcome'),
+  },
+  {
     id: 'settings',
     tag: 'aos-app-settings',
     title: 'Settings',

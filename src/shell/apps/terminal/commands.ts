@@ -194,9 +194,10 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   models: {
-    usage: 'models',
-    help: 'list the models in the pool (loaded or loadable)',
-    async run(k, t) {
+    usage: 'models [webllm]',
+    help: 'list the models in the pool (loaded or loadable); "models webllm" adds WebLLM’s chat models that fit this GPU',
+    async run(k, t, words) {
+      if (words[0] === 'webllm') await listWebLLM(k, t);
       const models = await k.models();
       t.print(
         formatTable([
@@ -232,7 +233,20 @@ export const COMMANDS: Record<string, Command> = {
         );
       });
       try {
-        const info = await k.call<{ id: string; contextWindow: number }>('models.load', { id });
+        let info: { id: string; contextWindow: number };
+        try {
+          info = await k.call('models.load', { id });
+        } catch (e) {
+          // A WebLLM id is not in the catalogue until WebLLM's list is read: read it, then load.
+          if (!SysError.is(e, 'ENOENT') || !/-MLC(-\w+)?$/.test(id)) throw e;
+          const added = await listWebLLM(k, t);
+          if (!added.includes(id))
+            throw new SysError(
+              'ENOENT',
+              `${id} is not one of WebLLM's models that fit this GPU (see: models webllm)`,
+            );
+          info = await k.call('models.load', { id });
+        }
         set?.(`loaded ${info.id} (context ${info.contextWindow})`);
         if (!set) t.print(`loaded ${info.id} (context ${info.contextWindow})`);
       } catch (e) {
@@ -554,4 +568,15 @@ export async function runLine(k: Kernel, t: Terminal, line: string): Promise<voi
 
 export function complete(prefix: string): string[] {
   return Object.keys(COMMANDS).filter((c) => c.startsWith(prefix));
+}
+
+/** Adds WebLLM's models that fit this GPU to the catalogue; says how many. */
+async function listWebLLM(k: Kernel, t: Terminal): Promise<string[]> {
+  const r = await k.call<{ registered: string[] }>('models.webllm', {});
+  t.print(
+    r.registered.length
+      ? `WebLLM: ${r.registered.length} model(s) fit this GPU`
+      : 'WebLLM: no model fits (no WebGPU adapter in the kernel, or too little GPU memory)',
+  );
+  return r.registered;
 }
