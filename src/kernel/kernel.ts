@@ -14,11 +14,11 @@ import {
   holds,
   mayReachOrigin,
   mayUseModel,
-  originOf,
   USER_CAPS,
 } from './access-control';
 import { MessageBus } from './bus';
 import { ContextBudget, type ContextPolicy } from './context-budget';
+import { CrashBlame, MAX_STRIKES } from './crash-blame';
 import { type ChatMessage, type ChatRequest, collect, type ModelInfo } from './engine';
 import { WorkerEmbedder, WorkerEngine } from './engines/worker-engine';
 import { SysError } from './errors';
@@ -36,6 +36,7 @@ import {
 } from './permissions';
 import { isSavedState, type SavedState, Saver, STATE_KEY } from './persistence';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, ProcessTable } from './process';
+import { fetchProgram, resolveProgram } from './program-source';
 import {
   type CallFrame,
   type EventFrame,
@@ -119,6 +120,8 @@ export class Kernel {
   /** Each agent's short-term memory (working context), created on first use. */
   private readonly stm = new Map<number, ShortTermMemory>();
   readonly tabs = new Map<string, Tab>();
+  /** Who caused the crashes of agent frames’ processes (crash-blame.ts). */
+  private readonly blame = new CrashBlame();
   private memoryService: Promise<MemoryService> | null = null;
   private readonly startQueue = new RunQueue<StartJob>(2000);
   private starting = 0;
@@ -208,6 +211,8 @@ export class Kernel {
             return this.tabGone(tab);
           case 'host.died':
             return this.workerDied(tab, frame.pid, frame.incarnation, frame.reason);
+          case 'host.crashed':
+            return this.framesCrashed(tab, frame.lost);
           case 'host.engine.died': {
             const e = tab.engines.get(frame.key);
             tab.engines.delete(frame.key);
@@ -419,13 +424,11 @@ export class Kernel {
         ? this.asks.standing.get(options.source !== undefined ? '(source)' : (options.program ?? 'llm-agent'))
         : undefined;
     if (rule && options.source === undefined) caps = widen(caps, rule);
-    if (options.program && /^https?:/i.test(options.program)) {
-      // The kernel fetches a program from another origin (agent workers have no network): that needs the origin.
-      const origin = originOf(options.program);
-      if (origin !== globalThis.location?.origin && !mayReachOrigin(caller.caps, origin)) {
-        this.log(caller.pid, 'deny', `program from ${origin} denied: not in net`);
-        throw new SysError('EPERM', `no network access to ${origin} (net capability)`);
-      }
+    const where = options.program ? resolveProgram(options.program, OS_ORIGIN) : null;
+    if (where?.kind === 'url' && !where.sameOrigin && !mayReachOrigin(caller.caps, where.origin)) {
+      // The kernel fetches a program from another origin (agents have no network): that needs the origin.
+      this.log(caller.pid, 'deny', `program from ${where.origin} denied: not in net`);
+      throw new SysError('EPERM', `no network access to ${where.origin} (net capability)`);
     }
     const parentPriority = caller.kind === 'agent' ? caller.proc.info.priority : PRIORITY_DEFAULT;
     // Like nice(1): a child cannot be more urgent than its parent unless the user asks.
@@ -472,7 +475,7 @@ export class Kernel {
       if (!host) return;
       const job = this.startQueue.pop();
       if (!job) return;
-      if (job.proc.alive && !job.proc.port) this.start(job.proc, host);
+      if (job.proc.alive && !job.proc.port) this.start(job.proc, this.spreadSuspect(job.proc) ?? host);
     }
   }
 
@@ -484,6 +487,51 @@ export class Kernel {
       if (t.host && !t.gone && (!best || load(t) < load(best))) best = t;
     }
     return best;
+  }
+
+  /** A crash suspect goes to a host tab (so a sandbox process) with no other suspect, when there is one. */
+  private spreadSuspect(p: Process): Tab | null {
+    if (!this.blame.isSuspect(p.pid)) return null;
+    const load = (t: Tab) => t.hosted.size + 8 * t.engines.size;
+    let best: Tab | null = null;
+    for (const t of this.tabs.values()) {
+      if (!t.host || t.gone || [...t.hosted].some((q) => this.blame.isSuspect(q.pid))) continue;
+      if (!best || load(t) < load(best)) best = t;
+    }
+    return best;
+  }
+
+  /** Agent frames of one tab whose process died together: restart the innocent, not the culprit. */
+  private framesCrashed(tab: Tab, lost: { pid: number; incarnation: number }[]): void {
+    const procs: Process[] = [];
+    for (const l of lost) {
+      const p = this.procs.find(l.pid);
+      if (p?.alive && p.incarnation === l.incarnation && p.hostTabId === tab.id) procs.push(p);
+    }
+    if (!procs.length) return;
+    const v = this.blame.crashed(procs.map((p) => p.pid));
+    this.log(
+      0,
+      'crash',
+      `a sandbox process of tab ${tab.id.slice(0, 8)} ended, taking ${procs.map((p) => p.pid).join(', ')}${v.culprit !== null ? `; blamed on ${v.culprit}` : '; cause not yet known'}`,
+      { lost: procs.map((p) => p.pid), culprit: v.culprit },
+    );
+    for (const p of procs) {
+      tab.hosted.delete(p);
+      if (p.pid === v.culprit)
+        this.exitProc(
+          p,
+          EXIT_KILL,
+          'its sandbox process ran out of memory (or crashed) and it was the cause: not restarted',
+        );
+      else if (v.outOfStrikes.includes(p.pid))
+        this.exitProc(
+          p,
+          EXIT_KILL,
+          `lost in ${MAX_STRIKES} crashes of its sandbox process whose cause could not be told: not restarted`,
+        );
+      else this.hostLost(p, 'its sandbox process crashed (another agent in it was the cause)');
+    }
   }
 
   private start(p: Process, tab: Tab): void {
@@ -533,8 +581,9 @@ export class Kernel {
     const p = c.proc;
     if (p.booted) throw new SysError('EINVAL', 'already booted');
     const prog = p.info.program;
-    if (p.source === null && /^https?:/i.test(prog) && originOf(prog) !== globalThis.location?.origin)
-      p.source = await fetchProgram(prog);
+    // Agent frames load nothing by URL: every program that is not built in reaches them as source.
+    const where = p.source === null ? resolveProgram(prog, OS_ORIGIN) : null;
+    if (where?.kind === 'url') p.source = await fetchProgram(where.url);
     p.booted = true;
     if (p.bootTimer) clearTimeout(p.bootTimer);
     p.bootTimer = null;
@@ -673,6 +722,7 @@ export class Kernel {
     if (!p.alive) return;
     if (!p.booted && p.port) this.starting--;
     p.markExited(code, reason);
+    this.blame.forget(p.pid);
     this.budget.releaseAll(p.pid);
     this.bus.exit(p.pid);
     this.tools.removeSource(`agent:${p.pid}`);
@@ -1251,24 +1301,8 @@ export class Kernel {
   }
 }
 
-/** A program from another origin, as text: agent workers may only import this origin's scripts. */
-async function fetchProgram(url: string): Promise<string> {
-  const MAX = 2 * 2 ** 20;
-  const res = await fetch(url, { signal: AbortSignal.timeout(15_000), credentials: 'omit' }).catch(
-    (e: unknown) => {
-      const timeout = (e as Error)?.name === 'TimeoutError';
-      throw new SysError(
-        timeout ? 'ETIMEDOUT' : 'EIO',
-        `fetching program ${url}: ${(e as Error).message ?? e}`,
-      );
-    },
-  );
-  if (!res.ok)
-    throw new SysError(res.status === 404 ? 'ENOENT' : 'EIO', `program ${url}: HTTP ${res.status}`);
-  const text = await res.text();
-  if (text.length > MAX) throw new SysError('E2BIG', `program ${url} is over ${MAX} bytes`);
-  return text;
-}
+/** The OS's origin (the kernel runs on it); programs' paths resolve against it. */
+const OS_ORIGIN = globalThis.location?.origin ?? 'http://localhost';
 
 function okFrame(id: number, v: unknown): [ReturnFrame, Transferable[]] {
   if (v instanceof Transfer) return [{ t: 'ret', id, ok: true, value: v.value }, v.transfer];

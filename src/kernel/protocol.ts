@@ -75,6 +75,11 @@ export interface HostReport {
   incarnation: number;
   reason: string;
 }
+/** Host tab → kernel: agent frames whose process died together (a crash; crash-blame.ts decides). */
+export interface HostCrashed {
+  t: 'host.crashed';
+  lost: { pid: number; incarnation: number }[];
+}
 /** Host tab → kernel: an engine worker died on its own. */
 export interface EngineDied {
   t: 'host.engine.died';
@@ -144,7 +149,8 @@ export type InboundFrame =
   | ByeFrame
   | BeatFrame
   | HostReport
-  | EngineDied;
+  | EngineDied
+  | HostCrashed;
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -176,6 +182,12 @@ export function parseInbound(data: unknown): InboundFrame | null {
     case 'host.engine.died':
       return typeof data.key === 'string' && typeof data.reason === 'string'
         ? (data as unknown as EngineDied)
+        : null;
+    case 'host.crashed':
+      return Array.isArray(data.lost) &&
+        data.lost.length <= 10_000 &&
+        data.lost.every((l: unknown) => isObj(l) && isId(l.pid) && isId(l.incarnation))
+        ? (data as unknown as HostCrashed)
         : null;
     case 'host.died':
       return isId(data.pid) && isId(data.incarnation) && typeof data.reason === 'string'

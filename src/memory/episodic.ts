@@ -23,7 +23,8 @@ export type EpisodeKind =
   | 'net'
   | 'grant'
   | 'revoke'
-  | 'deny';
+  | 'deny'
+  | 'crash';
 
 export interface Episode {
   seq: number;
