@@ -99,7 +99,8 @@ export default defineConfig({
             options: { cacheName: 'agentos-models' },
           },
           {
-            urlPattern: ({ url, sameOrigin }) => sameOrigin && url.pathname.startsWith('/assets/') && !url.search,
+            urlPattern: ({ url, sameOrigin }) =>
+              sameOrigin && url.pathname.startsWith('/assets/') && !url.search,
             handler: 'CacheFirst', // hashed names: a file never changes
             options: { cacheName: 'agentos-engines', expiration: { maxEntries: 32 } },
           },

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.mjs';
+import { attacksNoHeaders, BOMB_HEAP, kernelSurvivesBombs, spawnFrameRatio } from './containment.mjs';
 
 const PORT = Number(process.env.BENCH_PORT ?? 4180);
 const only = process.argv.slice(2);
@@ -104,6 +105,23 @@ try {
   page.setDefaultTimeout(0);
   const results = await page.evaluate((o) => window.runBench(o), only);
   if (!only.length || only.includes('boot')) Object.assign(results, await bootBench(browser));
+  const origin = `http://localhost:${PORT}`;
+  if (!only.length || only.includes('contain')) {
+    Object.assign(results, await spawnFrameRatio(browser, origin));
+    Object.assign(results, await attacksNoHeaders(browser));
+  }
+  if (!only.length || only.includes('bombs')) {
+    // Its own browser, with a 1 GiB heap per isolate: the bombs hit the limit sooner and take less of the machine.
+    const bombs = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      args: [...CHROMIUM_ARGS, BOMB_HEAP],
+    });
+    try {
+      Object.assign(results, await kernelSurvivesBombs(bombs, origin));
+    } finally {
+      await bombs.close();
+    }
+  }
   const meta = {
     _meta: {
       date: new Date().toISOString(),

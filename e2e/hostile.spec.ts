@@ -19,19 +19,25 @@ import {
   type Browser,
   type BrowserContext,
   type CDPSession,
+  chromium,
   expect,
   type Frame,
   type Page,
   test,
 } from '@playwright/test';
-import { ATTACKS, type AttackReport, CANARY } from './attacks';
-import { serveStatic } from './static-server';
+import { BOMB_HEAP } from '../bench/containment.mjs';
+import { ATTACKS, type AttackReport, BOMBS, CANARY } from './attacks';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.mjs';
+import { serveStatic } from './static-server.mjs';
 
 test.describe.configure({ mode: 'serial' });
 
 let exfil: Server;
 let exfilOrigin = '';
 let statik: { origin: string; close(): Promise<void> } | null = null;
+/** Another site's page (same site as the OS, another port: it shares the OS's kernel unless refused). */
+let foreign: Server;
+let foreignOrigin = '';
 const hits: string[] = [];
 const results: Record<string, { blocked: boolean; p99Ms: number; detail: string | null }> = {};
 
@@ -49,11 +55,21 @@ test.beforeAll(async () => {
   await new Promise<void>((r) => exfil.listen(0, '127.0.0.1', r));
   exfilOrigin = `http://127.0.0.1:${(exfil.address() as AddressInfo).port}`;
   statik = await serveStatic('dist');
+  foreign = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x').searchParams.get('u') ?? '';
+    res.setHeader('content-type', 'text/html');
+    res.end(
+      `<!doctype html><title>another site</title><iframe id="f" src="${u.replaceAll('"', '')}" width="800" height="600"></iframe>`,
+    );
+  });
+  await new Promise<void>((r) => foreign.listen(0, '127.0.0.1', r));
+  foreignOrigin = `http://localhost:${(foreign.address() as AddressInfo).port}`;
 });
 
 test.afterAll(async () => {
   writeFileSync('test-results/hostile.json', `${JSON.stringify({ hits, results }, null, 2)}\n`);
   exfil?.close();
+  foreign?.close();
   await statik?.close();
 });
 
@@ -269,6 +285,71 @@ for (const hosting of ['preview', 'static', 'sw'] as const) {
       expect(hits.slice(hitsBefore)).toEqual([]);
     });
 
+    test('the desktop refuses to run inside another site’s frame: no kernel, no prompt, an offer to open it in its own tab', async () => {
+      const page = await s.context.newPage();
+      await page.goto(`${foreignOrigin}/?u=${encodeURIComponent(`${s.origin}/`)}`);
+      const frame = page.frames().find((f) => f !== page.mainFrame())!;
+      await frame.waitForLoadState('load').catch(() => {});
+      // With headers the browser refuses the frame (frame-ancestors); without, the page refuses itself.
+      await expect
+        .poll(() =>
+          frame
+            .evaluate(() => ({
+              kernel: !!window.agentos,
+              desktop: !!document.querySelector('aos-desktop'),
+              framed: document.documentElement.dataset.framed ?? null,
+            }))
+            .catch(() => ({ kernel: false, desktop: false, framed: 'blocked by the browser' })),
+        )
+        .toMatchObject({ kernel: false, desktop: false });
+      if (hosting === 'static') {
+        expect(await frame.evaluate(() => document.documentElement.dataset.framed)).toBe('true');
+        await expect(frame.getByRole('link', { name: /open agentos in its own tab/i })).toBeVisible();
+      }
+      // Still nothing after a while: it never connected.
+      await page.waitForTimeout(500);
+      expect(await frame.evaluate(() => !!window.agentos).catch(() => false)).toBe(false);
+      await page.close();
+    });
+
+    test('an embed frame on a refused origin is refused and never hosts the user’s agents', async () => {
+      const page = await s.context.newPage();
+      await page.goto(`${foreignOrigin}/?u=${encodeURIComponent(`${s.origin}/embed.html`)}`);
+      const replies = await page.evaluate(async () => {
+        const f = document.getElementById('f') as HTMLIFrameElement;
+        await new Promise((r) => (f.contentWindow ? setTimeout(r, 300) : f.addEventListener('load', r)));
+        const seen: unknown[] = [];
+        addEventListener('message', (e) => seen.push(e.data));
+        f.contentWindow!.postMessage({ agentos: 1, id: 'h1', type: 'hello', versions: [1] }, '*');
+        f.contentWindow!.postMessage(
+          { agentos: 1, id: 's1', type: 'spawn', task: 'x', options: { source: 'export default () => 0' } },
+          '*',
+        );
+        const t0 = Date.now();
+        while (seen.length < 2 && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
+        return seen as { type?: string }[];
+      });
+      expect(replies.length).toBeGreaterThan(0);
+      expect(replies.every((m) => m.type === 'refused')).toBe(true);
+      // The user's agents all go to the user's own host tab, none into the refused frame.
+      const hostTab = await s.host.evaluate(() => window.agentos!.tabId);
+      const placed = await s.desk.evaluate(async () => {
+        const k = window.agentos!;
+        const pids: number[] = [];
+        for (let i = 0; i < 4; i++)
+          pids.push(
+            await k.spawn('placed', undefined, {
+              source: 'export default () => new Promise((r) => setTimeout(r, 3000))',
+            }),
+          );
+        await new Promise((r) => setTimeout(r, 300));
+        const ps = await k.ps();
+        return pids.map((p) => ps.find((x) => x.pid === p)?.hostTab ?? null);
+      });
+      expect(placed).toEqual([hostTab, hostTab, hostTab, hostTab]);
+      await page.close();
+    });
+
     test('caches belong to the OS: what an agent imports or names with a query string is not cached', async () => {
       const source = `export default async function main(ctx) {
         const tried = [];
@@ -291,35 +372,33 @@ for (const hosting of ['preview', 'static', 'sw'] as const) {
       const keys = await s.desk.evaluate(async () => {
         const all: string[] = [];
         for (const name of await caches.keys())
-          for (const r of await (await caches.open(name)).keys()) all.push(r.url);
+          for (const r of await (await caches.open(name)).keys()) all.push(`${name} ${r.url}`);
         return all;
       });
-      expect(keys.filter((u) => u.includes('?'))).toEqual([]);
+      // Nothing the agent named; and the runtime caches (models, engines) hold no URL with a query at all
+      // (the precache's own ?__WB_REVISION__ entries are the OS's).
+      expect(keys.filter((u) => /[?&]v=/.test(u))).toEqual([]);
+      expect(keys.filter((u) => /^agentos-(models|engines) .*\?/.test(u))).toEqual([]);
     });
   });
 }
 
-/** Memory bombs: each grows until something gives. */
-const BOMBS: Record<string, string> = {
-  'sync heap':
-    'export default async function main() { const a = []; for (let n = 0; ; n++) a.push(new Array(4e6).fill(n + 0.5)); }',
-  'async heap (keeps answering the heartbeat)':
-    'export default async function main() { const a = []; for (let n = 0; ; n++) { a.push(new Array(2e6).fill(n + 0.5)); await new Promise((r) => setTimeout(r, 0)); } }',
-  'WebAssembly.Memory':
-    'export default async function main(ctx) { const ms = []; for (;;) { try { const m = new WebAssembly.Memory({ initial: 1, maximum: 65536 }); for (let i = 0; i < 64; i++) m.grow(1024); ms.push(m); } catch (e) { await ctx.print("wasm: " + e.name + "\\n"); ms.push(new Array(4e6).fill(1.5)); } await new Promise((r) => setTimeout(r, 0)); } }',
-  ArrayBuffer:
-    'export default async function main(ctx) { const bs = []; for (;;) { try { const b = new Uint8Array(256 * 2 ** 20); b.fill(1); bs.push(b); } catch (e) { bs.push(new Array(4e6).fill(1.5)); } await new Promise((r) => setTimeout(r, 0)); } }',
-};
-
 test.describe('the kernel never shares a fate with an agent', () => {
   let s: Seat;
+  let bombBrowser: Browser;
   let second: Page;
   /** CDP sessions into the two host tabs, made before any crash: Playwright marks a page crashed (and stops
    *  evaluating in it) when any of its frames' processes dies, though the page itself runs on. */
   const cdp = new Map<Page, CDPSession>();
-  test.beforeAll(async ({ browser, baseURL }) => {
+  test.beforeAll(async ({ baseURL }) => {
     test.setTimeout(90_000);
-    s = await seat(browser, 'preview', baseURL!);
+    // Its own browser, with a 1 GiB heap per isolate: the bombs reach the limit sooner and take less of a
+    // shared machine.
+    bombBrowser = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      args: [...CHROMIUM_ARGS, BOMB_HEAP],
+    });
+    s = await seat(bombBrowser, 'preview', baseURL!);
     // A second host tab, so agents lost with one tab's frames have somewhere else to go.
     second = await s.context.newPage();
     await open(second, s.origin);
@@ -327,6 +406,7 @@ test.describe('the kernel never shares a fate with an agent', () => {
   });
   test.afterAll(async () => {
     await s?.context.close();
+    await bombBrowser?.close();
   });
 
   async function evalIn<T>(page: Page, expression: string): Promise<T> {

@@ -1,14 +1,14 @@
 /**
  * A plain static file server for dist/, with no headers but Content-Type: what
  * GitHub Pages, a bare nginx or `python -m http.server` give. The hostile suite
- * runs against it to show what holds when a deployment serves no policy.
+ * runs against it to show what holds when a deployment serves no policy, and
+ * the bench's attacks_blocked_no_headers too (plain JS: bench/run.mjs imports it).
  */
 import { createReadStream, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
 
-const TYPES: Record<string, string> = {
+const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript',
   '.mjs': 'text/javascript',
@@ -22,9 +22,10 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain',
 };
 
-export async function serveStatic(root = 'dist'): Promise<{ origin: string; close(): Promise<void> }> {
+/** Serves `root` on a free loopback port; resolves to its origin and a close function. */
+export async function serveStatic(root = 'dist') {
   const base = resolve(root);
-  const server: Server = createServer((req, res) => {
+  const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     let file = normalize(join(base, path));
     if (!file.startsWith(base)) {
@@ -42,8 +43,8 @@ export async function serveStatic(root = 'dist'): Promise<{ origin: string; clos
       res.end('not found');
     }
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
   // localhost, not 127.0.0.1: a secure context, like the preview server (WebGPU, SharedWorker storage).
-  const origin = `http://localhost:${(server.address() as AddressInfo).port}`;
-  return { origin, close: () => new Promise<void>((r) => server.close(() => r())) };
+  const origin = `http://localhost:${server.address().port}`;
+  return { origin, close: () => new Promise((r) => server.close(() => r())) };
 }
