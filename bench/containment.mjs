@@ -10,13 +10,13 @@ export const BOMB_HEAP = '--js-flags=--max-old-space-size=1024';
 
 /** spawn p50 with agents in sandboxed frames ÷ the same in plain workers, each in a fresh profile. */
 export async function spawnFrameRatio(browser, origin) {
-  const p50 = {};
+  const p50 = { frame: [], worker: [] };
   for (const hosting of ['frame', 'worker', 'frame', 'worker']) {
     const context = await browser.newContext();
     const page = await context.newPage();
     await page.goto(`${origin}/bench/index.html${hosting === 'worker' ? '?hosting=worker' : ''}`);
     const r = await page.evaluate(() => window.runBench(['spawn']));
-    (p50[hosting] ??= []).push(r.spawn_p50_ms.value);
+    p50[hosting].push(r.spawn_p50_ms.value);
     await context.close();
   }
   const best = (xs) => Math.min(...xs);
