@@ -104,7 +104,12 @@ export async function kernelSurvivesBombs(browser, origin, log = console.log) {
     ]) {
       total++;
       const other = target === first ? second : first;
-      for (let i = 0; i < 20 && (await load(target)) >= (await load(other)); i++)
+      // The kernel places an agent in the least loaded tab; ties go to the tab that connected first.
+      const wins = async () => {
+        const [t, o] = [await load(target), await load(other)];
+        return target === first ? t <= o : t < o;
+      };
+      for (let i = 0; i < 20 && !(await wins()); i++)
         await evalIn(
           desk,
           `window.agentos.spawn('ballast', undefined, { source: 'export default () => new Promise(() => {})' })`,

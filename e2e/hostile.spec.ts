@@ -432,16 +432,21 @@ test.describe('the kernel never shares a fate with an agent', () => {
   const load = (page: Page) =>
     evalIn<number>(page, 'window.agentos.hostedPids().length + 8 * window.agentos.hostedEngines().length');
 
-  /** Makes `target` the least loaded host tab (the kernel places new agents there) with idle ballast elsewhere. */
+  /** Makes `target` the tab the kernel places the next agent in (the least loaded; ties go to the tab that
+   *  connected first, s.host), with idle ballast in the other. */
   async function steerTo(target: Page): Promise<void> {
     const other = target === s.host ? second : s.host;
-    for (let i = 0; i < 20 && (await load(target)) >= (await load(other)); i++)
+    const wins = async () => {
+      const [t, o] = [await load(target), await load(other)];
+      return target === s.host ? t <= o : t < o;
+    };
+    for (let i = 0; i < 20 && !(await wins()); i++)
       await s.desk.evaluate(() =>
         window.agentos!.spawn('ballast', undefined, {
           source: 'export default async () => { await new Promise((r) => setTimeout(r, 600000)); }',
         }),
       );
-    expect(await load(target)).toBeLessThan(await load(other));
+    expect(await wins()).toBe(true);
   }
 
   const plan: [string, 'first' | 'second'][] = [
