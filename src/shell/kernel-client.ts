@@ -2,7 +2,8 @@
  * A tab's connection to the kernel. The tab is the user's seat (it calls
  * syscalls with the user's capabilities) and an agent host: the kernel cannot
  * start Workers from a SharedWorker, so it asks tabs to, handing each new
- * worker a port that leads straight back to the kernel.
+ * agent a port that leads straight back to the kernel. Agents run in
+ * sandboxed frames (agent-frame.ts), never in this page's own process.
  */
 
 import type { Capabilities } from '../kernel/access-control';
