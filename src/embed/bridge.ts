@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   }
   // This tab joins the kernel as a host of agents only once a page the owner allows has said hello: a frame
   // on a refused origin hosts nothing (its agents would end when that page closes it). Until then it is a
-  // plain, non-hosting client that answers the allowlist checks.
+  // plain, non-hosting client that answers the allowlist checks (enableHosting below).
   // A frame no page talks to does not connect at all.
   const early: MessageEvent[] = [];
   const hold = (ev: MessageEvent) => {
@@ -45,7 +45,6 @@ async function main(): Promise<void> {
   setStatus('AgentOS: waiting for the page to connect');
   await new Promise<void>((r) => window.addEventListener('message', () => r(), { once: true }));
   const k = await KernelClient.connect({ mode: 'auto', host: false });
-  let hosting: Promise<KernelClient> | null = null;
   // Who may embed: the deployment's embed-policy.json (the site owner's list, the same for every visitor),
   // then the allowlist in this kernel's settings, which wins. An embedded OS on another site has its own,
   // partitioned kernel: its settings start empty, so the file is what usually decides.
@@ -123,8 +122,7 @@ async function main(): Promise<void> {
           `no common protocol version: this OS speaks ${EMBED_VERSIONS.join(', ')}, the page ${theirs.join(', ') || 'none'}`,
         );
       peer = { origin: ev.origin, version };
-      hosting ??= KernelClient.connect({ mode: k.mode, host: true });
-      hosting.catch(() => setStatus('AgentOS: could not start hosting agents'));
+      k.enableHosting();
       return reply({ [TAG]: 1, type: 'welcome', id, version, permissions: policy });
     }
     if (!peer || peer.origin !== ev.origin) return fail('EPROTO', 'say hello first');

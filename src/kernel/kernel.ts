@@ -213,6 +213,9 @@ export class Kernel {
             return this.workerDied(tab, frame.pid, frame.incarnation, frame.reason);
           case 'host.crashed':
             return this.framesCrashed(tab, frame.lost);
+          case 'host.enable':
+            tab.host = true;
+            return this.schedule();
           case 'host.engine.died': {
             const e = tab.engines.get(frame.key);
             tab.engines.delete(frame.key);

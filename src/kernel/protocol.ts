@@ -75,6 +75,10 @@ export interface HostReport {
   incarnation: number;
   reason: string;
 }
+/** Tab → kernel: from now on this tab hosts agents (an embedded OS, once an allowed page said hello). */
+export interface HostEnable {
+  t: 'host.enable';
+}
 /** Host tab → kernel: agent frames whose process died together (a crash; crash-blame.ts decides). */
 export interface HostCrashed {
   t: 'host.crashed';
@@ -150,7 +154,8 @@ export type InboundFrame =
   | BeatFrame
   | HostReport
   | EngineDied
-  | HostCrashed;
+  | HostCrashed
+  | HostEnable;
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -183,6 +188,8 @@ export function parseInbound(data: unknown): InboundFrame | null {
       return typeof data.key === 'string' && typeof data.reason === 'string'
         ? (data as unknown as EngineDied)
         : null;
+    case 'host.enable':
+      return data as unknown as HostEnable;
     case 'host.crashed':
       return Array.isArray(data.lost) &&
         data.lost.length <= 10_000 &&

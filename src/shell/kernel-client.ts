@@ -66,7 +66,7 @@ export class KernelClient {
   private constructor(
     readonly mode: KernelMode,
     private readonly port: PortLike & { start?(): void },
-    readonly host: boolean,
+    private hostsAgents: boolean,
     private readonly hostingKind: HostingKind = 'frame',
   ) {
     this.sys = new SyscallClient(port);
@@ -129,7 +129,7 @@ export class KernelClient {
       t: 'hello',
       tabId: this.tabId,
       lock,
-      host: this.host,
+      host: this.hostsAgents,
       version: PROTOCOL_VERSION,
     });
     addEventListener('pagehide', (e) => {
@@ -137,7 +137,7 @@ export class KernelClient {
     });
     if (!lock && this.mode === 'shared') setInterval(() => this.port.postMessage({ t: 'beat' }), 5000);
     await this.call('subscribe');
-    if (this.host) this.agents().prepare();
+    if (this.hostsAgents) this.agents().prepare();
   }
 
   // ───────── tools this page serves ─────────
@@ -171,7 +171,7 @@ export class KernelClient {
 
   private onHostCommand(cmd: HostCommand): void {
     if (cmd.t === 'host.tool') return void this.answerTool(cmd);
-    if (!this.host) return;
+    if (!this.hostsAgents) return;
     if (cmd.t === 'host.start') {
       const hosting = this.agents();
       const slot = hosting.take();
@@ -231,6 +231,19 @@ export class KernelClient {
     };
     this.hosting = hosting;
     return hosting;
+  }
+
+  /** Whether this tab hosts agents. */
+  get host(): boolean {
+    return this.hostsAgents;
+  }
+
+  /** From now on this tab hosts agents too (an embedded OS does, once an allowed page has said hello). */
+  enableHosting(): void {
+    if (this.hostsAgents) return;
+    this.hostsAgents = true;
+    this.agents().prepare();
+    this.port.postMessage({ t: 'host.enable' });
   }
 
   /** How this tab runs agents. */
