@@ -3,7 +3,7 @@
  * against a raw MessagePort echo, spawn latency against a bare Worker start,
  * and how many live, responsive agents one tab holds.
  */
-import type { ProcInfo } from '../src/kernel/protocol';
+import type { ProcInfo } from '../src/abi/protocol';
 import type { KernelClient } from '../src/shell/kernel-client';
 import type { BenchResults } from './types';
 

@@ -2,7 +2,7 @@
  * Model-pool benchmarks: what the kernel costs a token stream, and what the
  * priority scheduler buys urgent agents (and costs everyone) against fifo.
  */
-import { DeterministicEngine } from '../src/kernel/engines/deterministic';
+import { DeterministicEngine } from '../src/models/engines/deterministic';
 import type { KernelClient } from '../src/shell/kernel-client';
 import type { BenchResults } from './types';
 
@@ -153,7 +153,7 @@ export async function tinyModel(k: KernelClient): Promise<BenchResults> {
     for await (const c of it) if (c.usage) n = c.usage.completion_tokens;
     return n / ((performance.now() - t0) / 1000);
   };
-  const { createTransformersEngine } = await import('../src/kernel/engines/transformers');
+  const { createTransformersEngine } = await import('../src/models/engines/transformers');
   const direct = await createTransformersEngine({ model: 'agentos-tiny' });
   await rate(direct.stream(req)); // warm up both
   await rate(

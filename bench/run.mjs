@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.mjs';
 import { attacksNoHeaders, BOMB_HEAP, kernelSurvivesBombs, spawnFrameRatio } from './containment.mjs';
+import { durableBench } from './durable.mjs';
 
 const PORT = Number(process.env.BENCH_PORT ?? 4180);
 const only = process.argv.slice(2);
@@ -122,6 +123,7 @@ try {
       await bombs.close();
     }
   }
+  if (!only.length || only.includes('durable')) Object.assign(results, await durableBench(browser, PORT));
   const meta = {
     _meta: {
       date: new Date().toISOString(),

@@ -2,7 +2,7 @@
 import { expect, test } from '@playwright/test';
 import { openOS } from './os';
 
-test('a hosted engine streams to agents; when its tab closes, waiting agents get EIO and the model reloads in another tab', async ({
+test('a hosted engine streams to agents; when its tab closes mid-answer, the agent gets EHOSTDOWN (not retried: it had streamed) and the model reloads in another tab', async ({
   context,
 }) => {
   const a = await context.newPage();
@@ -40,7 +40,7 @@ test('a hosted engine streams to agents; when its tab closes, waiting agents get
   const exit = await b.evaluate((p) => window.agentos!.wait(p, 10_000), pid);
   expect(exit.exitCode).toBe(1);
   expect(await b.evaluate((p) => window.agentos!.output(p), pid)).toMatch(
-    /EIO: hosted is gone: its host tab .* closed/,
+    /EHOSTDOWN: hosted is gone: its host tab .* closed/,
   );
   // The kernel is up, and the model loads again, now in B.
   const again = await b.evaluate(async () => {

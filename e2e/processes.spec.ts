@@ -196,7 +196,7 @@ test('an agent spawns a child with at most its own capabilities, and waits for i
   expect(r.child.program).toBe('llm-agent');
 });
 
-test('closing an agent’s host tab marks it lost, or restarts it in another tab when its policy says so', async ({
+test('closing an agent’s host tab moves it to another tab, or ends it (exit 129) when it opted out', async ({
   context,
 }) => {
   const a = await context.newPage();
@@ -206,7 +206,8 @@ test('closing an agent’s host tab marks it lost, or restarts it in another tab
   // Spawned while A is the only tab, so A hosts both.
   const [lost, kept] = await a.evaluate(async (src) => {
     const k = window.agentos!;
-    const lost = await k.spawn('lost', undefined, { source: src });
+    // It opts out of moving (the default since issue 15 is to move): it ends with its tab.
+    const lost = await k.spawn('lost', undefined, { source: src, restart: 'never' });
     const kept = await k.spawn('kept', undefined, { source: src, restart: 'on-host-loss' });
     return [lost, kept];
   }, park);

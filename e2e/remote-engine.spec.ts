@@ -4,7 +4,7 @@
  * protocol (SSE streaming, usage), the client is the kernel in Chromium.
  */
 import { expect, test } from '@playwright/test';
-import { DeterministicEngine } from '../src/kernel/engines/deterministic';
+import { DeterministicEngine } from '../src/models/engines/deterministic';
 import { startOpenAIServer } from '../tests/contract/openai-server';
 import { expectTerminal, openOS, typeCommand } from './os';
 

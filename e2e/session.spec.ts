@@ -38,7 +38,8 @@ test('close every tab and reopen: processes, output, grants and logs are back; r
       args: { model: 'deterministic-fast' },
     });
     await k.wait(done, 10_000);
-    const lost = await k.spawn('long task', { tools: ['time.now'] }, { source: src });
+    // Opted out of moving: it comes back restartable rather than resuming.
+    const lost = await k.spawn('long task', { tools: ['time.now'] }, { source: src, restart: 'never' });
     const kept = await k.spawn('long task, restart me', undefined, { source: src, restart: 'on-host-loss' });
     await k.call('grant', { pid: lost, permissions: { tools: ['memory.recall'] } });
     const stats = await k.call<{ uptimeMs: number }>('stats', {});

@@ -12,7 +12,7 @@
  * The page must expose the driver as `window.agentosWebLLM` (see WebLLMHook).
  */
 import { expect, test } from '@playwright/test';
-import type { ChatCompletionChunk, ChatRequest } from '../src/kernel/engine';
+import type { ChatCompletionChunk, ChatRequest } from '../src/models/engine';
 import { openOS } from './os';
 
 // window.agentosWebLLM is declared by src/shell/main.ts, which installs it (src/shell/webllm-hook.ts).

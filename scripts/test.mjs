@@ -7,6 +7,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 const steps = [
   ['lint', 'npx', ['biome', 'check', '.']],
   ['types', 'npx', ['tsc', '--noEmit', '-p', '.']],
+  // No two modules import each other, directly or around a loop (type-only imports count too).
+  ['cycles', 'npx', ['dpdm', '--no-warning', '--no-tree', '--exit-code', 'circular:1', 'src/**/*.ts']],
   // The committed wasm must be what its AssemblyScript source builds to.
   ['wasm', 'node', ['scripts/build-wasm.mjs', '--check']],
   // And the committed tiny model what its generator makes.
@@ -26,7 +28,14 @@ for (const [name, cmd, args] of steps) {
   if (r.status !== 0) {
     failedStep = name;
     console.error(`✖ ${name} failed (exit ${r.status})`);
-    if (name === 'lint' || name === 'types' || name === 'wasm' || name === 'tiny-model' || name === 'icons')
+    if (
+      name === 'lint' ||
+      name === 'types' ||
+      name === 'cycles' ||
+      name === 'wasm' ||
+      name === 'tiny-model' ||
+      name === 'icons'
+    )
       break;
   }
 }

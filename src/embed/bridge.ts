@@ -6,6 +6,9 @@
  * not just at the handshake, against the allowlist the kernel keeps (settings).
  * What the page's agents may do is clamped to what the owner gave its origin.
  */
+
+import { SysError } from '../abi/errors';
+import type { KernelEvent } from '../abi/protocol';
 import {
   type Capabilities,
   checkPermissions,
@@ -13,8 +16,6 @@ import {
   deriveChild,
   NO_CAPS,
 } from '../kernel/access-control';
-import { SysError } from '../kernel/errors';
-import type { KernelEvent } from '../kernel/protocol';
 import { KernelClient } from '../shell/kernel-client';
 import { EMBED_VERSIONS, type HostMessage, isCorrelationId, type OsMessage, TAG } from './protocol';
 

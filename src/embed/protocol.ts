@@ -4,7 +4,7 @@
  * request carries a correlation id, and its answer (a `result`) carries it back.
  * Errors are the kernel's (`{ code, message }`, Unix-like codes).
  */
-import type { Capabilities } from '../kernel/access-control';
+import type { Capabilities } from '../abi/capabilities';
 
 /** Protocol versions this build speaks; the handshake picks the highest both sides know. */
 export const EMBED_VERSIONS = [1] as const;

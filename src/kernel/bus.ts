@@ -7,21 +7,11 @@
  *   pub/sub:  subscribe(topic), publish(topic) → every subscriber's mailbox
  *   request:  request(to, body) → the receiver's reply(correlation) answers it
  */
-import { SysError } from './errors';
+import { SysError } from '../abi/errors';
+import type { Envelope } from '../abi/protocol';
+import { PendingCalls } from './pending';
 
-export interface Envelope {
-  /** Kernel-assigned, increasing: per-sender order is delivery order. */
-  seq: number;
-  from: number;
-  to: number;
-  topic: string | null;
-  body: unknown;
-  /** Set on requests; the receiver answers with reply(correlation, body). */
-  correlation: string | null;
-  /** Set on replies (delivered to the request, never to recv). */
-  inReplyTo: string | null;
-  t: number;
-}
+export type { Envelope };
 
 interface Receiver {
   match(e: Envelope): boolean;
@@ -51,10 +41,8 @@ export class MessageBus {
   private readonly boxes = new Map<number, Mailbox>();
   private readonly names = new Map<string, number>();
   private readonly topics = new Map<string, Set<number>>();
-  private readonly pendingRequests = new Map<
-    string,
-    { from: number; resolve(e: Envelope): void; reject(e: SysError): void }
-  >();
+  /** Requests waiting for their reply, by correlation id, with the process that must answer. */
+  private readonly pendingRequests = new PendingCalls<string, Envelope, { from: number }>();
   private seq = 0;
   readonly stats: BusStats = { delivered: 0, refused: 0 };
 
@@ -267,35 +255,23 @@ export class MessageBus {
     topic: string | null = null,
   ): Promise<Envelope> {
     const correlation = `${from}:${++this.seq}`;
-    return new Promise<Envelope>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pendingRequests.delete(correlation);
-        reject(new SysError('ETIMEDOUT', `no reply from process ${to} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pendingRequests.set(correlation, {
-        from: to,
-        resolve: (e) => {
-          clearTimeout(timer);
-          resolve(e);
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      });
-      try {
-        void this.send(from, to, body, { correlation, topic });
-      } catch (err) {
-        this.pendingRequests.delete(correlation);
-        clearTimeout(timer);
-        reject(err);
-      }
-    });
+    const reply = this.pendingRequests.wait(
+      correlation,
+      { from: to },
+      timeoutMs,
+      () => `no reply from process ${to} within ${timeoutMs} ms`,
+    );
+    try {
+      void this.send(from, to, body, { correlation, topic });
+    } catch (err) {
+      this.pendingRequests.reject(correlation, SysError.from(err));
+    }
+    return reply;
   }
 
   /** Answers a request; only the process the request was sent to may. */
   reply(from: number, correlation: string, body: unknown): void {
-    const p = this.pendingRequests.get(correlation);
+    const p = this.pendingRequests.meta(correlation);
     if (!p)
       throw new SysError(
         'ENOENT',
@@ -303,8 +279,7 @@ export class MessageBus {
       );
     if (p.from !== from)
       throw new SysError('EPERM', `request "${correlation}" was not sent to process ${from}`);
-    this.pendingRequests.delete(correlation);
-    p.resolve({
+    this.pendingRequests.resolve(correlation, {
       seq: ++this.seq,
       from,
       to: Number(correlation.split(':')[0]),
@@ -314,6 +289,25 @@ export class MessageBus {
       inReplyTo: correlation,
       t: Date.now(),
     });
+  }
+
+  /**
+   * Puts messages a process had received back at the front of its mailbox, in
+   * their order (it moved to another tab before it checkpointed them). They are
+   * not counted against the capacity: they were admitted once already.
+   */
+  putBack(pid: number, es: Envelope[]): void {
+    if (!es.length) return;
+    const b = this.box(pid);
+    const rest = [...es];
+    // A receiver already waiting (the new life's first recv) gets the oldest.
+    while (rest.length) {
+      const i = b.receivers.findIndex((r) => r.match(rest[0]!));
+      if (i < 0) break;
+      const [r] = b.receivers.splice(i, 1);
+      r!.resolve(rest.shift()!);
+    }
+    b.queue.unshift(...rest);
   }
 
   /** A process exited: its mailbox, names and subscriptions go; those waiting on it learn why. */
@@ -328,11 +322,9 @@ export class MessageBus {
     }
     for (const [n, p] of this.names) if (p === pid) this.names.delete(n);
     for (const s of this.topics.values()) s.delete(pid);
-    for (const [c, r] of this.pendingRequests) {
-      if (r.from === pid) {
-        this.pendingRequests.delete(c);
-        r.reject(new SysError('ESRCH', `process ${pid} exited before replying`));
-      }
-    }
+    this.pendingRequests.rejectWhere(
+      (r) => r.from === pid,
+      () => new SysError('ESRCH', `process ${pid} exited before replying`),
+    );
   }
 }

@@ -4,7 +4,7 @@
  * must be plain and may carry only the keys the check names, so `__proto__`,
  * `constructor` and friends are refused rather than interpreted.
  */
-import { SysError } from './errors';
+import { SysError } from '../abi/errors';
 
 export type Check<T> = (v: unknown, path: string) => T;
 

@@ -6,10 +6,11 @@
  * depend on what was taken (a generation on a revoked model, a call to a revoked
  * tool) end with EPERM.
  */
+
+import { SysError } from '../abi/errors';
+import type { Answer, KernelEvent, PermissionAsk } from '../abi/protocol';
 import { type Capabilities, exceeds, intersect, NO_CAPS } from './access-control';
-import { SysError } from './errors';
 import type { Process } from './process';
-import type { KernelEvent } from './protocol';
 
 /** Adds `more` to `caps` (lists unioned, flags set, quotas raised to the larger). */
 export function widen(caps: Capabilities, more: Partial<Capabilities>): Capabilities {
@@ -107,17 +108,6 @@ export function guardCall(
   };
 }
 
-export type Answer = 'once' | 'always' | 'deny';
-
-export interface PermissionAsk {
-  id: number;
-  pid: number;
-  program: string;
-  task: string;
-  permissions: Partial<Capabilities>;
-  reason: string;
-}
-
 /** Agents' requests for more, waiting for the user's answer; "always" answers become standing grants. */
 export class PermissionRequests {
   /** By program: what the user allowed "always", applied when the user starts that program again. */
@@ -189,3 +179,5 @@ export class PermissionRequests {
     return [...this.waiting.values()].map((a) => a.ask);
   }
 }
+
+export type { Answer, PermissionAsk };

@@ -3,23 +3,25 @@
  *   ready ──boot──▶ running ◀──▶ waiting (blocked in a syscall)
  *     ▲               │  ▲
  *     └─host lost─────┤  └─resume── suspended
+ *   (migrating / sleeping / resuming while it waits for a host: see migration.ts)
  *                     ▼
  *                   exited (exit code; 128+n for signals, 129 for a lost host)
  */
+
+import { SysError } from '../abi/errors';
+import {
+  type AgentBoot,
+  type CallFrame,
+  EXIT_HOST_LOST,
+  EXIT_KILL,
+  EXIT_TERM,
+  type Exit,
+  type ProcInfo,
+  type ProcState,
+} from '../abi/protocol';
 import type { Capabilities } from './access-control';
-import { SysError } from './errors';
-import type { AgentBoot, CallFrame, ProcInfo, ProcState } from './protocol';
 
-export const EXIT_TERM = 143;
-export const EXIT_KILL = 137;
-export const EXIT_HOST_LOST = 129;
 const OUTPUT_KEEP = 64 * 1024;
-
-export interface Exit {
-  pid: number;
-  exitCode: number;
-  exitReason: string | null;
-}
 
 export class Process {
   readonly info: ProcInfo;
@@ -49,6 +51,12 @@ export class Process {
   output = '';
   killTimer: ReturnType<typeof setTimeout> | null = null;
   bootTimer: ReturnType<typeof setTimeout> | null = null;
+  /** This life started from checkpoint seq (0: from scratch). */
+  resumedFrom = 0;
+  /** It acknowledged a checkpoint in this life (a crash after that is not a crash on resume). */
+  checkpointedThisLife = false;
+  /** A checkpoint failed once (logged once, not on every turn). */
+  checkpointFailed = false;
 
   constructor(init: {
     pid: number;
@@ -222,3 +230,5 @@ export class ProcessTable {
     return false;
   }
 }
+
+export { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit };

@@ -6,7 +6,7 @@
  * against the OS's origin: `//host/x` and `/\host/x` are other hosts, not this
  * origin's paths, and need the `net` capability like any other origin.
  */
-import { SysError } from './errors';
+import { SysError } from '../abi/errors';
 
 export type ProgramSource =
   | { kind: 'builtin'; name: string }

@@ -6,16 +6,14 @@
  * caller is known from the port the call came on.
  */
 
-import { offlineEmbedder } from '../memory/service';
-import {
-  type CapName,
-  checkPermissions,
-  mayReadNamespace,
-  mayUseTool,
-  mayWriteNamespace,
-  originOf,
-  privateNamespace,
-} from './access-control';
+import type { ChatRequest } from '../abi/chat';
+import { CHECKPOINT_MAX } from '../abi/checkpoint';
+import { SysError } from '../abi/errors';
+import { CONTEXT_POLICIES } from '../models/context-budget';
+import { addRemoteServer, registerWebLLMModels } from '../models/drivers';
+import type { Need } from '../models/pool';
+import { POLICIES, PRIORITY_MAX, PRIORITY_MIN } from '../models/scheduler';
+import { checkPermissions, originOf } from './access-control';
 import {
   arr,
   bool,
@@ -29,37 +27,26 @@ import {
   payload,
   primitives,
   str,
-  transferables,
   vector,
 } from './check';
-import { CONTEXT_POLICIES } from './context-budget';
-import type { ChatRequest } from './engine';
-import { DeterministicEngine, tokenize } from './engines/deterministic';
-import { SysError } from './errors';
-import type { Caller, CallIO, Kernel } from './kernel';
-import { addRemoteServer, registerTransformersModel, registerWebLLMModels } from './model-drivers';
-import type { Need } from './model-pool';
-import { guardCall } from './permissions';
-import { POLICIES, PRIORITY_MAX, PRIORITY_MIN } from './scheduler';
-import { toSpec } from './tools';
-import { Transfer } from './transfer';
-
-export interface Syscall<A = unknown, R = unknown> {
-  /** Validates and types the untrusted arguments; throws EINVAL/E2BIG. */
-  check: Check<A>;
-  /** The capability the caller must hold; null when every process may call it. */
-  cap: CapName | null;
-  /** Who may call it at all: agents, the user's tabs, or both. */
-  who: 'any' | 'agent' | 'user';
-  /** Blocking calls mark an agent 'waiting' while they are in flight. */
-  blocking?: boolean;
-  handler: (k: Kernel, caller: Caller, args: A, io: CallIO) => R | Promise<R>;
-  doc: string;
-}
+import type { Caller, Syscall } from './dispatch';
+import { grant, revoke } from './grants';
+import type { Kernel } from './kernel';
+import type { Process } from './process';
+import * as bus from './sys/bus';
+import * as context from './sys/context';
+import { echoPort, probeGpu } from './sys/debug';
+import * as durable from './sys/durable';
+import * as embed from './sys/embed';
+import { chat } from './sys/llm';
+import * as memory from './sys/memory';
+import * as models from './sys/models';
+import * as proc from './sys/proc';
+import * as tools from './sys/tools';
 
 /** Separate arguments so TypeScript infers the argument type from the check first. */
-const define = <A, R>(check: Check<A>, rest: Omit<Syscall<A, R>, 'check'>): Syscall =>
-  ({ check, ...rest }) as unknown as Syscall;
+const define = <A, R>(check: Check<A>, rest: Omit<Syscall<Kernel, A, R>, 'check'>): Syscall<Kernel> =>
+  ({ check, ...rest }) as unknown as Syscall<Kernel>;
 
 const pid = int({ min: 1 });
 const fd: Check<1 | 2> = (v, p) => {
@@ -128,8 +115,8 @@ const spawnArgs = obj({
   ),
 });
 
-export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
-  Object.assign(Object.create(null) as Record<string, Syscall>, {
+export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, Syscall<Kernel>>, {
     nop: define(obj({}), {
       cap: null,
       who: 'any',
@@ -140,7 +127,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     boot: define(obj({}), {
       cap: null,
       who: 'agent',
-      handler: (k, c) => k.bootAgent(c),
+      handler: (k, c) => k.life.boot(c),
       doc: 'an agent worker announces itself and receives its task',
     }),
 
@@ -154,14 +141,14 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     spawn: define(spawnArgs, {
       cap: 'spawn',
       who: 'any',
-      handler: (k, c, a) => ({ pid: k.spawn(c, a.task, a.permissions, a.options ?? {}) }),
+      handler: (k, c, a) => ({ pid: k.life.spawn(c, a.task, a.permissions, a.options ?? {}) }),
       doc: 'spawn(task, permissions?, {program, source, priority, args, restart}) → {pid}',
     }),
 
     ps: define(obj({}), {
       cap: 'procs',
       who: 'any',
-      handler: (k, c) => k.ps(c),
+      handler: (k, c) => proc.ps(k, c),
       doc: 'the processes the caller may see',
     }),
 
@@ -170,7 +157,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       {
         cap: 'procs',
         who: 'any',
-        handler: (k, c, a) => k.kill(k.visible(c, a.pid), a.signal ?? 'TERM', a.graceMs),
+        handler: (k, c, a) => k.life.kill(k.life.visible(c, a.pid), a.signal ?? 'TERM', a.graceMs),
         doc: 'kill(pid, TERM|KILL): TERM asks the agent to exit, then terminates it after graceMs',
       },
     ),
@@ -179,49 +166,71 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       cap: 'procs',
       who: 'any',
       blocking: true,
-      handler: (k, c, a) => k.wait(c, k.visible(c, a.pid), a.timeoutMs),
+      handler: (k, c, a) => k.life.wait(c, k.life.visible(c, a.pid), a.timeoutMs),
       doc: 'wait(pid, timeoutMs?) → {pid, exitCode, exitReason}',
     }),
 
     suspend: define(obj({ pid }), {
       cap: 'procs',
       who: 'any',
-      handler: (k, c, a) => k.suspend(k.visible(c, a.pid)),
+      handler: (k, c, a) => k.life.suspend(k.life.visible(c, a.pid)),
       doc: 'stop serving a process’s syscalls and streams until resume',
     }),
 
     resume: define(obj({ pid }), {
       cap: 'procs',
       who: 'any',
-      handler: (k, c, a) => k.resume(k.visible(c, a.pid)),
+      handler: (k, c, a) => k.life.resume(k.life.visible(c, a.pid)),
       doc: 'serve a suspended process again',
     }),
 
     renice: define(obj({ pid, priority }), {
       cap: 'procs',
       who: 'any',
-      handler: (k, c, a) => k.renice(c, k.visible(c, a.pid), a.priority),
+      handler: (k, c, a) => k.life.renice(c, k.life.visible(c, a.pid), a.priority),
       doc: `renice(pid, priority): ${PRIORITY_MIN} is most urgent, ${PRIORITY_MAX} least`,
     }),
 
     restart: define(obj({ pid }), {
       cap: null,
       who: 'user',
-      handler: (k, c, a) => k.restart(k.visible(c, a.pid)),
-      doc: 'restart(pid): start again, under the same pid, an agent that was running when the OS closed',
+      handler: (k, c, a) => k.life.restart(k.life.visible(c, a.pid)),
+      doc: 'restart(pid): start again, under the same pid, an agent that was running when the OS closed (or wake a sleeping one)',
+    }),
+
+    // ── durable (issue 15): checkpoints, the resume setting, tab visibility ──
+    checkpoint: define(obj({ json: str({ max: CHECKPOINT_MAX }) }), {
+      cap: null,
+      who: 'agent',
+      handler: (k, c, a) => durable.checkpoint(k, c, a.json),
+      doc: 'checkpoint(json): store the caller’s state (JSON text) for its next life; resolves after commit',
+    }),
+
+    'session.settings': define(obj({ resumeOnOpen: opt(bool) }), {
+      cap: null,
+      who: 'user',
+      handler: (k, _c, a) => durable.settings(k, a),
+      doc: 'session.settings({resumeOnOpen?}): whether running agents resume when the OS opens again',
+    }),
+
+    'tab.visibility': define(obj({ hidden: bool }), {
+      cap: null,
+      who: 'user',
+      handler: (k, c, a) => durable.visibility(k, c, a.hidden),
+      doc: 'tab.visibility({hidden}): a hidden tab hosts agents only when no visible tab can',
     }),
 
     grant: define(obj({ pid, permissions: checkPermissions }), {
       cap: null,
       who: 'user',
-      handler: (k, c, a) => k.grant(k.visible(c, a.pid), a.permissions),
+      handler: (k, c, a) => grant(k, k.life.visible(c, a.pid), a.permissions),
       doc: 'grant(pid, permissions): the user widens a live process’s capabilities',
     }),
 
     revoke: define(obj({ pid, permissions: checkPermissions }), {
       cap: null,
       who: 'user',
-      handler: (k, c, a) => k.revoke(k.visible(c, a.pid), a.permissions),
+      handler: (k, c, a) => revoke(k, k.life.visible(c, a.pid), a.permissions),
       doc: 'revoke(pid, permissions): takes effect at once, for its descendants too, and ends calls in flight that need it (EPERM)',
     }),
 
@@ -236,13 +245,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
         who: 'agent',
         blocking: true,
         handler: (k, c, a, io) =>
-          k.asks.request(
-            (c as Caller & { kind: 'agent' }).proc,
-            a.permissions,
-            a.reason,
-            a.timeoutMs ?? 120_000,
-            io.signal,
-          ),
+          k.asks.request(agent(c), a.permissions, a.reason, a.timeoutMs ?? 120_000, io.signal),
         doc: 'permission.request(permissions, reason): asks the user (allow once / always / deny); deny when unanswered',
       },
     ),
@@ -250,10 +253,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'permission.answer': define(obj({ id: int({ min: 1 }), answer: oneOf('once', 'always', 'deny') }), {
       cap: null,
       who: 'user',
-      handler: (k, _c, a) => {
-        k.asks.answer(a.id, a.answer);
-        return null;
-      },
+      handler: (k, _c, a) => proc.answer(k, a.id, a.answer),
       doc: 'permission.answer(id, once | always | deny): the user’s answer to an agent’s request',
     }),
 
@@ -267,21 +267,21 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     exit: define(obj({ code: opt(int({ min: 0, max: 255 })) }), {
       cap: null,
       who: 'agent',
-      handler: (k, c, a) => k.exitAgent(c, a.code ?? 0),
+      handler: (k, c, a) => proc.exit(k, agent(c), a.code ?? 0),
       doc: 'exit(code): end the calling agent',
     }),
 
     write: define(obj({ fd, data: str({ max: 1_048_576 }) }), {
       cap: null,
       who: 'agent',
-      handler: (k, c, a) => k.write(c, a.fd, a.data),
+      handler: (k, c, a) => write(k, agent(c), a.fd, a.data),
       doc: 'write(fd, data): append to the caller’s stdout (1) or stderr (2)',
     }),
 
     output: define(obj({ pid }), {
       cap: 'procs',
       who: 'any',
-      handler: (k, c, a) => k.visible(c, a.pid).output,
+      handler: (k, c, a) => k.life.visible(c, a.pid).output,
       doc: 'the last 64 KiB a process wrote',
     }),
 
@@ -289,7 +289,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       cap: 'models',
       who: 'any',
       blocking: true,
-      handler: (k, c, a, io) => k.chat(c, a as ChatRequest & { need?: Need }, io),
+      handler: (k, c, a, io) => chat(k, c, a as ChatRequest & { need?: Need }, io),
       doc: 'OpenAI-shaped chat completion; streams chunks, returns the final usage',
     }),
 
@@ -325,40 +325,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       {
         cap: 'modelAdmin',
         who: 'any',
-        handler: async (k, _c, a) => {
-          // A new engine is registered first; any catalogue model is then loaded.
-          if (a.engine === 'transformers') {
-            const o = a.options;
-            registerTransformersModel(k, a.id, {
-              model: o?.model ?? a.id,
-              ...(o?.device ? { device: o.device } : {}),
-              ...(o?.allowRemote ? { allowRemote: true } : {}),
-              ...(o?.remoteHost ? { remoteHost: o.remoteHost } : {}),
-              ...(o?.contextWindow ? { contextWindow: o.contextWindow } : {}),
-            });
-          } else if (a.engine === 'deterministic') {
-            const {
-              hosted,
-              model: _m,
-              device: _d,
-              allowRemote: _r,
-              remoteHost: _h,
-              ...opts
-            } = a.options ?? {};
-            if (hosted) {
-              const info = new DeterministicEngine({ ...opts, id: a.id }).info;
-              k.registerHostedModel(
-                info,
-                ['test'],
-                'deterministic',
-                { ...opts, id: a.id },
-                async () => (t) => tokenize(t).length,
-              );
-            } else k.pool.registerDeterministic({ ...opts, id: a.id });
-          }
-          await k.pool.load(a.id);
-          return k.pool.info(a.id);
-        },
+        handler: (k, _c, a) => models.load(k, a),
         doc: 'load a model of the catalogue (or register a deterministic engine under a new id and load it)',
       },
     ),
@@ -399,15 +366,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       {
         cap: null,
         who: 'any',
-        handler: (k, c, a) => {
-          const { contextPolicy, ...sched } = a;
-          const changing = contextPolicy !== undefined || Object.keys(sched).length > 0;
-          if (changing && !c.caps.modelAdmin)
-            throw new SysError('EPERM', 'changing scheduling needs the "modelAdmin" capability');
-          if (contextPolicy) k.budget.defaultPolicy = contextPolicy;
-          const opts = k.pool.setSchedulerOptions(sched);
-          return { ...opts, contextPolicy: k.budget.defaultPolicy, models: k.pool.schedulerStats() };
-        },
+        handler: (k, c, a) => models.schedPolicy(k, c, a),
         doc: 'show or set the scheduling policy (fifo | round-robin | priority) and the default context policy',
       },
     ),
@@ -424,12 +383,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
         cap: 'models',
         who: 'any',
         blocking: true,
-        handler: (k, c, a) => {
-          // allocate_context(pid, tokens): agents reserve for themselves (or a process in their scope).
-          const target = a.pid === undefined ? c.pid : k.visible(c, a.pid).pid;
-          if (target === 0) throw new SysError('EINVAL', 'the user has no context to reserve; name a pid');
-          return k.allocateContext(target, a.tokens, a.model, a.policy, a.timeoutMs);
-        },
+        handler: (k, c, a) => context.allocate(k, c, a),
         doc: 'allocate_context(pid, tokens): reserve context on the agent’s model (policy: compress | evict | queue)',
       },
     ),
@@ -437,35 +391,28 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'context.release': define(obj({ id: int({ min: 1 }) }), {
       cap: 'models',
       who: 'any',
-      handler: (k, c, a) => k.releaseContext(c, a.id),
+      handler: (k, c, a) => context.release(k, c, a.id),
       doc: 'release a context reservation',
     }),
 
     'context.list': define(obj({}), {
       cap: null,
       who: 'any',
-      handler: (k, c) => ({
-        reservations: k.pool.reservations().filter((r) => c.kind === 'user' || r.pid === c.pid),
-        queued: k.budget.queued().filter((r) => c.kind === 'user' || r.pid === c.pid),
-      }),
+      handler: (k, c) => context.list(k, c),
       doc: 'context reservations (the caller’s own, or all for the user)',
     }),
 
     'memory.stm.append': define(obj({ message, pinned: opt(bool) }), {
       cap: null,
       who: 'agent',
-      handler: (k, c, a) => k.stmAppend(c, a.message, a.pinned ?? false),
+      handler: (k, c, a) => k.working.append(c.pid, a.message, a.pinned ?? false),
       doc: 'append a message to the caller’s short-term memory (working context)',
     }),
 
     'memory.stm.list': define(obj({ pid: opt(pid) }), {
       cap: 'procs',
       who: 'any',
-      handler: (k, c, a) => {
-        const target = a.pid === undefined ? c.pid : k.visible(c, a.pid).pid;
-        const m = k.stmOf(target);
-        return { tokens: m.tokens(), entries: m.list() };
-      },
+      handler: (k, c, a) => context.stmList(k, c, a.pid),
       doc: 'the short-term memory of the caller (or a process in its scope) with token counts',
     }),
 
@@ -474,8 +421,8 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       who: 'agent',
       blocking: true,
       handler: (k, c, a) =>
-        k
-          .compressMemory(c.pid, undefined, a.targetTokens)
+        k.working
+          .compress(c.pid, undefined, a.targetTokens)
           .then((r) => ({ before: r.before, after: r.after, replaced: r.replaced.length })),
       doc: 'memory.compress: summarise the oldest turns until the context fits targetTokens',
     }),
@@ -495,41 +442,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       {
         cap: 'memory',
         who: 'any',
-        handler: async (k, c, a) => {
-          const items = a.items.map((it) => {
-            const ns = !it.namespace || it.namespace === 'private' ? privateNamespace(c.pid) : it.namespace;
-            if (!mayWriteNamespace(c.caps, c.pid, ns)) {
-              k.log(c.pid, 'deny', `memory write to namespace "${ns}" denied`);
-              throw new SysError('EPERM', `no write access to memory namespace "${ns}"`);
-            }
-            return {
-              namespace: ns,
-              text: it.text,
-              metadata: (it.metadata ?? {}) as Record<string, unknown>,
-              ...(it.vector ? { vector: it.vector } : {}),
-            };
-          });
-          const spaces = [...new Set(items.map((i) => i.namespace))].join(', ');
-          const refund = chargeMemoryWrites(k, c, items.length);
-          // The log record of this write is stored in the same transaction as the memories.
-          let episode: ReturnType<typeof k.episodes.prepare> | null = null;
-          const ids = await (await k.memory()).ltm
-            .remember(items, (added) => {
-              episode = k.episodes.prepare(
-                c.pid,
-                'memory.write',
-                `remembered ${added.length} item(s) in ${spaces}`,
-                { ids: added.slice(0, 100) },
-              );
-              return episode;
-            })
-            .catch((e: unknown) => {
-              refund();
-              throw e;
-            });
-          if (episode) k.episodes.commit(episode);
-          return { ids };
-        },
+        handler: (k, c, a) => memory.remember(k, c, a),
         doc: 'remember(items): store texts (with metadata, optionally precomputed vectors) in long-term memory; acknowledged after commit',
       },
     ),
@@ -545,27 +458,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       {
         cap: 'memory',
         who: 'any',
-        handler: async (k, c, a) => {
-          const mem = await k.memory();
-          const own = privateNamespace(c.pid);
-          const asked = (a.namespaces ?? ['private', ...c.caps.memoryRead]).map((n) =>
-            n === 'private' ? own : n,
-          );
-          // '*' means every namespace the store has, for callers granted it.
-          const expanded = asked.includes('*') ? [...new Set([own, ...mem.ltm.namespaces()])] : asked;
-          for (const ns of expanded) {
-            if (!mayReadNamespace(c.caps, c.pid, ns)) {
-              k.log(c.pid, 'deny', `memory read of namespace "${ns}" denied`);
-              throw new SysError('EPERM', `no read access to memory namespace "${ns}"`);
-            }
-          }
-          return mem.ltm.recall(a.query, {
-            k: a.k ?? 5,
-            namespaces: expanded,
-            ...(a.filter ? { filter: a.filter } : {}),
-            ...(a.since ? { since: a.since } : {}),
-          });
-        },
+        handler: (k, c, a) => memory.recall(k, c, a),
         doc: 'recall(query, {k, namespaces, filter, since}): hybrid search (vector + keyword + recency) in namespaces you may read',
       },
     ),
@@ -573,29 +466,14 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'memory.get': define(obj({ ids: arr(int({ min: 1 }), { max: 10_000 }) }), {
       cap: 'memory',
       who: 'any',
-      handler: async (k, c, a) => {
-        const mem = await k.memory();
-        const out = [];
-        for (const id of a.ids) {
-          const m = await mem.ltm.get(id);
-          if (m && !mayReadNamespace(c.caps, c.pid, m.namespace))
-            throw new SysError('EPERM', `no read access to memory ${id}`);
-          out.push(m);
-        }
-        return out;
-      },
+      handler: (k, c, a) => memory.get(k, c, a.ids),
       doc: 'get(ids): memories by id (null where none)',
     }),
 
     'memory.forget': define(obj({ id: int({ min: 1 }) }), {
       cap: 'memory',
       who: 'any',
-      handler: async (k, c, a) => {
-        const { mem, ns } = await writableMemory(k, c, a.id);
-        await mem.ltm.forget(a.id);
-        k.log(c.pid, 'memory.forget', `forgot memory ${a.id} in ${ns}`);
-        return null;
-      },
+      handler: (k, c, a) => memory.forget(k, c, a.id),
       doc: 'forget(id): delete a memory from a namespace you may write',
     }),
 
@@ -608,19 +486,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       {
         cap: 'memory',
         who: 'any',
-        handler: async (k, c, a) => {
-          const { mem, ns } = await writableMemory(k, c, a.id);
-          const patch: { text?: string; metadata?: Record<string, unknown> } = {};
-          if (a.text !== undefined) patch.text = a.text;
-          if (a.metadata !== undefined) patch.metadata = a.metadata as Record<string, unknown>;
-          const refund = chargeMemoryWrites(k, c, 1);
-          const m = await mem.ltm.update(a.id, patch).catch((e: unknown) => {
-            refund();
-            throw e;
-          });
-          k.log(c.pid, 'memory.write', `updated memory ${a.id} in ${ns}`);
-          return m;
-        },
+        handler: (k, c, a) => memory.update(k, c, a),
         doc: 'update(id, {text, metadata}): change a memory (re-embedded if the text changes)',
       },
     ),
@@ -628,57 +494,21 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'memory.embedder': define(obj({ id: str({ min: 1, max: 200 }), allowRemote: opt(bool) }), {
       cap: null,
       who: 'user',
-      handler: async (k, _c, a) => {
-        const mem = await k.memory();
-        // 'transformers:<model>' runs in a worker of a host tab (downloaded once, then cached); 'hash-<dim>-v1' needs nothing.
-        // 'hosted:hash-<dim>-v1' is the offline embedder in that worker instead of the kernel.
-        const model = a.id.startsWith('transformers:') ? a.id.slice('transformers:'.length) : null;
-        const hosted = /^hosted:(hash-(\d+)-v1)$/.exec(a.id);
-        const next = model
-          ? await k.hostEmbedder('transformers', { model, allowRemote: a.allowRemote ?? true })
-          : hosted && offlineEmbedder(hosted[1]!)
-            ? await k.hostEmbedder('hash', { dim: Number(hosted[2]) })
-            : offlineEmbedder(a.id);
-        if (!next)
-          throw new SysError(
-            'ENOENT',
-            `no embedder "${a.id}" (offline: hash-<dim>-v1; or transformers:<model id>)`,
-          );
-        return mem.switchEmbedder(next, (text) => k.log(0, 'memory.write', text));
-      },
+      handler: (k, _c, a) => memory.switchEmbedder(k, a),
       doc: 'switch long-term memory to another embedder (hash-<dim>-v1, or transformers:<model>); re-indexes in the background',
     }),
 
     'memory.storage': define(obj({ persist: opt(bool) }), {
       cap: null,
       who: 'any',
-      handler: async (k, c, a) => {
-        const mem = await k.memory();
-        if (a.persist && c.kind !== 'user')
-          throw new SysError('EPERM', 'only the user asks for persistent storage');
-        const persisted = a.persist ? await mem.persist() : undefined;
-        return {
-          ...(await mem.storage()),
-          ...(persisted === undefined ? {} : { persisted }),
-          memories: await mem.db.count('ltm'),
-          indexed: mem.ltm.size,
-          // The namespaces this caller may read (the memory explorer lists them).
-          namespaces: mem.ltm.namespaces().filter((ns) => mayReadNamespace(c.caps, c.pid, ns)),
-          embedder: mem.ltm.embedder.id,
-          reindex: mem.reindex,
-        };
-      },
+      handler: (k, c, a) => memory.storage(k, c, a),
       doc: 'storage used against quota, whether it is persistent (persist: true asks for it), memories stored',
     }),
 
     'bus.register': define(obj({ name: str({ min: 1, max: 100, pattern: /^[\w.:-]+$/ }) }), {
       cap: 'bus',
       who: 'agent',
-      handler: (k, c, a) => {
-        k.checkBusChannel(c, `name:${a.name}`);
-        k.bus.register(c.pid, a.name);
-        return null;
-      },
+      handler: (k, c, a) => bus.register(k, c, a.name),
       doc: 'register the caller under a name others can send to',
     }),
 
@@ -687,15 +517,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       {
         cap: 'bus',
         who: 'any',
-        handler: (k, c, a) => {
-          const to = k.bus.resolve(a.to);
-          k.checkBusTarget(c, to);
-          const sent = k.bus.send(c.pid, to, a.body, {
-            ...(a.wait ? { wait: true } : {}),
-            ...(a.timeoutMs !== undefined ? { timeoutMs: a.timeoutMs } : {}),
-          });
-          return sent ? sent.then(() => null) : null;
-        },
+        handler: (k, c, a) => bus.send(k, c, a),
         doc: 'send(to: pid | name, body, {wait, timeoutMs}): a full mailbox is EAGAIN, or waits when wait is set',
       },
     ),
@@ -703,11 +525,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'bus.send_many': define(obj({ to: target, bodies: arr(payload(), { max: 1024 }) }), {
       cap: 'bus',
       who: 'any',
-      handler: (k, c, a) => {
-        const to = k.bus.resolve(a.to);
-        k.checkBusTarget(c, to);
-        return { sent: k.bus.sendMany(c.pid, to, a.bodies) };
-      },
+      handler: (k, c, a) => bus.sendMany(k, c, a),
       doc: 'send_many(to, bodies): in order, as many as the mailbox takes → {sent}; EAGAIN if none fit',
     }),
 
@@ -715,14 +533,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       cap: 'bus',
       who: 'agent',
       blocking: true,
-      handler: async (k, c, a, io) => {
-        const { max, ...opts } = a;
-        const es = await k.bus.recvMany(c.pid, max, { ...opts, signal: io.signal });
-        return new Transfer(
-          es,
-          es.flatMap((e) => transferables(e.body)),
-        );
-      },
+      handler: (k, c, a, io) => bus.recvMany(k, c, a, io),
       doc: 'recv_many({max, timeoutMs, from, topic}): waits for one message, then returns up to max, oldest first',
     }),
 
@@ -730,42 +541,28 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       cap: 'bus',
       who: 'agent',
       blocking: true,
-      handler: async (k, c, a, io) => {
-        const e = await k.bus.recv(c.pid, { ...a, signal: io.signal });
-        // Binary parts move on to the receiver rather than being copied.
-        return new Transfer(e, transferables(e.body));
-      },
+      handler: (k, c, a, io) => bus.recv(k, c, a, io),
       doc: 'recv({timeoutMs, from, topic}): the oldest message, with its true sender; ETIMEDOUT if none came',
     }),
 
     'bus.subscribe': define(obj({ topic: str({ min: 1, max: 200 }) }), {
       cap: 'bus',
       who: 'agent',
-      handler: (k, c, a) => {
-        k.checkBusChannel(c, `topic:${a.topic}`);
-        k.bus.subscribe(c.pid, a.topic);
-        return null;
-      },
+      handler: (k, c, a) => bus.subscribe(k, c, a.topic),
       doc: 'receive what is published on a topic',
     }),
 
     'bus.unsubscribe': define(obj({ topic: str({ min: 1, max: 200 }) }), {
       cap: 'bus',
       who: 'agent',
-      handler: (k, c, a) => {
-        k.bus.unsubscribe(c.pid, a.topic);
-        return null;
-      },
+      handler: (k, c, a) => bus.unsubscribe(k, c, a.topic),
       doc: 'stop receiving a topic',
     }),
 
     'bus.publish': define(obj({ topic: str({ min: 1, max: 200 }), body: payload() }), {
       cap: 'bus',
       who: 'any',
-      handler: (k, c, a) => {
-        k.checkBusChannel(c, `topic:${a.topic}`);
-        return k.bus.publish(c.pid, a.topic, a.body);
-      },
+      handler: (k, c, a) => bus.publish(k, c, a.topic, a.body),
       doc: 'publish(topic, body) → {delivered, dropped}: subscribers with a full mailbox miss it',
     }),
 
@@ -775,12 +572,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
         cap: 'bus',
         who: 'agent',
         blocking: true,
-        handler: async (k, c, a) => {
-          const to = k.bus.resolve(a.to);
-          k.checkBusTarget(c, to);
-          const e = await k.bus.request(c.pid, to, a.body, a.timeoutMs ?? 30_000);
-          return new Transfer(e, transferables(e.body));
-        },
+        handler: (k, c, a) => bus.request(k, c, a),
         doc: 'request(to, body, timeoutMs) → the reply: the receiver gets a message with a correlation id and answers with reply',
       },
     ),
@@ -788,27 +580,21 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'bus.reply': define(obj({ correlation: str({ min: 1, max: 100 }), body: payload() }), {
       cap: 'bus',
       who: 'agent',
-      handler: (k, c, a) => {
-        k.bus.reply(c.pid, a.correlation, a.body);
-        return null;
-      },
+      handler: (k, c, a) => bus.reply(k, c, a.correlation, a.body),
       doc: 'reply(correlation, body): answer a request sent to you',
     }),
 
     'tools.list': define(obj({}), {
       cap: 'tools',
       who: 'any',
-      handler: (k, c) => k.tools.list((n) => mayUseTool(c.caps, n)),
+      handler: (k, c) => tools.list(k, c),
       doc: 'the tools the caller may call, with their JSON Schemas and who serves them',
     }),
 
     'tools.search': define(obj({ query: str({ max: 10_000 }), k: opt(int({ min: 1, max: 50 })) }), {
       cap: 'tools',
       who: 'any',
-      handler: (k, c, a) =>
-        k.tools
-          .search(a.query, a.k ?? 5, (n) => mayUseTool(c.caps, n))
-          .map((t) => ({ ...toSpec(t), score: t.score })),
+      handler: (k, c, a) => tools.search(k, c, a.query, a.k ?? 5),
       doc: 'tools.search(query, k): the tools closest in meaning, in the OpenAI function shape, ready for a model request',
     }),
 
@@ -816,47 +602,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       cap: 'tools',
       who: 'any',
       blocking: true,
-      handler: async (k, c, a, io) => {
-        // The ACL holds whatever a model or a tool result asked for.
-        if (!mayUseTool(c.caps, a.name)) {
-          k.log(c.pid, 'deny', `tool ${a.name} denied`);
-          throw new SysError('EPERM', `tool "${a.name}" is not granted`);
-        }
-        // Revoking the tool while the call runs ends it with EPERM.
-        const guard = guardCall(
-          c.kind === 'agent' ? c.proc : null,
-          io.signal,
-          () => mayUseTool(c.caps, a.name),
-          `tool ${a.name}`,
-        );
-        const revoked = new Promise<never>((_, reject) =>
-          guard.signal.addEventListener(
-            'abort',
-            () => reject(new SysError('EPERM', `tool ${a.name} was revoked`)),
-            {
-              once: true,
-            },
-          ),
-        );
-        revoked.catch(() => {});
-        try {
-          const result = await Promise.race([k.tools.call(a.name, a.args ?? {}, c), revoked]);
-          k.emit({ type: 'tool', pid: c.pid, name: a.name, args: a.args ?? {}, ok: true, result });
-          return result;
-        } catch (e) {
-          k.emit({
-            type: 'tool',
-            pid: c.pid,
-            name: a.name,
-            args: a.args ?? {},
-            ok: false,
-            result: SysError.from(e).message,
-          });
-          throw e;
-        } finally {
-          guard.release();
-        }
-      },
+      handler: (k, c, a, io) => tools.call(k, c, a, io),
       doc: 'tools.call(name, args): arguments validated against the tool’s schema; results size-limited',
     }),
 
@@ -869,32 +615,12 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       {
         cap: 'tools',
         who: 'any',
-        handler: (k, c, a) => {
-          const def = {
+        handler: (k, c, a) =>
+          tools.register(k, c, {
             name: a.name,
             description: a.description,
             inputSchema: a.inputSchema as Record<string, unknown>,
-          };
-          // A page (the desktop, or a site embedding the OS) serves it: calls reach the tab as host.tool.
-          if (c.kind === 'user') return k.registerTabTool(c.tab, def);
-          const pid = c.pid;
-          // Calls reach the serving agent as bus requests on the 'tools' topic; its reply is the result.
-          return k.tools.register(
-            {
-              name: a.name,
-              description: a.description,
-              inputSchema: a.inputSchema as Record<string, unknown>,
-            },
-            `agent:${pid}`,
-            async (args) => {
-              const e = await k.bus.request(0, pid, { tool: a.name, args }, 30_000, 'tools');
-              const body = e.body as { ok?: boolean; value?: unknown; error?: string };
-              if (body?.ok === false)
-                throw new SysError('EIO', `${a.name} failed: ${String(body.error).slice(0, 500)}`);
-              return body?.value;
-            },
-          );
-        },
+          }),
         doc: 'serve a tool to others: an agent gets calls as bus requests on the "tools" topic (the SDK’s tools.serve), a page as host.tool commands',
       },
     ),
@@ -942,8 +668,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       {
         cap: null,
         who: 'user',
-        handler: (k, c, a) =>
-          k.toolResult((c as Caller & { kind: 'user' }).tab, a.callId, a.ok, a.value, a.error),
+        handler: (k, c, a) => k.tabs.toolResult(user(c).tab, a.callId, a.ok, a.value, a.error),
         doc: 'a page answers a host.tool call to a tool it serves (an unknown call id is EINVAL and changes nothing)',
       },
     ),
@@ -956,10 +681,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       {
         cap: null,
         who: 'user',
-        handler: (k, _c, a) => {
-          k.allowEmbedding(originOf(a.origin), a.permissions);
-          return null;
-        },
+        handler: (k, _c, a) => embed.allow(k, originOf(a.origin), a.permissions),
         doc: 'embed.allow(origin, permissions): a site may embed the OS; its agents get at most these permissions',
       },
     ),
@@ -967,31 +689,21 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     'embed.disallow': define(obj({ origin: str({ min: 8, max: 300 }) }), {
       cap: null,
       who: 'user',
-      handler: (k, _c, a) => {
-        if (!k.disallowEmbedding(a.origin)) throw new SysError('ENOENT', `${a.origin} is not allowed`);
-        return null;
-      },
+      handler: (k, _c, a) => embed.disallow(k, a.origin),
       doc: 'embed.disallow(origin): that site’s embedded OS stops answering it, at its next message',
     }),
 
     'embed.policy': define(obj({ origin: opt(str({ max: 300 })) }), {
       cap: null,
       who: 'user',
-      handler: (k, _c, a) =>
-        a.origin === undefined
-          ? [...k.embedOrigins].map(([origin, permissions]) => ({ origin, permissions }))
-          : (k.embedOrigins.get(a.origin) ?? null),
+      handler: (k, _c, a) => embed.policy(k, a.origin),
       doc: 'embed.policy(origin?): what an embedding origin may do (null if it is not allowed), or the whole allowlist',
     }),
 
     'tools.remove': define(obj({ name: str({ min: 1, max: 64 }) }), {
       cap: 'tools',
       who: 'any',
-      handler: (k, c, a) => {
-        const ok = c.kind === 'user' ? k.tools.remove(a.name) : k.tools.remove(a.name, `agent:${c.pid}`);
-        if (!ok) throw new SysError('ENOENT', `no tool "${a.name}" of yours`);
-        return null;
-      },
+      handler: (k, c, a) => tools.remove(k, c, a.name),
       doc: 'remove a tool (agents: only their own)',
     }),
 
@@ -1006,13 +718,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
       {
         cap: 'procs',
         who: 'any',
-        handler: (k, c, a) => {
-          if (a.pid !== undefined && a.pid !== 0) k.visible(c, a.pid);
-          const own = c.kind === 'agent' && a.pid === undefined ? { pid: c.pid } : {};
-          return k.episodes.query({ ...a, ...own, limit: a.limit ?? 200 } as Parameters<
-            typeof k.episodes.query
-          >[0]);
-        },
+        handler: (k, c, a) => proc.logs(k, c, a),
         doc: 'the episodic log: what happened, when, to whom',
       },
     ),
@@ -1020,16 +726,20 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
     subscribe: define(obj({}), {
       cap: null,
       who: 'user',
-      handler: (k, c) => k.subscribe(c),
+      handler: (k, c) => {
+        user(c).tab.subscribed = true;
+        k.tabs.broadcastTabs(); // durable: a new tab learns how many hosts and agents there are
+        return null;
+      },
       doc: 'receive kernel events (process changes, output) on this tab',
     }),
 
-    stats: define(obj({}), { cap: null, who: 'any', handler: (k) => k.stats(), doc: 'kernel counters' }),
+    stats: define(obj({}), { cap: null, who: 'any', handler: (k) => proc.stats(k), doc: 'kernel counters' }),
 
     'debug.echo_port': define(obj({}), {
       cap: null,
       who: 'any',
-      handler: (k) => k.echoPort(),
+      handler: () => echoPort(),
       doc: 'a raw MessagePort the kernel echoes on: the baseline for syscall_rtt_ratio',
     }),
 
@@ -1042,58 +752,21 @@ export const SYSCALLS: Readonly<Record<string, Syscall>> = Object.freeze(
   }),
 );
 
-/** Syscalls the SDK knows but whose subsystems are not in the kernel yet. */
-export const NOT_YET: readonly string[] = [];
-
-/** The memory `id` and its namespace, if the caller may change it (ENOENT, EPERM otherwise). */
-/** Counts `n` memory writes against the agent's cap (EDQUOT past it); returns a refund for a failed write. */
-function chargeMemoryWrites(k: Kernel, c: Caller, n: number): () => void {
-  const cap = c.caps.memoryWrites;
-  if (c.kind !== 'agent' || cap === null) return () => {};
-  const p = c.proc;
-  if (p.memoryWrites + n > cap) {
-    k.log(c.pid, 'quota', `memory-write cap of ${cap} reached (${p.memoryWrites} written, ${n} more asked)`);
-    throw new SysError('EDQUOT', `memory-write cap of ${cap} records reached (${p.memoryWrites} written)`);
-  }
-  p.memoryWrites += n;
-  return () => {
-    p.memoryWrites -= n;
-  };
+/** The agent behind an agent-only call (the table's `who` has already refused the user's tabs). */
+function agent(c: Caller): Process {
+  if (c.kind !== 'agent') throw new SysError('EPERM', 'for agents only');
+  return c.proc;
 }
 
-async function writableMemory(k: Kernel, c: Caller, id: number) {
-  const mem = await k.memory();
-  const ns = mem.ltm.namespaceOf(id);
-  if (ns === undefined) throw new SysError('ENOENT', `no memory ${id}`);
-  if (!mayWriteNamespace(c.caps, c.pid, ns))
-    throw new SysError('EPERM', `no write access to memory namespace "${ns}"`);
-  return { mem, ns };
+/** The user's tab behind a user-only call. */
+function user(c: Caller): Caller & { kind: 'user' } {
+  if (c.kind !== 'user') throw new SysError('EPERM', "for the user's tabs only");
+  return c;
 }
 
-export function lookup(name: string): Syscall {
-  const s = Object.hasOwn(SYSCALLS, name) ? SYSCALLS[name] : undefined;
-  if (!s) {
-    const hint = (NOT_YET as readonly string[]).includes(name) ? ' (its subsystem is not built yet)' : '';
-    throw new SysError('ENOSYS', `no syscall "${name.slice(0, 64)}"${hint}`);
-  }
-  return s;
-}
-
-async function probeGpu(): Promise<{ available: boolean; adapter: string | null; features: string[] }> {
-  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
-  if (!gpu) return { available: false, adapter: null, features: [] };
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) return { available: false, adapter: null, features: [] };
-  const info = adapter.info;
-  return {
-    available: true,
-    adapter: info
-      ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unknown'
-      : 'unknown',
-    features: [...adapter.features],
-  };
-}
-interface GpuAdapterLike {
-  info?: { vendor?: string; architecture?: string; description?: string };
-  features: Iterable<string>;
+/** Appends to the agent's stdout or stderr; the desktop shows it as it streams. */
+function write(k: Kernel, p: Process, fd: 1 | 2, data: string): null {
+  p.appendOutput(data);
+  k.emit({ type: 'output', pid: p.pid, fd, data });
+  return null;
 }

@@ -5,7 +5,9 @@
  * Recall is hybrid: cosine similarity, keyword match (BM25) and recency, with
  * metadata filters. Only the current embedder's vectors are searched.
  */
-import { SysError } from '../kernel/errors';
+
+import { SysError } from '../abi/errors';
+import type { Memory, RecallHit } from '../abi/protocol';
 import type { Embedder } from './embedder';
 import { words } from './embedder';
 import { type DB, type EpisodeRecord, type LtmRecord, storageError, writeTx } from './store';
@@ -17,21 +19,7 @@ import {
   type VectorStore,
 } from './vector';
 
-export interface Memory {
-  id: number;
-  namespace: string;
-  text: string;
-  metadata: Record<string, unknown>;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface RecallHit extends Memory {
-  score: number;
-  vectorScore: number;
-  keywordScore: number;
-}
-
+export type { Memory, RecallHit };
 export interface RememberItem {
   namespace: string;
   text: string;

@@ -1,10 +1,10 @@
 /**
  * The kernel's memory subsystem, opened lazily on first use: the IndexedDB
  * store, long-term memory over it, and the episodic log's persistence (records
- * are batched into one transaction every 200 ms; on start the recent ones are
+ * are batched into one transaction every 50 ms; on start the recent ones are
  * loaded back, so logs continue across reloads).
  */
-import { SysError } from '../kernel/errors';
+import { SysError } from '../abi/errors';
 import type { Embedder } from './embedder';
 import { HashingEmbedder } from './embedder';
 import type { Episode, EpisodicLog } from './episodic';
@@ -13,6 +13,8 @@ import { type DB, openStore, requestPersistence, type StorageReport, storageRepo
 
 export interface MemoryServiceOptions {
   dbName?: string;
+  /** An open database to use instead of opening `dbName` (the kernel shares its connection). */
+  db?: Promise<DB>;
   embedder?: Embedder;
   /** Makes an embedder that needs more than this worker (e.g. transformers.js, hosted by a tab). */
   resolveEmbedder?: (id: string) => Promise<Embedder | null>;
@@ -40,7 +42,7 @@ export class MemoryService {
 
   static async open(episodes: EpisodicLog, opts: MemoryServiceOptions = {}): Promise<MemoryService> {
     if (!globalThis.indexedDB) throw new SysError('ENOSYS', 'this context has no IndexedDB');
-    const db = await openStore(opts.dbName);
+    const db = await (opts.db ?? openStore(opts.dbName));
     // The embedder chosen last time, if it can be made here without a download; else the offline one.
     const chosen = (await db.get('kv', 'ltm.embedder').catch(() => undefined)) as string | undefined;
     let embedder = opts.embedder ?? (chosen ? offlineEmbedder(chosen) : null);

@@ -5,7 +5,7 @@
  * (never pinned ones, never the most recent) and returns what it replaced, so
  * the caller can move it down to the episodic log: nothing is lost.
  */
-import type { ChatMessage } from '../kernel/engine';
+import type { ChatMessage } from '../models/engine';
 
 export interface StmEntry {
   id: number;
@@ -21,9 +21,31 @@ export interface Compression {
   summary: StmEntry | null;
 }
 
+/** What is persisted of a short-term memory: enough to rebuild it exactly. */
+export interface StmSnapshot {
+  v: 1;
+  nextId: number;
+  entries: { id: number; message: ChatMessage; pinned: boolean }[];
+}
+
 export class ShortTermMemory {
   private entries: StmEntry[] = [];
   private nextId = 1;
+
+  /** Its whole state as plain data (the durable store writes it in one transaction). */
+  snapshot(): StmSnapshot {
+    return {
+      v: 1,
+      nextId: this.nextId,
+      entries: this.entries.map((e) => ({ id: e.id, message: e.message, pinned: e.pinned })),
+    };
+  }
+
+  /** Replaces the state with a snapshot's (token counts are recomputed with this tokenizer). */
+  load(s: StmSnapshot): void {
+    this.entries = s.entries.map((e) => ({ ...e, tokens: this.cost(e.message) }));
+    this.nextId = Math.max(s.nextId, ...s.entries.map((e) => e.id + 1), 1);
+  }
 
   constructor(
     private countTokens: (text: string) => number,

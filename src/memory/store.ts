@@ -6,7 +6,7 @@
  * A full quota is ENOSPC and the transaction is rolled back: what was stored stays intact.
  */
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, openDB, type StoreNames } from 'idb';
-import { SysError } from '../kernel/errors';
+import { SysError } from '../abi/errors';
 
 export interface LtmRecord {
   id?: number;

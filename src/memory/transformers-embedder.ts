@@ -5,7 +5,7 @@
  * Weights download once and are cached by transformers.js (Cache Storage);
  * `localModelPath` serves them from this origin instead.
  */
-import { SysError } from '../kernel/errors';
+import { SysError } from '../abi/errors';
 import type { Embedder } from './embedder';
 
 export interface TransformersEmbedderOptions {
@@ -35,7 +35,7 @@ export async function createTransformersEmbedder(
   o: TransformersEmbedderOptions,
 ): Promise<DisposableEmbedder> {
   const tf = await import('@huggingface/transformers');
-  const { configureTransformers } = await import('../kernel/engines/transformers-env');
+  const { configureTransformers } = await import('../models/engines/transformers-env');
   configureTransformers(tf.env, {
     allowRemote: o.allowRemote ?? true,
     localModelPath: o.localModelPath ?? '/models/',

@@ -74,11 +74,8 @@ export class AosDesktop extends LitElement {
       this.off?.();
       this.off =
         this.client?.on((e) => {
-          if (e.type === 'proc' && e.proc.state === 'exited' && e.proc.ppid === 0)
-            this.notify(
-              `Agent ${e.proc.pid} finished (exit ${e.proc.exitCode}): ${e.proc.task.slice(0, 60)}`,
-            );
-          else if (e.type === 'ask') this.notify(`Agent ${e.ask.pid} asks for permission`);
+          // Exits and moves are noticed once each by durability.ts (watchDurability, from main.ts).
+          if (e.type === 'ask') this.notify(`Agent ${e.ask.pid} asks for permission`);
           else if (e.type === 'model.loaded' && e.loaded) this.notify(`Model ${e.model} is loaded and ready`);
         }) ?? null;
     }

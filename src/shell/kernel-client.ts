@@ -6,14 +6,13 @@
  * sandboxed frames (agent-frame.ts), never in this page's own process.
  */
 
-import type { Capabilities } from '../kernel/access-control';
-import type { ChatCompletionChunk, ChatRequest, Usage } from '../kernel/engine';
-import { SysError } from '../kernel/errors';
-import type { CatalogEntry } from '../kernel/model-pool';
-import type { Exit } from '../kernel/process';
-import { type HostCommand, type KernelEvent, PROTOCOL_VERSION, type ProcInfo } from '../kernel/protocol';
+import type { Capabilities } from '../abi/capabilities';
+import type { ChatCompletionChunk, ChatRequest, Usage } from '../abi/chat';
+import { SysError } from '../abi/errors';
+import type { CatalogEntry, Exit } from '../abi/protocol';
+import { type HostCommand, type KernelEvent, PROTOCOL_VERSION, type ProcInfo } from '../abi/protocol';
+import { type PortLike, SyscallClient } from '../abi/syscall-client';
 import type { SpawnOptions } from '../workers/sdk';
-import { type PortLike, SyscallClient } from '../workers/syscall-client';
 import { type AgentHosting, type AgentSlot, createHosting, type HostingKind } from './agent-frame';
 
 export type KernelMode = 'shared' | 'dedicated';

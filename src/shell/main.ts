@@ -6,6 +6,7 @@ import './desktop';
 import './apps/terminal/terminal'; // the one app at boot: part of the first paint
 import type { HostingKind } from './agent-frame';
 import type { AosDesktop } from './desktop';
+import { watchDurability } from './durability';
 import { isFramed, showOpenInOwnTab } from './framed';
 import { KernelClient, type KernelMode } from './kernel-client';
 import { applyTheme, savedTheme } from './theme';
@@ -38,6 +39,7 @@ else
     (client) => {
       window.agentos = client;
       desktop.client = client;
+      watchDurability(client, (text) => desktop.notify(text));
       // The terminal is usable from here on: what boot_interactive_ms measures.
       performance.mark('agentos:interactive');
       desktop.status = `kernel: ${client.mode === 'shared' ? 'shared worker' : 'dedicated worker'} · ready`;

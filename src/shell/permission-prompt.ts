@@ -4,7 +4,7 @@
  * the OS may answer, and the others drop the card when the kernel says it is done.
  */
 import { css, html, LitElement, nothing } from 'lit';
-import type { PermissionAsk } from '../kernel/permissions';
+import type { PermissionAsk } from '../abi/protocol';
 import type { KernelClient } from './kernel-client';
 
 export class AosPermissionPrompt extends LitElement {

@@ -3,9 +3,9 @@
  * on-demand WebLLM contract test (e2e/webllm.spec.ts). Each call imports the
  * driver (and WebLLM itself) only when used, so the desktop does not load it.
  */
-import type { WebLLMEngineOptions } from '../kernel/engines/webllm';
+import type { WebLLMEngineOptions } from '../models/engines/webllm';
 
-const driver = () => import('../kernel/engines/webllm');
+const driver = () => import('../models/engines/webllm');
 const load = () => import('@mlc-ai/web-llm');
 
 export const webllmHook = {

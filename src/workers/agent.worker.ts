@@ -6,12 +6,12 @@
  * script (src/build/agent-bundle.ts): the frame can load nothing from a server,
  * so programs arrive as source from the kernel, and the built-ins are inside.
  */
-import { SysError } from '../kernel/errors';
-import type { AgentBoot } from '../kernel/protocol';
+import { SysError } from '../abi/errors';
+import type { AgentBoot } from '../abi/protocol';
+import { SyscallClient } from '../abi/syscall-client';
 import llmAgent from './programs/llm-agent';
 import { sealAgentScope } from './sandbox';
 import { type AgentProgram, createContext, ExitRequest } from './sdk';
-import { SyscallClient } from './syscall-client';
 
 /** Built-in programs: part of the bundle (a sandboxed frame can fetch nothing). */
 const BUILTINS: Record<string, AgentProgram> = {

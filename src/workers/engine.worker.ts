@@ -3,10 +3,11 @@
  * Thin by design (as WebLLM's worker handler is): load the driver named by the
  * kernel, then turn stream/abort commands into driver calls.
  */
-import type { ChatEngine } from '../kernel/engine';
-import type { EngineCommand, EngineReply } from '../kernel/engines/worker-engine';
-import { SysError } from '../kernel/errors';
+
+import { SysError } from '../abi/errors';
 import type { DisposableEmbedder, TransformersEmbedderOptions } from '../memory/transformers-embedder';
+import type { ChatEngine } from '../models/engine';
+import type { EngineCommand, EngineReply } from '../models/engines/worker-engine';
 
 /** Drivers this worker can host, each loaded on demand. */
 const DRIVERS: Record<
@@ -14,16 +15,16 @@ const DRIVERS: Record<
   (options: unknown, progress: (p: EngineReply & { t: 'progress' }) => void) => Promise<ChatEngine>
 > = {
   deterministic: async (options) => {
-    const { DeterministicEngine } = await import('../kernel/engines/deterministic');
+    const { DeterministicEngine } = await import('../models/engines/deterministic');
     return new DeterministicEngine(options as ConstructorParameters<typeof DeterministicEngine>[0]);
   },
   transformers: async (options, progress) => {
-    const { createTransformersEngine } = await import('../kernel/engines/transformers');
-    const o = options as import('../kernel/engines/transformers').TransformersChatOptions;
+    const { createTransformersEngine } = await import('../models/engines/transformers');
+    const o = options as import('../models/engines/transformers').TransformersChatOptions;
     return createTransformersEngine({ ...o, onProgress: (p) => progress({ t: 'progress', progress: p }) });
   },
   webllm: async (options, progress) => {
-    const { createWebLLMEngine } = await import('../kernel/engines/webllm');
+    const { createWebLLMEngine } = await import('../models/engines/webllm');
     const { model } = options as { model: string };
     return createWebLLMEngine({
       model,

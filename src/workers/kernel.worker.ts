@@ -3,13 +3,14 @@
  * to this one kernel; as a dedicated Worker (where SharedWorker is missing, or
  * when ?kernel=dedicated forces it) the page that created it is its only tab.
  */
-import { type Endpoint, Kernel } from '../kernel/kernel';
+import { bootKernel } from '../kernel/boot';
+import type { Endpoint } from '../kernel/kernel';
 
 // The process table and grants persist across sessions; storage opens now, so the previous
 // session (processes, episodes) is back before any tab is served.
 // Only the one shared kernel of the origin keeps the process table: dedicated kernels (one per tab,
 // where SharedWorker is missing) would overwrite each other's.
-const kernel = new Kernel({ persist: 'onconnect' in globalThis });
+const kernel = bootKernel({ persist: 'onconnect' in globalThis });
 const attach = (port: Endpoint) => void kernel.ready.then(() => kernel.attachTab(port));
 const scope = globalThis as unknown as {
   onconnect: ((ev: MessageEvent) => void) | null;

@@ -13,7 +13,7 @@
  * are referenced nowhere else, so they cannot be recovered. The agent's only
  * line out is its MessagePort to the kernel, held inside the SDK.
  */
-import { SysError } from '../kernel/errors';
+import { SysError } from '../abi/errors';
 
 /** Globals an agent may not touch, each reachable from the global scope. */
 const SEALED_GLOBALS = [

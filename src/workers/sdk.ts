@@ -3,8 +3,8 @@
  * through syscalls to the kernel; the SDK only gives them a friendly shape
  * (the model API mirrors OpenAI's chat.completions.create, as WebLLM's does).
  */
-import type { Capabilities } from '../kernel/access-control';
-import type { Envelope } from '../kernel/bus';
+
+import type { Capabilities } from '../abi/capabilities';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -13,19 +13,20 @@ import type {
   ModelInfo,
   ToolSpec,
   Usage,
-} from '../kernel/engine';
-import { collect } from '../kernel/engine';
-import { SysError } from '../kernel/errors';
-import type { Exit } from '../kernel/process';
-import type { AgentBoot, ProcInfo, SignalFrame } from '../kernel/protocol';
-import type { RecallHit } from '../memory/long-term';
-import type { SyscallClient } from './syscall-client';
+} from '../abi/chat';
+import { collect } from '../abi/chat';
+import { serialize } from '../abi/checkpoint';
+import { SysError } from '../abi/errors';
+import type { AgentBoot, Envelope, Exit, ProcInfo, RecallHit, SignalFrame } from '../abi/protocol';
+import type { SyscallClient } from '../abi/syscall-client';
+import { READS, retryRead, retryStream } from './retry';
 
 export interface SpawnOptions {
   program?: string;
   source?: string;
   priority?: number;
   args?: unknown;
+  /** 'on-host-loss' (the default): it moves to another tab when its host goes; 'never' opts out (exit 129). */
   restart?: 'never' | 'on-host-loss';
 }
 
@@ -36,6 +37,18 @@ export interface AgentContext {
   readonly args: unknown;
   /** Aborted when the kernel sends TERM; pass it to long calls so they stop promptly. */
   readonly signal: AbortSignal;
+  /**
+   * The state of the last acknowledged `checkpoint()` when this program starts
+   * again (its tab closed and it moved, or the OS reopened); null on a first
+   * start, or when the checkpoint was unusable (the episodic log says why).
+   */
+  readonly restored: unknown;
+  /**
+   * Stores `state` (JSON-serialisable, at most 1 MiB of JSON) durably as this
+   * process's checkpoint; resolves after it committed. EINVAL when it does not
+   * serialise, E2BIG when too large: the previous checkpoint is kept either way.
+   */
+  checkpoint(state: unknown): Promise<{ seq: number }>;
   llm: {
     chat: {
       completions: {
@@ -154,9 +167,42 @@ export function createContext(
     else if (sig === 'TERM') terminate(143);
   };
 
+  // Every tool this agent serves shares ONE receive loop on the 'tools' topic: a loop per tool would
+  // take the other tools' requests off the queue and drop them.
+  const served = new Map<string, (args: Record<string, unknown>) => unknown>();
+  let serving = false;
+  const answer = async (m: Envelope): Promise<void> => {
+    const { tool, args } = (m.body ?? {}) as { tool?: string; args?: Record<string, unknown> };
+    const handler = typeof tool === 'string' ? served.get(tool) : undefined;
+    const body = await Promise.resolve()
+      .then(() => {
+        if (!handler) throw new SysError('ENOENT', `this agent serves no tool "${tool}"`);
+        return handler(args ?? {});
+      })
+      .then(
+        (value) => ({ ok: true, value }),
+        (e: unknown) => ({ ok: false, error: String((e as Error)?.message ?? e) }),
+      );
+    await sys.call('bus.reply', { correlation: m.correlation, body }).catch(() => {});
+  };
+  const startServing = (): void => {
+    if (serving) return;
+    serving = true;
+    void (async () => {
+      for (;;) {
+        const m = await sys.call<Envelope>('bus.recv', { topic: 'tools' }).catch(() => null);
+        // Calls are answered concurrently: one slow tool does not hold up the others.
+        if (m?.correlation) void answer(m);
+      }
+    })();
+  };
+
   async function create(req: ChatRequest): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
     const { stream, ...rest } = req as ChatRequest & { stream?: boolean };
-    const chunks = sys.stream<ChatCompletionChunk, Usage | null>('llm.chat', rest, term.signal);
+    // A generation is a read: started again if its engine's tab went before the first chunk.
+    const chunks = retryStream(() =>
+      sys.stream<ChatCompletionChunk, Usage | null>('llm.chat', rest, term.signal),
+    );
     if (stream) return chunks;
     return collect(chunks);
   }
@@ -167,9 +213,14 @@ export function createContext(
     task: boot.task,
     args: boot.args,
     signal: term.signal,
+    restored: boot.restored ?? null,
+    checkpoint: async (state) => {
+      const json = serialize(state); // EINVAL / E2BIG here, before anything leaves the agent
+      return sys.call<{ seq: number }>('checkpoint', { json });
+    },
     llm: {
       chat: { completions: { create: create as AgentContext['llm']['chat']['completions']['create'] } },
-      models: () => sys.call<ModelInfo[]>('models.list'),
+      models: () => retryRead(() => sys.call<ModelInfo[]>('models.list')),
     },
     print: (text) => sys.call('write', { fd: 1, data: String(text) }).then(() => {}),
     error: (text) => sys.call('write', { fd: 2, data: String(text) }).then(() => {}),
@@ -177,7 +228,7 @@ export function createContext(
       sys.call<{ pid: number }>('spawn', clean({ task, permissions, options })).then((r) => r.pid),
     wait: (pid, timeoutMs) => sys.call<Exit>('wait', clean({ pid, timeoutMs })),
     kill: (pid, signal) => sys.call('kill', clean({ pid, signal })).then(() => {}),
-    ps: () => sys.call<ProcInfo[]>('ps'),
+    ps: () => retryRead(() => sys.call<ProcInfo[]>('ps')),
     exit: (code = 0) => {
       terminate(code);
       return Promise.reject(new ExitRequest(code));
@@ -187,7 +238,8 @@ export function createContext(
     onSignal: (fn) => {
       handler = fn;
     },
-    syscall: (name, args) => sys.call(name, args ?? {}),
+    syscall: (name, args) =>
+      READS.has(name) ? retryRead(() => sys.call(name, args ?? {})) : sys.call(name, args ?? {}),
     memory: {
       remember: (text, opts) =>
         sys
@@ -197,7 +249,8 @@ export function createContext(
         sys
           .call<{ ids: number[] }>('memory.remember', { items: items.map((i) => clean({ ...i })) })
           .then((r) => r.ids),
-      recall: (query, opts) => sys.call<RecallHit[]>('memory.recall', clean({ query, ...opts })),
+      recall: (query, opts) =>
+        retryRead(() => sys.call<RecallHit[]>('memory.recall', clean({ query, ...opts }))),
       forget: (id) => sys.call('memory.forget', { id }).then(() => {}),
       update: (id, patch) => sys.call('memory.update', clean({ id, ...patch })).then(() => {}),
       shortTerm: {
@@ -215,22 +268,8 @@ export function createContext(
       call: (name, args) => sys.call('tools.call', { name, args }),
       serve: async (def, handler) => {
         await sys.call('tools.register', def);
-        void (async () => {
-          // Tool calls arrive as requests on the 'tools' topic; the reply carries the result or the error.
-          for (;;) {
-            const m = await sys.call<Envelope>('bus.recv', { topic: 'tools' }).catch(() => null);
-            if (!m?.correlation) continue;
-            const { tool, args } = m.body as { tool: string; args: Record<string, unknown> };
-            if (tool !== def.name) continue;
-            const body = await Promise.resolve()
-              .then(() => handler(args))
-              .then(
-                (value) => ({ ok: true, value }),
-                (e: unknown) => ({ ok: false, error: String((e as Error)?.message ?? e) }),
-              );
-            await sys.call('bus.reply', { correlation: m.correlation, body }).catch(() => {});
-          }
-        })();
+        served.set(def.name, handler);
+        startServing();
       },
     },
     bus: {

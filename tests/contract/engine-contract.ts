@@ -6,8 +6,8 @@
  * caller's request left untouched), whichever driver serves a model.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatCompletionChunk, ChatEngine, ChatRequest } from '../../src/kernel/engine';
-import { collect } from '../../src/kernel/engine';
+import type { ChatCompletionChunk, ChatEngine, ChatRequest } from '../../src/models/engine';
+import { collect } from '../../src/models/engine';
 
 export interface ContractOptions {
   /** A request whose answer is the same every time (default: a seeded free-form question). */

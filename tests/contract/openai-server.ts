@@ -7,8 +7,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { type ChatEngine, type ChatRequest, collect } from '../../src/kernel/engine';
-import { DeterministicEngine } from '../../src/kernel/engines/deterministic';
+import { type ChatEngine, type ChatRequest, collect } from '../../src/models/engine';
+import { DeterministicEngine } from '../../src/models/engines/deterministic';
 
 export interface Faults {
   /** Destroy every connection as soon as it is accepted. */

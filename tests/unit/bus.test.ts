@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { SysError } from '../../src/abi/errors';
 import { MessageBus } from '../../src/kernel/bus';
-import { SysError } from '../../src/kernel/errors';
 
 const code = async (p: unknown) => {
   try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { SysError } from '../../src/abi/errors';
 import { arr, int, json, obj, oneOf, opt, str } from '../../src/kernel/check';
-import { SysError } from '../../src/kernel/errors';
 
 const code = (f: () => unknown) => {
   try {

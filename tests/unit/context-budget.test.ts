@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ContextBudget } from '../../src/kernel/context-budget';
-import { DeterministicEngine } from '../../src/kernel/engines/deterministic';
-import { ModelPool } from '../../src/kernel/model-pool';
+import { ContextBudget } from '../../src/models/context-budget';
+import { DeterministicEngine } from '../../src/models/engines/deterministic';
+import { ModelPool } from '../../src/models/pool';
 
 async function setup(priorities: Record<number, number>, compressSaves = 0) {
   const pool = new ModelPool(2 ** 30);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type ChatCompletionChunk, collect } from '../../src/kernel/engine';
-import { DeterministicEngine, tokenize } from '../../src/kernel/engines/deterministic';
+import { type ChatCompletionChunk, collect } from '../../src/models/engine';
+import { DeterministicEngine, tokenize } from '../../src/models/engines/deterministic';
 
 const drain = async (it: AsyncIterable<ChatCompletionChunk>) => {
   const out: ChatCompletionChunk[] = [];

@@ -2,10 +2,12 @@
  * The real kernel in Node, over real MessageChannels: a fake tab that hosts
  * agents in-process. Agent programs are functions looked up by program name.
  */
-import { Kernel, type KernelOptions } from '../../src/kernel/kernel';
-import type { AgentBoot, HostCommand, KernelEvent } from '../../src/kernel/protocol';
+
+import type { AgentBoot, HostCommand, KernelEvent } from '../../src/abi/protocol';
+import { SyscallClient } from '../../src/abi/syscall-client';
+import { bootKernel } from '../../src/kernel/boot';
+import type { Kernel, KernelOptions } from '../../src/kernel/kernel';
 import { type AgentContext, createContext, ExitRequest } from '../../src/workers/sdk';
-import { SyscallClient } from '../../src/workers/syscall-client';
 
 export type TestProgram = (ctx: AgentContext) => unknown;
 
@@ -23,7 +25,7 @@ export async function boot(
   programs: Record<string, TestProgram>,
   opts: KernelOptions = {},
 ): Promise<Harness> {
-  const kernel = new Kernel({ locks: null, ...opts });
+  const kernel = bootKernel({ locks: null, ...opts });
   const ch = new MessageChannel();
   kernel.attachTab(ch.port1);
   const user = new SyscallClient(ch.port2);
@@ -55,7 +57,7 @@ export async function boot(
   };
 }
 
-async function runAgent(port: MessagePort, programs: Record<string, TestProgram>): Promise<void> {
+export async function runAgent(port: MessagePort, programs: Record<string, TestProgram>): Promise<void> {
   const sys = new SyscallClient(port);
   const b = await sys.call<AgentBoot>('boot');
   let exited = false;

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { type ChatCompletionChunk, collect } from '../../src/kernel/engine';
-import { DeterministicEngine } from '../../src/kernel/engines/deterministic';
-import { SysError } from '../../src/kernel/errors';
+import { SysError } from '../../src/abi/errors';
+import { type ChatCompletionChunk, collect } from '../../src/models/engine';
+import { DeterministicEngine } from '../../src/models/engines/deterministic';
 import {
   DEFAULT_SCHEDULER,
   type InferenceJob,
   InferenceScheduler,
   type Policy,
-} from '../../src/kernel/scheduler';
+} from '../../src/models/scheduler';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

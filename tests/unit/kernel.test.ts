@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SysError } from '../../src/kernel/errors';
-import type { ProcInfo } from '../../src/kernel/protocol';
+import { SysError } from '../../src/abi/errors';
+import type { ProcInfo } from '../../src/abi/protocol';
+import { fuzzFrames } from '../contract/fuzz-frames';
 import { boot, type Harness, sleep } from './harness';
 
 let h: Harness | null = null;
@@ -237,11 +238,6 @@ describe('kernel robustness', () => {
       if (ev.data?.t === 'ret') answers.set(ev.data.id, ev.data);
       else prev?.call(agentPort, ev);
     };
-    let seed = 12345;
-    const rnd = () => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed / 0x7fffffff;
-    };
     const names = [
       'spawn',
       'kill',
@@ -277,34 +273,14 @@ describe('kernel robustness', () => {
       'x'.repeat(5000),
       '',
     ];
-    const values = (): unknown => {
-      const r = rnd();
-      if (r < 0.1) return null;
-      if (r < 0.2) return Math.floor(rnd() * 1e9) - 5e8;
-      if (r < 0.3) return 'x'.repeat(Math.floor(rnd() * 100));
-      if (r < 0.4) return [values(), values()];
-      if (r < 0.5)
-        return JSON.parse('{"__proto__": {"polluted": 1}, "constructor": {"prototype": {"polluted": 1}}}');
-      if (r < 0.6) return { pid: Math.floor(rnd() * 10) - 2, task: rnd() < 0.5 ? 'x' : 5, fd: 1, data: 'd' };
-      if (r < 0.7) return { messages: [{ role: 'user', content: rnd() < 0.5 ? 'hi' : 7 }], model: 'nope' };
-      return undefined;
-    };
-    let withId = 0;
-    for (let i = 0; i < 10_000; i++) {
-      const id = 1_000_000 + i;
-      const r = rnd();
-      let frame: unknown;
-      if (r < 0.1) frame = values();
-      else if (r < 0.2) frame = { t: 'cancel', id: rnd() < 0.5 ? id : 'x' };
-      else {
-        // 'exit' would end the victim; leave it out of the random names
-        let name = names[Math.floor(rnd() * names.length)]!;
-        if (name === 'exit') name = 'nop';
-        frame = { t: rnd() < 0.9 ? 'call' : 'ret', id, name, args: values() };
-        withId++;
-      }
-      agentPort.postMessage(frame);
-    }
+    // 'exit' would end the victim: it is left out.
+    const { json, withId } = fuzzFrames({
+      seed: 12345,
+      count: 10_000,
+      idBase: 1_000_000,
+      names: names.filter((n) => n !== 'exit'),
+    });
+    for (const frame of JSON.parse(json) as unknown[]) agentPort.postMessage(frame);
     await sleep(500);
     // Every call-shaped frame with an id got an answer, and every failure is typed.
     expect(answers.size).toBeGreaterThan(withId * 0.85);

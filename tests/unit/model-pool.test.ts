@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ChatEngine } from '../../src/kernel/engine';
-import { DeterministicEngine } from '../../src/kernel/engines/deterministic';
-import { SysError } from '../../src/kernel/errors';
-import { ModelPool } from '../../src/kernel/model-pool';
+import { SysError } from '../../src/abi/errors';
+import type { ChatEngine } from '../../src/models/engine';
+import { DeterministicEngine } from '../../src/models/engines/deterministic';
+import { ModelPool } from '../../src/models/pool';
 
 const MiB = 2 ** 20;
 

@@ -6,15 +6,15 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ChatCompletionChunk, type ChatRequest, collect } from '../../src/kernel/engine';
-import { DeterministicEngine } from '../../src/kernel/engines/deterministic';
+import { type ChatCompletionChunk, type ChatRequest, collect } from '../../src/models/engine';
+import { DeterministicEngine } from '../../src/models/engines/deterministic';
 import {
   createRemoteEngine,
   estimateTokens,
   listRemoteModels,
   type RemoteEngineOptions,
   SseParser,
-} from '../../src/kernel/engines/openai-remote';
+} from '../../src/models/engines/openai-remote';
 import { closedPort, type OpenAIServer, startOpenAIServer } from '../contract/openai-server';
 
 let server: OpenAIServer;

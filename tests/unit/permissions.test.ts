@@ -1,8 +1,8 @@
 /** Granting, revoking (at once, mid-stream, down the family) and asking the user, through the real kernel. */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ProcInfo } from '../../src/abi/protocol';
 import { DEFAULT_AGENT_CAPS } from '../../src/kernel/access-control';
 import { narrow, widen } from '../../src/kernel/permissions';
-import type { ProcInfo } from '../../src/kernel/protocol';
 import { boot, type Harness, sleep } from './harness';
 
 const code = (e: unknown) => (e as { code?: string }).code ?? String(e);

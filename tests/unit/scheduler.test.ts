@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { effectivePriority, RunQueue } from '../../src/kernel/scheduler';
+import { effectivePriority, RunQueue } from '../../src/models/scheduler';
 
 describe('run queue', () => {
   it('pops the most urgent first, FIFO among equals', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { tokenize } from '../../src/kernel/engines/deterministic';
 import { ShortTermMemory } from '../../src/memory/short-term';
+import { tokenize } from '../../src/models/engines/deterministic';
 
 const count = (t: string) => tokenize(t).length;
 

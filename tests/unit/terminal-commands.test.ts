@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SysError } from '../../src/kernel/errors';
-import type { ProcInfo } from '../../src/kernel/protocol';
+import { SysError } from '../../src/abi/errors';
+import type { ProcInfo } from '../../src/abi/protocol';
 import { splitWords, takeFlags } from '../../src/shell/apps/terminal/command-line';
 import { complete, psTable, runLine, type Terminal } from '../../src/shell/apps/terminal/commands';
 

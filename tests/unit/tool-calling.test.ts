@@ -9,8 +9,8 @@ import {
   type ModelInfo,
   type ToolSpec,
   type Usage,
-} from '../../src/kernel/engine';
-import { PromptedOutput, promptedToolSchema, withPromptedTools } from '../../src/kernel/tool-calling';
+} from '../../src/models/engine';
+import { PromptedOutput, promptedToolSchema, withPromptedTools } from '../../src/models/tool-calling';
 
 /** Answers `text` in pieces of `piece` characters, then a last chunk with `usage` (unless null). */
 class Scripted implements ChatEngine {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { USER_CAPS } from '../../src/kernel/access-control';
-import { evaluate, registerBuiltins, ToolRegistry } from '../../src/kernel/tools';
+import { evaluate, registerBuiltins, ToolRegistry } from '../../src/tools/registry';
+import { conceptEmbedder } from './concept-embedder';
 
 const USER = { pid: 0, caps: USER_CAPS };
 
@@ -36,13 +37,31 @@ describe('tool registry', () => {
     await expect(r.call('nope', {}, USER)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  it('search ranks by meaning of name and description, within what is allowed', () => {
+  it('search without an embedder from memory falls back to shared words, within what is allowed', async () => {
     const r = reg();
-    expect(r.search('what is the temperature forecast in Paris', 1)[0]!.name).toBe('weather.lookup');
-    expect(r.search('calculate 2+2 with a calculator', 1)[0]!.name).toBe('math.evaluate');
-    expect(r.search('weather forecast', 3, (n) => n !== 'weather.lookup').map((t) => t.name)).not.toContain(
-      'weather.lookup',
+    expect((await r.search('what is the temperature forecast in Paris', 1))[0]!.name).toBe('weather.lookup');
+    expect((await r.search('calculate 2+2 with a calculator', 1))[0]!.name).toBe('math.evaluate');
+    expect(
+      (await r.search('weather forecast', 3, (n) => n !== 'weather.lookup')).map((t) => t.name),
+    ).not.toContain('weather.lookup');
+  });
+
+  it('search ranks by meaning with the embedder it is given (memory’s): no words shared with the description', async () => {
+    const r = reg();
+    // Shared words alone cannot find these: no query shares a word with the tool's name or description.
+    r.useEmbedder(async () => conceptEmbedder);
+    expect((await r.search('what hour is it', 1))[0]!.name).toBe('time.now');
+    expect((await r.search('add up some numbers', 1))[0]!.name).toBe('math.evaluate');
+    const sunny = await r.search('will it be sunny in Paris', 1);
+    expect(sunny[0]!.name).toBe('weather.lookup');
+    // A changed description is embedded again.
+    r.register(
+      { name: 'weather.lookup', description: 'sum of two numbers', inputSchema: { type: 'object' } },
+      'agent:7',
+      () => 0,
     );
+    const after = (await r.search('will it be sunny in Paris', 5)).find((t) => t.name === 'weather.lookup');
+    expect(after!.score).toBeLessThan(sunny[0]!.score);
   });
 
   it('limits result size, refuses bad schemas and names, keeps sources apart, removes by source', async () => {

@@ -6,9 +6,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { collect } from '../../src/kernel/engine';
-import { createTransformersEngine } from '../../src/kernel/engines/transformers';
-import { withPromptedTools } from '../../src/kernel/tool-calling';
+import { collect } from '../../src/models/engine';
+import { createTransformersEngine } from '../../src/models/engines/transformers';
+import { withPromptedTools } from '../../src/models/tool-calling';
 import { defineEngineContract } from '../contract/engine-contract';
 
 const localModelPath = fileURLToPath(new URL('../../public/models/', import.meta.url));
@@ -86,7 +86,7 @@ describe('the kernel’s tokenizer for hosted models (loadTokenizer)', () => {
 
   it('counts with the model’s own tokenizer.json, as transformers.js does', async () => {
     const { readFile } = await import('node:fs/promises');
-    const { loadTokenizer } = await import('../../src/kernel/tokenizer');
+    const { loadTokenizer } = await import('../../src/models/tokenizer');
     const count = await loadTokenizer(
       'http://x/models/agentos-tiny/',
       files({
@@ -101,7 +101,7 @@ describe('the kernel’s tokenizer for hosted models (loadTokenizer)', () => {
   }, 30_000);
 
   it('answers a missing model with ENOENT, whether the host says 404 or serves index.html', async () => {
-    const { loadTokenizer } = await import('../../src/kernel/tokenizer');
+    const { loadTokenizer } = await import('../../src/models/tokenizer');
     for (const f of [files({ 'tokenizer.json': null }), files({})]) {
       const err = await loadTokenizer('http://x/models/nope/', f).catch((e: unknown) => e);
       expect((err as { code?: string }).code).toBe('ENOENT');

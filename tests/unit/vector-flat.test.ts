@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SysError } from '../../src/kernel/errors';
+import { SysError } from '../../src/abi/errors';
 import { FlatI8Index } from '../../src/memory/vector/flat-index';
 import { createVectorIndex, loadVectorIndex } from '../../src/memory/vector/index';
 import { ClusteredData, exactTopK, recallAt } from '../../src/memory/vector/synthetic';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SysError } from '../../src/kernel/errors';
+import { SysError } from '../../src/abi/errors';
 import { loadVectorIndex } from '../../src/memory/vector/index';
 import { ClusteredData, exactTopK, recallAt } from '../../src/memory/vector/synthetic';
 import { initVoy, VoyIndex } from '../../src/memory/vector/voy-index';

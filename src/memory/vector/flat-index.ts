@@ -12,7 +12,7 @@
  *   [query int16 × stride][scratch: staging floats for add / top-k heap][scales f32 × cap][codes int8 × stride × cap]
  * Growing moves only the codes block (scales keep their start, so they just extend).
  */
-import { SysError } from '../../kernel/errors';
+import { SysError } from '../../abi/errors';
 import {
   batchRow,
   byScore,

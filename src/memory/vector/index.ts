@@ -2,28 +2,7 @@
  * Entry point for the long-term-memory vector index. `flat-i8` (ours) is the default: see
  * docs in flat-index.ts and the numbers from bench/vector.ts. voy is loaded on demand only.
  */
-import { SysError } from '../../kernel/errors';
-import { FlatI8Index } from './flat-index';
-import { readHeader, type VectorIndex, type VectorIndexKind } from './vector-index';
-
+export { createVectorIndex, DEFAULT_VECTOR_INDEX, loadVectorIndex } from './factory';
 export { FlatI8Index } from './flat-index';
 export { openVectorStore, type VectorStore } from './persist';
 export type { SearchHit, VectorBatch, VectorId, VectorIndex, VectorIndexKind } from './vector-index';
-
-export const DEFAULT_VECTOR_INDEX: VectorIndexKind = 'flat-i8';
-
-export async function createVectorIndex(
-  dim: number,
-  kind: VectorIndexKind = DEFAULT_VECTOR_INDEX,
-): Promise<VectorIndex> {
-  if (kind === 'flat-i8') return FlatI8Index.create(dim);
-  if (kind === 'voy') return (await import('./voy-index')).VoyIndex.create(dim);
-  throw new SysError('EINVAL', `unknown vector index kind '${kind as string}'`);
-}
-
-/** Loads any serialised index, dispatching on the kind in its header. */
-export async function loadVectorIndex(bytes: Uint8Array): Promise<VectorIndex> {
-  const { kind } = readHeader(bytes);
-  if (kind === 'voy') return (await import('./voy-index')).VoyIndex.load(bytes);
-  return FlatI8Index.load(bytes);
-}

@@ -9,8 +9,8 @@
  * previous index intact and a resolved save is durable.
  */
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
-import { SysError } from '../../kernel/errors';
-import { loadVectorIndex } from './index';
+import { SysError } from '../../abi/errors';
+import { loadVectorIndex } from './factory';
 import type { VectorIndex } from './vector-index';
 
 const CHUNK_BYTES = 16 * 1024 * 1024;

@@ -6,7 +6,7 @@
  * Similarity is cosine: every vector and query is normalised on the way in, so scores are
  * in [-1, 1] and higher is closer. Ids are uint32 (IndexedDB autoIncrement keys fit).
  */
-import { SysError } from '../../kernel/errors';
+import { SysError } from '../../abi/errors';
 
 export type VectorId = number;
 

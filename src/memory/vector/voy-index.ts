@@ -15,7 +15,7 @@
 import type { EmbeddedResource, Voy } from 'voy-search';
 import * as glue from 'voy-search/voy_search_bg.js';
 import voyWasmUrl from 'voy-search/voy_search_bg.wasm?url';
-import { SysError } from '../../kernel/errors';
+import { SysError } from '../../abi/errors';
 import {
   byScore,
   checkBatch,

@@ -1,6 +1,6 @@
 /** What every app gets: the tab's kernel client, its window's saved props, and shared styles. */
 import { type CSSResultGroup, css, LitElement } from 'lit';
-import type { KernelEvent } from '../../kernel/protocol';
+import type { KernelEvent } from '../../abi/protocol';
 import type { KernelClient } from '../kernel-client';
 
 export class AppElement extends LitElement {

@@ -3,7 +3,7 @@
  * answer stream in, see each tool call and its result as a card, stop it.
  */
 import { css, html } from 'lit';
-import type { KernelEvent } from '../../../kernel/protocol';
+import type { KernelEvent } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
 

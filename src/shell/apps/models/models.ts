@@ -4,8 +4,7 @@
  * deleting it), and remote engines (add a base URL: adding it tests it).
  */
 import { css, html } from 'lit';
-import type { CatalogEntry } from '../../../kernel/model-pool';
-import type { KernelEvent } from '../../../kernel/protocol';
+import type { CatalogEntry, KernelEvent } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
 

@@ -4,7 +4,7 @@
  * sites allowed to embed this OS, and the audit trail.
  */
 import { html } from 'lit';
-import type { ProcInfo } from '../../../kernel/protocol';
+import type { ProcInfo } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { applyTheme, savedTheme, THEME_KEY, type Theme } from '../../theme';
 import { AppElement } from '../app';
@@ -28,7 +28,10 @@ export class AosSettings extends AppElement {
     selected: { state: true },
     origins: { state: true },
     audit: { state: true },
+    resumeOnOpen: { state: true },
   };
+  /** durable: whether running agents resume when the OS opens again. */
+  declare resumeOnOpen: boolean | null;
   declare theme: Theme;
   declare sched: { policy: string; contextPolicy: string } | null;
   declare storage: { usage?: number; quota?: number; persisted?: boolean; memories?: number } | null;
@@ -46,6 +49,7 @@ export class AosSettings extends AppElement {
     this.selected = null;
     this.origins = [];
     this.audit = [];
+    this.resumeOnOpen = null;
   }
 
   protected override connected(k: KernelClient): void {
@@ -55,6 +59,7 @@ export class AosSettings extends AppElement {
   private async refresh(k: KernelClient): Promise<void> {
     await this.run(async () => {
       this.sched = await k.call<AosSettings['sched']>('sched.policy', {});
+      this.resumeOnOpen = (await k.call<{ resumeOnOpen: boolean }>('session.settings', {})).resumeOnOpen;
       this.storage = await k.call<AosSettings['storage']>('memory.storage', {}).catch(() => null);
       this.procs = (await k.ps()).filter((p) => p.state !== 'exited');
       this.origins = await k.call<AosSettings['origins']>('embed.policy', {});
@@ -108,6 +113,15 @@ export class AosSettings extends AppElement {
           </select>
         </label>
       </div>
+      <label class="row"><input type="checkbox" .checked=${this.resumeOnOpen ?? true}
+        @change=${(e: Event) => {
+          const on = (e.target as HTMLInputElement).checked;
+          void this.run(async (k) => {
+            this.resumeOnOpen = (
+              await k.call<{ resumeOnOpen: boolean }>('session.settings', { resumeOnOpen: on })
+            ).resumeOnOpen;
+          });
+        }} /> Resume running agents when the OS opens again (otherwise they sleep until you resume them)</label>
 
       <h2>Storage</h2>
       ${

@@ -4,7 +4,7 @@
  * chart of tokens per second across all agents.
  */
 import { css, html, svg } from 'lit';
-import type { KernelEvent, ProcInfo } from '../../../kernel/protocol';
+import type { KernelEvent, ProcInfo } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
 
@@ -70,7 +70,8 @@ export class AosTasks extends AppElement {
 
   override render() {
     const rows = this.procs
-      .filter((p) => this.showExited || p.state !== 'exited')
+      // A restartable agent is the user's to restart: never hidden behind "show exited".
+      .filter((p) => this.showExited || p.state !== 'exited' || p.restartable)
       .sort((a, b) => a.pid - b.pid);
     return html`
       <div class="row">
@@ -82,7 +83,7 @@ export class AosTasks extends AppElement {
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
       <table aria-label="processes">
         <thead>
-          <tr><th>PID</th><th>Task</th><th>State</th><th>Priority</th><th>Model</th><th>Context</th><th>Tokens</th><th>Mailbox</th><th>Actions</th></tr>
+          <tr><th>PID</th><th>Task</th><th>State</th><th>Host</th><th>Moves</th><th>Priority</th><th>Model</th><th>Context</th><th>Tokens</th><th>Mailbox</th><th>Actions</th></tr>
         </thead>
         <tbody>
           ${rows.map((p) => {
@@ -92,6 +93,8 @@ export class AosTasks extends AppElement {
               <td>${p.pid}</td>
               <td title=${p.task}>${p.task.length > 40 ? `${p.task.slice(0, 39)}…` : p.task}</td>
               <td>${p.state}${p.exitCode !== null ? ` (${p.exitCode})` : ''}</td>
+              <td>${hostLabel(p.hostTab, this.client?.tabId)}</td>
+              <td title="times it moved to another tab">${p.migrations ?? 0}</td>
               <td>
                 <input type="number" min="-20" max="19" step="1" .value=${String(p.priority)} aria-label="priority of ${p.pid}"
                   ?disabled=${p.state === 'exited'}
@@ -110,7 +113,10 @@ export class AosTasks extends AppElement {
                     ? p.restartable
                       ? html`<button @click=${() => this.run((k) => k.call('restart', { pid: p.pid }))}>Restart</button>`
                       : ''
-                    : html`
+                    : p.state === 'sleeping' && !p.hostTab
+                      ? html`<button @click=${() => this.run((k) => k.call('restart', { pid: p.pid }))}>Resume</button>
+                          <button @click=${() => this.run((k) => k.kill(p.pid))}>Kill</button>`
+                      : html`
                       ${
                         p.state === 'suspended'
                           ? html`<button @click=${() => this.run((k) => k.resume(p.pid))}>Resume</button>`
@@ -144,6 +150,12 @@ export class AosTasks extends AppElement {
       }
     `,
   ];
+}
+
+/** Where an agent runs: this tab, another tab (short id), or nowhere yet. */
+function hostLabel(tab: string | null, mine: string | undefined): string {
+  if (!tab) return '—';
+  return tab === mine ? 'this tab' : `tab ${tab.slice(0, 8)}`;
 }
 
 customElements.define('aos-app-tasks', AosTasks);

@@ -3,8 +3,8 @@
  * kernel client and prints the result. Kept apart from the component so they
  * can be tested without a page.
  */
-import { SysError } from '../../../kernel/errors';
-import type { ProcInfo } from '../../../kernel/protocol';
+import { SysError } from '../../../abi/errors';
+import type { ProcInfo } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { formatTable, splitWords, takeFlags } from './command-line';
 
@@ -46,6 +46,22 @@ function permissionArg(words: string[]): Record<string, unknown> {
     'EINVAL',
     `not a capability: ${kind ?? '(missing)'} (one of ${[...LIST_CAPS, 'spawn', 'modelAdmin'].join(', ')})`,
   );
+}
+
+/** grant and revoke: the same command, widening or narrowing a running agent's capabilities. */
+function changeCapabilities(syscall: 'grant' | 'revoke', done: string, help: string): Command {
+  return {
+    usage: `${syscall} <pid> <tools|models|net|bus|memoryRead|memoryWrite|spawn|modelAdmin> [values…]`,
+    help,
+    async run(k, t, words) {
+      const pid = pidArg(words[0]);
+      const caps = await k.call<Record<string, unknown>>(syscall, {
+        pid,
+        permissions: permissionArg(words.slice(1)),
+      });
+      t.print(`${done}; ${pid} now has ${words[1]}: ${JSON.stringify(caps[words[1] ?? ''])}`);
+    },
+  };
 }
 
 export const COMMANDS: Record<string, Command> = {
@@ -308,30 +324,16 @@ export const COMMANDS: Record<string, Command> = {
       );
     },
   },
-  grant: {
-    usage: 'grant <pid> <tools|models|net|bus|memoryRead|memoryWrite|spawn|modelAdmin> [values…]',
-    help: 'give a running agent more, e.g. grant 3 tools http.fetch, grant 3 net https://api.example.com',
-    async run(k, t, words) {
-      const pid = pidArg(words[0]);
-      const caps = await k.call<Record<string, unknown>>('grant', {
-        pid,
-        permissions: permissionArg(words.slice(1)),
-      });
-      t.print(`granted; ${pid} now has ${words[1]}: ${JSON.stringify(caps[words[1] ?? ''])}`);
-    },
-  },
-  revoke: {
-    usage: 'revoke <pid> <tools|models|net|bus|memoryRead|memoryWrite|spawn|modelAdmin> [values…]',
-    help: 'take something away at once (calls in flight that need it end with EPERM)',
-    async run(k, t, words) {
-      const pid = pidArg(words[0]);
-      const caps = await k.call<Record<string, unknown>>('revoke', {
-        pid,
-        permissions: permissionArg(words.slice(1)),
-      });
-      t.print(`revoked; ${pid} now has ${words[1]}: ${JSON.stringify(caps[words[1] ?? ''])}`);
-    },
-  },
+  grant: changeCapabilities(
+    'grant',
+    'granted',
+    'give a running agent more, e.g. grant 3 tools http.fetch, grant 3 net https://api.example.com',
+  ),
+  revoke: changeCapabilities(
+    'revoke',
+    'revoked',
+    'take something away at once (calls in flight that need it end with EPERM)',
+  ),
   top: {
     usage: 'top',
     help: 'running agents by tokens used, with mailbox depth and context reserved',

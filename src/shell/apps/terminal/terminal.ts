@@ -3,7 +3,7 @@
  * here have their output streamed into the scrollback as it arrives.
  */
 import { css, html, LitElement } from 'lit';
-import type { KernelEvent } from '../../../kernel/protocol';
+import type { KernelEvent } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { complete, runLine, type Terminal } from './commands';
 

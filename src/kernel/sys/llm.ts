@@ -1,0 +1,81 @@
+/** llm.chat: a model request with the caller's model grant, context reservation and token quota held. */
+import type { ChatRequest } from '../../abi/chat';
+import { SysError } from '../../abi/errors';
+import type { Need } from '../../models/pool';
+import { mayUseModel } from '../access-control';
+import type { Caller, CallIO } from '../dispatch';
+import type { Kernel } from '../kernel';
+import { guardCall } from '../permissions';
+
+export async function chat(k: Kernel, c: Caller, request: ChatRequest & { need?: Need }, io: CallIO) {
+  const { need, ...req } = request;
+  const model = k.pool.route({ ...(need ?? {}), model: req.model, tools: !!req.tools?.length });
+  if (!mayUseModel(c.caps, model)) throw new SysError('EPERM', `model ${model} is not granted`);
+  const proc = c.kind === 'agent' ? c.proc : null;
+  const { engine, sched } = await k.pool.acquire(model);
+  const prompt = req.messages.reduce((n, m) => n + 1 + engine.countTokens(m.content ?? ''), 0);
+  const r: ChatRequest = { ...req, model };
+  if (proc) proc.info.model = model;
+  if (proc) {
+    const held = k.pool.reservations(model).find((x) => x.pid === proc.pid);
+    if (held && prompt > held.tokens) {
+      throw new SysError(
+        'ENOSPC',
+        `prompt of ${prompt} tokens exceeds the ${held.tokens} reserved on ${model}; compress or allocate more`,
+      );
+    }
+    const quota = c.caps.tokenQuota;
+    if (quota !== null) {
+      const left = quota - proc.info.usage.prompt_tokens - proc.info.usage.completion_tokens;
+      if (left <= prompt) {
+        k.log(
+          proc.pid,
+          'quota',
+          `token quota of ${quota} used up: ${quota - left} used, ${prompt} more asked`,
+          {
+            quota,
+            left,
+            prompt,
+          },
+        );
+        throw new SysError(
+          'EDQUOT',
+          `token quota of ${quota} used up (${quota - left} used; this prompt needs ${prompt})`,
+        );
+      }
+      // Never let one answer run past the quota.
+      r.max_tokens = Math.min(r.max_tokens ?? Number.POSITIVE_INFINITY, left - prompt);
+    }
+  }
+  // Revoking the model mid-stream ends this generation at once, with EPERM.
+  const guard = guardCall(proc, io.signal, () => mayUseModel(c.caps, model), `model ${model}`);
+  const usage = await sched
+    .submit({
+      pid: c.pid,
+      priority: proc?.info.priority ?? 0,
+      livePriority: () => (proc ? proc.info.priority : -20),
+      enqueuedAt: performance.now(),
+      seq: 0,
+      req: r,
+      emit: io.emit,
+      signal: guard.signal,
+      parked: () => proc?.state === 'suspended',
+    })
+    .finally(guard.release);
+  guard.done();
+  if (proc) {
+    proc.info.usage.prompt_tokens += usage.prompt_tokens;
+    proc.info.usage.completion_tokens += usage.completion_tokens;
+    k.changed(proc);
+  }
+  k.log(
+    c.pid,
+    'model.call',
+    `${model}: ${usage.prompt_tokens} prompt + ${usage.completion_tokens} completion tokens`,
+    {
+      model,
+      ...usage,
+    },
+  );
+  return usage;
+}

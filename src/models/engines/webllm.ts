@@ -1,0 +1,542 @@
+/**
+ * A ChatEngine over WebLLM's MLCEngine: a model on this device's GPU through
+ * WebGPU. It must run where `navigator.gpu` exists (the kernel's worker, or a
+ * host tab's worker behind WorkerEngine).
+ *
+ * The part of @mlc-ai/web-llm used here is typed by the small interfaces below
+ * (checked against 0.2.86's declarations), and the package is loaded with
+ * `import()` only when a model is: a page that never runs a local model never
+ * downloads it, and a build without the package still typechecks. Pass
+ * `load: () => import('@mlc-ai/web-llm')` where the bundler should split it
+ * into its own chunk; by default the module name is imported as written, which
+ * works in Node and with an import map, and fails with ENOSYS elsewhere.
+ *
+ * WebLLM's own `tools` field works only for its Hermes models (and then
+ * forbids a system prompt), so tool calls go through `withPromptedTools`.
+ */
+
+import { type Errno, SysError } from '../../abi/errors';
+import {
+  type ChatCompletionChunk,
+  type ChatEngine,
+  type ChatMessage,
+  type ChatRequest,
+  chunkMaker,
+  type FinishReason,
+  type ModelInfo,
+  type Usage,
+} from '../engine';
+import type { LoadProgress } from '../pool';
+import { loadTokenizer } from '../tokenizer';
+import { withPromptedTools } from '../tool-calling';
+
+/** `ModelRecord` of WebLLM's config. */
+export interface WebLLMModelRecord {
+  model: string;
+  model_id: string;
+  model_lib: string;
+  vram_required_MB?: number;
+  low_resource_required?: boolean;
+  buffer_size_required_bytes?: number;
+  required_features?: string[];
+  overrides?: { context_window_size?: number; [key: string]: unknown };
+}
+
+/** `AppConfig` of WebLLM's config. */
+export interface WebLLMAppConfig {
+  model_list: WebLLMModelRecord[];
+  cacheBackend?: string;
+}
+
+export interface WebLLMInitProgress {
+  progress: number;
+  timeElapsed: number;
+  text: string;
+}
+
+type WebLLMMessage =
+  | { role: 'system' | 'user'; content: string }
+  | { role: 'assistant'; content: string }
+  | { role: 'tool'; content: string; tool_call_id: string };
+
+export interface WebLLMRequest {
+  messages: WebLLMMessage[];
+  stream: true;
+  stream_options: { include_usage: boolean };
+  max_tokens?: number;
+  temperature?: number;
+  seed?: number;
+  stop?: string[];
+  /** WebLLM takes the JSON schema as a string, under `json_object`. */
+  response_format?: { type: 'json_object'; schema?: string };
+}
+
+export interface WebLLMChunk {
+  id: string;
+  created: number;
+  model: string;
+  choices: Array<{
+    delta: { content?: string | null; role?: string };
+    finish_reason: string | null;
+  }>;
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+}
+
+/** What this driver calls on an MLCEngine. */
+export interface MLCEngineLike {
+  chat: { completions: { create(req: WebLLMRequest): Promise<AsyncIterable<WebLLMChunk>> } };
+  interruptGenerate(): void;
+  unload(): Promise<void>;
+}
+
+/** What this driver uses of the @mlc-ai/web-llm module. */
+export interface WebLLMModule {
+  CreateMLCEngine(
+    modelId: string,
+    engineConfig?: { appConfig?: WebLLMAppConfig; initProgressCallback?: (r: WebLLMInitProgress) => void },
+    chatOpts?: { context_window_size?: number },
+  ): Promise<MLCEngineLike>;
+  prebuiltAppConfig: WebLLMAppConfig;
+  hasModelInCache(modelId: string, appConfig?: WebLLMAppConfig): Promise<boolean>;
+  deleteModelAllInfoInCache(modelId: string, appConfig?: WebLLMAppConfig): Promise<void>;
+}
+
+export type WebLLMLoader = () => Promise<unknown>;
+
+/** Held in a variable so bundlers leave the import alone when the package is absent. */
+const WEBLLM_MODULE = '@mlc-ai/web-llm';
+let defaultModule: Promise<WebLLMModule> | null = null;
+
+/** Loads WebLLM (once, for the default loader); ENOSYS when it cannot be. */
+export function loadWebLLM(load?: WebLLMLoader): Promise<WebLLMModule> {
+  if (!load && defaultModule) return defaultModule;
+  const p = (async () => {
+    let mod: unknown;
+    try {
+      mod = await (load ? load() : import(/* @vite-ignore */ WEBLLM_MODULE));
+    } catch (e) {
+      throw new SysError(
+        'ENOSYS',
+        `WebLLM (${WEBLLM_MODULE}) cannot be loaded: ${(e as Error)?.message ?? e}`,
+      );
+    }
+    const m = mod as Partial<WebLLMModule> | null;
+    if (typeof m?.CreateMLCEngine !== 'function' || !Array.isArray(m.prebuiltAppConfig?.model_list)) {
+      throw new SysError('ENOSYS', `${WEBLLM_MODULE} does not have the expected API`);
+    }
+    return m as WebLLMModule;
+  })();
+  if (!load) {
+    defaultModule = p;
+    // A failed load may succeed later (network back); do not cache the failure.
+    p.catch(() => {
+      defaultModule = null;
+    });
+  }
+  return p;
+}
+
+/** WebLLM throws classes of its own; their names say which errno fits. */
+export function webllmError(e: unknown, what: string): SysError {
+  if (e instanceof SysError) return e;
+  const name = (e as { name?: unknown })?.name;
+  const msg = e instanceof Error ? e.message : String(e);
+  const n = typeof name === 'string' ? name : '';
+  const code: Errno =
+    n === 'ModelNotFoundError' || n === 'SpecifiedModelNotFoundError'
+      ? 'ENOENT'
+      : /^(WebGPUNotAvailable|WebGPUNotFound|ShaderF16Support|FeatureSupport|NonWorkerEnvironment)Error$/.test(
+            n,
+          )
+        ? 'ENOSYS'
+        : n === 'DeviceLostError' || n === 'QuotaExceededError' || /out of memory/i.test(msg)
+          ? 'ENOSPC'
+          : n === 'ContextWindowSizeExceededError'
+            ? 'E2BIG'
+            : n === 'AbortError'
+              ? 'ECANCELED'
+              : n !== 'TypeError' &&
+                  /(Order|Type|Format|Field|Value|Seed|Role|Count|Content|ToolChoice|Range)Error$/.test(n)
+                ? 'EINVAL'
+                : 'EIO';
+  return new SysError(code, `${what}: ${msg}`);
+}
+
+/** WebLLM's `cleanModelUrl`: a Hugging Face repo URL → the folder its files are fetched from. */
+export function modelFilesUrl(record: WebLLMModelRecord): string {
+  let url = record.model.endsWith('/') ? record.model : `${record.model}/`;
+  if (!/.+\/resolve\/.+\//.test(url)) url += 'resolve/main/';
+  return new URL(url).href;
+}
+
+/**
+ * Whether a model needs WebGPU's shader-f16. WebLLM lists it in
+ * `required_features` for only some models, but every `q*f16` build computes in
+ * f16, so the quantisation name is checked as well.
+ */
+export function needsShaderF16(record: WebLLMModelRecord): boolean {
+  return !!record.required_features?.includes('shader-f16') || /(^|[-_])q\d+f16(_|$|-)/.test(record.model_id);
+}
+
+export interface FitOptions {
+  /** GPU memory the model may use. WebGPU does not report VRAM: the caller estimates it. */
+  vramBytes: number;
+  /** The adapter has the shader-f16 feature. */
+  hasF16: boolean;
+  /** The adapter's maxStorageBufferBindingSize, when known. */
+  maxBufferBytes?: number;
+}
+
+/** The models of a list this GPU can run, smallest first. Models without a VRAM figure are left out. */
+export function fitModels(list: WebLLMModelRecord[], o: FitOptions): WebLLMModelRecord[] {
+  return list
+    .filter(
+      (r) =>
+        r.vram_required_MB !== undefined &&
+        r.vram_required_MB * 2 ** 20 <= o.vramBytes &&
+        (o.hasF16 || !needsShaderF16(r)) &&
+        (o.maxBufferBytes === undefined ||
+          r.buffer_size_required_bytes === undefined ||
+          r.buffer_size_required_bytes <= o.maxBufferBytes),
+    )
+    .sort((a, b) => (a.vram_required_MB ?? 0) - (b.vram_required_MB ?? 0));
+}
+
+/** WebLLM's prebuilt models (or `appConfig`'s) that fit this GPU. */
+export async function listFittingModels(
+  o: FitOptions & { appConfig?: WebLLMAppConfig; load?: WebLLMLoader },
+): Promise<WebLLMModelRecord[]> {
+  const list = o.appConfig?.model_list ?? (await loadWebLLM(o.load)).prebuiltAppConfig.model_list;
+  return fitModels(list, o);
+}
+
+export interface GpuFacts {
+  hasF16: boolean;
+  maxBufferBytes: number;
+  vendor?: string;
+}
+
+/** The bit of WebGPU read here (the project builds without @webgpu/types). */
+interface GpuLike {
+  requestAdapter(): Promise<{
+    features: ReadonlySet<string>;
+    limits: { maxStorageBufferBindingSize: number };
+    info?: { vendor?: string };
+  } | null>;
+}
+
+/** What WebGPU tells about this device, or null without WebGPU. (VRAM is not among it.) */
+export async function gpuFacts(): Promise<GpuFacts | null> {
+  const gpu = (globalThis.navigator as { gpu?: GpuLike } | undefined)?.gpu;
+  if (!gpu) return null;
+  const adapter = await gpu.requestAdapter().catch(() => null);
+  if (!adapter) return null;
+  const facts: GpuFacts = {
+    hasF16: adapter.features.has('shader-f16'),
+    maxBufferBytes: adapter.limits.maxStorageBufferBindingSize,
+  };
+  if (adapter.info?.vendor) facts.vendor = adapter.info.vendor;
+  return facts;
+}
+
+interface CacheOptions {
+  appConfig?: WebLLMAppConfig;
+  load?: WebLLMLoader;
+}
+
+async function configOf(o: CacheOptions): Promise<{ mod: WebLLMModule; appConfig: WebLLMAppConfig }> {
+  const mod = await loadWebLLM(o.load);
+  return { mod, appConfig: o.appConfig ?? mod.prebuiltAppConfig };
+}
+
+export async function isModelCached(modelId: string, o: CacheOptions = {}): Promise<boolean> {
+  const { mod, appConfig } = await configOf(o);
+  return mod.hasModelInCache(modelId, appConfig).catch(() => false);
+}
+
+/** Ids of the config's models whose weights are in the browser's cache. */
+export async function listCachedModels(o: CacheOptions = {}): Promise<string[]> {
+  const { mod, appConfig } = await configOf(o);
+  const out: string[] = [];
+  // One at a time: each check opens the cache, and there are ~150 models.
+  for (const r of appConfig.model_list) {
+    if (await mod.hasModelInCache(r.model_id, appConfig).catch(() => false)) out.push(r.model_id);
+  }
+  return out;
+}
+
+/** Removes a model's weights, config and wasm from the cache. */
+export async function deleteCachedModel(modelId: string, o: CacheOptions = {}): Promise<void> {
+  const { mod, appConfig } = await configOf(o);
+  if (!appConfig.model_list.some((r) => r.model_id === modelId)) {
+    throw new SysError('ENOENT', `no WebLLM model "${modelId}"`);
+  }
+  try {
+    await mod.deleteModelAllInfoInCache(modelId, appConfig);
+  } catch (e) {
+    throw webllmError(e, `deleting ${modelId} from the cache`);
+  }
+}
+
+/**
+ * Bytes of a model's weights in the Cache API (WebLLM's default backend), from
+ * the cached responses' Content-Length. WebLLM itself does not say; null when
+ * the weights are kept elsewhere (IndexedDB, OPFS) or there is no Cache API.
+ */
+export async function cachedModelBytes(
+  modelId: string,
+  o: { appConfig?: WebLLMAppConfig } = {},
+): Promise<number | null> {
+  const record = o.appConfig?.model_list.find((r) => r.model_id === modelId);
+  const backend = o.appConfig?.cacheBackend ?? 'cache';
+  if (backend !== 'cache' || typeof caches === 'undefined') return null;
+  let url: string;
+  if (record) url = modelFilesUrl(record);
+  else {
+    const mod = await loadWebLLM();
+    const r = mod.prebuiltAppConfig.model_list.find((x) => x.model_id === modelId);
+    if (!r) throw new SysError('ENOENT', `no WebLLM model "${modelId}"`);
+    url = modelFilesUrl(r);
+  }
+  const cache = await caches.open('webllm/model');
+  let total = 0;
+  for (const req of await cache.keys()) {
+    if (!req.url.startsWith(url)) continue;
+    const res = await cache.match(req);
+    total += Number(res?.headers.get('content-length') ?? 0) || 0;
+  }
+  return total;
+}
+
+export interface WebLLMEngineOptions {
+  /** A model id of the app config (WebLLM's prebuilt list by default). */
+  model: string;
+  /** The id the model pool lists it under (default: `model`). */
+  id?: string;
+  appConfig?: WebLLMAppConfig;
+  /** Overrides the model's context window (smaller saves VRAM). */
+  contextWindow?: number;
+  onProgress?: (p: LoadProgress) => void;
+  /** The model's tokenizer; by default its tokenizer.json is fetched, else counts are estimates. */
+  countTokens?: (text: string) => number;
+  /** How to import WebLLM; see the module comment. */
+  load?: WebLLMLoader;
+  /** Wrap with withPromptedTools so every model takes `tools` (default true). */
+  promptedTools?: boolean;
+  /** Skip the navigator.gpu check (for a stand-in WebLLM in tests). */
+  skipGpuCheck?: boolean;
+}
+
+/** WebLLM wants one leading system message, string contents, and no kernel-internal fields. */
+function webllmMessages(messages: ChatMessage[]): WebLLMMessage[] {
+  const system = messages.filter((m) => m.role === 'system' && m.content).map((m) => m.content as string);
+  const out: WebLLMMessage[] = system.length ? [{ role: 'system', content: system.join('\n\n') }] : [];
+  for (const m of messages) {
+    if (m.role === 'system') continue;
+    if (m.role === 'tool')
+      out.push({ role: 'tool', content: m.content ?? '', tool_call_id: m.tool_call_id ?? '' });
+    else out.push({ role: m.role, content: m.content ?? '' });
+  }
+  return out;
+}
+
+export function webllmRequest(req: ChatRequest): WebLLMRequest {
+  const r: WebLLMRequest = {
+    messages: webllmMessages(req.messages),
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  if (req.max_tokens !== undefined) r.max_tokens = req.max_tokens;
+  if (req.temperature !== undefined) r.temperature = req.temperature;
+  if (req.seed !== undefined) r.seed = req.seed;
+  if (req.stop?.length) r.stop = [...req.stop];
+  const f = req.response_format;
+  if (f?.type === 'json_object') r.response_format = { type: 'json_object' };
+  else if (f?.type === 'json_schema') {
+    r.response_format = { type: 'json_object', schema: JSON.stringify(f.json_schema.schema) };
+  }
+  return r;
+}
+
+const FINISH: Record<string, FinishReason> = {
+  stop: 'stop',
+  length: 'length',
+  tool_calls: 'tool_calls',
+  abort: 'abort',
+};
+
+/** The driver itself; `createWebLLMEngine` is how it is made. */
+export class WebLLMEngine implements ChatEngine {
+  private seq = 0;
+  /** MLCEngine serves one generation at a time, and interruptGenerate stops whichever runs: keep ours in line. */
+  private queue: Promise<void> = Promise.resolve();
+  private disposed = false;
+
+  constructor(
+    private readonly engine: MLCEngineLike,
+    readonly info: ModelInfo,
+    private readonly counter: ((text: string) => number) | null,
+  ) {}
+
+  countTokens(text: string): number {
+    return this.counter ? this.counter(text) : Math.ceil(text.length / 4);
+  }
+
+  async *stream(req: ChatRequest, signal?: AbortSignal): AsyncGenerator<ChatCompletionChunk> {
+    if (this.disposed) throw new SysError('EIO', `${this.info.id} was unloaded`);
+    const wreq = webllmRequest(req);
+    let release!: () => void;
+    const turn = this.queue;
+    this.queue = new Promise((r) => {
+      release = r;
+    });
+    const id = `webllm-${++this.seq}`;
+    const created = Math.floor(Date.now() / 1000);
+    const chunk = chunkMaker(id, this.info.id, created);
+    let text = '';
+    let usage: Usage | undefined;
+    let finish: FinishReason | null = null;
+    let first = true;
+    let iter: AsyncIterator<WebLLMChunk> | null = null;
+    let finished = false;
+    const interrupt = () => {
+      if (iter) this.engine.interruptGenerate();
+    };
+    try {
+      await waitTurn(turn, signal);
+      if (!signal?.aborted && !this.disposed) {
+        signal?.addEventListener('abort', interrupt, { once: true });
+        try {
+          iter = (await this.engine.chat.completions.create(wreq))[Symbol.asyncIterator]();
+        } catch (e) {
+          throw webllmError(e, this.info.id);
+        }
+        for (;;) {
+          let r: IteratorResult<WebLLMChunk>;
+          try {
+            r = await iter.next();
+          } catch (e) {
+            throw webllmError(e, this.info.id);
+          }
+          if (r.done) break;
+          const c = r.value;
+          if (c.usage) {
+            usage = {
+              prompt_tokens: c.usage.prompt_tokens,
+              completion_tokens: c.usage.completion_tokens,
+              total_tokens: c.usage.total_tokens,
+            };
+          }
+          const choice = c.choices[0];
+          if (choice?.finish_reason) finish = FINISH[choice.finish_reason] ?? 'stop';
+          const s = choice?.delta.content;
+          if (s) {
+            text += s;
+            yield chunk(first ? { role: 'assistant', content: s } : { content: s }, null);
+            first = false;
+          }
+        }
+        finished = true;
+      }
+      if (signal?.aborted && finish === null) finish = 'abort';
+      const last = chunk({}, finish ?? (this.disposed ? 'abort' : 'stop'));
+      if (usage && finish !== 'abort') last.usage = usage;
+      else {
+        // WebLLM counts an interrupted generation too; without its figure, estimate.
+        const p =
+          usage?.prompt_tokens ?? req.messages.reduce((n, m) => n + this.countTokens(m.content ?? ''), 0);
+        const n = usage?.completion_tokens ?? this.countTokens(text);
+        last.usage = { prompt_tokens: p, completion_tokens: n, total_tokens: p + n };
+        if (!usage) last.usage.estimated = true;
+      }
+      yield last;
+    } finally {
+      signal?.removeEventListener('abort', interrupt);
+      if (iter && !finished) {
+        // The consumer left early: stop the GPU and let WebLLM finish its bookkeeping before the next turn.
+        this.engine.interruptGenerate();
+        await drain(iter);
+      }
+      release();
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.engine.interruptGenerate();
+    try {
+      await this.engine.unload();
+    } catch (e) {
+      throw webllmError(e, `unloading ${this.info.id}`);
+    }
+  }
+}
+
+/** Waits for the previous generation; an abort while waiting stops the wait. */
+function waitTurn(turn: Promise<void>, signal?: AbortSignal): Promise<void> {
+  if (!signal) return turn;
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    turn.then(done);
+  });
+}
+
+async function drain(iter: AsyncIterator<unknown>): Promise<void> {
+  try {
+    // Bounded: after interruptGenerate WebLLM yields at most the final and usage chunks.
+    for (let i = 0; i < 10_000; i++) if ((await iter.next()).done) return;
+  } catch {
+    // The generation is over either way.
+  }
+}
+
+/** Loads a WebLLM model on this device's GPU. */
+export async function createWebLLMEngine(o: WebLLMEngineOptions): Promise<ChatEngine> {
+  // Before importing WebLLM (megabytes): without WebGPU here, say so at once.
+  if (!o.skipGpuCheck && !(globalThis.navigator as { gpu?: unknown } | undefined)?.gpu) {
+    throw new SysError('ENOSYS', 'WebGPU is not available in this context (no navigator.gpu)');
+  }
+  const mod = await loadWebLLM(o.load);
+  const appConfig = o.appConfig ?? mod.prebuiltAppConfig;
+  const record = appConfig.model_list.find((r) => r.model_id === o.model);
+  if (!record) throw new SysError('ENOENT', `no WebLLM model "${o.model}" in the app config`);
+  const id = o.id ?? o.model;
+  const counting = o.countTokens
+    ? Promise.resolve(o.countTokens)
+    : loadTokenizer(modelFilesUrl(record)).catch(() => null);
+  const contextWindow = o.contextWindow ?? record.overrides?.context_window_size ?? 4096;
+  let engine: MLCEngineLike;
+  try {
+    engine = await mod.CreateMLCEngine(
+      o.model,
+      {
+        appConfig,
+        initProgressCallback: (r) =>
+          o.onProgress?.({ model: id, loaded: r.progress, total: 1, text: r.text }),
+      },
+      o.contextWindow ? { context_window_size: o.contextWindow } : undefined,
+    );
+  } catch (e) {
+    throw webllmError(e, `loading ${o.model}`);
+  }
+  const info: ModelInfo = {
+    id,
+    engine: 'webllm',
+    contextWindow,
+    // WebLLM's figure includes the KV cache for the model's default context window.
+    sizeBytes: Math.round((record.vram_required_MB ?? 0) * 2 ** 20),
+    supportsTools: false,
+    label: o.model,
+    supportsContinuation: false,
+    contextCapacity: contextWindow,
+    location: 'local',
+  };
+  const driver = new WebLLMEngine(engine, info, await counting);
+  return o.promptedTools === false ? driver : withPromptedTools(driver);
+}

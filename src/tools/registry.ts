@@ -1,0 +1,228 @@
+/**
+ * The tool registry: tools described by JSON Schema (the OpenAI function / MCP
+ * shape), registered and removed at run time by the kernel (built-ins) and by
+ * agents (served through the bus). Arguments are validated against the schema
+ * before a call (@cfworker/json-schema: no eval, so it holds under a strict
+ * CSP); results are size-limited; `search` ranks tools by meaning, with the
+ * embedder long-term memory uses (the kernel wires it), so an agent puts only
+ * the relevant few in its context.
+ */
+import { Validator } from '@cfworker/json-schema';
+import { SysError } from '../abi/errors';
+import type { Capabilities } from '../kernel/access-control';
+import { type Embedder, HashingEmbedder } from '../memory/embedder';
+import type { ToolSpec } from '../models/engine';
+
+export interface ToolDef {
+  name: string;
+  description: string;
+  inputSchema: Record<string, unknown>;
+}
+
+export interface ToolInfo extends ToolDef {
+  /** Who serves it: 'kernel', or 'agent:<pid>'. */
+  source: string;
+}
+
+/** Who calls a tool: kernel tools act with exactly the caller's capabilities. */
+export interface ToolCaller {
+  pid: number;
+  caps: Capabilities;
+}
+
+export type ToolHandler = (args: Record<string, unknown>, caller: ToolCaller) => Promise<unknown> | unknown;
+
+interface Entry extends ToolInfo {
+  validator: Validator;
+  handler: ToolHandler;
+}
+
+/** What search embeds for a tool: its name as words, and its description. */
+const searchText = (d: ToolDef) => `${d.name.replace(/[._-]/g, ' ')} ${d.description}`;
+
+export const MAX_RESULT_BYTES = 256 * 1024;
+
+export class ToolRegistry {
+  private readonly tools = new Map<string, Entry>();
+  /** Until the kernel gives memory's embedder (and when memory cannot open): shared words only. */
+  private readonly fallback = new HashingEmbedder();
+  private embedder: () => Promise<Embedder> = async () => this.fallback;
+  /** Each tool's vector by the embedder that made it, and the text it was made from. */
+  private vectors = { embedder: '', byName: new Map<string, { text: string; vector: Float32Array }>() };
+
+  /** Search embeds with this embedder (memory's, the one recall uses); it may change at any time. */
+  useEmbedder(source: () => Promise<Embedder>): void {
+    this.embedder = source;
+  }
+
+  register(def: ToolDef, source: string, handler: ToolHandler): ToolInfo {
+    if (!/^[a-zA-Z][\w.-]{0,63}$/.test(def.name)) throw new SysError('EINVAL', `bad tool name "${def.name}"`);
+    const existing = this.tools.get(def.name);
+    if (existing && existing.source !== source)
+      throw new SysError('EAGAIN', `tool "${def.name}" is served by ${existing.source}`);
+    let validator: Validator;
+    try {
+      validator = new Validator(def.inputSchema as never, '2020-12', false);
+      validator.validate({}); // a schema that cannot even be applied fails here, not at the first call
+    } catch (e) {
+      throw new SysError('EINVAL', `input schema of "${def.name}" is not usable: ${(e as Error).message}`);
+    }
+    this.tools.set(def.name, { ...def, source, validator, handler });
+    return { ...def, source };
+  }
+
+  remove(name: string, source?: string): boolean {
+    const e = this.tools.get(name);
+    if (!e || (source && e.source !== source)) return false;
+    return this.tools.delete(name);
+  }
+
+  /** Removes every tool a source served (an agent exited). */
+  removeSource(source: string): void {
+    for (const [n, e] of this.tools) if (e.source === source) this.tools.delete(n);
+  }
+
+  list(allowed: (name: string) => boolean = () => true): ToolInfo[] {
+    return [...this.tools.values()]
+      .filter((e) => allowed(e.name))
+      .map(({ name, description, inputSchema, source }) => ({ name, description, inputSchema, source }));
+  }
+
+  /** The `k` tools closest in meaning to `query` (cosine over name + description, memory's embedder). */
+  async search(
+    query: string,
+    k: number,
+    allowed: (name: string) => boolean = () => true,
+  ): Promise<(ToolInfo & { score: number })[]> {
+    const embedder = await this.embedder().catch(() => this.fallback);
+    if (this.vectors.embedder !== embedder.id) this.vectors = { embedder: embedder.id, byName: new Map() };
+    const cache = this.vectors.byName;
+    const candidates = [...this.tools.values()].filter((e) => allowed(e.name));
+    // Tools are embedded once per embedder (again only if a tool's description changed).
+    const stale = candidates.filter((e) => cache.get(e.name)?.text !== searchText(e));
+    const [q, ...made] = await embedder.embed([query, ...stale.map(searchText)]);
+    for (const [i, e] of stale.entries()) cache.set(e.name, { text: searchText(e), vector: made[i]! });
+    return candidates
+      .map((e) => ({
+        name: e.name,
+        description: e.description,
+        inputSchema: e.inputSchema,
+        source: e.source,
+        score: cosine(q!, cache.get(e.name)!.vector),
+      }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, k);
+  }
+
+  /** Validates the arguments, calls the tool, and bounds the result. */
+  async call(name: string, args: unknown, caller: ToolCaller): Promise<unknown> {
+    const e = this.tools.get(name);
+    if (!e) throw new SysError('ENOENT', `no tool "${name}"`);
+    const v = e.validator.validate(args);
+    if (!v.valid) {
+      const first = v.errors
+        .slice(0, 3)
+        .map((x) => `${x.instanceLocation} ${x.error}`)
+        .join('; ');
+      throw new SysError('EINVAL', `arguments of "${name}" do not match its schema: ${first}`);
+    }
+    const result = await e.handler(args as Record<string, unknown>, caller);
+    const size = JSON.stringify(result ?? null).length;
+    if (size > MAX_RESULT_BYTES)
+      throw new SysError('E2BIG', `"${name}" returned ${size} bytes; the limit is ${MAX_RESULT_BYTES}`);
+    return result ?? null;
+  }
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return na && nb ? dot / Math.sqrt(na * nb) : 0;
+}
+
+/** The OpenAI function shape of a tool, for a model request. */
+export function toSpec(t: ToolDef): ToolSpec {
+  return {
+    type: 'function',
+    function: { name: t.name, description: t.description, parameters: t.inputSchema },
+  };
+}
+
+/** Arithmetic without eval: + - * / % ^ and parentheses over numbers. */
+export function evaluate(expr: string): number {
+  const tokens = expr.match(/\d+(?:\.\d+)?(?:e[+-]?\d+)?|[-+*/%^()]/gi);
+  if (!tokens || tokens.join('') !== expr.replace(/\s+/g, ''))
+    throw new SysError('EINVAL', `not an arithmetic expression: ${expr}`);
+  let i = 0;
+  const peek = () => tokens[i];
+  const next = () => tokens[i++];
+  const primary = (): number => {
+    const t = next();
+    if (t === '(') {
+      const v = sum();
+      if (next() !== ')') throw new SysError('EINVAL', 'missing )');
+      return v;
+    }
+    if (t === '-') return -primary();
+    if (t === '+') return primary();
+    const n = Number(t);
+    if (t === undefined || Number.isNaN(n)) throw new SysError('EINVAL', `unexpected ${t ?? 'end'}`);
+    return n;
+  };
+  const power = (): number => {
+    const b = primary();
+    if (peek() !== '^') return b;
+    next();
+    return b ** power();
+  };
+  const product = (): number => {
+    let v = power();
+    while (peek() === '*' || peek() === '/' || peek() === '%') {
+      const op = next();
+      const r = power();
+      v = op === '*' ? v * r : op === '/' ? v / r : v % r;
+    }
+    return v;
+  };
+  const sum = (): number => {
+    let v = product();
+    while (peek() === '+' || peek() === '-') v = next() === '+' ? v + product() : v - product();
+    return v;
+  };
+  const v = sum();
+  if (i !== tokens.length) throw new SysError('EINVAL', `unexpected ${tokens[i]}`);
+  return v;
+}
+
+/** The kernel's own tools. */
+export function registerBuiltins(r: ToolRegistry): void {
+  r.register(
+    {
+      name: 'time.now',
+      description: 'the current date and time (ISO 8601) and time zone',
+      inputSchema: { type: 'object', properties: {}, additionalProperties: false },
+    },
+    'kernel',
+    () => ({ iso: new Date().toISOString(), timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone }),
+  );
+  r.register(
+    {
+      name: 'math.evaluate',
+      description: 'evaluate an arithmetic expression such as (2+3)*4 exactly, a calculator',
+      inputSchema: {
+        type: 'object',
+        properties: { expression: { type: 'string', maxLength: 1000 } },
+        required: ['expression'],
+        additionalProperties: false,
+      },
+    },
+    'kernel',
+    (a) => ({ value: evaluate(String(a.expression)) }),
+  );
+}
