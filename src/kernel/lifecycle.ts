@@ -187,6 +187,8 @@ export class Lifecycle {
       { lost: procs.map((p) => p.pid), culprit: v.culprit },
     );
     for (const p of procs) {
+      // Its frame is gone with the process; the tab stays (hostLost clears hostTabId before releasing).
+      tab.hosted.delete(p);
       if (p.pid === v.culprit)
         this.exit(
           p,

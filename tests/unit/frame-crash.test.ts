@@ -113,6 +113,11 @@ describe('a crash of agent frames: crash-blame decides, migration moves the othe
     expect(ia.migrations).toBe(1);
     expect(ib.migrations).toBe(1);
     expect(ia.hostTab).not.toBe(ib.hostTab); // spread: the next crash tells them apart
+    // Each tab counts exactly the agents it hosts now (its load places the next agent).
+    for (const id of ['test-tab', 'tab-b', 'tab-c'])
+      expect([...h.kernel.tabs.get(id)!.hosted].map((p) => p.pid).sort()).toEqual(
+        [a, b].filter((pid) => h.kernel.procs.get(pid).info.hostTab === id).sort(),
+      );
     // The next crash of b's sandbox process takes b alone: b did it.
     const bTab = ib.hostTab!;
     const port = bTab === 'test-tab' ? h.user.port : tabs.get(bTab)!;
