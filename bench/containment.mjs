@@ -112,7 +112,8 @@ export async function kernelSurvivesBombs(browser, origin, log = console.log) {
       for (let i = 0; i < 20 && !(await wins()); i++)
         await evalIn(
           desk,
-          `window.agentos.spawn('ballast', undefined, { source: 'export default () => new Promise(() => {})' })`,
+          // Filler that opts out of moving: lost with a bomb, it exits rather than joining the suspects.
+          `window.agentos.spawn('ballast', undefined, { source: 'export default () => new Promise(() => {})', restart: 'never' })`,
         );
       const before = await evalIn(desk, `window.agentos.output(${canary}).then((o) => o.length)`);
       const exit = await evalIn(

@@ -474,8 +474,11 @@ test.describe('the kernel never shares a fate with an agent', () => {
     };
     for (let i = 0; i < 20 && !(await wins()); i++)
       await s.desk.evaluate(() =>
+        // Filler that opts out of moving (agents move by default): lost with a bomb's frames, it exits
+        // instead of joining the suspects, so the bomb is told apart within crash-blame's strikes.
         window.agentos!.spawn('ballast', undefined, {
           source: 'export default async () => { await new Promise((r) => setTimeout(r, 600000)); }',
+          restart: 'never',
         }),
       );
     expect(await wins()).toBe(true);
@@ -522,6 +525,8 @@ test.describe('the kernel never shares a fate with an agent', () => {
       window.agentos!.spawn('victim', undefined, {
         source:
           'export default async (ctx) => { for (;;) { await ctx.syscall("getpid", {}); await new Promise((r) => setTimeout(r, 50)); } }',
+        // Opts out of moving: lost with others (a suspect) it ends (129) rather than moving on; alone, it is blamed (137).
+        restart: 'never',
       }),
     );
     await expect
