@@ -3,6 +3,7 @@ import { KernelClient } from '../src/shell/kernel-client';
 import { agentsAlive, spawnLatency, syscallRtt } from './kernel';
 import { ltmWrites } from './memory';
 import { schedulerPolicies, streamOverhead, tinyModel } from './models';
+import { realModel } from './real-model';
 import { type Populated, populate, recallOnLoad } from './reload';
 import { attackBench, busBench, floodBench } from './security';
 import type { BenchResults } from './types';
@@ -32,6 +33,7 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   stream: streamOverhead,
   sched: schedulerPolicies,
   tiny: tinyModel,
+  real: realModel,
   bus: busBench,
   attacks: (k) => attackBench(k, log),
   flood: (k) => floodBench(k, log),

@@ -148,7 +148,7 @@ test('task manager: change a priority and see it in ps; suspend, resume, kill', 
   );
   await openApp(page, 'Task manager');
   const row = win(page, 'Task manager').locator(`tr[data-pid="${pid}"]`);
-  await expect(row).toContainText(/running|waiting/);
+  await expect(row).toContainText(/running|waiting|generating/);
   const prio = row.getByRole('spinbutton', { name: `priority of ${pid}` });
   await prio.fill('7');
   await prio.press('Enter');
@@ -163,7 +163,7 @@ test('task manager: change a priority and see it in ps; suspend, resume, kill', 
   await row.getByRole('button', { name: 'Suspend' }).click();
   await expect(row).toContainText('suspended');
   await row.getByRole('button', { name: 'Resume' }).click();
-  await expect(row).toContainText(/running|waiting/);
+  await expect(row).toContainText(/running|waiting|generating/);
   await row.getByRole('button', { name: 'Kill' }).click();
   await expect
     .poll(() =>

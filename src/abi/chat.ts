@@ -50,6 +50,21 @@ export interface Usage {
   total_tokens: number;
   /** True when a driver had no tokenizer and counted by estimate. */
   estimated?: boolean;
+  /** How the engine spent the time, when it says (WebLLM's `usage.extra`, the transformers.js driver). */
+  extra?: UsageExtra;
+}
+
+/** Engine-reported figures of one completion (names as WebLLM's `usage.extra`). */
+export interface UsageExtra {
+  prefill_tokens_per_s?: number;
+  decode_tokens_per_s?: number;
+  time_to_first_token_s?: number;
+  /** Model forward passes run, and the input tokens they took: with a KV cache, about prompt + completion. */
+  forward_passes?: number;
+  forward_tokens?: number;
+  /** Time spent compiling a grammar, and per token applying it (constrained decoding). */
+  grammar_init_s?: number;
+  grammar_per_token_s?: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'abort';

@@ -148,7 +148,21 @@ export interface ProcInfo {
   /** Context tokens it holds reserved (filled in by ps). */
   contextReserved?: number;
   capabilities: Capabilities;
+  /** Tokens so far, updated while a generation streams. */
   usage: { prompt_tokens: number; completion_tokens: number };
+  /** Its model request in progress, if any (live-usage.ts). */
+  generation?: GenerationInfo | null;
+}
+
+/** A model request in progress: waiting (queued, or the prompt being read) or generating. */
+export interface GenerationInfo {
+  model: string;
+  phase: 'waiting' | 'generating';
+  /** Tokens generated in this request so far. */
+  tokens: number;
+  /** Decode speed of this request so far (0 until the second token). */
+  tokensPerSecond: number;
+  startedAt: number;
 }
 
 export type KernelEvent =
@@ -160,7 +174,14 @@ export type KernelEvent =
   | { type: 'ask'; ask: PermissionAsk }
   | { type: 'ask.done'; id: number; answer: 'once' | 'always' | 'deny' }
   /** A model is loading (bytes downloaded so far). */
-  | { type: 'model.progress'; model: string; loaded: number; total: number; text?: string }
+  | {
+      type: 'model.progress';
+      model: string;
+      loaded: number;
+      total: number;
+      text?: string;
+      phase?: 'download' | 'gpu';
+    }
   /** The default model for new agents changed (the taskbar shows it). */
   | { type: 'model.default'; model: string; label: string | null }
   /** A model finished loading (or was unloaded). */
@@ -279,9 +300,12 @@ export interface PermissionAsk {
 
 export interface LoadProgress {
   model: string;
+  /** Bytes so far and in all (0 when unknown). */
   loaded: number;
   total: number;
   text?: string;
+  /** What is happening: downloading the weights, or putting them on the GPU (WebLLM reports both). */
+  phase?: 'download' | 'gpu';
 }
 
 /** A model of the pool's catalogue (models.list). */

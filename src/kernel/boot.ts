@@ -1,8 +1,8 @@
 /**
  * Boots a kernel: the kernel is given its syscall table, then its own tools
- * (time, arithmetic, memory, http.fetch) and its built-in models are
- * registered, and the default model an earlier session chose comes back.
- * The kernel imports none of these: they import it.
+ * (time, arithmetic, memory, http.fetch) and its built-in models (the trained story model,
+ * and the hidden random-weights test model) are registered, and the default model an earlier
+ * session chose comes back. The kernel imports none of these: they import it.
  */
 import { registerStoryModel, registerTinyModel, reRegisterSource } from '../models/drivers';
 import { registerKernelTools } from '../tools/kernel-tools';

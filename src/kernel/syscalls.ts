@@ -293,11 +293,11 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
       doc: 'OpenAI-shaped chat completion; streams chunks, returns the final usage',
     }),
 
-    'models.list': define(obj({}), {
+    'models.list': define(obj({ all: opt(bool) }), {
       cap: null,
       who: 'any',
-      handler: (k) => k.pool.catalog(),
-      doc: 'the models in the pool: loaded or loadable, with reservations and queue lengths',
+      handler: (k, _c, a) => models.list(k, a),
+      doc: 'the models in the pool: loaded or loadable, with reservations and queue lengths (`all`: test models too)',
     }),
 
     'models.load': define(

@@ -286,19 +286,24 @@ export class Tabs {
   /**
    * Starts a worker (a model engine, an embedder) in the least-loaded host tab, through
    * `load` on the port to it. If that tab closes, the worker fails (the pool or memory
-   * drops it, and the next use starts it again in another tab).
+   * drops it, and the next use starts it again in another tab). `load` may hand the worker
+   * over before it is ready (`hold`): the tab then holds it from the start, so a tab that
+   * closes mid-download fails the load instead of leaving it hanging.
    */
   async hostWorker<W extends HostedWorker>(
     keyPrefix: string,
     what: string,
-    load: (port: MessagePort) => Promise<W>,
+    load: (port: MessagePort, hold: (w: W) => void) => Promise<W>,
   ): Promise<W> {
     const tab = this.pickHost();
     if (!tab) throw new SysError('EAGAIN', `no tab can host ${what}; open the desktop`);
     const key = `${keyPrefix}#${++this.seq}`;
     const ch = new MessageChannel();
     tab.port.postMessage({ t: 'host.engine', key, port: ch.port2 } satisfies HostCommand, [ch.port2]);
-    const w = await load(ch.port1);
+    const w = await load(ch.port1, (held) => tab.engines.set(key, held)).catch((e: unknown) => {
+      tab.engines.delete(key);
+      throw e;
+    });
     if (tab.gone) {
       w.fail('its host tab closed while loading');
       throw new SysError('EIO', `the tab hosting ${what} closed while it loaded`);

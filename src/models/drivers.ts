@@ -65,12 +65,13 @@ export async function addRemoteServer(k: Kernel, baseUrl: string, apiKey?: strin
 /** Registers WebLLM's prebuilt models that fit this GPU (once; the package is imported only now). */
 export async function registerWebLLMModels(k: Kernel, vramBytes: number): Promise<string[]> {
   const { gpuFacts, listFittingModels } = await import('./engines/webllm');
-  const facts = await gpuFacts();
-  if (!facts) return [];
+  // Without WebGPU in the kernel's worker the models still run, in a host tab's worker: list those
+  // that need no shader-f16 (the tab's GPU is unknown here).
+  const facts = (await gpuFacts()) ?? { hasF16: false };
   const fits = await listFittingModels({
     vramBytes,
     hasF16: facts.hasF16,
-    maxBufferBytes: facts.maxBufferBytes,
+    ...('maxBufferBytes' in facts ? { maxBufferBytes: facts.maxBufferBytes } : {}),
     load: loadWebLLMPackage,
   });
   for (const r of fits) {
@@ -99,14 +100,11 @@ export async function registerWebLLMModels(k: Kernel, vramBytes: number): Promis
           });
         }
         const { loadTokenizer } = await import('./tokenizer');
-        return hostEngine(
-          k,
-          r.model_id,
-          'webllm',
-          { model: r.model_id },
-          await loadTokenizer(modelFilesUrl(r)),
-          onProgress,
+        // Offline or a host without tokenizer.json: count by estimate rather than fail the load here.
+        const count = await loadTokenizer(modelFilesUrl(r)).catch(
+          () => (t: string) => Math.ceil(t.length / 4),
         );
+        return hostEngine(k, r.model_id, 'webllm', { model: r.model_id }, count, onProgress);
       },
     });
   }
@@ -206,8 +204,8 @@ export function registerStoryModel(k: Kernel): void {
 
 /**
  * The project's own tiny model (scripts/make-tiny-model.mjs): a real ONNX
- * transformer with random weights, 183 kB, so the transformers.js path runs
- * everywhere, offline. It produces gibberish, and says so.
+ * transformer with random weights, 183 kB, for tests that need raw speed. It
+ * produces gibberish, so it is hidden from users (models.list {all: true} shows it).
  */
 export function registerTinyModel(k: Kernel): void {
   registerTransformersModel(
@@ -217,9 +215,9 @@ export function registerTinyModel(k: Kernel): void {
       model: 'agentos-tiny',
       contextWindow: 512,
       sizeBytes: 200_000,
-      label: 'tiny demo model (transformers.js, random weights: gibberish)',
+      label: 'test model (transformers.js, random weights: gibberish)',
     },
-    ['small', 'test', 'transformers'],
+    ['small', 'test', 'hidden', 'transformers'],
   );
 }
 
@@ -236,8 +234,8 @@ export function hostEngine(
   countTokens: (text: string) => number,
   onProgress?: (p: LoadProgress) => void,
 ): Promise<WorkerEngine> {
-  return k.tabs.hostWorker(id, `the engine for ${id}`, (port) =>
-    WorkerEngine.load(port, kind, options, countTokens, onProgress),
+  return k.tabs.hostWorker(id, `the engine for ${id}`, (port, hold) =>
+    WorkerEngine.load(port, kind, options, countTokens, onProgress, hold),
   );
 }
 

@@ -18,6 +18,7 @@ export type {
   ToolCall,
   ToolSpec,
   Usage,
+  UsageExtra,
 } from '../abi/chat';
 export { collect } from '../abi/chat';
 

@@ -17,7 +17,12 @@ import { withPromptedTools } from './tool-calling';
 export type { CatalogEntry, LoadProgress };
 export interface ModelSpec {
   info: ModelInfo;
-  /** 'small', 'large', 'test'…: what an agent may ask for by need. */
+  /**
+   * 'small', 'large', 'test'…: what an agent may ask for by need. 'hidden' keeps a model out of
+   * the catalogue users see and out of routing by need; it stays loadable by its id (test models).
+   * 'completion': it continues text and cannot follow instructions, so it calls tools only when
+   * told to (tool_choice 'required'; see withPromptedTools).
+   */
   tags: string[];
   load(onProgress?: (p: LoadProgress) => void): Promise<ChatEngine>;
 }
@@ -85,18 +90,21 @@ export class ModelPool {
     return info;
   }
 
-  catalog(): CatalogEntry[] {
-    return [...this.specs.values()].map((s) => {
-      const l = this.loaded.get(s.info.id);
-      return {
-        ...(l?.engine.info ?? s.info),
-        tags: s.tags,
-        loaded: !!l,
-        lastUsed: l?.lastUsed ?? null,
-        reservedTokens: l ? sum(l.reservations) : 0,
-        queued: l ? l.sched.stats().queued : 0,
-      };
-    });
+  /** The models users are offered; `all` adds the hidden ones (test models). */
+  catalog(o: { all?: boolean } = {}): CatalogEntry[] {
+    return [...this.specs.values()]
+      .filter((s) => o.all || !s.tags.includes('hidden'))
+      .map((s) => {
+        const l = this.loaded.get(s.info.id);
+        return {
+          ...(l?.engine.info ?? s.info),
+          tags: s.tags,
+          loaded: !!l,
+          lastUsed: l?.lastUsed ?? null,
+          reservedTokens: l ? sum(l.reservations) : 0,
+          queued: l ? l.sched.stats().queued : 0,
+        };
+      });
   }
 
   /** The model that should serve a request: the one named, or the best fit for the need. */
@@ -107,6 +115,7 @@ export class ModelPool {
     }
     const fits = [...this.specs.values()].filter(
       (s) =>
+        !s.tags.includes('hidden') &&
         (need.minContext === undefined || s.info.contextWindow >= need.minContext) &&
         (need.size === undefined || s.tags.includes(need.size)) &&
         s.info.sizeBytes <= this.budgetBytes,
@@ -168,7 +177,8 @@ export class ModelPool {
         throw SysError.is(e) ? e : new SysError('EIO', `loading ${id} failed: ${(e as Error).message ?? e}`);
       }
       // Tools work on every model: those without native tool calls get them through a prompt and a JSON schema.
-      if (!engine.info.supportsTools) engine = withPromptedTools(engine);
+      if (!engine.info.supportsTools)
+        engine = withPromptedTools(engine, { autoAsText: spec.tags.includes('completion') });
       const l: Loaded = {
         engine,
         sched: new InferenceScheduler(engine, this.schedulerOptions),

@@ -119,6 +119,8 @@ interface JobState {
   generated: string;
   completionTokens: number;
   promptTokens: number | null;
+  /** The engine's own figures of the latest slice. */
+  extra: Usage['extra'];
   firstTokenAt: number | null;
   preemptions: number;
   resolve(u: Usage): void;
@@ -186,6 +188,7 @@ export class InferenceScheduler {
         generated: '',
         completionTokens: 0,
         promptTokens: null,
+        extra: undefined,
         firstTokenAt: null,
         preemptions: 0,
         resolve,
@@ -201,11 +204,20 @@ export class InferenceScheduler {
   /** Called when a process is suspended, resumed or reniced: re-decide now. */
   poke(): void {
     const r = this.running;
-    if (r && !r.reason && r.job.parked()) {
+    if (r && !r.reason && r.job.parked() && this.canResume()) {
       r.reason = 'park';
       r.slice.abort();
     }
     this.pump();
+  }
+
+  /**
+   * Whether a generation stopped now can be resumed later. An engine that cannot continue
+   * (WebLLM drops `continuation`) would start over and garble the answer: a suspended
+   * process's generation then runs to its end instead of being parked mid-answer.
+   */
+  private canResume(): boolean {
+    return this.engine.info.supportsContinuation === true;
   }
 
   private stateOf(job: InferenceJob): JobState | undefined {
@@ -322,7 +334,7 @@ export class InferenceScheduler {
           s.firstTokenAt ??= now;
         }
         job.emit(chunk);
-        if (!r.reason && job.parked()) r.reason = 'park';
+        if (!r.reason && job.parked() && this.canResume()) r.reason = 'park';
         if (!r.reason && this.shouldPreempt(r, now)) r.reason = 'preempt';
         if (r.reason) r.slice.abort();
       }
@@ -346,6 +358,7 @@ export class InferenceScheduler {
       r.sliceTokens = usage.completion_tokens;
     }
     this.learn(usage, t0, firstAt, lastAt, r.sliceTokens);
+    if (usage?.extra) s.extra = usage.extra;
     if (s.promptTokens === null && usage)
       s.promptTokens =
         usage.prompt_tokens - (req.continuation ? this.engine.countTokens(req.continuation) : 0);
@@ -372,6 +385,7 @@ export class InferenceScheduler {
       prompt_tokens: prompt,
       completion_tokens: s.completionTokens,
       total_tokens: prompt + s.completionTokens,
+      ...(s.extra ? { extra: s.extra } : {}),
     };
     s.job.emit(chunkMaker(`sched-${s.job.seq}`, this.engine.info.id)({}, reason, usage));
     s.resolve(usage);

@@ -115,6 +115,23 @@ function rewriteMessages(messages: ChatMessage[], toolPrompt: string): ChatMessa
   return [{ role: 'system', content: system.join('\n\n') }, ...rest];
 }
 
+/** A conversation with its tool calls and results written as plain assistant and user turns. */
+export function withoutToolTurns(messages: ChatMessage[]): ChatMessage[] {
+  const names = new Map<string, string>();
+  return messages.map((m) => {
+    if (m.role === 'assistant' && m.tool_calls?.length) {
+      for (const c of m.tool_calls) names.set(c.id, c.function.name);
+      const calls = m.tool_calls.map((c) => `${c.function.name}(${c.function.arguments})`).join(', ');
+      return { role: 'assistant', content: [m.content, `Called ${calls}.`].filter(Boolean).join('\n') };
+    }
+    if (m.role === 'tool') {
+      const name = m.name ?? (m.tool_call_id ? names.get(m.tool_call_id) : undefined) ?? 'call';
+      return { role: 'user', content: `Result of tool ${name}: ${m.content ?? ''}` };
+    }
+    return m;
+  });
+}
+
 function parseArgs(s: string): unknown {
   try {
     return JSON.parse(s);
@@ -313,19 +330,33 @@ export function promptedRequest(req: ChatRequest): { inner: ChatRequest; resumeI
   return { inner, resumeInString };
 }
 
+export interface PromptedToolsOptions {
+  /**
+   * The model continues text and cannot choose between answering and calling a tool (a story
+   * model): with tool_choice 'auto' (or none given) it answers in plain text; 'required'
+   * still gives tool calls, valid by construction where the engine constrains its output.
+   */
+  autoAsText?: boolean;
+}
+
 /** An engine that accepts `tools` whatever model is behind it. Requests without tools pass through untouched. */
-export function withPromptedTools(engine: ChatEngine): ChatEngine {
+export function withPromptedTools(engine: ChatEngine, o: PromptedToolsOptions = {}): ChatEngine {
   return {
     get info(): ModelInfo {
       return { ...engine.info, supportsTools: true };
+    },
+    // The pool drops an engine that says it is dead (a lost GPU device): say it through the wrapper.
+    get alive() {
+      return engine.alive;
     },
     countTokens: (text) => engine.countTokens(text),
     dispose: engine.dispose ? () => engine.dispose!() : undefined,
     stream(req, signal) {
       if (!req.tools?.length) return engine.stream(req, signal);
-      if (req.tool_choice === 'none') {
+      if (req.tool_choice === 'none' || (o.autoAsText && req.tool_choice !== 'required')) {
         const { tools: _t, tool_choice: _c, ...plain } = req;
-        return engine.stream(plain, signal);
+        // Earlier tool turns as plain text: chat templates without a tool role refuse them.
+        return engine.stream({ ...plain, messages: withoutToolTurns(req.messages) }, signal);
       }
       return promptedStream(engine, req, signal);
     },

@@ -307,8 +307,9 @@ export class KernelClient {
     return this.call<string>('output', { pid });
   }
 
-  models(): Promise<CatalogEntry[]> {
-    return this.call<CatalogEntry[]>('models.list');
+  /** The catalogue users are offered; `all` adds the hidden test models. */
+  models(o: { all?: boolean } = {}): Promise<CatalogEntry[]> {
+    return this.call<CatalogEntry[]>('models.list', o.all ? { all: true } : {});
   }
 
   chat(req: ChatRequest, signal?: AbortSignal): AsyncGenerator<ChatCompletionChunk, Usage | null> {

@@ -13,4 +13,6 @@ export const webllmHook = {
   listFittingModels: async (o: Parameters<Awaited<ReturnType<typeof driver>>['listFittingModels']>[0]) =>
     (await driver()).listFittingModels({ load, ...o }),
   gpuFacts: async () => (await driver()).gpuFacts(),
+  /** WebLLM itself, without this OS (the baseline of npm run check:gpu). */
+  createMLCEngine: async (model: string) => (await load()).CreateMLCEngine(model),
 };

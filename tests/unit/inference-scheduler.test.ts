@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SysError } from '../../src/abi/errors';
-import { type ChatCompletionChunk, collect } from '../../src/models/engine';
+import { type ChatCompletionChunk, type ChatEngine, collect } from '../../src/models/engine';
 import { DeterministicEngine } from '../../src/models/engines/deterministic';
 import {
   DEFAULT_SCHEDULER,
@@ -173,6 +173,24 @@ describe('inference scheduler', () => {
     s.poke();
     await a.done;
     expect(a.text()).toBe(expected(50, 'a'));
+  });
+
+  it('an engine that cannot continue (WebLLM) is not parked mid-answer: the answer ends intact', async () => {
+    // Like WebLLM, this engine drops `continuation`: resumed, it would start over and garble the text.
+    const inner = engine(2000, false);
+    const forgetful: ChatEngine = {
+      info: inner.info,
+      countTokens: (t) => inner.countTokens(t),
+      stream: (req, signal) => inner.stream({ ...req, continuation: undefined }, signal),
+    };
+    const s = make('priority', forgetful as DeterministicEngine);
+    const a = probe(s, 1, 0, words(50, 'a'));
+    await sleep(10);
+    a.prio.parked = true;
+    s.poke();
+    await a.done;
+    expect(a.text()).toBe(expected(50, 'a'));
+    expect(s.stats().preemptions).toBe(0);
   });
 
   it('cancel: a queued job rejects with ECANCELED, a running one ends with abort', async () => {

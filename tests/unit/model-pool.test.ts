@@ -182,3 +182,16 @@ describe('engine faults', () => {
     ).resolves.toMatchObject({ completion_tokens: 1 });
   });
 });
+
+describe('hidden models', () => {
+  it('a model tagged hidden is loadable by id but neither offered nor routed to by need', async () => {
+    const pool = new ModelPool();
+    pool.registerDeterministic({ id: 'speed-test', decodeTokensPerSecond: 1e6 }, ['test', 'small', 'hidden']);
+    expect(pool.catalog().map((m) => m.id)).not.toContain('speed-test');
+    expect(pool.catalog({ all: true }).map((m) => m.id)).toContain('speed-test');
+    expect(pool.route({ model: 'speed-test' })).toBe('speed-test');
+    expect(pool.route({ size: 'small' })).not.toBe('speed-test');
+    await pool.acquire('speed-test');
+    expect(pool.isLoaded('speed-test')).toBe(true);
+  });
+});

@@ -124,6 +124,20 @@ describe('remote driver over loopback HTTP', () => {
     expect(e.info.contextWindow).toBe(4096); // from /models' context_length
   });
 
+  it('passes tools, tool_choice and response_format through to the server as given', async () => {
+    const e = await engine();
+    const tools = [
+      { type: 'function' as const, function: { name: 'get_time', parameters: { type: 'object' } } },
+    ];
+    const response_format = {
+      type: 'json_schema' as const,
+      json_schema: { name: 'x', schema: { type: 'object', properties: { a: { type: 'string' } } } },
+    };
+    const n = server.bodies.length;
+    await run(e.stream({ ...hello, tools, tool_choice: 'required', response_format }));
+    expect(server.bodies[n]).toMatchObject({ tools, tool_choice: 'required', response_format });
+  });
+
   it('lists models', async () => {
     expect(await listRemoteModels(server.baseUrl)).toEqual([
       { id: 'det', ownedBy: 'agentos-tests', contextWindow: 4096 },

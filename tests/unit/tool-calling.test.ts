@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import {
   type ChatCompletionChunk,
   type ChatEngine,
+  type ChatMessage,
   type ChatRequest,
+  chunkMaker,
   collect,
   type FinishReason,
   type ModelInfo,
@@ -262,5 +264,38 @@ describe('withPromptedTools', () => {
     const r = await collect(withPromptedTools(inner).stream({ ...ask, continuation: 'Hello' }));
     expect(inner.requests[0]!.continuation).toBe('{"content": "Hello');
     expect(r.choices[0]!.message.content).toBe(' world');
+  });
+});
+
+describe('withPromptedTools for completion models (autoAsText)', () => {
+  it('answers in plain text when a tool call is not required, and calls tools when it is', async () => {
+    const seen: ChatRequest[] = [];
+    const inner: ChatEngine = {
+      info: { id: 'story', engine: 'test', contextWindow: 512, sizeBytes: 0, supportsTools: false },
+      countTokens: (t) => t.length,
+      async *stream(req) {
+        seen.push(req);
+        const text = req.response_format ? '{"tool_calls": [{"name": "time.now", "arguments": {}}]}' : 'Once';
+        yield chunkMaker('x', 'story')({ role: 'assistant', content: text }, null);
+        yield chunkMaker('x', 'story')({}, 'stop', {
+          prompt_tokens: 1,
+          completion_tokens: 1,
+          total_tokens: 2,
+        });
+      },
+    };
+    const e = withPromptedTools(inner, { autoAsText: true });
+    const tools: ToolSpec[] = [
+      { type: 'function', function: { name: 'time.now', parameters: { type: 'object' } } },
+    ];
+    const messages: ChatMessage[] = [{ role: 'user', content: 'Once upon a time' }];
+    const plain = await collect(e.stream({ messages, tools }));
+    expect(plain.choices[0]!.message).toMatchObject({ content: 'Once' });
+    expect(seen[0]!.tools).toBeUndefined();
+    expect(seen[0]!.response_format).toBeUndefined();
+    const called = await collect(e.stream({ messages, tools, tool_choice: 'required' }));
+    expect(called.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(called.choices[0]!.message.tool_calls![0]!.function.name).toBe('time.now');
+    expect(seen[1]!.response_format?.type).toBe('json_schema');
   });
 });

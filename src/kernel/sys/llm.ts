@@ -1,10 +1,11 @@
 /** llm.chat: a model request with the caller's model grant, context reservation and token quota held. */
-import type { ChatRequest } from '../../abi/chat';
+import type { ChatRequest, Usage } from '../../abi/chat';
 import { SysError } from '../../abi/errors';
 import type { Need } from '../../models/pool';
 import { mayUseModel } from '../access-control';
 import type { Caller, CallIO } from '../dispatch';
 import type { Kernel } from '../kernel';
+import { LiveGeneration } from '../live-usage';
 import { guardCall } from '../permissions';
 
 export async function chat(k: Kernel, c: Caller, request: ChatRequest & { need?: Need }, io: CallIO) {
@@ -49,25 +50,32 @@ export async function chat(k: Kernel, c: Caller, request: ChatRequest & { need?:
   }
   // Revoking the model mid-stream ends this generation at once, with EPERM.
   const guard = guardCall(proc, io.signal, () => mayUseModel(c.caps, model), `model ${model}`);
-  const usage = await sched
-    .submit({
-      pid: c.pid,
-      priority: proc?.info.priority ?? 0,
-      livePriority: () => (proc ? proc.info.priority : -20),
-      enqueuedAt: performance.now(),
-      seq: 0,
-      req: r,
-      emit: io.emit,
-      signal: guard.signal,
-      parked: () => proc?.state === 'suspended',
-    })
-    .finally(guard.release);
-  guard.done();
-  if (proc) {
-    proc.info.usage.prompt_tokens += usage.prompt_tokens;
-    proc.info.usage.completion_tokens += usage.completion_tokens;
-    k.changed(proc);
+  // Its token counts and state (waiting / generating) move while the answer streams.
+  const live = proc ? LiveGeneration.start(proc, (p) => k.changed(p), model, prompt) : null;
+  let usage: Usage | null = null;
+  try {
+    usage = await sched
+      .submit({
+        pid: c.pid,
+        priority: proc?.info.priority ?? 0,
+        livePriority: () => (proc ? proc.info.priority : -20),
+        enqueuedAt: performance.now(),
+        seq: 0,
+        req: r,
+        emit: live
+          ? (chunk) => {
+              live.chunk(chunk);
+              io.emit(chunk);
+            }
+          : io.emit,
+        signal: guard.signal,
+        parked: () => proc?.state === 'suspended',
+      })
+      .finally(guard.release);
+  } finally {
+    live?.end(usage);
   }
+  guard.done();
   k.log(
     c.pid,
     'model.call',

@@ -25,6 +25,11 @@ export interface LoadArgs {
   };
 }
 
+/** The catalogue users are offered; `all` adds the hidden test models (loadable by id). */
+export function list(k: Kernel, a: { all?: boolean }) {
+  return k.pool.catalog({ all: a.all === true });
+}
+
 /** A new engine is registered first; any catalogue model is then loaded. */
 export async function load(k: Kernel, a: LoadArgs) {
   if (a.engine === 'transformers') {

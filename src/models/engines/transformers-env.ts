@@ -1,10 +1,12 @@
 /**
  * transformers.js settings for this OS: models come from this origin (or, when
  * allowed, the hub), and onnxruntime-web's WASM comes from our own build, never
- * from a CDN. Single-threaded: pages are not cross-origin isolated.
+ * from a CDN. Single-threaded: pages are not cross-origin isolated. The asyncify
+ * build is the one transformers.js's onnxruntime-web bundle (ort.webgpu) is made for:
+ * it serves the WASM and the WebGPU execution providers (the JSEP build lacks webgpuInit).
  */
-import ortMjs from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.mjs?url';
-import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
+import ortMjs from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url';
+import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 
 interface TransformersEnv {
   allowRemoteModels: boolean;

@@ -5,8 +5,11 @@
  * blocks its thread between tokens, and a SharedWorker cannot start the
  * Workers multi-threaded WASM needs.
  *
- * transformers.js has no KV reuse across calls and no grammar-constrained
- * output; tools work through the pool's prompted tools (tool-calling.ts).
+ * Decoding uses the model's KV cache (each step feeds one token). Output can be
+ * constrained to a JSON schema (`response_format`): XGrammar masks the logits at
+ * every step (grammar/constrained.ts), so the pool's prompted tools
+ * (tool-calling.ts), which ask for such a schema, give valid tool calls on any
+ * model. There is no KV reuse across calls.
  */
 
 import { SysError } from '../../abi/errors';
@@ -17,7 +20,9 @@ import {
   chunkMaker,
   type FinishReason,
   type ModelInfo,
+  type UsageExtra,
 } from '../engine';
+import { type Constraint, GrammarCompiler, grammarOf, vocabInfo } from '../grammar/constrained';
 
 export interface TransformersChatOptions {
   /** A folder under `localModelPath` (e.g. 'agentos-tiny'), or a Hugging Face id when remote is allowed. */
@@ -34,6 +39,11 @@ export interface TransformersChatOptions {
   remoteHost?: string;
   /** Answers with no max_tokens stop here (default 256), as well as at the context window. */
   defaultMaxTokens?: number;
+  /**
+   * False re-runs the whole sequence at every step instead of using the KV cache: only
+   * the benchmark's baseline (real_model_kv_speedup) wants that.
+   */
+  kvCache?: boolean;
   onProgress?: (p: { model: string; loaded: number; total: number; text?: string }) => void;
 }
 
@@ -48,12 +58,32 @@ interface Tokenizer {
   decode(ids: bigint[], o: { skip_special_tokens: boolean }): string;
   all_special_ids: number[];
   model_max_length?: number;
+  eos_token_id?: number;
+  get_vocab(): Map<string, number>;
+  /** transformers.js keeps the parsed tokenizer.json here (read for XGrammar's vocabulary type). */
+  _tokenizerJSON?: Parameters<typeof import('../grammar/constrained').vocabInfo>[0];
+}
+/** What a forward pass takes: token ids ([1, n]) and, when decoding with the cache, past_key_values. */
+interface ForwardInputs {
+  input_ids: { dims: number[] };
+  past_key_values?: unknown;
+  [k: string]: unknown;
 }
 interface CausalLM {
   generate(o: Record<string, unknown>): Promise<unknown>;
-  forward(inputs: unknown): Promise<unknown>;
-  config: { max_position_embeddings?: number; n_positions?: number; n_ctx?: number };
+  forward(inputs: ForwardInputs): Promise<unknown>;
+  config: {
+    max_position_embeddings?: number;
+    n_positions?: number;
+    n_ctx?: number;
+    vocab_size?: number;
+    eos_token_id?: number | number[];
+  };
   dispose(): Promise<unknown>;
+}
+/** One row of logits, as transformers.js hands them to a logits processor. */
+interface Logits {
+  data: Float32Array;
 }
 interface StoppingCriteria {
   interrupt(): void;
@@ -81,6 +111,14 @@ function heldBack(s: string, stops: string[]): number {
         break;
       }
   return keep;
+}
+
+/** The logits of the last position of a forward pass's output ([1, n, vocab]), for the next token. */
+function lastRow(out: unknown): Float32Array | undefined {
+  const l = (out as { logits?: { dims: number[]; data: unknown } }).logits;
+  if (!l || !(l.data instanceof Float32Array)) return undefined;
+  const v = l.dims.at(-1) ?? 0;
+  return l.data.subarray(l.data.length - v);
 }
 
 /** A missing local model is ENOENT, not a parse error: static hosts may answer any path with index.html. */
@@ -142,26 +180,55 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
     const missing = /not found|404|Could not locate|'tokenizer_class'/i.test(msg);
     throw new SysError(missing ? 'ENOENT' : 'EIO', `loading ${o.model} with transformers.js: ${msg}`);
   }
-  if (inBrowser) {
+  // What the current generation's forward passes did (one generation runs at a time).
+  let pass: {
+    forwards: number;
+    tokens: number;
+    constraint: Constraint | null;
+    /** Without the KV cache: every id so far, fed whole at each step. */
+    all: bigint[] | null;
+  } | null = null;
+  const forward = model.forward.bind(model);
+  model.forward = async (inputs) => {
     // onnxruntime-web's WASM session runs inside microtasks: without a yield between tokens, the worker
     // would read no message (an abort included) until the whole answer is done.
-    const forward = model.forward.bind(model);
-    model.forward = async (inputs) => {
-      await yieldToEvents();
-      return forward(inputs);
-    };
-  }
+    if (inBrowser) await yieldToEvents();
+    const p = pass;
+    let feed = inputs;
+    if (p?.all) {
+      // The no-cache baseline: the whole sequence again, with no past.
+      const ids = p.all;
+      const n = ids.length;
+      feed = {
+        input_ids: new tf.Tensor('int64', BigInt64Array.from(ids), [1, n]),
+        attention_mask: new tf.Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]),
+      } as unknown as ForwardInputs;
+    }
+    if (p) {
+      p.forwards++;
+      p.tokens += feed.input_ids.dims.at(-1) ?? 0;
+    }
+    const out = await forward(feed);
+    // The grammar's mask for the next token is computed here, between passes, because XGrammar's
+    // call is async and transformers.js's logits processors are not.
+    if (p?.constraint) await p.constraint.prepare(lastRow(out));
+    return out;
+  };
   const cfg = model.config;
   const contextWindow =
     cfg.max_position_embeddings ?? cfg.n_positions ?? cfg.n_ctx ?? tokenizer.model_max_length ?? 2048;
   const special = new Set(tokenizer.all_special_ids.map((x) => BigInt(x)));
+  // Only these end an answer; other special tokens (llama2.c's models write <s> between stories) are skipped.
+  const eosIds = [tokenizer.eos_token_id, cfg.eos_token_id].flat().filter((x) => typeof x === 'number');
+  const eos = new Set(eosIds.map((x) => BigInt(x)));
   const id = o.id ?? o.model;
   const info: ModelInfo = {
     id,
     engine: 'transformers',
     contextWindow,
     sizeBytes: 0,
-    supportsTools: true, // through prompted tools
+    // Tools come from the pool's prompted tools (tool-calling.ts), made valid by constrained decoding.
+    supportsTools: false,
     supportsContinuation: true,
     contextCapacity: contextWindow,
     location: 'local',
@@ -170,6 +237,17 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
   const countTokens = (text: string) => tokenizer.encode(text, { add_special_tokens: false }).length;
   let seq = 0;
   let busy: Promise<void> = Promise.resolve();
+  let grammars: Promise<GrammarCompiler> | null = null;
+  const grammarCompiler = () => {
+    // XGrammar's WASM (1 MB) is loaded on the first constrained request only (loadXGrammar).
+    grammars ??= GrammarCompiler.create(
+      vocabInfo(tokenizer._tokenizerJSON, tokenizer.get_vocab(), cfg.vocab_size ?? 0, [...new Set(eosIds)]),
+    );
+    grammars.catch(() => {
+      grammars = null;
+    });
+    return grammars;
+  };
 
   async function* stream(req: ChatRequest, signal?: AbortSignal): AsyncGenerator<ChatCompletionChunk> {
     // One generation at a time: the session is not re-entrant, and the kernel's scheduler orders the work.
@@ -205,6 +283,33 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
     const room = contextWindow - promptTokens;
     const wanted = req.max_tokens ?? o.defaultMaxTokens ?? 256;
     const maxNew = Math.min(wanted, room);
+    const t0 = performance.now();
+
+    const grammar = grammarOf(req);
+    let constraint: Constraint | null = null;
+    let grammarInit = 0;
+    if (grammar) {
+      constraint = await (await grammarCompiler()).start(grammar, maxNew);
+      grammarInit = (performance.now() - t0) / 1000;
+      // A resumed answer: the grammar follows what was already written.
+      if (cont) {
+        const before = tokenizer.encode(prompt.slice(0, prompt.length - cont.length), {
+          add_special_tokens: false,
+        });
+        const all = tokenizer.encode(prompt, { add_special_tokens: false });
+        const same = before.every((t, i) => all[i] === t);
+        const tail = same ? all.slice(before.length) : tokenizer.encode(cont, { add_special_tokens: false });
+        if (!tail.every((t) => constraint!.accept(t))) {
+          constraint.dispose();
+          throw new SysError('EINVAL', 'the text to continue does not follow the requested JSON schema');
+        }
+      }
+    }
+    const promptIds = Array.from((inputs.input_ids as unknown as { data: BigInt64Array }).data);
+    pass = { forwards: 0, tokens: 0, constraint, all: o.kvCache === false ? promptIds : null };
+    const current = pass;
+    let firstAt = 0;
+    let lastAt = 0;
 
     const queue: string[] = [];
     let wake: (() => void) | null = null;
@@ -212,6 +317,9 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
     let failure: unknown = null;
     let generated = 0;
     let sawEos = false;
+    let grammarBroken = false;
+    let grammarDone = true;
+    let closedEarly = false;
     // Token by token (TextStreamer would hold text back until a space): decode what came so far and
     // send the new part, unless it ends inside a multi-byte character.
     const ids: bigint[] = [];
@@ -230,8 +338,15 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
           isPrompt = false;
           return;
         }
+        const now = performance.now();
+        firstAt ||= now;
+        lastAt = now;
         for (const t of value[0] ?? []) {
-          if (special.has(t)) sawEos = true;
+          current.all?.push(t);
+          if (constraint && !constraint.accept(Number(t)) && !constraint.terminated) grammarBroken = true;
+          if (eos.has(t)) sawEos = true;
+          else if (special.has(t))
+            generated++; // produced (and paid for), but not text
           else {
             generated++;
             ids.push(t);
@@ -256,6 +371,16 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
         ...(sampling ? { temperature: req.temperature } : {}),
         streamer,
         stopping_criteria: stopper,
+        ...(constraint
+          ? {
+              logits_processor: [
+                (_ids: bigint[][], logits: Logits) => {
+                  constraint.apply(logits.data);
+                  return logits;
+                },
+              ],
+            }
+          : {}),
       })
       .then(
         () => {
@@ -307,20 +432,48 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
       // The consumer left early or a stop sequence came: stop the model; the next request waits for it.
       stopper.interrupt();
       await run;
+      pass = null;
+      grammarDone = constraint?.terminated ?? true;
+      closedEarly = constraint?.closedEarly ?? false;
+      constraint?.dispose();
     }
     if (failure) throw SysError.from(failure);
+    if (grammarBroken) throw new SysError('EIO', `${id} wrote a token its grammar refused`);
     const finish: FinishReason = signal?.aborted
       ? 'abort'
-      : stopped || sawEos
-        ? 'stop'
-        : generated >= maxNew
-          ? 'length'
-          : 'stop';
+      : closedEarly && grammarDone
+        ? 'length' // valid JSON, but cut short to fit max_tokens
+        : stopped || sawEos
+          ? 'stop'
+          : generated >= maxNew
+            ? 'length'
+            : 'stop';
+    // The answer ran out of tokens inside its JSON: what was written is not the promised format.
+    if (finish === 'length' && !grammarDone)
+      throw new SysError(
+        'E2BIG',
+        `${id} did not finish the requested JSON within ${maxNew} tokens; allow more (max_tokens) or ask for a smaller schema`,
+      );
     const completion = stopped ? countTokens(text) : generated;
+    const extra: UsageExtra = {
+      forward_passes: current.forwards,
+      forward_tokens: current.tokens,
+    };
+    if (firstAt) {
+      extra.time_to_first_token_s = (firstAt - t0) / 1000;
+      extra.prefill_tokens_per_s = promptTokens / Math.max(1e-6, (firstAt - t0 - grammarInit * 1000) / 1000);
+      if (generated > 1)
+        extra.decode_tokens_per_s = (generated - 1) / Math.max(1e-6, (lastAt - firstAt) / 1000);
+    }
+    if (constraint) {
+      extra.grammar_init_s = grammarInit;
+      extra.grammar_per_token_s = constraint.maskSeconds / Math.max(1, constraint.steps);
+    }
     yield chunk({}, finish, {
       prompt_tokens: promptTokens,
       completion_tokens: completion,
       total_tokens: promptTokens + completion,
+      extra,
     });
   }
 
@@ -330,6 +483,7 @@ export async function createTransformersEngine(o: TransformersChatOptions): Prom
     countTokens,
     dispose: async () => {
       await model.dispose();
+      if (grammars) (await grammars.catch(() => null))?.dispose();
     },
   };
 }

@@ -161,7 +161,61 @@ export function webllmError(e: unknown, what: string): SysError {
                   /(Order|Type|Format|Field|Value|Seed|Role|Count|Content|ToolChoice|Range)Error$/.test(n)
                 ? 'EINVAL'
                 : 'EIO';
+  if (n === 'ModelNotLoadedError')
+    return new SysError('EIO', `${what}: the model is no longer on the GPU (its device was lost?): ${msg}`);
   return new SysError(code, `${what}: ${msg}`);
+}
+
+/** Errors after which a loaded WebLLM engine serves nothing more: it unloaded itself (a lost device). */
+export function isWebLLMFatal(e: unknown): boolean {
+  const n = (e as { name?: unknown })?.name;
+  return n === 'ModelNotLoadedError' || n === 'DeviceLostError';
+}
+
+/**
+ * WebLLM's load report as bytes and a phase. Its `progress` is a 0–1 fraction, and its text
+ * names the phase: "Fetching param cache[i/n]: 120MB fetched. 25% completed, …" while
+ * downloading, "Loading model from cache[i/n]: 120MB loaded. …" while putting the weights
+ * on the GPU, then "Loading GPU shader modules[…]". Bytes come from the text (MB), the
+ * total from the fraction; where the text has none, the model's size stands in.
+ */
+export function webllmProgress(model: string, r: WebLLMInitProgress, sizeBytes = 0): LoadProgress {
+  const mb = /(\d+)MB (fetched|loaded)/.exec(r.text);
+  const phase: LoadProgress['phase'] = /^Fetching|Start to fetch/.test(r.text) ? 'download' : 'gpu';
+  const frac = Math.min(1, Math.max(0, Number.isFinite(r.progress) ? r.progress : 0));
+  let loaded: number;
+  let total: number;
+  if (mb) {
+    loaded = Number(mb[1]) * 2 ** 20;
+    total = frac > 0 ? Math.max(loaded, Math.round(loaded / frac)) : sizeBytes;
+  } else {
+    total = sizeBytes;
+    loaded = Math.round(frac * sizeBytes);
+  }
+  return { model, loaded, total, text: r.text, phase };
+}
+
+/**
+ * A download that failed for want of a network, said in words: what failed, why, what to do.
+ * (The browser's own text is only "Failed to fetch".) Null for any other failure.
+ */
+export function offline(e: unknown, model: string, record?: WebLLMModelRecord): SysError | null {
+  const msg = String((e as Error)?.message ?? e);
+  const nav = globalThis.navigator as { onLine?: boolean } | undefined;
+  const network =
+    nav?.onLine === false ||
+    /Failed to fetch|NetworkError|Load failed|ERR_INTERNET_DISCONNECTED|ERR_NAME_NOT_RESOLVED|fetch failed/i.test(
+      msg,
+    );
+  if (!network) return null;
+  const host = record ? new URL(record.model).host : 'its model host';
+  return new SysError(
+    'EIO',
+    `cannot download ${model}: no network connection to ${host}` +
+      `${nav?.onLine === false ? ' (this browser is offline)' : ''}. ` +
+      'Connect to the internet and load it again (a download that was cut resumes from the files already cached), ' +
+      'or use a model that needs no download: the built-in story model stories260K, or a local server (Ollama) in Models.',
+  );
 }
 
 /** WebLLM's `cleanModelUrl`: a Hugging Face repo URL → the folder its files are fetched from. */
@@ -189,15 +243,20 @@ export interface FitOptions {
   maxBufferBytes?: number;
 }
 
-/**
- * The chat models of a list this GPU can run, smallest first. Models without a VRAM figure are left
- * out, and so are embedding models (model_type 1): they cannot chat.
- */
+/** WebLLM's ModelType.embedding: such a model cannot chat (its engine refuses with IncorrectPipelineLoadedError). */
+const EMBEDDING = 1;
+
+/** Whether a record is a chat model (LLM or vision-language), not an embedder. */
+export function isChatModel(r: WebLLMModelRecord): boolean {
+  return r.model_type !== EMBEDDING;
+}
+
+/** The chat models of a list this GPU can run, smallest first. Models without a VRAM figure are left out. */
 export function fitModels(list: WebLLMModelRecord[], o: FitOptions): WebLLMModelRecord[] {
   return list
     .filter(
       (r) =>
-        r.model_type !== 1 &&
+        isChatModel(r) &&
         r.vram_required_MB !== undefined &&
         r.vram_required_MB * 2 ** 20 <= o.vramBytes &&
         (o.hasF16 || !needsShaderF16(r)) &&
@@ -346,6 +405,8 @@ function webllmMessages(messages: ChatMessage[]): WebLLMMessage[] {
   return out;
 }
 
+const JSON_OBJECT = '{"type": "object"}';
+
 export function webllmRequest(req: ChatRequest): WebLLMRequest {
   const r: WebLLMRequest = {
     messages: webllmMessages(req.messages),
@@ -357,7 +418,9 @@ export function webllmRequest(req: ChatRequest): WebLLMRequest {
   if (req.seed !== undefined) r.seed = req.seed;
   if (req.stop?.length) r.stop = [...req.stop];
   const f = req.response_format;
-  if (f?.type === 'json_object') r.response_format = { type: 'json_object' };
+  // WebLLM compiles `schema` for every json_object request: without one XGrammar throws, so plain
+  // JSON mode asks for its meaning, any JSON object.
+  if (f?.type === 'json_object') r.response_format = { type: 'json_object', schema: JSON_OBJECT };
   else if (f?.type === 'json_schema') {
     r.response_format = { type: 'json_object', schema: JSON.stringify(f.json_schema.schema) };
   }
@@ -377,6 +440,19 @@ export class WebLLMEngine implements ChatEngine {
   /** MLCEngine serves one generation at a time, and interruptGenerate stops whichever runs: keep ours in line. */
   private queue: Promise<void> = Promise.resolve();
   private disposed = false;
+  /** Set when WebLLM lost the model (a lost GPU device): the pool drops the engine and its budget. */
+  private dead: SysError | null = null;
+
+  get alive(): boolean {
+    return this.dead === null && !this.disposed;
+  }
+
+  /** Maps a WebLLM error, and marks the engine dead when the error means the model is gone. */
+  private fail(e: unknown): SysError {
+    const err = webllmError(e, this.info.id);
+    if (isWebLLMFatal(e)) this.dead = err;
+    return err;
+  }
 
   constructor(
     private readonly engine: MLCEngineLike,
@@ -390,6 +466,7 @@ export class WebLLMEngine implements ChatEngine {
 
   async *stream(req: ChatRequest, signal?: AbortSignal): AsyncGenerator<ChatCompletionChunk> {
     if (this.disposed) throw new SysError('EIO', `${this.info.id} was unloaded`);
+    if (this.dead) throw this.dead;
     const wreq = webllmRequest(req);
     let release!: () => void;
     const turn = this.queue;
@@ -415,14 +492,14 @@ export class WebLLMEngine implements ChatEngine {
         try {
           iter = (await this.engine.chat.completions.create(wreq))[Symbol.asyncIterator]();
         } catch (e) {
-          throw webllmError(e, this.info.id);
+          throw this.fail(e);
         }
         for (;;) {
           let r: IteratorResult<WebLLMChunk>;
           try {
             r = await iter.next();
           } catch (e) {
-            throw webllmError(e, this.info.id);
+            throw this.fail(e);
           }
           if (r.done) break;
           const c = r.value;
@@ -524,12 +601,12 @@ export async function createWebLLMEngine(o: WebLLMEngineOptions): Promise<ChatEn
       {
         appConfig,
         initProgressCallback: (r) =>
-          o.onProgress?.({ model: id, loaded: r.progress, total: 1, text: r.text }),
+          o.onProgress?.(webllmProgress(id, r, Math.round((record.vram_required_MB ?? 0) * 2 ** 20))),
       },
       o.contextWindow ? { context_window_size: o.contextWindow } : undefined,
     );
   } catch (e) {
-    throw webllmError(e, `loading ${o.model}`);
+    throw offline(e, o.model, record) ?? webllmError(e, `loading ${o.model}`);
   }
   const info: ModelInfo = {
     id,

@@ -39,6 +39,8 @@ export class WorkerEngine implements ChatEngine {
   private nextId = 1;
   private readonly streams = new Map<number, Stream>();
   private dead: SysError | null = null;
+  /** Rejects a load still in progress (its worker or tab went away mid-download). */
+  private loading: ((e: SysError) => void) | null = null;
   /** Called once when the engine is unloaded or fails, so its host can stop the worker. */
   onDispose: (() => void) | null = null;
   /** Called once when the engine fails (the pool drops it). */
@@ -56,18 +58,26 @@ export class WorkerEngine implements ChatEngine {
     options: unknown,
     countTokens: (text: string) => number,
     onProgress?: (p: LoadProgress) => void,
+    /** Gets the engine before it is ready, so its host can fail it (and the load) if it goes away. */
+    onStart?: (e: WorkerEngine) => void,
   ): Promise<WorkerEngine> {
     const engine = new WorkerEngine(port, countTokens);
     return new Promise((resolve, reject) => {
+      engine.loading = reject;
       port.onmessage = (ev: MessageEvent<EngineReply>) => {
         const m = ev.data;
         if (m.t === 'progress') onProgress?.(m.progress);
         else if (m.t === 'ready') {
+          engine.loading = null;
           engine.info = m.info;
           port.onmessage = (e: MessageEvent<EngineReply>) => engine.receive(e.data);
           resolve(engine);
-        } else if (m.t === 'failed') reject(SysError.from(m.error));
+        } else if (m.t === 'failed') {
+          engine.loading = null;
+          reject(SysError.from(m.error));
+        }
       };
+      onStart?.(engine);
       port.postMessage({ t: 'load', kind, options } satisfies EngineCommand);
     });
   }
@@ -82,6 +92,10 @@ export class WorkerEngine implements ChatEngine {
   fail(why: string, code: Errno = 'EIO'): void {
     if (this.dead) return;
     this.dead = new SysError(code, `${this.info?.id ?? 'engine'} is gone: ${why}`);
+    if (this.loading) {
+      this.loading(new SysError(code, `loading stopped: ${why}`));
+      this.loading = null;
+    }
     for (const s of this.streams.values()) s.fail(this.dead);
     this.streams.clear();
     this.onFail?.(this.dead);

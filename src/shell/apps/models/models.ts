@@ -13,6 +13,7 @@ interface Progress {
   total: number;
   startedAt: number;
   text?: string;
+  phase?: 'download' | 'gpu';
 }
 
 /** Cache Storage caches that hold model weights: ours and the engines'. */
@@ -75,8 +76,10 @@ export class AosModels extends AppElement {
       [e.model]: {
         loaded: e.loaded,
         total: e.total,
-        startedAt: prev?.startedAt ?? performance.now(),
+        // A new phase (WebLLM: download, then onto the GPU) starts its own clock.
+        startedAt: prev && prev.phase === e.phase ? prev.startedAt : performance.now(),
         ...(e.text ? { text: e.text } : {}),
+        ...(e.phase ? { phase: e.phase } : {}),
       },
     };
   }
@@ -129,9 +132,10 @@ export class AosModels extends AppElement {
     const secs = (performance.now() - p.startedAt) / 1000;
     const speed = secs > 0 ? p.loaded / secs : 0;
     const left = speed > 0 ? (p.total - p.loaded) / speed : Number.POSITIVE_INFINITY;
+    const doing = p.phase === 'gpu' ? 'loading onto the GPU' : 'downloading';
     return html`<div class="progress">
-      <progress max=${p.total} value=${p.loaded} aria-label="downloading ${id}"></progress>
-      <span>${mb(p.loaded)} / ${mb(p.total)} · ${mb(speed)}/s · ${Number.isFinite(left) ? `${Math.ceil(left)} s left` : '…'}</span>
+      <progress max=${p.total} value=${p.loaded} aria-label="${doing} ${id}"></progress>
+      <span>${p.phase === 'gpu' ? 'on the GPU: ' : ''}${mb(p.loaded)} / ${mb(p.total)} · ${mb(speed)}/s · ${Number.isFinite(left) ? `${Math.ceil(left)} s left` : '…'}</span>
     </div>`;
   }
 
@@ -172,22 +176,31 @@ export class AosModels extends AppElement {
       ${
         this.caches.length
           ? html`<table aria-label="model caches">
-              <thead><tr><th>Cache</th><th>Files</th><th>Size</th><th></th></tr></thead>
+              <thead><tr><th>Model</th><th>Files</th><th>Size</th><th></th></tr></thead>
               <tbody>
-                ${this.caches.map(
-                  (c) => html`<tr>
+                ${this.caches.map((c) => {
+                  // A model being loaded or in use keeps its files (one model's delete never touches another's).
+                  const busy = this.catalog.some((m) => m.id === c.name && m.loaded) || this.loading(c.name);
+                  return html`<tr>
                     <td>${c.name}</td><td>${c.entries}</td><td>${mb(c.bytes)}</td>
-                    <td><button aria-label="Delete cache ${c.name}" @click=${async () => {
-                      await caches.delete(c.name);
-                      this.caches = await listCaches();
-                    }}>Delete</button></td>
-                  </tr>`,
-                )}
+                    <td><button aria-label="Delete cache ${c.name}" ?disabled=${busy}
+                      title=${busy ? 'in use: unload it first' : 'delete its files from this device'}
+                      @click=${async () => {
+                        await deleteModelFiles(c.name);
+                        this.caches = await listCaches();
+                      }}>Delete</button></td>
+                  </tr>`;
+                })}
               </tbody>
             </table>`
           : html`<p class="muted">No model files cached yet.</p>`
       }
     `;
+  }
+
+  private loading(id: string): boolean {
+    const p = this.progress[id];
+    return !!p && (!p.total || p.loaded < p.total);
   }
 
   static override styles = [
@@ -212,22 +225,46 @@ export class AosModels extends AppElement {
   ];
 }
 
+/**
+ * The model a cached file belongs to: a Hugging Face layout URL (WebLLM, transformers.js:
+ * `<org>/<model>/resolve/…`) or this origin's /models/<name>/; else the cache's own name.
+ */
+function modelOf(url: string, cache: string): string {
+  const hub = /\/([^/]+)\/resolve\//.exec(url);
+  if (hub) return decodeURIComponent(hub[1]!);
+  const local = /\/models\/([^/]+)\//.exec(new URL(url).pathname);
+  return local ? decodeURIComponent(local[1]!) : cache;
+}
+
+/** Cached model files, by model (across the engines' caches). */
 async function listCaches(): Promise<{ name: string; entries: number; bytes: number }[]> {
   if (!globalThis.caches) return [];
-  const out = [];
+  const by = new Map<string, { name: string; entries: number; bytes: number }>();
   for (const name of await caches.keys()) {
     if (!MODEL_CACHES.test(name)) continue;
     const c = await caches.open(name);
-    let bytes = 0;
-    const keys = await c.keys();
-    for (const r of keys) {
+    for (const r of await c.keys()) {
       const res = await c.match(r);
       const len = Number(res?.headers.get('content-length'));
-      bytes += Number.isFinite(len) && len > 0 ? len : ((await res?.clone().arrayBuffer())?.byteLength ?? 0);
+      const bytes =
+        Number.isFinite(len) && len > 0 ? len : ((await res?.clone().arrayBuffer())?.byteLength ?? 0);
+      const model = modelOf(r.url, name);
+      const row = by.get(model) ?? { name: model, entries: 0, bytes: 0 };
+      row.entries++;
+      row.bytes += bytes;
+      by.set(model, row);
     }
-    out.push({ name, entries: keys.length, bytes });
   }
-  return out;
+  return [...by.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Deletes one model's files from every model cache, and nothing else. */
+async function deleteModelFiles(model: string): Promise<void> {
+  for (const name of await caches.keys()) {
+    if (!MODEL_CACHES.test(name)) continue;
+    const c = await caches.open(name);
+    for (const r of await c.keys()) if (modelOf(r.url, name) === model) await c.delete(r);
+  }
 }
 
 customElements.define('aos-app-models', AosModels);

@@ -8,6 +8,16 @@ import type { KernelEvent, ProcInfo } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
 
+/** A process's state, with what its model request is doing while it streams (live-usage.ts). */
+function stateText(p: ProcInfo) {
+  const g = p.generation;
+  if (!g || p.state === 'exited' || p.state === 'suspended') return p.state;
+  const live =
+    g.phase === 'waiting' ? 'waiting for the model' : `generating · ${Math.round(g.tokensPerSecond)} tok/s`;
+  // A phone shows the plain state so the row's controls still fit (the chart shows the rate).
+  return html`<span class="live">${live}</span><span class="plain">${p.state}</span>`;
+}
+
 export class AosTasks extends AppElement {
   static override properties = {
     ...AppElement.properties,
@@ -100,7 +110,7 @@ export class AosTasks extends AppElement {
             return html`<tr data-pid=${p.pid}>
               <td>${p.pid}</td>
               <td title=${p.task}>${p.task.length > 40 ? `${p.task.slice(0, 39)}…` : p.task}</td>
-              <td>${p.state}${p.exitCode !== null ? ` (${p.exitCode})` : ''}${
+              <td>${stateText(p)}${p.exitCode !== null ? ` (${p.exitCode})` : ''}${
                 p.adoptedFrom !== undefined
                   ? html` <span title="its parent ${p.adoptedFrom} exited; the kernel adopted it">(adopted from ${p.adoptedFrom})</span>`
                   : ''
@@ -208,6 +218,9 @@ export class AosTasks extends AppElement {
         gap: 6px;
         flex-wrap: nowrap;
       }
+      .plain {
+        display: none;
+      }
       /* Phones: where it runs, model, context and mailbox give way (top in the terminal shows them) so
          the controls fit. */
       @media (max-width: 639px) {
@@ -223,6 +236,12 @@ export class AosTasks extends AppElement {
         }
         td[title] {
           min-width: 5em;
+        }
+        .live {
+          display: none;
+        }
+        .plain {
+          display: inline;
         }
         th,
         td {

@@ -122,11 +122,15 @@ export const COMMANDS: Record<string, Command> = {
       if (typeof flags.program === 'string') options.program = flags.program;
       if (typeof flags.model === 'string') {
         // Checked before starting anything: a process that can only fail is not started.
-        const ids = (await k.models()).map((m) => m.id);
-        if (!ids.includes(flags.model))
+        // Hidden test models run when named; the list offered in the error leaves them out.
+        const all = await k.models({ all: true });
+        if (!all.some((m) => m.id === flags.model))
           throw new SysError(
             'ENOENT',
-            `no model ${JSON.stringify(flags.model)}; the models are ${ids.join(', ')}`,
+            `no model ${JSON.stringify(flags.model)}; the models are ${all
+              .filter((m) => !m.tags?.includes('hidden'))
+              .map((m) => m.id)
+              .join(', ')}`,
           );
         options.args = { model: flags.model };
       }
