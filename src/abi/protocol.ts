@@ -77,6 +77,15 @@ export interface HostReport {
   incarnation: number;
   reason: string;
 }
+/** Tab → kernel: from now on this tab hosts agents (an embedded OS, once an allowed page said hello). */
+export interface HostEnable {
+  t: 'host.enable';
+}
+/** Host tab → kernel: agent frames whose process died together (a crash; crash-blame.ts decides). */
+export interface HostCrashed {
+  t: 'host.crashed';
+  lost: { pid: number; incarnation: number }[];
+}
 /** Host tab → kernel: an engine worker died on its own. */
 export interface EngineDied {
   t: 'host.engine.died';
@@ -189,7 +198,9 @@ export type InboundFrame =
   | ByeFrame
   | BeatFrame
   | HostReport
-  | EngineDied;
+  | EngineDied
+  | HostCrashed
+  | HostEnable;
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -221,6 +232,14 @@ export function parseInbound(data: unknown): InboundFrame | null {
     case 'host.engine.died':
       return typeof data.key === 'string' && typeof data.reason === 'string'
         ? (data as unknown as EngineDied)
+        : null;
+    case 'host.enable':
+      return data as unknown as HostEnable;
+    case 'host.crashed':
+      return Array.isArray(data.lost) &&
+        data.lost.length <= 10_000 &&
+        data.lost.every((l: unknown) => isObj(l) && isId(l.pid) && isId(l.incarnation))
+        ? (data as unknown as HostCrashed)
         : null;
     case 'host.died':
       return isId(data.pid) && isId(data.incarnation) && typeof data.reason === 'string'

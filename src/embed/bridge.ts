@@ -34,7 +34,18 @@ async function main(): Promise<void> {
     setStatus('This page is the embeddable AgentOS: open it inside an iframe (see the README).');
     return;
   }
-  const k = await KernelClient.connect({ mode: 'auto', host: true });
+  // This tab joins the kernel as a host of agents only once a page the owner allows has said hello: a frame
+  // on a refused origin hosts nothing (its agents would end when that page closes it). Until then it is a
+  // plain, non-hosting client that answers the allowlist checks (enableHosting below).
+  // A frame no page talks to does not connect at all.
+  const early: MessageEvent[] = [];
+  const hold = (ev: MessageEvent) => {
+    if (ev.source === window.parent) early.push(ev);
+  };
+  window.addEventListener('message', hold);
+  setStatus('AgentOS: waiting for the page to connect');
+  await new Promise<void>((r) => window.addEventListener('message', () => r(), { once: true }));
+  const k = await KernelClient.connect({ mode: 'auto', host: false });
   // Who may embed: the deployment's embed-policy.json (the site owner's list, the same for every visitor),
   // then the allowlist in this kernel's settings, which wins. An embedded OS on another site has its own,
   // partitioned kernel: its settings start empty, so the file is what usually decides.
@@ -80,15 +91,17 @@ async function main(): Promise<void> {
       showConnected();
     }
   });
-  setStatus('AgentOS: waiting for the page to connect');
 
-  window.addEventListener('message', (ev: MessageEvent) => {
+  const receive = (ev: MessageEvent) => {
     if (ev.source !== window.parent) return;
     const m = ev.data as Partial<HostMessage> | null;
     if (!m || typeof m !== 'object' || m[TAG] !== 1) return;
     // The kernel answers in order, so messages are handled in the order they came.
     void policyFor(ev.origin).then((policy) => onMessage(ev, m, policy));
-  });
+  };
+  window.removeEventListener('message', hold);
+  window.addEventListener('message', receive);
+  for (const ev of early.splice(0)) receive(ev);
 
   function onMessage(ev: MessageEvent, m: Partial<HostMessage>, policy: Partial<Capabilities> | null) {
     const reply = (v: OsMessage) => (ev.source as Window).postMessage(v, ev.origin);
@@ -120,6 +133,7 @@ async function main(): Promise<void> {
           `no common protocol version: this OS speaks ${EMBED_VERSIONS.join(', ')}, the page ${theirs.join(', ') || 'none'}`,
         );
       peer = { origin: ev.origin, version };
+      k.enableHosting();
       showConnected();
       return reply({ [TAG]: 1, type: 'welcome', id, version, permissions: policy });
     }

@@ -106,6 +106,7 @@ export class Kernel {
         call: (tab, frame) => this.userCall(tab, frame),
         hostLost: (p, why, how) => this.life.hostLost(p, why, how),
         workerDied: (tab, pid, incarnation, reason) => this.life.workerDied(tab, pid, incarnation, reason),
+        framesCrashed: (tab, lost) => this.life.framesCrashed(tab, lost),
         // Perhaps the last tab: write out the episodic log while the kernel still runs.
         bye: () => void this.memoryService?.then((m) => m.onBye()).catch(() => {}),
         // The last tab: the kernel's worker goes with it, so what is unsaved is written now.

@@ -14,8 +14,9 @@ import type { ContextBudget } from '../models/context-budget';
 import type { ModelPool } from '../models/pool';
 import { PRIORITY_DEFAULT, RunQueue, type Schedulable } from '../models/scheduler';
 import type { ToolRegistry } from '../tools/registry';
-import { deriveChild, mayReachOrigin, originOf } from './access-control';
+import { deriveChild, mayReachOrigin } from './access-control';
 import type { MessageBus } from './bus';
+import { MAX_STRIKES as BLAME_STRIKES, CrashBlame } from './crash-blame';
 import type { Caller } from './dispatch';
 import type { Durable } from './durable';
 import type { Limiter } from './limiter';
@@ -23,6 +24,7 @@ import { type Decision, type LossHow, waitingState } from './migration';
 import { widen } from './permissions';
 import { type Counters, type Endpoint, internalError, post, refuseMalformed, reply } from './ports';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, type ProcessTable } from './process';
+import { fetchProgram, resolveProgram } from './program-source';
 import type { Tab, Tabs } from './tabs';
 
 export interface LifecycleOptions {
@@ -78,6 +80,8 @@ export class Lifecycle {
   private readonly startQueue = new RunQueue<StartJob>(2000);
   private starting = 0;
   private seq = 0;
+  /** Who caused the crashes of agent frames' sandbox processes (crash-blame.ts). */
+  private readonly blame = new CrashBlame();
 
   constructor(
     private readonly d: LifecycleDeps,
@@ -105,13 +109,11 @@ export class Lifecycle {
         ? this.d.standing(options.source !== undefined ? '(source)' : (options.program ?? 'llm-agent'))
         : undefined;
     if (rule && options.source === undefined) caps = widen(caps, rule);
-    if (options.program && /^https?:/i.test(options.program)) {
-      // The kernel fetches a program from another origin (agent workers have no network): that needs the origin.
-      const origin = originOf(options.program);
-      if (origin !== globalThis.location?.origin && !mayReachOrigin(caller.caps, origin)) {
-        this.d.log(caller.pid, 'deny', `program from ${origin} denied: not in net`);
-        throw new SysError('EPERM', `no network access to ${origin} (net capability)`);
-      }
+    const where = options.program ? resolveProgram(options.program, OS_ORIGIN) : null;
+    if (where?.kind === 'url' && !where.sameOrigin && !mayReachOrigin(caller.caps, where.origin)) {
+      // The kernel fetches a program from another origin (agents have no network): that needs the origin.
+      this.d.log(caller.pid, 'deny', `program from ${where.origin} denied: not in net`);
+      throw new SysError('EPERM', `no network access to ${where.origin} (net capability)`);
     }
     const parentPriority = caller.kind === 'agent' ? caller.proc.info.priority : PRIORITY_DEFAULT;
     // Like nice(1): a child cannot be more urgent than its parent unless the user asks.
@@ -160,7 +162,59 @@ export class Lifecycle {
       if (!host) return;
       const job = this.startQueue.pop();
       if (!job) return;
-      if (job.proc.alive && !job.proc.port) this.start(job.proc, host);
+      if (job.proc.alive && !job.proc.port) this.start(job.proc, this.spreadSuspect(job.proc) ?? host);
+    }
+  }
+
+  /** A crash suspect goes to a host tab (so a sandbox process) with no other suspect, when there is one. */
+  private spreadSuspect(p: Process): Tab | null {
+    if (!this.blame.isSuspect(p.pid)) return null;
+    return this.d.tabs.pickHostAvoiding((q) => this.blame.isSuspect(q.pid));
+  }
+
+  /**
+   * Agent frames of one tab whose sandbox process died together (the tab lives
+   * on). crash-blame.ts tells the culprit when it can: it exits 137 and is not
+   * restarted; the others move from their checkpoints as on a closed tab
+   * (migration.ts, 'sandbox-crashed'), suspects spread across tabs by schedule().
+   */
+  framesCrashed(tab: Tab, lost: { pid: number; incarnation: number }[]): void {
+    const procs: Process[] = [];
+    for (const l of lost) {
+      const p = this.d.procs.find(l.pid);
+      if (p?.alive && p.incarnation === l.incarnation && p.hostTabId === tab.id) procs.push(p);
+    }
+    if (!procs.length) return;
+    const v = this.blame.crashed(procs.map((p) => p.pid));
+    this.d.log(
+      0,
+      'crash',
+      `a sandbox process of tab ${tab.id.slice(0, 8)} ended, taking ${procs.map((p) => p.pid).join(', ')}${v.culprit !== null ? `; blamed on ${v.culprit}` : '; cause not yet known'}`,
+      { lost: procs.map((p) => p.pid), culprit: v.culprit },
+    );
+    for (const p of procs) {
+      // Its frame is gone with the process; the tab stays (hostLost clears hostTabId before releasing).
+      tab.hosted.delete(p);
+      if (p.pid === v.culprit)
+        this.exit(
+          p,
+          EXIT_KILL,
+          'its sandbox process ran out of memory (or crashed) and it was the cause: not restarted',
+        );
+      else if (v.outOfStrikes.includes(p.pid))
+        this.exit(
+          p,
+          EXIT_KILL,
+          `lost in ${BLAME_STRIKES} crashes of its sandbox process whose cause could not be told: not restarted`,
+        );
+      else
+        this.hostLost(
+          p,
+          v.culprit !== null
+            ? 'its sandbox process crashed (another agent in it was the cause)'
+            : 'its sandbox process crashed (a suspect: the cause is not yet known)',
+          'sandbox-crashed',
+        );
     }
   }
 
@@ -227,8 +281,9 @@ export class Lifecycle {
     if (p.booted) throw new SysError('EINVAL', 'already booted');
     const prog = p.info.program;
     const incarnation = p.incarnation;
-    if (p.source === null && /^https?:/i.test(prog) && originOf(prog) !== globalThis.location?.origin)
-      p.source = await fetchProgram(prog);
+    // Agent frames load nothing by URL: every program that is not built in reaches them as source.
+    const where = p.source === null ? resolveProgram(prog, OS_ORIGIN) : null;
+    if (where?.kind === 'url') p.source = await fetchProgram(where.url);
     // A life after the first: its checkpoint and short-term memory come back from disk.
     if (p.info.restarts === 0) this.d.freshMemory(p.pid); // a first life: nothing of it on disk yet
     const resumed =
@@ -379,6 +434,7 @@ export class Lifecycle {
     }
     if (!p.booted && p.port) this.starting--;
     p.markExited(code, reason);
+    this.blame.forget(p.pid);
     this.d.budget().releaseAll(p.pid);
     this.d.bus.exit(p.pid);
     this.d.tools.removeSource(`agent:${p.pid}`);
@@ -513,21 +569,5 @@ export class Lifecycle {
   }
 }
 
-/** A program from another origin, as text: agent workers may only import this origin's scripts. */
-async function fetchProgram(url: string): Promise<string> {
-  const MAX = 2 * 2 ** 20;
-  const res = await fetch(url, { signal: AbortSignal.timeout(15_000), credentials: 'omit' }).catch(
-    (e: unknown) => {
-      const timeout = (e as Error)?.name === 'TimeoutError';
-      throw new SysError(
-        timeout ? 'ETIMEDOUT' : 'EIO',
-        `fetching program ${url}: ${(e as Error).message ?? e}`,
-      );
-    },
-  );
-  if (!res.ok)
-    throw new SysError(res.status === 404 ? 'ENOENT' : 'EIO', `program ${url}: HTTP ${res.status}`);
-  const text = await res.text();
-  if (text.length > MAX) throw new SysError('E2BIG', `program ${url} is over ${MAX} bytes`);
-  return text;
-}
+/** The OS's origin (the kernel runs on it); programs' paths resolve against it. */
+const OS_ORIGIN = globalThis.location?.origin ?? 'http://localhost';

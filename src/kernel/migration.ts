@@ -12,8 +12,15 @@
  * a host *crashed* (no goodbye), an agent without any checkpoint is not moved
  * (it may be what crashed it), and an agent whose host crashed, or which itself
  * crashed, twice in a row since its last checkpoint is not started a third time.
+ *
+ * A crash of a tab's agent frames' sandbox process (not of the tab) is judged
+ * by crash-blame.ts first: the culprit exits 137 and never reaches this policy;
+ * the others lost with it ('sandbox-crashed') are known innocent or are
+ * suspects that crash-blame bounds itself, so they move like a closed tab's.
  */
-export type LossHow = 'closed' | 'crashed';
+export type LossHow = 'closed' | 'crashed' | 'sandbox-crashed';
+/** How a tab went: said bye, or vanished without one. */
+export type TabLoss = Exclude<LossHow, 'sandbox-crashed'>;
 
 export type Decision =
   | { action: 'migrate' }

@@ -15,7 +15,7 @@ import {
   parseInbound,
 } from '../abi/protocol';
 import type { ToolDef, ToolInfo, ToolRegistry } from '../tools/registry';
-import { chooseHost, type LossHow } from './migration';
+import { chooseHost, type LossHow, type TabLoss } from './migration';
 import { PendingCalls } from './pending';
 import { type Counters, type Endpoint, internalError, post, refuseMalformed } from './ports';
 import type { Process } from './process';
@@ -50,6 +50,8 @@ export interface TabHooks {
   /** An agent's host is gone: closed (said bye) or crashed (no goodbye). */
   hostLost(p: Process, why: string, how: LossHow): void;
   workerDied(tab: Tab, pid: number, incarnation: number, reason: string): void;
+  /** Agent frames of this tab whose sandbox process died together (crash-blame.ts decides). */
+  framesCrashed(tab: Tab, lost: { pid: number; incarnation: number }[]): void;
   /** A tab said bye (perhaps the last): write out what is buffered. */
   bye(): void;
   /** The last tab is gone: the kernel's worker goes with it. */
@@ -124,6 +126,10 @@ export class Tabs {
             return this.gone(tab, 'closed');
           case 'host.died':
             return this.hooks.workerDied(tab, frame.pid, frame.incarnation, frame.reason);
+          case 'host.crashed':
+            return this.hooks.framesCrashed(tab, frame.lost);
+          case 'host.enable':
+            return this.enableHost(tab);
           case 'host.engine.died': {
             const e = tab.engines.get(frame.key);
             tab.engines.delete(frame.key);
@@ -167,7 +173,16 @@ export class Tabs {
     return tab;
   }
 
-  gone(tab: Tab, how: LossHow = 'crashed'): void {
+  /** An embedded OS hosts agents only once an allowed page said hello: from now on this tab hosts. */
+  private enableHost(tab: Tab): void {
+    if (tab.host) return;
+    tab.host = true;
+    this.broadcastTabs();
+    for (const w of this.hostWaiters.splice(0)) w();
+    this.hooks.hostAdded();
+  }
+
+  gone(tab: Tab, how: TabLoss = 'crashed'): void {
     if (tab.gone) return;
     tab.gone = true;
     if (this.byId.get(tab.id) === tab) this.byId.delete(tab.id);
@@ -201,7 +216,19 @@ export class Tabs {
    * counts as several agents); a hidden one only when no visible one can.
    */
   pickHost(): Tab | null {
-    const tabs = [...this.byId.values()].map((t) => ({
+    return this.pickHostWhere(() => true);
+  }
+
+  /**
+   * Like pickHost, among tabs hosting no process that `avoid` names (a crash
+   * suspect goes where no other suspect is, so its own sandbox process); null if none.
+   */
+  pickHostAvoiding(avoid: (p: Process) => boolean): Tab | null {
+    return this.pickHostWhere((t) => ![...t.hosted].some(avoid));
+  }
+
+  private pickHostWhere(ok: (t: Tab) => boolean): Tab | null {
+    const tabs = [...this.byId.values()].filter(ok).map((t) => ({
       tab: t,
       host: t.host,
       gone: t.gone,

@@ -28,7 +28,9 @@ export type EpisodeKind =
   /** A checkpoint could not be used (corrupt) or a resume was given up. */
   | 'checkpoint'
   /** An agent moved to another tab, went to sleep with the OS, or resumed. */
-  | 'migrate';
+  | 'migrate'
+  /** A sandbox process of agent frames crashed, and whom it was blamed on. */
+  | 'crash';
 
 export interface Episode {
   seq: number;

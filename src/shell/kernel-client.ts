@@ -2,7 +2,8 @@
  * A tab's connection to the kernel. The tab is the user's seat (it calls
  * syscalls with the user's capabilities) and an agent host: the kernel cannot
  * start Workers from a SharedWorker, so it asks tabs to, handing each new
- * worker a port that leads straight back to the kernel.
+ * agent a port that leads straight back to the kernel. Agents run in
+ * sandboxed frames (agent-frame.ts), never in this page's own process.
  */
 
 import type { Capabilities } from '../abi/capabilities';
@@ -12,6 +13,7 @@ import type { CatalogEntry, Exit } from '../abi/protocol';
 import { type HostCommand, type KernelEvent, PROTOCOL_VERSION, type ProcInfo } from '../abi/protocol';
 import { type PortLike, SyscallClient } from '../abi/syscall-client';
 import type { SpawnOptions } from '../workers/sdk';
+import { type AgentHosting, type AgentSlot, createHosting, type HostingKind } from './agent-frame';
 
 export type KernelMode = 'shared' | 'dedicated';
 
@@ -20,10 +22,12 @@ export interface ConnectOptions {
   mode?: KernelMode | 'auto';
   /** Whether this tab hosts agent workers (default true). */
   host?: boolean;
+  /** Where agents run: sandboxed frames (default) or plain workers (for comparison). */
+  hosting?: HostingKind;
 }
 
 interface Hosted {
-  worker: Worker;
+  slot: AgentSlot;
   incarnation: number;
 }
 
@@ -49,23 +53,20 @@ function startEngineWorker(): Worker {
   });
 }
 
-function startAgentWorker(): Worker {
-  return new Worker(new URL('../workers/agent.worker.ts', import.meta.url), { type: 'module' });
-}
-
 export class KernelClient {
   readonly tabId = crypto.randomUUID();
   private readonly sys: SyscallClient;
   private readonly listeners = new Set<(e: KernelEvent) => void>();
   private readonly hosted = new Map<number, Hosted>();
   private readonly engines = new Map<string, Worker>();
-  /** A worker started ahead of need, so a spawn does not wait for module loading. */
-  private spare: Worker | null = null;
+  /** Sandboxed agent frames (agent-frame.ts), one kept ready so a spawn does not wait. */
+  private hosting: AgentHosting | null = null;
 
   private constructor(
     readonly mode: KernelMode,
     private readonly port: PortLike & { start?(): void },
-    readonly host: boolean,
+    private hostsAgents: boolean,
+    private readonly hostingKind: HostingKind = 'frame',
   ) {
     this.sys = new SyscallClient(port);
     this.sys.onOther = (frame) => {
@@ -86,14 +87,24 @@ export class KernelClient {
       // page runs its own kernel, as where SharedWorker is missing.
       let refused!: () => void;
       const failed = new Promise<null>((r) => (refused = () => r(null)));
-      const client = new KernelClient('shared', startKernel('shared', refused), opts.host ?? true);
+      const client = new KernelClient(
+        'shared',
+        startKernel('shared', refused),
+        opts.host ?? true,
+        opts.hosting,
+      );
       const ok = await Promise.race([client.hello().then(() => client), failed]);
       if (ok) return ok;
-      const fallback = new KernelClient('dedicated', startKernel('dedicated'), opts.host ?? true);
+      const fallback = new KernelClient(
+        'dedicated',
+        startKernel('dedicated'),
+        opts.host ?? true,
+        opts.hosting,
+      );
       await fallback.hello();
       return fallback;
     }
-    const client = new KernelClient(mode, startKernel(mode), opts.host ?? true);
+    const client = new KernelClient(mode, startKernel(mode), opts.host ?? true, opts.hosting);
     await client.hello();
     return client;
   }
@@ -117,7 +128,7 @@ export class KernelClient {
       t: 'hello',
       tabId: this.tabId,
       lock,
-      host: this.host,
+      host: this.hostsAgents,
       version: PROTOCOL_VERSION,
     });
     addEventListener('pagehide', (e) => {
@@ -125,7 +136,7 @@ export class KernelClient {
     });
     if (!lock && this.mode === 'shared') setInterval(() => this.port.postMessage({ t: 'beat' }), 5000);
     await this.call('subscribe');
-    if (this.host) this.refillSpare();
+    if (this.hostsAgents) this.agents().prepare();
   }
 
   // ───────── tools this page serves ─────────
@@ -159,31 +170,26 @@ export class KernelClient {
 
   private onHostCommand(cmd: HostCommand): void {
     if (cmd.t === 'host.tool') return void this.answerTool(cmd);
-    if (!this.host) return;
+    if (!this.hostsAgents) return;
     if (cmd.t === 'host.start') {
-      const worker = this.spare ?? startAgentWorker();
-      this.spare = null;
+      const hosting = this.agents();
+      const slot = hosting.take();
       const { pid, incarnation } = cmd;
-      this.hosted.set(pid, { worker, incarnation });
-      const died = (reason: string) => {
+      this.hosted.set(pid, { slot, incarnation });
+      // An uncaught error ends the agent, as an unhandled signal ends a Unix process.
+      slot.onError = (reason: string) => {
         const h = this.hosted.get(pid);
-        if (h?.worker !== worker) return;
+        if (h?.slot !== slot) return;
         this.hosted.delete(pid);
-        worker.terminate();
+        slot.terminate();
         this.port.postMessage({ t: 'host.died', pid, incarnation, reason });
       };
-      // An uncaught error ends the agent, as an unhandled signal ends a Unix process.
-      worker.onerror = (e) => {
-        e.preventDefault();
-        died(e.message || 'uncaught error');
-      };
-      worker.onmessageerror = () => died('message could not be deserialized');
-      worker.postMessage({ t: 'init', port: cmd.port }, [cmd.port]);
-      setTimeout(() => this.refillSpare(), 0);
+      slot.start(cmd.port);
+      setTimeout(() => hosting.prepare(), 0);
     } else if (cmd.t === 'host.terminate') {
       const h = this.hosted.get(cmd.pid);
       if (h && h.incarnation === cmd.incarnation) {
-        h.worker.terminate();
+        h.slot.terminate();
         this.hosted.delete(cmd.pid);
       }
     } else if (cmd.t === 'host.engine') {
@@ -209,8 +215,39 @@ export class KernelClient {
     return [...this.engines.keys()];
   }
 
-  private refillSpare(): void {
-    if (!this.spare) this.spare = startAgentWorker();
+  private agents(): AgentHosting {
+    if (this.hosting) return this.hosting;
+    const hosting = createHosting(this.hostingKind);
+    // Frames whose process died: the kernel learns which agents went together (crash-blame.ts).
+    hosting.onCrash = (slots) => {
+      const lost: { pid: number; incarnation: number }[] = [];
+      for (const [pid, h] of this.hosted)
+        if (slots.includes(h.slot)) {
+          lost.push({ pid, incarnation: h.incarnation });
+          this.hosted.delete(pid);
+        }
+      if (lost.length) this.port.postMessage({ t: 'host.crashed', lost });
+    };
+    this.hosting = hosting;
+    return hosting;
+  }
+
+  /** Whether this tab hosts agents. */
+  get host(): boolean {
+    return this.hostsAgents;
+  }
+
+  /** From now on this tab hosts agents too (an embedded OS does, once an allowed page has said hello). */
+  enableHosting(): void {
+    if (this.hostsAgents) return;
+    this.hostsAgents = true;
+    this.agents().prepare();
+    this.port.postMessage({ t: 'host.enable' });
+  }
+
+  /** How this tab runs agents. */
+  get hostingMode(): HostingKind {
+    return this.hostingKind;
   }
 
   /** Agent workers this tab hosts now (for tests and the task manager). */

@@ -1,18 +1,23 @@
 /**
- * An agent process. The host tab starts this worker and hands it a port to
- * the kernel; from then on the agent speaks only to the kernel. It asks the
- * kernel what to run (boot), loads the program, runs it, and reports its exit.
+ * An agent process. The host tab starts this worker inside a sandboxed frame
+ * (src/shell/agent-frame.ts) and hands it a port to the kernel; from then on
+ * the agent speaks only to the kernel. It asks the kernel what to run (boot),
+ * loads the program, runs it, and reports its exit. It is bundled to one
+ * script (src/build/agent-bundle.ts): the frame can load nothing from a server,
+ * so programs arrive as source from the kernel, and the built-ins are inside.
  */
 import { SysError } from '../abi/errors';
 import type { AgentBoot } from '../abi/protocol';
 import { SyscallClient } from '../abi/syscall-client';
+import chatAgent from './programs/chat-agent';
+import llmAgent from './programs/llm-agent';
 import { sealAgentScope } from './sandbox';
 import { type AgentProgram, createContext, ExitRequest } from './sdk';
 
-/** Built-in programs, loaded on demand so an agent only fetches what it runs. */
-const BUILTINS: Record<string, () => Promise<{ default: AgentProgram }>> = {
-  'llm-agent': () => import('./programs/llm-agent'),
-  'chat-agent': () => import('./programs/chat-agent'),
+/** Built-in programs: part of the bundle (a sandboxed frame can fetch nothing). */
+const BUILTINS: Record<string, AgentProgram> = {
+  'llm-agent': llmAgent,
+  'chat-agent': chatAgent,
 };
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -69,11 +74,9 @@ async function load(boot: AgentBoot): Promise<AgentProgram> {
       URL.revokeObjectURL(url);
     }
   } else if (Object.hasOwn(BUILTINS, boot.program)) {
-    mod = await BUILTINS[boot.program]!();
-  } else if (/^(\/|\.)/.test(boot.program) || boot.program.startsWith(self.location.origin)) {
-    // This origin's programs load as modules (CSP: script-src 'self'); the kernel fetched any other as source.
-    mod = await import(/* @vite-ignore */ new URL(boot.program, self.location.href).href);
+    mod = { default: BUILTINS[boot.program] };
   } else {
+    // The kernel hands every program that is not built in as source (it fetched it): nothing is imported by URL.
     throw new SysError(
       'ENOENT',
       `no program "${boot.program}" (built-ins: ${Object.keys(BUILTINS).join(', ')})`,

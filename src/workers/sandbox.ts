@@ -1,5 +1,9 @@
 /**
- * Seals an agent worker before its program runs. CSP (agent-policy.ts) closes
+ * Seals an agent worker before its program runs: the second layer. The first
+ * is the sandboxed frame the worker lives in (src/shell/agent-frame.ts): an
+ * opaque origin owns no storage, and the frame's own CSP closes the network,
+ * whatever this file does. This layer is what holds where agents run in plain
+ * workers (`?hosting=worker`). There, CSP (agent-policy.ts) closes
  * the network, but not what every worker of the origin shares: IndexedDB,
  * Cache Storage, OPFS, BroadcastChannel, Web Locks. Those, the network APIs
  * (defence in depth where a host serves no CSP) and nested workers are replaced,
@@ -33,11 +37,37 @@ const SEALED_GLOBALS = [
   'FileSystemSyncAccessHandle',
   'webkitRequestFileSystem',
   'webkitRequestFileSystemSync',
-  'postMessage', // the host tab gave its port away; agents reach the page only through syscalls
+  'postMessage', // the host gave its port away; agents reach the page only through syscalls
+  // Fonts load from URLs (font-src), outside fetch.
+  'FontFace',
+  'fonts',
+  // GPU memory is the model pool's: an agent gets inference through the kernel, not a device.
+  'GPU',
+  'GPUAdapter',
+  'GPUDevice',
+  // Storage buckets are IndexedDB, caches and OPFS again, under other names.
+  'StorageBucketManager',
+  'StorageBucket',
+  // Other ways out that take a URL or a peer.
+  'RTCPeerConnection',
+  'RTCDataChannel',
+  'WebTransportBidirectionalStream',
 ] as const;
 
-/** navigator members: Web Locks and storage (OPFS, persistence) are shared by the whole origin. */
-const SEALED_NAVIGATOR = ['locks', 'storage', 'serviceWorker'] as const;
+/** navigator members: Web Locks, storage (OPFS, persistence, buckets) are shared by the whole origin. */
+const SEALED_NAVIGATOR = [
+  'locks',
+  'storage',
+  'storageBuckets',
+  'serviceWorker',
+  'gpu',
+  'ml',
+  'hid',
+  'usb',
+  'serial',
+  'bluetooth',
+  'sendBeacon',
+] as const;
 
 function denied(name: string): never {
   throw new SysError('EPERM', `${name} is not available to agents: use the kernel's syscalls`);

@@ -21,6 +21,9 @@ describe('migration policy', () => {
     });
     // A crashed host, and no checkpoint: it may be what crashed it.
     expect(m.onHostLost(p, 'crashed', true, false, 'x')).toMatchObject({ action: 'exit' });
+    // Its sandbox process crashed, and crash-blame judged the culprit elsewhere (or bounds the suspects itself): it moves.
+    expect(m.onHostLost(p, 'sandbox-crashed', true, false, 'x')).toEqual({ action: 'migrate' });
+    expect(m.onHostLost(p, 'sandbox-crashed', true, false, 'x')).toEqual({ action: 'migrate' });
     const q = { ...p, pid: 2, checkpointSeq: 4 };
     expect(m.onHostLost(q, 'crashed', true, false, 'x')).toEqual({ action: 'migrate' });
     expect(m.onHostLost(q, 'crashed', true, false, 'x')).toMatchObject({ action: 'exit' });

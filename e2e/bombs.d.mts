@@ -1,0 +1,2 @@
+/** Memory bombs: agent program sources by name. */
+export declare const BOMBS: Record<string, string>;

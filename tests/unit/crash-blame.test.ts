@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { CrashBlame, MAX_STRIKES } from '../../src/kernel/crash-blame';
+
+describe('CrashBlame', () => {
+  it('blames the only agent a crash took', () => {
+    const b = new CrashBlame();
+    expect(b.crashed([7])).toEqual({ culprit: 7, innocent: [], outOfStrikes: [] });
+  });
+
+  it('suspects everyone a crash took together, then blames the one suspect the next crash takes', () => {
+    const b = new CrashBlame();
+    const first = b.crashed([1, 2, 3]);
+    expect(first.culprit).toBeNull();
+    expect(first.innocent).toEqual([1, 2, 3]);
+    expect([1, 2, 3].every((p) => b.isSuspect(p))).toBe(true);
+    // Spread over tabs, the culprit (2) brings down a process with an unsuspected agent (9).
+    const second = b.crashed([2, 9]);
+    expect(second).toEqual({ culprit: 2, innocent: [9], outOfStrikes: [] });
+    expect(b.isSuspect(1)).toBe(false);
+  });
+
+  it('narrows the suspects to those the next crash took', () => {
+    const b = new CrashBlame();
+    b.crashed([1, 2, 3, 4]);
+    expect(b.crashed([2, 3, 8]).culprit).toBeNull();
+    expect(b.isSuspect(1)).toBe(false);
+    expect(b.isSuspect(8)).toBe(false);
+    expect(b.crashed([3, 5]).culprit).toBe(3);
+  });
+
+  it('stops restarting suspects that cannot be told apart after MAX_STRIKES crashes', () => {
+    const b = new CrashBlame();
+    let v = b.crashed([1, 2]);
+    for (let i = 1; i < MAX_STRIKES; i++) {
+      expect(v.outOfStrikes).toEqual([]);
+      v = b.crashed([1, 2]);
+    }
+    expect(v.outOfStrikes).toEqual([1, 2]);
+    expect(v.innocent).toEqual([]);
+  });
+
+  it('clears a group once one suspect is left alone: an exit is no evidence', () => {
+    const b = new CrashBlame();
+    b.crashed([1, 2]);
+    b.forget(1);
+    expect(b.isSuspect(2)).toBe(false);
+    // A new crash with 2 and a newcomer is ambiguous again, not blamed on 2.
+    expect(b.crashed([2, 5]).culprit).toBeNull();
+  });
+});
