@@ -110,7 +110,7 @@ export class AosTasks extends AppElement {
             return html`<tr data-pid=${p.pid}>
               <td>${p.pid}</td>
               <td title=${p.task}>${p.task.length > 40 ? `${p.task.slice(0, 39)}…` : p.task}</td>
-              <td>${stateText(p)}${p.exitCode !== null ? ` (${p.exitCode})` : ''}${
+              <td class="state">${stateText(p)}${p.exitCode !== null ? ` (${p.exitCode})` : ''}${
                 p.adoptedFrom !== undefined
                   ? html` <span title="its parent ${p.adoptedFrom} exited; the kernel adopted it">(adopted from ${p.adoptedFrom})</span>`
                   : ''
@@ -208,6 +208,12 @@ export class AosTasks extends AppElement {
       td {
         vertical-align: middle;
         white-space: nowrap;
+      }
+      /* The live state ("generating · 12 tok/s") wraps rather than push the actions out of the window. */
+      td.state {
+        white-space: normal;
+        min-width: 6em;
+        max-width: 10em;
       }
       td[title] {
         white-space: normal;
