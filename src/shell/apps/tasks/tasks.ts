@@ -212,7 +212,6 @@ export class AosTasks extends AppElement {
       /* The live state ("generating · 12 tok/s") wraps rather than push the actions out of the window. */
       td.state {
         white-space: normal;
-        min-width: 6em;
         max-width: 10em;
       }
       td[title] {
