@@ -14,7 +14,7 @@ test('priority policy: an urgent agent preempts a long generation; fifo makes it
         await k.call('models.load', {
           id: `slow-${policy}`,
           engine: 'deterministic',
-          options: { decodeTokensPerSecond: 300, prefillTokensPerSecond: 100000 },
+          options: { decodeTokensPerSecond: 150, prefillTokensPerSecond: 100000 },
         });
         const args = { model: `slow-${policy}` };
         const done: Record<number, number> = {};
@@ -22,7 +22,9 @@ test('priority policy: an urgent agent preempts a long generation; fifo makes it
           if (e.type === 'proc' && e.proc.state === 'exited') done[e.proc.pid] = performance.now();
         });
         const lo = await k.spawn(long, undefined, { priority: 10, args });
-        await new Promise((r) => setTimeout(r, 150));
+        // The urgent agent comes once the long answer is streaming (not after a fixed delay: a slow
+        // spawn on a loaded machine must not turn this into a test of who started first).
+        while (!(await k.output(lo))) await new Promise((r) => setTimeout(r, 20));
         const hi = await k.spawn(short, undefined, { priority: -10, args });
         await Promise.all([k.wait(lo, 20_000), k.wait(hi, 20_000)]);
         const s = await k.call<{ models: { model: string; preemptions: number }[] }>('sched.policy');
@@ -32,13 +34,13 @@ test('priority policy: an urgent agent preempts a long generation; fifo makes it
           loOut: await k.output(lo),
         };
       },
-      { policy, long: say(150, 'w'), short: say(3, 'u') },
+      { policy, long: say(400, 'w'), short: say(3, 'u') },
     );
   const pr = await run('priority');
   expect(pr.hiFirst).toBe(true);
   expect(pr.preemptions).toBeGreaterThanOrEqual(1);
   // The preempted agent's answer is whole.
-  expect(pr.loOut.trim()).toBe(say(150, 'w').slice(4));
+  expect(pr.loOut.trim()).toBe(say(400, 'w').slice(4));
   const ff = await run('fifo');
   expect(ff.hiFirst).toBe(false);
   expect(ff.preemptions).toBe(0);
