@@ -7,7 +7,7 @@
  */
 import { type BrowserContext, expect, type Page, test } from '@playwright/test';
 import type { KernelEvent } from '../src/abi/protocol';
-import { openOS, program } from './os';
+import { kernelGone, openOS, program } from './os';
 
 /** The issue asks for 20 (about 30 s here); DURABLE_ROUNDS sets another count. */
 const ROUNDS = Number(process.env.DURABLE_ROUNDS ?? 20);
@@ -66,21 +66,6 @@ async function kill(page: Page, how: 'close' | 'crash'): Promise<void> {
   void cdp.send('Page.crash').catch(() => {}); // never answers: the renderer is gone
   await crashed;
   await page.close().catch(() => {});
-}
-
-async function kernelGone(page: Page): Promise<void> {
-  // The kernel's SharedWorker ends with its last tab; wait until the browser has no shared worker left.
-  const cdp = await page.context().browser()!.newBrowserCDPSession();
-  await expect
-    .poll(
-      async () =>
-        ((await cdp.send('Target.getTargets')) as { targetInfos: { type: string }[] }).targetInfos.filter(
-          (t) => t.type === 'shared_worker',
-        ).length,
-      { timeout: 20_000 },
-    )
-    .toBe(0);
-  await cdp.detach();
 }
 
 test(`${ROUNDS} rounds: the host tab of an agent in a conversation is killed at a random moment; it resumes in the other tab from exactly its last acknowledged checkpoint`, async ({

@@ -74,3 +74,35 @@ export async function serveCopyOfDist(
     },
   };
 }
+
+/** Waits until the kernel's SharedWorker has ended (it ends with its last tab). */
+export async function kernelGone(page: Page): Promise<void> {
+  const cdp = await page.context().browser()!.newBrowserCDPSession();
+  await expect
+    .poll(
+      async () =>
+        ((await cdp.send('Target.getTargets')) as { targetInfos: { type: string }[] }).targetInfos.filter(
+          (t) => t.type === 'shared_worker',
+        ).length,
+      { timeout: 20_000 },
+    )
+    .toBe(0);
+  await cdp.detach();
+}
+
+/** The page's WebGPU adapter, if any, and whether it is a software one (SwiftShader, fallback). */
+export async function webgpuAdapter(page: Page): Promise<{ software: boolean; arch: string } | null> {
+  return page.evaluate(async () => {
+    const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+    const a = (await gpu?.requestAdapter().catch(() => null)) as {
+      isFallbackAdapter?: boolean;
+      info?: { vendor?: string; architecture?: string; isFallbackAdapter?: boolean };
+    } | null;
+    if (!a) return null;
+    const arch = `${a.info?.vendor ?? ''} ${a.info?.architecture ?? ''}`;
+    return {
+      software: !!(a.isFallbackAdapter || a.info?.isFallbackAdapter || /swiftshader/i.test(arch)),
+      arch,
+    };
+  });
+}

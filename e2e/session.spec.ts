@@ -3,28 +3,13 @@
  * logs are back; agents that were running are restartable under their own pid,
  * or restarted at once when their policy says so.
  */
-import { expect, type Page, test } from '@playwright/test';
-import { openOS, program } from './os';
+import { expect, test } from '@playwright/test';
+import { kernelGone, openOS, program } from './os';
 
 const LONG = program(`
   await ctx.print('started ' + ctx.pid + '\\n');
   await new Promise((r) => setTimeout(r, 600_000));
 `);
-
-async function kernelGone(page: Page): Promise<void> {
-  // The kernel's SharedWorker ends with its last tab; wait until the browser has no shared worker left.
-  const cdp = await page.context().browser()!.newBrowserCDPSession();
-  await expect
-    .poll(
-      async () =>
-        ((await cdp.send('Target.getTargets')) as { targetInfos: { type: string }[] }).targetInfos.filter(
-          (t) => t.type === 'shared_worker',
-        ).length,
-      { timeout: 20_000 },
-    )
-    .toBe(0);
-  await cdp.detach();
-}
 
 test('close every tab and reopen: processes, output, grants and logs are back; running agents are restartable', async ({
   context,

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { openOS } from './os';
+import { openOS, webgpuAdapter } from './os';
 
 const MODEL = process.env.AGENTOS_WEBLLM_MODEL;
 const SKIP =
@@ -18,19 +18,7 @@ test('WebLLM through the OS: a chat, an agent, and tokens/s through the OS ÷ We
   test.skip(!MODEL, SKIP);
   test.setTimeout(30 * 60_000);
   await openOS(page);
-  const adapter = await page.evaluate(async () => {
-    const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-    const a = (await gpu?.requestAdapter().catch(() => null)) as {
-      isFallbackAdapter?: boolean;
-      info?: { vendor?: string; architecture?: string; isFallbackAdapter?: boolean };
-    } | null;
-    if (!a) return null;
-    const arch = `${a.info?.vendor ?? ''} ${a.info?.architecture ?? ''}`;
-    return {
-      software: !!(a.isFallbackAdapter || a.info?.isFallbackAdapter || /swiftshader/i.test(arch)),
-      arch,
-    };
-  });
+  const adapter = await webgpuAdapter(page);
   test.skip(!adapter || adapter.software, `${SKIP} (no hardware WebGPU adapter: ${adapter?.arch ?? 'none'})`);
   test.skip(!(await page.evaluate(() => !!window.agentosWebLLM)), `${SKIP} (no window.agentosWebLLM)`);
 

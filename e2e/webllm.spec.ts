@@ -13,7 +13,7 @@
  */
 import { expect, test } from '@playwright/test';
 import type { ChatCompletionChunk, ChatRequest } from '../src/models/engine';
-import { openOS } from './os';
+import { openOS, webgpuAdapter } from './os';
 
 // window.agentosWebLLM is declared by src/shell/main.ts, which installs it (src/shell/webllm-hook.ts).
 
@@ -29,19 +29,7 @@ test('WebLLM driver keeps the engine contract on a real GPU', async ({ page }) =
   test.setTimeout(20 * 60_000);
   await openOS(page);
 
-  const adapter = await page.evaluate(async () => {
-    const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-    const a = (await gpu?.requestAdapter().catch(() => null)) as {
-      isFallbackAdapter?: boolean;
-      info?: { architecture?: string; vendor?: string; isFallbackAdapter?: boolean };
-    } | null;
-    if (!a) return null;
-    const arch = `${a.info?.vendor ?? ''} ${a.info?.architecture ?? ''}`;
-    return {
-      software: !!(a.isFallbackAdapter || a.info?.isFallbackAdapter || /swiftshader/i.test(arch)),
-      arch,
-    };
-  });
+  const adapter = await webgpuAdapter(page);
   test.skip(!adapter, `${SKIP} (no WebGPU adapter in this browser)`);
   test.skip(!!adapter?.software && !ALLOW_SOFTWARE, `${SKIP} (only a software adapter: ${adapter?.arch})`);
   const hasHook = await page.evaluate(() => !!window.agentosWebLLM);
