@@ -332,3 +332,13 @@ export interface RecallHit extends Memory {
   vectorScore: number;
   keywordScore: number;
 }
+
+/** How `spawn` starts a program (the third argument of the syscall). */
+export interface SpawnOptions {
+  program?: string;
+  source?: string;
+  priority?: number;
+  args?: unknown;
+  /** 'on-host-loss' (the default): it moves to another tab when its host goes; 'never' opts out (exit 129). */
+  restart?: 'never' | 'on-host-loss';
+}

@@ -8,7 +8,7 @@
  */
 import type { Capabilities } from '../abi/capabilities';
 import { SysError } from '../abi/errors';
-import { type CallFrame, type HostCommand, parseInbound } from '../abi/protocol';
+import { type CallFrame, type HostCommand, parseInbound, type SpawnOptions } from '../abi/protocol';
 import type { EpisodeKind } from '../memory/episodic';
 import type { ContextBudget } from '../models/context-budget';
 import type { ModelPool } from '../models/pool';
@@ -61,15 +61,6 @@ export interface LifecycleDeps {
   durable: Durable;
   /** A process's first life: nothing of its short-term memory is on disk to read back. */
   freshMemory(pid: number): void;
-}
-
-export interface SpawnOptions {
-  program?: string;
-  source?: string;
-  priority?: number;
-  args?: unknown;
-  /** 'on-host-loss' (the default): it moves to another tab when its host goes; 'never' opts out. */
-  restart?: 'never' | 'on-host-loss';
 }
 
 interface StartJob extends Schedulable {

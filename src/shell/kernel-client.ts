@@ -12,7 +12,7 @@ import { SysError } from '../abi/errors';
 import type { CatalogEntry, Exit } from '../abi/protocol';
 import { type HostCommand, type KernelEvent, PROTOCOL_VERSION, type ProcInfo } from '../abi/protocol';
 import { type PortLike, SyscallClient } from '../abi/syscall-client';
-import type { SpawnOptions } from '../workers/sdk';
+import type { SpawnOptions } from '../abi/protocol';
 import { type AgentHosting, type AgentSlot, createHosting, type HostingKind } from './agent-frame';
 
 export type KernelMode = 'shared' | 'dedicated';

@@ -17,18 +17,20 @@ import type {
 import { collect } from '../abi/chat';
 import { serialize } from '../abi/checkpoint';
 import { SysError } from '../abi/errors';
-import type { AgentBoot, Envelope, Exit, ProcInfo, RecallHit, SignalFrame } from '../abi/protocol';
+import type {
+  AgentBoot,
+  Envelope,
+  Exit,
+  ProcInfo,
+  RecallHit,
+  SignalFrame,
+  SpawnOptions,
+} from '../abi/protocol';
+
+export type { SpawnOptions };
+
 import type { SyscallClient } from '../abi/syscall-client';
 import { READS, retryRead, retryStream } from './retry';
-
-export interface SpawnOptions {
-  program?: string;
-  source?: string;
-  priority?: number;
-  args?: unknown;
-  /** 'on-host-loss' (the default): it moves to another tab when its host goes; 'never' opts out (exit 129). */
-  restart?: 'never' | 'on-host-loss';
-}
 
 export interface AgentContext {
   readonly pid: number;
