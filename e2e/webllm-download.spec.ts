@@ -6,7 +6,7 @@
  * as a load gets here.
  *  - models.cancel during the stall: the load settles with ECANCELED, WebLLM's fetch is aborted
  *    (the server sees its connection close), nothing of the library is cached, the kernel serves;
- *  - a second load fetches only what is not cached yet (the config is not fetched again);
+ *  - after a page reload, a second load fetches only what is not cached yet (not the config);
  *  - a download cut halfway: EIO and a sentence saying so, nothing half-written in the cache;
  *  - the same through an engine worker of a host tab, which is stopped after the cancel;
  *  - the Models app: Cancel while loading says "cancelled", and Load starts it again.
@@ -176,8 +176,11 @@ test('a WebLLM download is cancelled mid-file: ECANCELED, the fetch aborted, not
     );
     expect(again).toBe('ENOENT');
 
-    // Load again, and the server drops halfway through the library: resumed from the cache (the
-    // config is not fetched again), then a typed error that says the download was cut.
+    // After a reload of the page, load again, and the server drops halfway through the library:
+    // resumed from the cache (the config is not fetched again), then a typed error that says the
+    // download was cut.
+    await page.reload();
+    await page.waitForFunction(() => !!window.agentos, null, { timeout: 20_000 });
     srv.libMode = 'drop';
     const second = await startLoad(page, srv.base);
     expect(srv.hits.get('/lib/model.wasm')).toBe(2);
