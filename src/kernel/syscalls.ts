@@ -352,8 +352,10 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
       cap: 'modelAdmin',
       who: 'any',
       handler: (k, _c, a) =>
-        registerWebLLMModels(k, (a.vramMB ?? 4096) * 2 ** 20).then((ids) => ({ registered: ids })),
-      doc: 'list WebLLM’s prebuilt models that fit this GPU (given an estimate of its memory) into the catalogue',
+        registerWebLLMModels(k, a.vramMB ? a.vramMB * 2 ** 20 : undefined).then((ids) => ({
+          registered: ids,
+        })),
+      doc: 'list WebLLM’s prebuilt models that fit this GPU into the catalogue (vramMB: its memory; default: estimated from the adapter, see abi/vram-estimate.ts)',
     }),
 
     'models.default': define(obj({ id: opt(str({ min: 1, max: 200 })) }), {

@@ -63,9 +63,17 @@ export async function addRemoteServer(k: Kernel, baseUrl: string, apiKey?: strin
   return { baseUrl: base, models: listed.map((m) => `${m.id}@${url.host}`) };
 }
 
-/** Registers WebLLM's prebuilt models that fit this GPU (once; the package is imported only now). */
-export async function registerWebLLMModels(k: Kernel, vramBytes: number): Promise<string[]> {
-  const { gpuFacts, listFittingModels } = await import('./engines/webllm');
+/**
+ * Registers WebLLM's prebuilt models that fit this GPU (once; the package is imported only now).
+ * `vramBytes` defaults to the estimate from this device's adapter (abi/vram-estimate.ts).
+ */
+export async function registerWebLLMModels(k: Kernel, vramBytes?: number): Promise<string[]> {
+  const { gpuFacts, listFittingModels, localVram } = await import('./engines/webllm');
+  if (vramBytes === undefined) {
+    const est = await localVram();
+    vramBytes = est.bytes;
+    k.log(0, 'model.load', `WebLLM: about ${Math.round(est.bytes / 2 ** 20)} MB of GPU memory (${est.why})`);
+  }
   // Without WebGPU in the kernel's worker the models still run, in a host tab's worker: list those
   // that need no shader-f16 (the tab's GPU is unknown here).
   const facts = (await gpuFacts()) ?? { hasF16: false };
@@ -202,7 +210,7 @@ export function registerTransformersModel(
 /** Registers a source's models again after a restart: adds the remote server, lists WebLLM's models. */
 export async function reRegisterSource(k: Kernel, source: ModelSource): Promise<void> {
   if (source.kind === 'remote') await addRemoteServer(k, source.baseUrl);
-  else if (source.kind === 'webllm') await registerWebLLMModels(k, 4096 * 2 ** 20);
+  else if (source.kind === 'webllm') await registerWebLLMModels(k);
 }
 
 /** The built-in trained model's catalogue id (public/models/stories260K). */

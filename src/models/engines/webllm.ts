@@ -16,6 +16,7 @@
  */
 
 import { type Errno, SysError } from '../../abi/errors';
+import { type AdapterFacts, estimateVram, type VramEstimate } from '../../abi/vram-estimate';
 import {
   type ChatCompletionChunk,
   type ChatEngine,
@@ -365,16 +366,20 @@ export async function listFittingModels(
 
 export interface GpuFacts {
   hasF16: boolean;
+  /** limits.maxStorageBufferBindingSize: the largest buffer a shader may bind (checked per model). */
   maxBufferBytes: number;
   vendor?: string;
+  /** What the VRAM estimate reads (abi/vram-estimate.ts). */
+  adapter: AdapterFacts;
 }
 
 /** The bit of WebGPU read here (the project builds without @webgpu/types). */
 interface GpuLike {
   requestAdapter(): Promise<{
     features: ReadonlySet<string>;
-    limits: { maxStorageBufferBindingSize: number };
-    info?: { vendor?: string };
+    limits: { maxStorageBufferBindingSize: number; maxBufferSize?: number };
+    info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+    isFallbackAdapter?: boolean;
   } | null>;
 }
 
@@ -382,14 +387,33 @@ interface GpuLike {
 export async function gpuFacts(): Promise<GpuFacts | null> {
   const gpu = (globalThis.navigator as { gpu?: GpuLike } | undefined)?.gpu;
   if (!gpu) return null;
-  const adapter = await gpu.requestAdapter().catch(() => null);
-  if (!adapter) return null;
+  const a = await gpu.requestAdapter().catch(() => null);
+  if (!a) return null;
+  const i = a.info;
+  const adapter: AdapterFacts = {};
+  if (i?.vendor) adapter.vendor = i.vendor;
+  if (i?.architecture) adapter.architecture = i.architecture;
+  if (i?.description) adapter.description = i.description;
+  if (i?.isFallbackAdapter ?? a.isFallbackAdapter) adapter.isFallbackAdapter = true;
+  if (a.limits.maxBufferSize) adapter.maxBufferSize = a.limits.maxBufferSize;
   const facts: GpuFacts = {
-    hasF16: adapter.features.has('shader-f16'),
-    maxBufferBytes: adapter.limits.maxStorageBufferBindingSize,
+    hasF16: a.features.has('shader-f16'),
+    maxBufferBytes: a.limits.maxStorageBufferBindingSize,
+    adapter,
   };
-  if (adapter.info?.vendor) facts.vendor = adapter.info.vendor;
+  if (i?.vendor) facts.vendor = i.vendor;
   return facts;
+}
+
+/**
+ * GPU memory local models may use, estimated from this context's adapter and deviceMemory
+ * (abi/vram-estimate.ts). Without an adapter here (a kernel worker without WebGPU), models load in a
+ * host tab whose GPU is unknown: the cautious shared-memory rule.
+ */
+export async function localVram(): Promise<VramEstimate> {
+  const facts = await gpuFacts();
+  const mem = (globalThis.navigator as { deviceMemory?: number } | undefined)?.deviceMemory ?? null;
+  return estimateVram(facts?.adapter ?? {}, mem);
 }
 
 interface CacheOptions {

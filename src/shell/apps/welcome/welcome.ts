@@ -8,6 +8,7 @@
  */
 import { css, html, nothing } from 'lit';
 import type { KernelEvent } from '../../../abi/protocol';
+import { estimateVram } from '../../../abi/vram-estimate';
 import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
 import { formatBytes, formatSeconds, type Measured, measureDevice, Rate } from './device';
@@ -236,6 +237,7 @@ export class AosWelcome extends AppElement {
         }
       </li>
       <li>Memory: ${d.deviceMemoryGB !== null ? `at least ${d.deviceMemoryGB} GB` : 'not told by this browser'}</li>
+      ${d.webgpu ? this.renderVram(d) : nothing}
       <li>
         Free storage for this site:
         ${d.storage ? `${formatBytes(d.freeStorageBytes ?? 0)} (${formatBytes(d.storage.usage)} used)` : 'not told by this browser'}
@@ -254,6 +256,14 @@ export class AosWelcome extends AppElement {
         }
       </li>
     </ul>`;
+  }
+
+  private renderVram(d: Measured) {
+    const gpu = d.webgpu;
+    if (!gpu) return nothing;
+    // Browsers do not tell GPU memory: the estimate and the rule behind it, so a surprising pick can be understood.
+    const est = estimateVram(gpu.facts ?? { description: gpu.adapter }, d.deviceMemoryGB);
+    return html`<li>GPU memory for models: about ${formatBytes(est.bytes)} (estimated: ${est.why})</li>`;
   }
 
   private renderRecommendation(pending: string | null) {
