@@ -16,6 +16,7 @@ import {
   type ChatControl,
   splitTurns,
 } from '../../../workers/programs/chat-protocol';
+import { askClaims } from '../../ask-claims';
 import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
 import { type ChatItem, historyOf, newThread, type Thread, ThreadStore, titleOf } from './threads';
@@ -328,6 +329,13 @@ export class AosChat extends AppElement {
     super.updated(changed);
     const log = this.logEl();
     if (log && this.stick) log.scrollTop = log.scrollHeight;
+    // This chat shows its agent's permission requests inline: the desktop's global prompt does not.
+    if (this.isConnected) askClaims.set(this, this.thread?.pid ?? null);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    askClaims.set(this, null);
   }
 
   private renderItem(i: ChatItem, last: boolean) {
