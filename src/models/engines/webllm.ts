@@ -82,7 +82,24 @@ export interface WebLLMChunk {
     delta: { content?: string | null; role?: string };
     finish_reason: string | null;
   }>;
-  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  usage?: {
+    prompt_tokens: number;
+    completion_tokens: number;
+    total_tokens: number;
+    /** WebLLM's own timings: prefill and decode tokens/s, time to first token… */
+    extra?: object;
+  };
+}
+
+/** The speeds WebLLM reports in `usage.extra` (the scheduler routes and preempts by them). */
+function usageExtra(x: object | undefined): Usage['extra'] | undefined {
+  if (!x) return undefined;
+  const out: NonNullable<Usage['extra']> = {};
+  for (const k of ['prefill_tokens_per_s', 'decode_tokens_per_s', 'time_to_first_token_s'] as const) {
+    const v = (x as Record<string, unknown>)[k];
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[k] = v;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** What this driver calls on an MLCEngine. */
@@ -623,6 +640,8 @@ export class WebLLMEngine implements ChatEngine {
               completion_tokens: c.usage.completion_tokens,
               total_tokens: c.usage.total_tokens,
             };
+            const extra = usageExtra(c.usage.extra);
+            if (extra) usage.extra = extra;
           }
           const choice = c.choices[0];
           if (choice?.finish_reason) finish = FINISH[choice.finish_reason] ?? 'stop';
