@@ -303,9 +303,13 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
     'models.load': define(
       obj({
         id: str({ min: 1, max: 200, pattern: /^[\w.:@/-]+$/ }),
-        engine: opt(oneOf('deterministic', 'transformers')),
+        engine: opt(oneOf('deterministic', 'transformers', 'webllm')),
         options: opt(
           obj({
+            // webllm: an MLC build of your own (its folder and its compiled model library).
+            modelUrl: opt(str({ min: 8, max: 2048, pattern: /^https?:\/\/\S+$/ })),
+            modelLib: opt(str({ min: 8, max: 2048, pattern: /^https?:\/\/\S+$/ })),
+            vramMB: opt(num({ min: 1, max: 1_000_000 })),
             // transformers.js: a folder under /models/, or a Hugging Face id with allowRemote.
             model: opt(str({ min: 1, max: 200, pattern: /^[\w.@-]+(\/[\w.@-]+)?$/ })),
             device: opt(oneOf('wasm', 'webgpu')),
@@ -330,6 +334,13 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
       },
     ),
 
+    'models.cancel': define(obj({ id: str({ min: 1, max: 200 }) }), {
+      cap: 'modelAdmin',
+      who: 'any',
+      handler: (k, _c, a) => models.cancel(k, a),
+      doc: 'cancel a model’s load in progress (its download stops; waiting loads fail with ECANCELED)',
+    }),
+
     'models.add_remote': define(obj({ baseUrl: str({ max: 2048 }), apiKey: opt(str({ max: 4096 })) }), {
       cap: 'modelAdmin',
       who: 'any',
@@ -341,8 +352,10 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
       cap: 'modelAdmin',
       who: 'any',
       handler: (k, _c, a) =>
-        registerWebLLMModels(k, (a.vramMB ?? 4096) * 2 ** 20).then((ids) => ({ registered: ids })),
-      doc: 'list WebLLM’s prebuilt models that fit this GPU (given an estimate of its memory) into the catalogue',
+        registerWebLLMModels(k, a.vramMB ? a.vramMB * 2 ** 20 : undefined).then((ids) => ({
+          registered: ids,
+        })),
+      doc: 'list WebLLM’s prebuilt models that fit this GPU into the catalogue (vramMB: its memory; default: estimated from the adapter, see abi/vram-estimate.ts)',
     }),
 
     'models.default': define(obj({ id: opt(str({ min: 1, max: 200 })) }), {

@@ -302,6 +302,8 @@ export class Tabs {
     tab.port.postMessage({ t: 'host.engine', key, port: ch.port2 } satisfies HostCommand, [ch.port2]);
     const w = await load(ch.port1, (held) => tab.engines.set(key, held)).catch((e: unknown) => {
       tab.engines.delete(key);
+      // A failed or cancelled load leaves nothing running: the tab stops the worker (and its download).
+      if (!tab.gone) post(tab.port, { t: 'host.engine.stop', key } satisfies HostCommand);
       throw e;
     });
     if (tab.gone) {

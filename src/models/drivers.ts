@@ -12,6 +12,7 @@ import { parseServerAddress } from '../net/http';
 import type { ModelSource } from './default-model';
 import type { ModelInfo } from './engine';
 import { createRemoteEngine, listRemoteModels } from './engines/openai-remote';
+import type { WebLLMAppConfig, WebLLMModelRecord } from './engines/webllm';
 import { WorkerEngine } from './engines/worker-engine';
 import type { LoadProgress } from './pool';
 
@@ -62,9 +63,17 @@ export async function addRemoteServer(k: Kernel, baseUrl: string, apiKey?: strin
   return { baseUrl: base, models: listed.map((m) => `${m.id}@${url.host}`) };
 }
 
-/** Registers WebLLM's prebuilt models that fit this GPU (once; the package is imported only now). */
-export async function registerWebLLMModels(k: Kernel, vramBytes: number): Promise<string[]> {
-  const { gpuFacts, listFittingModels } = await import('./engines/webllm');
+/**
+ * Registers WebLLM's prebuilt models that fit this GPU (once; the package is imported only now).
+ * `vramBytes` defaults to the estimate from this device's adapter (abi/vram-estimate.ts).
+ */
+export async function registerWebLLMModels(k: Kernel, vramBytes?: number): Promise<string[]> {
+  const { gpuFacts, listFittingModels, localVram } = await import('./engines/webllm');
+  if (vramBytes === undefined) {
+    const est = await localVram();
+    vramBytes = est.bytes;
+    k.log(0, 'model.load', `WebLLM: about ${Math.round(est.bytes / 2 ** 20)} MB of GPU memory (${est.why})`);
+  }
   // Without WebGPU in the kernel's worker the models still run, in a host tab's worker: list those
   // that need no shader-f16 (the tab's GPU is unknown here).
   const facts = (await gpuFacts()) ?? { hasF16: false };
@@ -74,41 +83,67 @@ export async function registerWebLLMModels(k: Kernel, vramBytes: number): Promis
     ...('maxBufferBytes' in facts ? { maxBufferBytes: facts.maxBufferBytes } : {}),
     load: loadWebLLMPackage,
   });
-  for (const r of fits) {
-    const bytes = Math.round((r.vram_required_MB ?? 0) * 2 ** 20);
-    const info: ModelInfo = {
-      id: r.model_id,
-      engine: 'webllm',
-      contextWindow: r.overrides?.context_window_size ?? 4096,
-      sizeBytes: bytes,
-      supportsTools: true, // through withPromptedTools
-      supportsContinuation: false,
-      location: 'local',
-      label: `WebLLM ${r.vram_required_MB ? `${Math.round(r.vram_required_MB)} MB VRAM` : ''}`.trim(),
-    };
-    const tags = [bytes < 2 * 2 ** 30 ? 'small' : 'large', 'webllm'];
-    k.pool.register({
-      info,
-      tags,
-      load: async (onProgress) => {
-        const { createWebLLMEngine, modelFilesUrl } = await import('./engines/webllm');
-        if ((globalThis.navigator as { gpu?: unknown } | undefined)?.gpu) {
-          return createWebLLMEngine({
-            model: r.model_id,
-            load: loadWebLLMPackage,
-            ...(onProgress ? { onProgress } : {}),
-          });
-        }
-        const { loadTokenizer } = await import('./tokenizer');
-        // Offline or a host without tokenizer.json: count by estimate rather than fail the load here.
-        const count = await loadTokenizer(modelFilesUrl(r)).catch(
-          () => (t: string) => Math.ceil(t.length / 4),
-        );
-        return hostEngine(k, r.model_id, 'webllm', { model: r.model_id }, count, onProgress);
-      },
-    });
-  }
+  for (const r of fits) registerWebLLMRecord(k, r);
   return fits.map((r) => r.model_id);
+}
+
+/**
+ * Registers one WebLLM model record. With `appConfig` it is a model of the user's own (an MLC
+ * build on their server), else one of WebLLM's prebuilt list. It loads in the kernel's worker
+ * when that has WebGPU (unless `hosted`), else in an engine worker of a host tab.
+ */
+export function registerWebLLMRecord(
+  k: Kernel,
+  r: WebLLMModelRecord,
+  o: { appConfig?: WebLLMAppConfig; hosted?: boolean } = {},
+): ModelInfo {
+  const bytes = Math.round((r.vram_required_MB ?? 0) * 2 ** 20);
+  const info: ModelInfo = {
+    id: r.model_id,
+    engine: 'webllm',
+    contextWindow: r.overrides?.context_window_size ?? 4096,
+    sizeBytes: bytes,
+    supportsTools: true, // through withPromptedTools
+    supportsContinuation: false,
+    location: 'local',
+    label: `WebLLM ${r.vram_required_MB ? `${Math.round(r.vram_required_MB)} MB VRAM` : ''}`.trim(),
+  };
+  const tags = [bytes < 2 * 2 ** 30 ? 'small' : 'large', 'webllm'];
+  const appConfig = o.appConfig;
+  k.pool.register({
+    info,
+    tags,
+    load: async (onProgress, signal) => {
+      const { createWebLLMEngine, modelFilesUrl } = await import('./engines/webllm');
+      if (!o.hosted && (globalThis.navigator as { gpu?: unknown } | undefined)?.gpu) {
+        return createWebLLMEngine({
+          model: r.model_id,
+          load: loadWebLLMPackage,
+          ...(appConfig ? { appConfig } : {}),
+          ...(onProgress ? { onProgress } : {}),
+          ...(signal ? { signal } : {}),
+        });
+      }
+      const { loadTokenizer } = await import('./tokenizer');
+      // Offline or a host without tokenizer.json: count by estimate rather than fail the load here.
+      const count = await loadTokenizer(modelFilesUrl(r)).catch(() => (t: string) => Math.ceil(t.length / 4));
+      const engine = await hostEngine(
+        k,
+        r.model_id,
+        'webllm',
+        { model: r.model_id, ...(appConfig ? { appConfig } : {}) },
+        count,
+        onProgress,
+        signal,
+      );
+      engine.onFail = (e) => {
+        k.pool.drop(r.model_id, engine);
+        k.log(0, 'model.unload', `${r.model_id} failed: ${e.message}`);
+      };
+      return engine;
+    },
+  });
+  return info;
 }
 
 /** Where this origin serves models (public/models), under the app's base path. */
@@ -175,7 +210,7 @@ export function registerTransformersModel(
 /** Registers a source's models again after a restart: adds the remote server, lists WebLLM's models. */
 export async function reRegisterSource(k: Kernel, source: ModelSource): Promise<void> {
   if (source.kind === 'remote') await addRemoteServer(k, source.baseUrl);
-  else if (source.kind === 'webllm') await registerWebLLMModels(k, 4096 * 2 ** 20);
+  else if (source.kind === 'webllm') await registerWebLLMModels(k);
 }
 
 /** The built-in trained model's catalogue id (public/models/stories260K). */
@@ -233,9 +268,10 @@ export function hostEngine(
   options: unknown,
   countTokens: (text: string) => number,
   onProgress?: (p: LoadProgress) => void,
+  signal?: AbortSignal,
 ): Promise<WorkerEngine> {
   return k.tabs.hostWorker(id, `the engine for ${id}`, (port, hold) =>
-    WorkerEngine.load(port, kind, options, countTokens, onProgress, hold),
+    WorkerEngine.load(port, kind, options, countTokens, onProgress, hold, signal),
   );
 }
 
@@ -251,8 +287,8 @@ export function registerHostedModel(
   k.pool.register({
     info,
     tags,
-    load: async (onProgress) => {
-      const engine = await hostEngine(k, info.id, kind, options, await countTokens(), onProgress);
+    load: async (onProgress, signal) => {
+      const engine = await hostEngine(k, info.id, kind, options, await countTokens(), onProgress, signal);
       engine.onFail = (e) => {
         k.pool.drop(info.id, engine);
         k.log(0, 'model.unload', `${info.id} failed: ${e.message}`);

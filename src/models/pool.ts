@@ -24,7 +24,8 @@ export interface ModelSpec {
    * told to (tool_choice 'required'; see withPromptedTools).
    */
   tags: string[];
-  load(onProgress?: (p: LoadProgress) => void): Promise<ChatEngine>;
+  /** Loads the model; `signal` cancels it (a driver that cannot stop its download is still left behind at once). */
+  load(onProgress?: (p: LoadProgress) => void, signal?: AbortSignal): Promise<ChatEngine>;
 }
 
 export interface Need {
@@ -59,6 +60,8 @@ export class ModelPool {
   private readonly specs = new Map<string, ModelSpec>();
   private readonly loaded = new Map<string, Loaded>();
   private readonly loading = new Map<string, Promise<Loaded>>();
+  /** Cancels each load in progress (models.cancel). */
+  private readonly loadAborts = new Map<string, AbortController>();
   private nextReservation = 1;
   defaultModel = 'deterministic';
   schedulerOptions: SchedulerOptions = { ...DEFAULT_SCHEDULER };
@@ -165,14 +168,20 @@ export class ModelPool {
     if (pending) return pending;
     const spec = this.specs.get(id);
     if (!spec) throw this.unknown(id);
+    const abort = new AbortController();
     const p = (async () => {
       this.makeRoom(spec.info.sizeBytes, id);
       let engine: ChatEngine;
       try {
-        engine = await spec.load((p) => {
-          onProgress?.(p);
-          this.onProgress?.(p);
-        });
+        engine = await cancellable(
+          spec.load((p) => {
+            if (abort.signal.aborted) return;
+            onProgress?.(p);
+            this.onProgress?.(p);
+          }, abort.signal),
+          abort.signal,
+          id,
+        );
       } catch (e) {
         throw SysError.is(e) ? e : new SysError('EIO', `loading ${id} failed: ${(e as Error).message ?? e}`);
       }
@@ -191,11 +200,34 @@ export class ModelPool {
       return l;
     })();
     this.loading.set(id, p);
+    this.loadAborts.set(id, abort);
     try {
       return await p;
     } finally {
       this.loading.delete(id);
+      this.loadAborts.delete(id);
     }
+  }
+
+  /** Whether `id` is being loaded now. */
+  isLoading(id: string): boolean {
+    return this.loading.has(id);
+  }
+
+  /**
+   * Cancels the load of `id` in progress: every caller waiting on it gets ECANCELED at once,
+   * the driver stops its download, and the model can be loaded again. ENOENT when none runs.
+   */
+  cancel(id: string): void {
+    const a = this.loadAborts.get(id);
+    if (!a) {
+      if (!this.specs.has(id)) throw this.unknown(id);
+      throw new SysError(
+        'ENOENT',
+        `${id} is not being loaded${this.loaded.has(id) ? ' (it is loaded already)' : ''}`,
+      );
+    }
+    a.abort();
   }
 
   /** Unloads least-recently-used idle models until `bytes` more fit the budget (ENOSPC if they cannot). */
@@ -327,6 +359,35 @@ export class ModelPool {
   private unknown(id: string): SysError {
     return new SysError('ENOENT', `no model "${id}"; available: ${this.ids()}`);
   }
+}
+
+/**
+ * A driver's load, settled with ECANCELED as soon as `signal` fires (a driver may take its time
+ * to stop, or not stop at all); an engine that still arrives after the cancel is disposed.
+ */
+function cancellable(load: Promise<ChatEngine>, signal: AbortSignal, id: string): Promise<ChatEngine> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () =>
+      reject(
+        new SysError(
+          'ECANCELED',
+          `loading ${id} was cancelled; load it again to start again (files a download finished are kept)`,
+        ),
+      );
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    load.then(
+      (engine) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) void Promise.resolve(engine.dispose?.()).catch(() => {});
+        else resolve(engine);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 function sum(rs: Map<number, Reservation>): number {

@@ -161,14 +161,33 @@ export class InferenceScheduler {
     return this.running !== null || this.waiting.size > 0;
   }
 
-  /** Expected ms until a new job of default priority would start (for routing). */
+  /**
+   * Expected ms until a new job of default priority would start (for routing): what the jobs
+   * ahead still have to decode, plus the prefill of those that have not started — on a long
+   * conversation prefill, not decode, is most of a turn's cost.
+   */
   expectedWaitMs(): number {
-    let tokens = 0;
+    let decode = 0;
+    let prefill = 0;
     for (const s of [...this.waiting.values(), ...(this.running ? [this.stateOf(this.running.job)] : [])]) {
-      if (s) tokens += Math.max(1, (s.job.req.max_tokens ?? 64) - s.completionTokens);
+      if (!s) continue;
+      decode += Math.max(1, (s.job.req.max_tokens ?? 64) - s.completionTokens);
+      if (s.firstTokenAt === null) prefill += s.promptTokens ?? this.promptEstimate(s);
     }
-    return tokens * this.decodeMs;
+    return decode * this.decodeMs + prefill * this.prefillMs;
   }
+
+  /** A job's prompt tokens before the engine has said (counted once, then kept). */
+  private promptEstimate(s: JobState): number {
+    let n = this.promptGuesses.get(s);
+    if (n === undefined) {
+      n = s.job.req.messages.reduce((t, m) => t + this.engine.countTokens(m.content ?? ''), 0);
+      this.promptGuesses.set(s, n);
+    }
+    return n;
+  }
+
+  private readonly promptGuesses = new WeakMap<JobState, number>();
 
   stats(): SchedulerStats {
     return {
@@ -395,8 +414,22 @@ export class InferenceScheduler {
   private learn(usage: Usage | null, t0: number, firstAt: number, lastAt: number, tokens: number): void {
     if (!usage || !firstAt) return;
     const a = 0.3;
-    if (usage.prompt_tokens > 0)
-      this.prefillMs = (1 - a) * this.prefillMs + a * ((firstAt - t0) / usage.prompt_tokens);
-    if (tokens > 1) this.decodeMs = (1 - a) * this.decodeMs + a * ((lastAt - firstAt) / (tokens - 1));
+    // The engine's own speeds (WebLLM's usage.extra) when it gives them: they leave out queueing and
+    // transport, and a prefill that reused the KV cache is not mistaken for a fast one per token.
+    const x = usage.extra;
+    const prefill =
+      x?.prefill_tokens_per_s && x.prefill_tokens_per_s > 0
+        ? 1000 / x.prefill_tokens_per_s
+        : usage.prompt_tokens > 0
+          ? (firstAt - t0) / usage.prompt_tokens
+          : null;
+    const decode =
+      x?.decode_tokens_per_s && x.decode_tokens_per_s > 0
+        ? 1000 / x.decode_tokens_per_s
+        : tokens > 1
+          ? (lastAt - firstAt) / (tokens - 1)
+          : null;
+    if (prefill !== null) this.prefillMs = (1 - a) * this.prefillMs + a * prefill;
+    if (decode !== null) this.decodeMs = (1 - a) * this.decodeMs + a * decode;
   }
 }

@@ -88,7 +88,7 @@ export function promptedToolPrompt(tools: ToolSpec[], required = false): string 
  * assistant turns in the JSON form it is asked to write, and tool results as
  * user messages (many chat templates have no tool role).
  */
-function rewriteMessages(messages: ChatMessage[], toolPrompt: string): ChatMessage[] {
+function rewriteMessages(messages: ChatMessage[], toolPrompt: string, raws?: RawTurns): ChatMessage[] {
   const system: string[] = [];
   const rest: ChatMessage[] = [];
   const names = new Map<string, string>();
@@ -101,9 +101,11 @@ function rewriteMessages(messages: ChatMessage[], toolPrompt: string): ChatMessa
         name: c.function.name,
         arguments: parseArgs(c.function.arguments),
       }));
-      rest.push({ role: 'assistant', content: JSON.stringify({ tool_calls: calls }) });
+      const raw = raws?.get(RawTurns.callsKey(m.tool_calls));
+      rest.push({ role: 'assistant', content: raw ?? JSON.stringify({ tool_calls: calls }) });
     } else if (m.role === 'assistant') {
-      rest.push({ role: 'assistant', content: JSON.stringify({ content: m.content ?? '' }) });
+      const raw = raws?.get(RawTurns.contentKey(m.content ?? ''));
+      rest.push({ role: 'assistant', content: raw ?? JSON.stringify({ content: m.content ?? '' }) });
     } else if (m.role === 'tool') {
       const name = m.name ?? (m.tool_call_id ? names.get(m.tool_call_id) : undefined) ?? 'call';
       rest.push({ role: 'user', content: `Result of tool ${name}: ${m.content ?? ''}` });
@@ -113,6 +115,37 @@ function rewriteMessages(messages: ChatMessage[], toolPrompt: string): ChatMessa
   }
   system.push(toolPrompt);
   return [{ role: 'system', content: system.join('\n\n') }, ...rest];
+}
+
+/**
+ * The model's own text of its recent answers, by what the agent kept of them (the decoded
+ * content, or the ids of the calls made). An earlier turn is given back to the model in exactly
+ * the bytes it wrote, not re-serialised: an engine that keeps its KV cache across requests
+ * (WebLLM reuses it only when the earlier turns match exactly) then prefills just the new
+ * message. Bounded; a turn not found is written in the canonical form (a cache miss, no more).
+ */
+export class RawTurns {
+  private readonly map = new Map<string, string>();
+  constructor(private readonly max = 256) {}
+
+  static contentKey(content: string): string {
+    return `c:${content}`;
+  }
+
+  static callsKey(calls: ToolCall[]): string {
+    return `t:${calls.map((c) => c.id).join(',')}`;
+  }
+
+  set(key: string, raw: string): void {
+    if (key.length > 65_536) return;
+    this.map.delete(key);
+    this.map.set(key, raw);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+  }
+
+  get(key: string): string | undefined {
+    return this.map.get(key);
+  }
 }
 
 /** A conversation with its tool calls and results written as plain assistant and user turns. */
@@ -311,13 +344,16 @@ function parseOrNull(s: string): unknown {
 }
 
 /** Builds the request the inner engine gets; the caller's request is never mutated. */
-export function promptedRequest(req: ChatRequest): { inner: ChatRequest; resumeInString: boolean } {
+export function promptedRequest(
+  req: ChatRequest,
+  raws?: RawTurns,
+): { inner: ChatRequest; resumeInString: boolean } {
   const tools = req.tools ?? [];
   const required = req.tool_choice === 'required';
   const { tools: _t, tool_choice: _c, ...rest } = req;
   const inner: ChatRequest = {
     ...rest,
-    messages: rewriteMessages(req.messages, promptedToolPrompt(tools, required)),
+    messages: rewriteMessages(req.messages, promptedToolPrompt(tools, required), raws),
     // The tool schema replaces any response_format: the content branch carries the answer as text.
     response_format: {
       type: 'json_schema',
@@ -341,6 +377,7 @@ export interface PromptedToolsOptions {
 
 /** An engine that accepts `tools` whatever model is behind it. Requests without tools pass through untouched. */
 export function withPromptedTools(engine: ChatEngine, o: PromptedToolsOptions = {}): ChatEngine {
+  const raws = new RawTurns();
   return {
     get info(): ModelInfo {
       return { ...engine.info, supportsTools: true };
@@ -358,7 +395,7 @@ export function withPromptedTools(engine: ChatEngine, o: PromptedToolsOptions = 
         // Earlier tool turns as plain text: chat templates without a tool role refuse them.
         return engine.stream({ ...plain, messages: withoutToolTurns(req.messages) }, signal);
       }
-      return promptedStream(engine, req, signal);
+      return promptedStream(engine, req, signal, raws);
     },
   };
 }
@@ -367,8 +404,9 @@ async function* promptedStream(
   engine: ChatEngine,
   req: ChatRequest,
   signal: AbortSignal | undefined,
+  raws: RawTurns,
 ): AsyncGenerator<ChatCompletionChunk> {
-  const { inner, resumeInString } = promptedRequest(req);
+  const { inner, resumeInString } = promptedRequest(req, raws);
   const out = new PromptedOutput(new Set((req.tools ?? []).map((t) => t.function.name)), resumeInString);
   let meta = { id: `prompted-${callSeq++}`, created: Math.floor(Date.now() / 1000), model: engine.info.id };
   let finish: FinishReason = 'stop';
@@ -376,6 +414,8 @@ async function* promptedStream(
   const passthroughCalls: ToolCall[] = [];
   let first = !req.continuation;
   let raw = '';
+  /** The content the agent is given (and will hand back as its history). */
+  let content = '';
   const chunk = (
     delta: ChatCompletionChunk['choices'][0]['delta'],
     fin: FinishReason | null,
@@ -394,6 +434,7 @@ async function* promptedStream(
     if (choice?.delta.content) {
       raw += choice.delta.content;
       const text = out.push(choice.delta.content);
+      content += text;
       if (text) yield chunk({ content: text }, null);
     }
     // An engine that produced native calls anyway: keep them.
@@ -403,7 +444,13 @@ async function* promptedStream(
   }
   const rest = out.end(finish);
   if (rest.content) yield chunk({ content: rest.content }, null);
+  content += rest.content ?? '';
   const calls = [...passthroughCalls, ...(rest.toolCalls ?? [])];
+  // A whole answer (not one resumed from a continuation, which the engine saw in two parts).
+  if (finish !== 'abort' && !req.continuation && raw) {
+    if (calls.length && !passthroughCalls.length) raws.set(RawTurns.callsKey(calls), raw);
+    else if (!calls.length) raws.set(RawTurns.contentKey(content), raw);
+  }
   if (calls.length) yield chunk({ tool_calls: calls }, null);
   const fin: FinishReason =
     finish === 'abort' ? 'abort' : calls.length ? 'tool_calls' : finish === 'length' ? 'length' : 'stop';

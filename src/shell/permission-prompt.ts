@@ -2,9 +2,12 @@
  * <aos-permission-prompt>: an agent asks for more than it was given; the user
  * answers allow once / always / deny. One card per pending request; any tab of
  * the OS may answer, and the others drop the card when the kernel says it is done.
+ * A request an open chat shows inline (ask-claims.ts) is left out here, and comes back here
+ * if that chat closes or moves to another thread before it is answered.
  */
 import { css, html, LitElement, nothing } from 'lit';
 import type { PermissionAsk } from '../abi/protocol';
+import { askClaims } from './ask-claims';
 import type { KernelClient } from './kernel-client';
 
 export class AosPermissionPrompt extends LitElement {
@@ -15,6 +18,7 @@ export class AosPermissionPrompt extends LitElement {
   declare client: KernelClient | null;
   declare asks: PermissionAsk[];
   private off: (() => void) | null = null;
+  private readonly reclaim = () => this.requestUpdate();
 
   constructor() {
     super();
@@ -37,9 +41,15 @@ export class AosPermissionPrompt extends LitElement {
     });
   }
 
+  override connectedCallback(): void {
+    super.connectedCallback();
+    askClaims.addEventListener('change', this.reclaim);
+  }
+
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     this.off?.();
+    askClaims.removeEventListener('change', this.reclaim);
   }
 
   private answer(a: PermissionAsk, answer: 'once' | 'always' | 'deny'): void {
@@ -51,8 +61,9 @@ export class AosPermissionPrompt extends LitElement {
   }
 
   override render() {
-    if (!this.asks.length) return nothing;
-    return this.asks.map(
+    const shown = this.asks.filter((a) => !askClaims.has(a.pid));
+    if (!shown.length) return nothing;
+    return shown.map(
       (a) => html`
         <section role="alertdialog" aria-labelledby="ask-${a.id}" aria-describedby="ask-${a.id}-why">
           <h2 id="ask-${a.id}">Agent ${a.pid} (${a.program.replace(/^\((.*)\)$/, '$1')}) asks for more</h2>

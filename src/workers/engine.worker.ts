@@ -12,7 +12,11 @@ import type { EngineCommand, EngineReply } from '../models/engines/worker-engine
 /** Drivers this worker can host, each loaded on demand. */
 const DRIVERS: Record<
   string,
-  (options: unknown, progress: (p: EngineReply & { t: 'progress' }) => void) => Promise<ChatEngine>
+  (
+    options: unknown,
+    progress: (p: EngineReply & { t: 'progress' }) => void,
+    signal: AbortSignal,
+  ) => Promise<ChatEngine>
 > = {
   deterministic: async (options) => {
     const { DeterministicEngine } = await import('../models/engines/deterministic');
@@ -23,13 +27,18 @@ const DRIVERS: Record<
     const o = options as import('../models/engines/transformers').TransformersChatOptions;
     return createTransformersEngine({ ...o, onProgress: (p) => progress({ t: 'progress', progress: p }) });
   },
-  webllm: async (options, progress) => {
+  webllm: async (options, progress, signal) => {
     const { createWebLLMEngine } = await import('../models/engines/webllm');
-    const { model } = options as { model: string };
+    const { model, appConfig } = options as {
+      model: string;
+      appConfig?: import('../models/engines/webllm').WebLLMAppConfig;
+    };
     return createWebLLMEngine({
       model,
+      ...(appConfig ? { appConfig } : {}),
       load: () => import('@mlc-ai/web-llm'),
       onProgress: (p) => progress({ t: 'progress', progress: p }),
+      signal,
     });
   },
 };
@@ -72,8 +81,11 @@ function serve(port: MessagePort): void {
   let engine: ChatEngine | null = null;
   let embedder: DisposableEmbedder | null = null;
   const aborts = new Map<number, AbortController>();
+  /** The model load in progress, so `cancel` can stop its download. */
+  const loading = new AbortController();
   port.onmessage = async (ev: MessageEvent<EngineCommand>) => {
     const cmd = ev.data;
+    if (cmd.t === 'cancel') return loading.abort();
     if (cmd.t === 'load' && cmd.kind.startsWith('embedder:')) {
       try {
         const kind = cmd.kind.slice('embedder:'.length);
@@ -104,7 +116,7 @@ function serve(port: MessagePort): void {
             'ENOENT',
             `no engine driver "${cmd.kind}" (have: ${Object.keys(DRIVERS).join(', ')})`,
           );
-        engine = await driver(cmd.options, send);
+        engine = await driver(cmd.options, send, loading.signal);
         send({ t: 'ready', info: engine.info });
       } catch (e) {
         send({ t: 'failed', error: SysError.from(e).toJSON() });

@@ -1,7 +1,7 @@
 /** Model syscalls: loading (registering a new engine first when asked), the default model, and the scheduling policy. */
 import { SysError } from '../../abi/errors';
 import type { ContextPolicy } from '../../models/context-budget';
-import { registerHostedModel, registerTransformersModel } from '../../models/drivers';
+import { registerHostedModel, registerTransformersModel, registerWebLLMRecord } from '../../models/drivers';
 import { DeterministicEngine, tokenize } from '../../models/engines/deterministic';
 import type { Policy } from '../../models/scheduler';
 import type { Caller } from '../dispatch';
@@ -9,8 +9,14 @@ import type { Kernel } from '../kernel';
 
 export interface LoadArgs {
   id: string;
-  engine?: 'deterministic' | 'transformers';
+  engine?: 'deterministic' | 'transformers' | 'webllm';
   options?: {
+    /** webllm: the folder of an MLC build (its mlc-chat-config.json, tokenizer and weight shards). */
+    modelUrl?: string;
+    /** webllm: the model library (.wasm) compiled for it. */
+    modelLib?: string;
+    /** webllm: the GPU memory it needs, in MB. */
+    vramMB?: number;
     model?: string;
     device?: 'wasm' | 'webgpu';
     allowRemote?: boolean;
@@ -41,8 +47,30 @@ export async function load(k: Kernel, a: LoadArgs) {
       ...(o?.remoteHost ? { remoteHost: o.remoteHost } : {}),
       ...(o?.contextWindow ? { contextWindow: o.contextWindow } : {}),
     });
+  } else if (a.engine === 'webllm') {
+    const o = a.options;
+    if (!o?.modelUrl || !o.modelLib)
+      throw new SysError('EINVAL', 'a WebLLM model of your own needs options.modelUrl and options.modelLib');
+    const record = {
+      model: o.modelUrl,
+      model_id: a.id,
+      model_lib: o.modelLib,
+      ...(o.vramMB ? { vram_required_MB: o.vramMB } : {}),
+      ...(o.contextWindow ? { overrides: { context_window_size: o.contextWindow } } : {}),
+    };
+    registerWebLLMRecord(k, record, { appConfig: { model_list: [record] }, hosted: !!o.hosted });
   } else if (a.engine === 'deterministic') {
-    const { hosted, model: _m, device: _d, allowRemote: _r, remoteHost: _h, ...opts } = a.options ?? {};
+    const {
+      hosted,
+      model: _m,
+      device: _d,
+      allowRemote: _r,
+      remoteHost: _h,
+      modelUrl: _u,
+      modelLib: _l,
+      vramMB: _v,
+      ...opts
+    } = a.options ?? {};
     if (hosted) {
       const info = new DeterministicEngine({ ...opts, id: a.id }).info;
       registerHostedModel(
@@ -57,6 +85,12 @@ export async function load(k: Kernel, a: LoadArgs) {
   }
   await k.pool.load(a.id);
   return k.pool.info(a.id);
+}
+
+/** models.cancel: stops a model's load (its download); whoever waits on it gets ECANCELED. */
+export function cancel(k: Kernel, a: { id: string }) {
+  k.pool.cancel(a.id);
+  return null;
 }
 
 /** models.default: anyone may read it; choosing it needs modelAdmin. */

@@ -16,6 +16,7 @@
  */
 
 import { type Errno, SysError } from '../../abi/errors';
+import { type AdapterFacts, estimateVram, type VramEstimate } from '../../abi/vram-estimate';
 import {
   type ChatCompletionChunk,
   type ChatEngine,
@@ -81,7 +82,24 @@ export interface WebLLMChunk {
     delta: { content?: string | null; role?: string };
     finish_reason: string | null;
   }>;
-  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  usage?: {
+    prompt_tokens: number;
+    completion_tokens: number;
+    total_tokens: number;
+    /** WebLLM's own timings: prefill and decode tokens/s, time to first token… */
+    extra?: object;
+  };
+}
+
+/** The speeds WebLLM reports in `usage.extra` (the scheduler routes and preempts by them). */
+function usageExtra(x: object | undefined): Usage['extra'] | undefined {
+  if (!x) return undefined;
+  const out: NonNullable<Usage['extra']> = {};
+  for (const k of ['prefill_tokens_per_s', 'decode_tokens_per_s', 'time_to_first_token_s'] as const) {
+    const v = (x as Record<string, unknown>)[k];
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[k] = v;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** What this driver calls on an MLCEngine. */
@@ -91,13 +109,27 @@ export interface MLCEngineLike {
   unload(): Promise<void>;
 }
 
+export interface WebLLMEngineConfig {
+  appConfig?: WebLLMAppConfig;
+  initProgressCallback?: (r: WebLLMInitProgress) => void;
+}
+
+/** An MLCEngine before its model is loaded: `reload` downloads and loads it; `unload` during it aborts the download. */
+export interface MLCEngineUnloaded extends MLCEngineLike {
+  reload(modelId: string, chatOpts?: { context_window_size?: number }): Promise<void>;
+}
+
 /** What this driver uses of the @mlc-ai/web-llm module. */
 export interface WebLLMModule {
   CreateMLCEngine(
     modelId: string,
-    engineConfig?: { appConfig?: WebLLMAppConfig; initProgressCallback?: (r: WebLLMInitProgress) => void },
+    engineConfig?: WebLLMEngineConfig,
     chatOpts?: { context_window_size?: number },
   ): Promise<MLCEngineLike>;
+  /** The engine class itself: a load through it can be cancelled (stand-ins may offer only CreateMLCEngine). */
+  MLCEngine?: new (
+    engineConfig?: WebLLMEngineConfig,
+  ) => MLCEngineUnloaded;
   prebuiltAppConfig: WebLLMAppConfig;
   hasModelInCache(modelId: string, appConfig?: WebLLMAppConfig): Promise<boolean>;
   deleteModelAllInfoInCache(modelId: string, appConfig?: WebLLMAppConfig): Promise<void>;
@@ -202,20 +234,94 @@ export function webllmProgress(model: string, r: WebLLMInitProgress, sizeBytes =
 export function offline(e: unknown, model: string, record?: WebLLMModelRecord): SysError | null {
   const msg = String((e as Error)?.message ?? e);
   const nav = globalThis.navigator as { onLine?: boolean } | undefined;
-  const network =
-    nav?.onLine === false ||
-    /Failed to fetch|NetworkError|Load failed|ERR_INTERNET_DISCONNECTED|ERR_NAME_NOT_RESOLVED|fetch failed/i.test(
-      msg,
-    );
-  if (!network) return null;
+  // No answer at all ("Failed to fetch"), or an answer whose body stopped coming (Cache.add's "network error").
+  const refused =
+    /Failed to fetch|Load failed|ERR_INTERNET_DISCONNECTED|ERR_NAME_NOT_RESOLVED|fetch failed/i.test(msg);
+  const cut =
+    !refused && /NetworkError|network error|ERR_CONNECTION|ERR_INCOMPLETE|ERR_EMPTY_RESPONSE/i.test(msg);
+  if (nav?.onLine !== false && !refused && !cut) return null;
   const host = record ? new URL(record.model).host : 'its model host';
+  const resume =
+    'Files that finished downloading are kept (each is saved only once complete), so loading it again resumes';
+  const instead =
+    'or use a model that needs no download: the built-in story model stories260K, or a local server (Ollama) in Models.';
+  if (cut && nav?.onLine !== false)
+    return new SysError(
+      'EIO',
+      `cannot download ${model}: the download from ${host} was cut before it finished (the connection dropped or the server stopped sending). ` +
+        `${resume} once ${host} answers again, ${instead}`,
+    );
   return new SysError(
     'EIO',
     `cannot download ${model}: no network connection to ${host}` +
       `${nav?.onLine === false ? ' (this browser is offline)' : ''}. ` +
-      'Connect to the internet and load it again (a download that was cut resumes from the files already cached), ' +
-      'or use a model that needs no download: the built-in story model stories260K, or a local server (Ollama) in Models.',
+      `Connect to the internet and load it again: files that finished downloading are kept, so it resumes; ${instead}`,
   );
+}
+
+/** A load the user cancelled. */
+export function cancelled(model: string): SysError {
+  return new SysError(
+    'ECANCELED',
+    `loading ${model} was cancelled; files that finished downloading are kept, so loading it again resumes`,
+  );
+}
+
+/**
+ * Starts an MLCEngine on `model`. With a signal, the load can be cancelled: WebLLM's `unload()`
+ * during `reload()` aborts the reload's AbortController, which every download of the load
+ * (config, model library, weight shards) is fetched under; Cache.add stores a file only once
+ * its whole body arrived, so an aborted file leaves nothing in the cache. The promise rejects
+ * with ECANCELED as soon as the signal fires, without waiting for WebLLM: the GPU upload at the
+ * end of a load cannot be aborted, so whatever it loads is unloaded when it returns.
+ */
+async function startEngine(
+  mod: WebLLMModule,
+  model: string,
+  config: WebLLMEngineConfig,
+  chatOpts: { context_window_size?: number } | undefined,
+  signal: AbortSignal | undefined,
+): Promise<MLCEngineLike> {
+  if (signal?.aborted) throw cancelled(model);
+  let engine: MLCEngineLike | null = null;
+  let loading: Promise<unknown>;
+  if (mod.MLCEngine) {
+    const e = new mod.MLCEngine(config);
+    engine = e;
+    loading = e.reload(model, chatOpts);
+  } else {
+    loading = mod.CreateMLCEngine(model, config, chatOpts).then((e) => {
+      engine = e;
+    });
+  }
+  if (!signal) {
+    await loading;
+    return engine as unknown as MLCEngineLike;
+  }
+  const free = () => {
+    const e = engine as MLCEngineLike | null;
+    if (e) void e.unload().catch(() => {});
+  };
+  return new Promise<MLCEngineLike>((resolve, reject) => {
+    const onAbort = () => {
+      reject(cancelled(model));
+      free(); // aborts WebLLM's reload (its fetches) when the engine exists already
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    loading.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        // WebLLM's reload returns normally when its AbortError came from unload(): the engine is empty.
+        if (signal.aborted) free();
+        else resolve(engine as unknown as MLCEngineLike);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) free();
+        else reject(e);
+      },
+    );
+  });
 }
 
 /** WebLLM's `cleanModelUrl`: a Hugging Face repo URL → the folder its files are fetched from. */
@@ -277,16 +383,20 @@ export async function listFittingModels(
 
 export interface GpuFacts {
   hasF16: boolean;
+  /** limits.maxStorageBufferBindingSize: the largest buffer a shader may bind (checked per model). */
   maxBufferBytes: number;
   vendor?: string;
+  /** What the VRAM estimate reads (abi/vram-estimate.ts). */
+  adapter: AdapterFacts;
 }
 
 /** The bit of WebGPU read here (the project builds without @webgpu/types). */
 interface GpuLike {
   requestAdapter(): Promise<{
     features: ReadonlySet<string>;
-    limits: { maxStorageBufferBindingSize: number };
-    info?: { vendor?: string };
+    limits: { maxStorageBufferBindingSize: number; maxBufferSize?: number };
+    info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+    isFallbackAdapter?: boolean;
   } | null>;
 }
 
@@ -294,14 +404,33 @@ interface GpuLike {
 export async function gpuFacts(): Promise<GpuFacts | null> {
   const gpu = (globalThis.navigator as { gpu?: GpuLike } | undefined)?.gpu;
   if (!gpu) return null;
-  const adapter = await gpu.requestAdapter().catch(() => null);
-  if (!adapter) return null;
+  const a = await gpu.requestAdapter().catch(() => null);
+  if (!a) return null;
+  const i = a.info;
+  const adapter: AdapterFacts = {};
+  if (i?.vendor) adapter.vendor = i.vendor;
+  if (i?.architecture) adapter.architecture = i.architecture;
+  if (i?.description) adapter.description = i.description;
+  if (i?.isFallbackAdapter ?? a.isFallbackAdapter) adapter.isFallbackAdapter = true;
+  if (a.limits.maxBufferSize) adapter.maxBufferSize = a.limits.maxBufferSize;
   const facts: GpuFacts = {
-    hasF16: adapter.features.has('shader-f16'),
-    maxBufferBytes: adapter.limits.maxStorageBufferBindingSize,
+    hasF16: a.features.has('shader-f16'),
+    maxBufferBytes: a.limits.maxStorageBufferBindingSize,
+    adapter,
   };
-  if (adapter.info?.vendor) facts.vendor = adapter.info.vendor;
+  if (i?.vendor) facts.vendor = i.vendor;
   return facts;
+}
+
+/**
+ * GPU memory local models may use, estimated from this context's adapter and deviceMemory
+ * (abi/vram-estimate.ts). Without an adapter here (a kernel worker without WebGPU), models load in a
+ * host tab whose GPU is unknown: the cautious shared-memory rule.
+ */
+export async function localVram(): Promise<VramEstimate> {
+  const facts = await gpuFacts();
+  const mem = (globalThis.navigator as { deviceMemory?: number } | undefined)?.deviceMemory ?? null;
+  return estimateVram(facts?.adapter ?? {}, mem);
 }
 
 interface CacheOptions {
@@ -390,6 +519,8 @@ export interface WebLLMEngineOptions {
   promptedTools?: boolean;
   /** Skip the navigator.gpu check (for a stand-in WebLLM in tests). */
   skipGpuCheck?: boolean;
+  /** Cancels the load (the download stops; ECANCELED). */
+  signal?: AbortSignal;
 }
 
 /** WebLLM wants one leading system message, string contents, and no kernel-internal fields. */
@@ -509,6 +640,8 @@ export class WebLLMEngine implements ChatEngine {
               completion_tokens: c.usage.completion_tokens,
               total_tokens: c.usage.total_tokens,
             };
+            const extra = usageExtra(c.usage.extra);
+            if (extra) usage.extra = extra;
           }
           const choice = c.choices[0];
           if (choice?.finish_reason) finish = FINISH[choice.finish_reason] ?? 'stop';
@@ -596,16 +729,21 @@ export async function createWebLLMEngine(o: WebLLMEngineOptions): Promise<ChatEn
   const contextWindow = o.contextWindow ?? record.overrides?.context_window_size ?? 4096;
   let engine: MLCEngineLike;
   try {
-    engine = await mod.CreateMLCEngine(
+    engine = await startEngine(
+      mod,
       o.model,
       {
         appConfig,
-        initProgressCallback: (r) =>
-          o.onProgress?.(webllmProgress(id, r, Math.round((record.vram_required_MB ?? 0) * 2 ** 20))),
+        initProgressCallback: (r) => {
+          if (!o.signal?.aborted)
+            o.onProgress?.(webllmProgress(id, r, Math.round((record.vram_required_MB ?? 0) * 2 ** 20)));
+        },
       },
       o.contextWindow ? { context_window_size: o.contextWindow } : undefined,
+      o.signal,
     );
   } catch (e) {
+    if (o.signal?.aborted) throw cancelled(o.model);
     throw offline(e, o.model, record) ?? webllmError(e, `loading ${o.model}`);
   }
   const info: ModelInfo = {

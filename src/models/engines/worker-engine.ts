@@ -12,6 +12,8 @@ import type { LoadProgress } from '../pool';
 /** Kernel → engine worker. */
 export type EngineCommand =
   | { t: 'load'; kind: string; options: unknown }
+  /** Stops the load in progress (its download); the worker answers `failed` with ECANCELED. */
+  | { t: 'cancel' }
   | { t: 'stream'; id: number; req: ChatRequest }
   | { t: 'abort'; id: number }
   | { t: 'embed'; id: number; texts: string[] }
@@ -60,24 +62,37 @@ export class WorkerEngine implements ChatEngine {
     onProgress?: (p: LoadProgress) => void,
     /** Gets the engine before it is ready, so its host can fail it (and the load) if it goes away. */
     onStart?: (e: WorkerEngine) => void,
+    /** Cancels the load: the worker is told to stop its download, and the load fails with ECANCELED at once. */
+    signal?: AbortSignal,
   ): Promise<WorkerEngine> {
     const engine = new WorkerEngine(port, countTokens);
-    return new Promise((resolve, reject) => {
-      engine.loading = reject;
+    return new Promise<WorkerEngine>((resolve, reject) => {
+      const onAbort = () => {
+        port.postMessage({ t: 'cancel' } satisfies EngineCommand);
+        engine.fail('its load was cancelled', 'ECANCELED');
+      };
+      engine.loading = (e) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(e);
+      };
       port.onmessage = (ev: MessageEvent<EngineReply>) => {
         const m = ev.data;
         if (m.t === 'progress') onProgress?.(m.progress);
         else if (m.t === 'ready') {
+          signal?.removeEventListener('abort', onAbort);
           engine.loading = null;
           engine.info = m.info;
           port.onmessage = (e: MessageEvent<EngineReply>) => engine.receive(e.data);
           resolve(engine);
         } else if (m.t === 'failed') {
+          signal?.removeEventListener('abort', onAbort);
           engine.loading = null;
           reject(SysError.from(m.error));
         }
       };
       onStart?.(engine);
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       port.postMessage({ t: 'load', kind, options } satisfies EngineCommand);
     });
   }

@@ -110,6 +110,7 @@ async function answer(
     await fitContext(ctx, contextWindow - maxTokens - 16);
     const messages = (await stm.list()).entries.map((e) => e.message);
     let content = '';
+    let finish: string | null = null;
     const calls: NonNullable<ChatMessage['tool_calls']> = [];
     try {
       const stream = await ctx.llm.chat.completions.create(
@@ -131,6 +132,7 @@ async function answer(
           await ctx.print(delta.content);
         }
         if (delta?.tool_calls) calls.push(...delta.tool_calls);
+        finish = chunk.choices[0]?.finish_reason ?? finish;
       }
     } catch (e) {
       // What the user saw stays part of the conversation, even when stopped midway.
@@ -144,7 +146,8 @@ async function answer(
       ...(calls.length ? { tool_calls: calls } : {}),
     });
     if (turn.signal.aborted) return 130;
-    if (!calls.length) return 0;
+    // Cut at max_tokens: the chat says so (and keeps saying so after a reload).
+    if (!calls.length) return finish === 'length' ? 2 : 0;
     for (const call of calls) {
       const result = await runTool(ctx, call.function.name, call.function.arguments, asked);
       await stm.append({ role: 'tool', tool_call_id: call.id, content: result });

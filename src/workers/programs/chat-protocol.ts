@@ -27,8 +27,11 @@ export interface ChatAgentArgs {
   tools?: boolean;
 }
 
-/** How a turn ended: 0 answered, 1 failed, 130 stopped (as a shell's Ctrl+C). */
-export type TurnStatus = 0 | 1 | 130;
+/**
+ * How a turn ended: 0 answered, 1 failed, 2 cut off at its length limit (the model's answer
+ * reached max_tokens: finish_reason 'length'), 130 stopped (as a shell's Ctrl+C).
+ */
+export type TurnStatus = 0 | 1 | 2 | 130;
 
 const ESC = String.fromCharCode(27);
 const BEL = String.fromCharCode(7);

@@ -16,9 +16,18 @@ import {
   type ChatControl,
   splitTurns,
 } from '../../../workers/programs/chat-protocol';
+import { askClaims } from '../../ask-claims';
 import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
-import { type ChatItem, historyOf, newThread, type Thread, ThreadStore, titleOf } from './threads';
+import {
+  type ChatItem,
+  historyOf,
+  markInterrupted,
+  newThread,
+  type Thread,
+  ThreadStore,
+  titleOf,
+} from './threads';
 
 /** Models a user may chat with (test-only and embedding models are not). */
 const userModel = (m: CatalogEntry) => !m.tags.includes('hidden') && !m.tags.includes('embedding');
@@ -64,6 +73,8 @@ export class AosChat extends AppElement {
       this.models = (await k.models()).filter(userModel);
       this.store = await ThreadStore.open();
       this.threads = await this.store.list();
+      // Answers this page never saw end were cut when an earlier page went away: say so, for good.
+      for (const x of this.threads) if (markInterrupted(x)) await this.store.put(x);
       const wanted = typeof this.props.thread === 'string' ? this.props.thread : null;
       const t = this.threads.find((x) => x.id === wanted) ?? this.threads[0];
       if (t) await this.open(t);
@@ -127,7 +138,7 @@ export class AosChat extends AppElement {
     if (!t || !k || !text.trim() || this.busy.has(t.id)) return;
     if (!t.items.length) t.title = titleOf(text);
     this.threads = [t, ...this.threads.filter((x) => x.id !== t.id)];
-    t.items = [...t.items, { kind: 'user', text }, { kind: 'assistant', text: '' }];
+    t.items = [...t.items, { kind: 'user', text }, { kind: 'assistant', text: '', pending: true }];
     this.busy.add(t.id);
     this.sync();
     this.stick = true;
@@ -169,7 +180,7 @@ export class AosChat extends AppElement {
     if (!t || this.busy.has(t.id)) return;
     const lastUser = t.items.findLastIndex((i) => i.kind === 'user');
     if (lastUser < 0) return;
-    t.items = [...t.items.slice(0, lastUser + 1), { kind: 'assistant', text: '' }];
+    t.items = [...t.items.slice(0, lastUser + 1), { kind: 'assistant', text: '', pending: true }];
     this.busy.add(t.id);
     this.sync();
     this.touch(t);
@@ -183,6 +194,8 @@ export class AosChat extends AppElement {
 
   private fail(t: Thread, e: unknown): void {
     this.busy.delete(t.id);
+    // Nothing is being written for this turn: its empty placeholder goes, the error says why.
+    t.items = t.items.filter((i) => !(i.pending && !i.text)).map(({ pending: _p, ...i }) => i);
     this.sync();
     this.push(t, { kind: 'error', text: (e as Error).message ?? String(e) });
   }
@@ -230,6 +243,8 @@ export class AosChat extends AppElement {
     if (!t) return;
     if (e.type === 'output') {
       if (e.fd === 2) {
+        // Already said by the answer's own notice (this page found it cut when it opened).
+        if (t.items.at(-1)?.cut === 'closed' && /cut off when its tab closed/.test(e.data)) return;
         this.push(t, { kind: 'error', text: `The agent could not answer: ${e.data.trim()}` });
         return;
       }
@@ -266,10 +281,17 @@ export class AosChat extends AppElement {
   }
 
   private endTurn(t: Thread, status: number): void {
+    // The turn is over: no answer of it is being written any more.
+    t.items = t.items.map((i) => {
+      if (!i.pending) return i;
+      const { pending: _p, ...rest } = i;
+      return rest;
+    });
     const last = t.items.at(-1);
     if (last?.kind === 'assistant') {
       if (status === 130) t.items = [...t.items.slice(0, -1), { ...last, stopped: true }];
-      else if (!last.text && status !== 0) t.items = t.items.slice(0, -1);
+      else if (status === 2) t.items = [...t.items.slice(0, -1), { ...last, cut: 'length' }];
+      else if (!last.text && !last.cut && status !== 0) t.items = t.items.slice(0, -1);
     }
     this.busy.delete(t.id);
     this.sync();
@@ -328,6 +350,13 @@ export class AosChat extends AppElement {
     super.updated(changed);
     const log = this.logEl();
     if (log && this.stick) log.scrollTop = log.scrollHeight;
+    // This chat shows its agent's permission requests inline: the desktop's global prompt does not.
+    if (this.isConnected) askClaims.set(this, this.thread?.pid ?? null);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    askClaims.set(this, null);
   }
 
   private renderItem(i: ChatItem, last: boolean) {
@@ -344,6 +373,15 @@ export class AosChat extends AppElement {
       return html`<div class="item assistant" aria-busy=${writing ? 'true' : 'false'}>
         ${i.text ? (this.md ? unsafeHTML(this.md(i.text)) : html`<pre>${i.text}</pre>`) : html`<span class="muted">${writing ? 'thinking…' : ''}</span>`}
         ${i.stopped ? html`<div class="muted">(stopped)</div>` : nothing}
+        ${
+          i.cut
+            ? html`<div class="muted" role="note">${
+                i.cut === 'length'
+                  ? '(cut off: the answer reached its length limit — ask it to go on, or Regenerate)'
+                  : '(cut off: the page closed while this answer was being written — Regenerate to answer again)'
+              }</div>`
+            : nothing
+        }
       </div>`;
     }
     return html`<div class="item ${i.kind}" role=${i.kind === 'error' ? 'alert' : nothing}><pre>${i.text}</pre></div>`;

@@ -15,6 +15,14 @@ export interface ChatItem {
   tool?: { name: string; args: unknown; result: unknown; ok: boolean };
   /** The answer was stopped midway. */
   stopped?: boolean;
+  /**
+   * Why an answer ended early, kept with the thread so it is still said after a reload:
+   * 'length' it reached its length limit (max tokens); 'closed' the page went away while it was
+   * being written.
+   */
+  cut?: 'length' | 'closed';
+  /** Being written (set on the placeholder, cleared when its turn ends): found on load, it was cut. */
+  pending?: boolean;
 }
 
 export interface Thread {
@@ -86,6 +94,21 @@ export function historyOf(items: ChatItem[]): ChatMessage[] {
   return items
     .filter((i) => (i.kind === 'user' || i.kind === 'assistant') && i.text)
     .map((i) => ({ role: i.kind as 'user' | 'assistant', content: i.text }));
+}
+
+/**
+ * Answers still marked as being written when the threads are read back: the page that was
+ * writing them went away, so they were cut. Marks them (in place); returns whether any was.
+ */
+export function markInterrupted(t: Thread): boolean {
+  let changed = false;
+  t.items = t.items.map((i) => {
+    if (!i.pending) return i;
+    changed = true;
+    const { pending: _p, ...rest } = i;
+    return { ...rest, cut: 'closed' };
+  });
+  return changed;
 }
 
 export const titleOf = (text: string): string => {

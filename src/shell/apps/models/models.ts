@@ -29,7 +29,10 @@ export class AosModels extends AppElement {
     caches: { state: true },
     busy: { state: true },
     remoteError: { state: true },
+    notice: { state: true },
   };
+  /** What just happened that is no error (a load the user cancelled). */
+  declare notice: string;
   /** What went wrong adding a remote engine: shown under its form, where the user is looking. */
   declare remoteError: string;
   declare catalog: CatalogEntry[];
@@ -45,6 +48,7 @@ export class AosModels extends AppElement {
     this.caches = [];
     this.busy = '';
     this.remoteError = '';
+    this.notice = '';
   }
 
   protected override connected(k: KernelClient): void {
@@ -85,10 +89,27 @@ export class AosModels extends AppElement {
   }
 
   private async load(id: string): Promise<void> {
+    const k = this.client;
+    if (!k) return;
     this.busy = id;
-    await this.run((k) => k.call('models.load', { id }));
+    this.notice = '';
+    this.error = '';
+    try {
+      await k.call('models.load', { id });
+    } catch (e) {
+      // A cancel is what the user asked for: said as a status, not as an error.
+      if ((e as { code?: string }).code === 'ECANCELED')
+        this.notice = `Loading ${id} was cancelled. Files that finished downloading are kept: Load resumes from them.`;
+      else this.error = (e as Error).message ?? String(e);
+    }
     this.busy = '';
-    if (this.client) await this.refresh(this.client);
+    const { [id]: _done, ...rest } = this.progress;
+    this.progress = rest;
+    await this.refresh(k);
+  }
+
+  private async cancel(id: string): Promise<void> {
+    await this.run((k) => k.call('models.cancel', { id }));
   }
 
   private async unload(id: string): Promise<void> {
@@ -142,7 +163,13 @@ export class AosModels extends AppElement {
   override render() {
     return html`
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
-      ${this.busy && !this.busy.startsWith('testing') ? html`<p class="muted" role="status">${this.busy.startsWith('added') || this.busy.includes('fit') ? this.busy : `loading ${this.busy}…`}</p>` : ''}
+      ${
+        this.busy && !this.busy.startsWith('testing')
+          ? html`<p class="muted" role="status">${this.busy.startsWith('added') || this.busy.includes('fit') ? this.busy : `loading ${this.busy}…`}</p>`
+          : this.notice
+            ? html`<p class="muted" role="status">${this.notice}</p>`
+            : ''
+      }
       <table aria-label="models">
         <thead><tr><th>Model</th><th>Size</th><th>State</th><th></th></tr></thead>
         <tbody>
@@ -155,7 +182,10 @@ export class AosModels extends AppElement {
                 ${
                   m.loaded
                     ? html`<button @click=${() => this.unload(m.id)}>Unload</button>`
-                    : html`<button ?disabled=${this.busy === m.id} @click=${() => this.load(m.id)}>Load</button>`
+                    : this.busy === m.id
+                      ? html`<button disabled>Load</button>
+                          <button aria-label="Cancel loading ${m.id}" @click=${() => this.cancel(m.id)}>Cancel</button>`
+                      : html`<button @click=${() => this.load(m.id)}>Load</button>`
                 }
               </td>
             </tr>`,

@@ -11,7 +11,8 @@ export const MODEL_HOSTS = ['https://huggingface.co/', 'https://raw.githubuserco
 interface GpuAdapterLike {
   features: ReadonlySet<string>;
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
-  info?: { vendor?: string; architecture?: string; description?: string };
+  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
 }
 
 export interface Measured extends DeviceFacts {
@@ -42,6 +43,13 @@ async function webgpu(): Promise<Pick<DeviceFacts, 'webgpu' | 'webgpuProblem'>> 
       adapter: [i?.vendor, i?.architecture, i?.description].filter(Boolean).join(' ') || 'unknown GPU',
       f16: adapter.features.has('shader-f16'),
       maxBufferBytes: Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize),
+      facts: {
+        ...(i?.vendor ? { vendor: i.vendor } : {}),
+        ...(i?.architecture ? { architecture: i.architecture } : {}),
+        ...(i?.description ? { description: i.description } : {}),
+        ...((i?.isFallbackAdapter ?? adapter.isFallbackAdapter) ? { isFallbackAdapter: true } : {}),
+        maxBufferSize: adapter.limits.maxBufferSize,
+      },
     },
   };
 }

@@ -5,6 +5,8 @@
  * the GPU (f16 or not, largest buffer), the memory and the free storage.
  */
 
+import { type AdapterFacts, estimateVram } from '../../../abi/vram-estimate';
+
 /** The fields of a WebLLM prebuilt record this reads. */
 export interface ModelRecord {
   model_id: string;
@@ -16,7 +18,8 @@ export interface ModelRecord {
 }
 
 export interface DeviceFacts {
-  webgpu: { adapter: string; f16: boolean; maxBufferBytes: number } | null;
+  /** `facts`: what the VRAM estimate reads (abi/vram-estimate.ts); without it, `adapter` is its description. */
+  webgpu: { adapter: string; f16: boolean; maxBufferBytes: number; facts?: AdapterFacts } | null;
   /** Why there is no WebGPU, in words, when there is none. */
   webgpuProblem?: string;
   /** navigator.deviceMemory (GB, rounded down by the browser), when the browser tells. */
@@ -98,8 +101,9 @@ export function recommend(facts: DeviceFacts, records: ModelRecord[]): Recommend
       todo: 'Use a recent Chrome or Edge (or enable WebGPU), connect a model server below, or continue with the built-in demo model.',
     };
   const gpu = facts.webgpu;
-  // Browsers do not tell GPU memory; half the device memory (at most 6 GB) is a safe share, 2 GB if unknown.
-  const vramBudgetMB = facts.deviceMemoryGB ? Math.min(facts.deviceMemoryGB * 512, 6144) : 2048;
+  // Browsers do not tell GPU memory: estimated from the adapter's class and limits and deviceMemory.
+  const est = estimateVram(gpu.facts ?? { description: gpu.adapter }, facts.deviceMemoryGB);
+  const vramBudgetMB = Math.round(est.bytes / 2 ** 20);
   const byId = new Map(records.filter(isChatModel).map((r) => [r.model_id, r]));
   const fitsGpu = CANDIDATES.filter((c) => {
     const r = byId.get(c.id);
@@ -113,7 +117,7 @@ export function recommend(facts: DeviceFacts, records: ModelRecord[]): Recommend
   if (!fitsGpu.length)
     return {
       ok: false,
-      why: `None of the recommended models fits this GPU (about ${vramBudgetMB} MB of memory to spare${gpu.f16 ? '' : ', no 16-bit floats'}).`,
+      why: `None of the recommended models fits this GPU (about ${vramBudgetMB} MB of memory to spare — ${est.why}${gpu.f16 ? '' : '; no 16-bit floats'}).`,
       todo: 'Connect a model server below, or continue with the built-in demo model.',
     };
   const free = facts.freeStorageBytes;

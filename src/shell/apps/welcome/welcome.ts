@@ -8,6 +8,7 @@
  */
 import { css, html, nothing } from 'lit';
 import type { KernelEvent } from '../../../abi/protocol';
+import { estimateVram } from '../../../abi/vram-estimate';
 import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
 import { formatBytes, formatSeconds, type Measured, measureDevice, Rate } from './device';
@@ -42,7 +43,10 @@ export class AosWelcome extends AppElement {
     server: { state: true },
     current: { state: true },
     done: { state: true },
+    cancelledNote: { state: true },
   };
+  /** Said after the user cancelled a download. */
+  declare cancelledNote: string;
   declare device: Measured | null;
   declare rec: Recommendation | null;
   declare download: Download | null;
@@ -62,6 +66,7 @@ export class AosWelcome extends AppElement {
     this.server = { url: 'http://localhost:11434/v1', testing: false, models: [], problem: null };
     this.current = null;
     this.done = '';
+    this.cancelledNote = '';
   }
 
   protected override connected(k: KernelClient): void {
@@ -127,19 +132,38 @@ export class AosWelcome extends AppElement {
     } catch {
       /* not resumable then */
     }
+    this.cancelledNote = '';
+    let cancelled = false;
     const ok = await this.run(async (k) => {
       const listed = await k.call<{ registered: string[] }>('models.webllm', { vramMB: rec.vramMB + 256 });
       if (!listed.registered.includes(rec.id))
         throw new Error(
           `the OS could not list ${rec.id} for this GPU (its kernel sees no WebGPU adapter here). Connect a server, or use the built-in model.`,
         );
-      await k.call('models.load', { id: rec.id });
+      try {
+        await k.call('models.load', { id: rec.id });
+      } catch (e) {
+        cancelled = (e as { code?: string }).code === 'ECANCELED';
+        throw e;
+      }
       await k.call('models.default', { id: rec.id });
       return true;
     });
     this.download = null;
     if (ok) this.finish(rec.id, `${rec.id} is downloaded and loaded: agents use it now.`);
-    else this.error = explainLoadError(this.error);
+    else if (cancelled) {
+      // What the user asked for: no error, and the way to start again.
+      this.error = '';
+      this.cancelledNote = `Download cancelled. Files that finished downloading are kept: “Resume the download” continues from them.`;
+    } else this.error = explainLoadError(this.error);
+  }
+
+  private async cancelDownload(): Promise<void> {
+    const d = this.download;
+    if (!d) return;
+    this.download = { ...d, phase: 'cancelling…' };
+    // The load settles with ECANCELED, which downloadRecommended turns into the note.
+    await this.client?.call('models.cancel', { id: d.id }).catch(() => {});
   }
 
   private async testServer(ev: Event): Promise<void> {
@@ -213,6 +237,7 @@ export class AosWelcome extends AppElement {
         }
       </li>
       <li>Memory: ${d.deviceMemoryGB !== null ? `at least ${d.deviceMemoryGB} GB` : 'not told by this browser'}</li>
+      ${d.webgpu ? this.renderVram(d) : nothing}
       <li>
         Free storage for this site:
         ${d.storage ? `${formatBytes(d.freeStorageBytes ?? 0)} (${formatBytes(d.storage.usage)} used)` : 'not told by this browser'}
@@ -231,6 +256,14 @@ export class AosWelcome extends AppElement {
         }
       </li>
     </ul>`;
+  }
+
+  private renderVram(d: Measured) {
+    const gpu = d.webgpu;
+    if (!gpu) return nothing;
+    // Browsers do not tell GPU memory: the estimate and the rule behind it, so a surprising pick can be understood.
+    const est = estimateVram(gpu.facts ?? { description: gpu.adapter }, d.deviceMemoryGB);
+    return html`<li>GPU memory for models: about ${formatBytes(est.bytes)} (estimated: ${est.why})</li>`;
   }
 
   private renderRecommendation(pending: string | null) {
@@ -254,6 +287,7 @@ export class AosWelcome extends AppElement {
             </button>
             ${pending === r.id ? html`<span class="muted">Files already downloaded are kept.</span>` : nothing}`
       }
+      ${this.cancelledNote && !dl ? html`<p role="status">${this.cancelledNote}</p>` : nothing}
     `;
   }
 
@@ -264,6 +298,7 @@ export class AosWelcome extends AppElement {
       <progress max=${dl.totalBytes} value=${dl.loaded} aria-label="downloading ${dl.id}"></progress>
       <span>${formatBytes(dl.loaded)} of ${formatBytes(dl.totalBytes)}${speed ? ` · ${formatBytes(speed)}/s` : ''}${left !== null ? ` · ${formatSeconds(left)} left` : ''}</span>
       <span class="muted">${dl.phase}</span>
+      <button @click=${() => this.cancelDownload()} ?disabled=${dl.phase === 'cancelling…'}>Cancel download</button>
     </div>`;
   }
 
