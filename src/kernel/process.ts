@@ -49,6 +49,8 @@ export class Process {
   lineage: number[] = [];
   /** The tab whose user (a page) started its tree: the only page whose host tools it sees. */
   spawnTab: string | null = null;
+  /** The page whose tree it is in (page-limits.ts): an embedding origin, or a desktop tab; kept across reopenings. */
+  spawnPage: string | null = null;
   /** Calls in flight and the call-frame rate (limits.ts). */
   readonly gate = new CallGate();
   /** Its spawns per second. */

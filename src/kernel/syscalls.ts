@@ -720,8 +720,15 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
     'embed.policy': define(obj({ origin: opt(str({ max: 300 })) }), {
       cap: null,
       who: 'user',
-      handler: (k, _c, a) => embed.policy(k, a.origin),
+      handler: (k, c, a) => embed.policy(k, user(c).tab, a.origin),
       doc: 'embed.policy(origin?): what an embedding origin may do (null if it is not allowed), or the whole allowlist',
+    }),
+
+    'embed.bind': define(obj({ origin: str({ min: 8, max: 300, pattern: /^https?:\/\/[^/?#\s]+$/ }) }), {
+      cap: null,
+      who: 'user',
+      handler: (k, c, a) => k.embedders.bind(user(c).tab, originOf(a.origin)),
+      doc: 'embed.bind(origin): an embedded OS speaks for this page origin from now on (once; only an allowed one): the kernel clamps it to that origin’s entry',
     }),
 
     'tools.remove': define(obj({ name: str({ min: 1, max: 64 }) }), {

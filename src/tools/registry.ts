@@ -113,6 +113,18 @@ export class ToolRegistry {
     return any;
   }
 
+  /** How many tools a source serves now (pages and agents are limited in how many). */
+  countOf(source: string): number {
+    let n = 0;
+    for (const e of this.tools.values()) if (e.source === source) n++;
+    return n;
+  }
+
+  /** Whether `source` already serves a tool of this name (registering it again replaces it: no more). */
+  serves(name: string, source: string): boolean {
+    return this.tools.get(keyOf(name, source))?.source === source;
+  }
+
   /** Removes every tool a source served (an agent exited). */
   removeSource(source: string): void {
     for (const [n, e] of this.tools) if (e.source === source) this.tools.delete(n);
