@@ -7,12 +7,12 @@
  * embedder long-term memory uses (the kernel wires it), so an agent puts only
  * the relevant few in its context.
  */
-import { Validator } from '@cfworker/json-schema';
 import { SysError } from '../abi/errors';
 import type { Capabilities } from '../kernel/access-control';
 import { type Embedder, HashingEmbedder } from '../memory/embedder';
 import type { ToolSpec } from '../models/engine';
 import { prefixProblem, refuseName, segmentOf, shadowing, sourceKind, visibleIn } from './names';
+import { compileSchema, type SchemaCheck } from './safe-schema';
 
 export interface ToolDef {
   name: string;
@@ -34,7 +34,7 @@ export interface ToolCaller {
 export type ToolHandler = (args: Record<string, unknown>, caller: ToolCaller) => Promise<unknown> | unknown;
 
 interface Entry extends ToolInfo {
-  validator: Validator;
+  validator: SchemaCheck;
   handler: ToolHandler;
 }
 
@@ -90,11 +90,13 @@ export class ToolRegistry {
     const existing = this.tools.get(keyOf(def.name, source));
     if (existing && existing.source !== source)
       throw new SysError('EAGAIN', `tool "${def.name}" is served by ${existing.source}`);
-    let validator: Validator;
+    let validator: SchemaCheck;
     try {
-      validator = new Validator(def.inputSchema as never, '2020-12', false);
+      // Linear-time checks only (safe-schema.ts): a schema must not let one caller stall the kernel.
+      validator = compileSchema(def.inputSchema, { allowPatternProperties: sourceKind(source) === 'mcp' });
       validator.validate({}); // a schema that cannot even be applied fails here, not at the first call
     } catch (e) {
+      if (e instanceof SysError) throw e;
       throw new SysError('EINVAL', `input schema of "${def.name}" is not usable: ${(e as Error).message}`);
     }
     this.tools.set(keyOf(def.name, source), { ...def, source, validator, handler });
