@@ -43,6 +43,7 @@ import * as memory from './sys/memory';
 import * as models from './sys/models';
 import * as proc from './sys/proc';
 import * as tools from './sys/tools';
+import { wording } from './wording';
 
 /** Separate arguments so TypeScript infers the argument type from the check first. */
 const define = <A, R>(check: Check<A>, rest: Omit<Syscall<Kernel, A, R>, 'check'>): Syscall<Kernel> =>
@@ -237,7 +238,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
     'permission.request': define(
       obj({
         permissions: checkPermissions,
-        reason: str({ min: 1, max: 1000 }),
+        reason: wording({ min: 1, max: 1000 }),
         timeoutMs: opt(int({ min: 1000, max: 600_000 })),
       }),
       {
