@@ -186,11 +186,48 @@ export class ToolRegistry {
       throw new SysError('EINVAL', `arguments of "${name}" do not match its schema: ${first}`);
     }
     const result = await e.handler(args as Record<string, unknown>, caller);
-    const size = JSON.stringify(result ?? null).length;
+    // Measured with an early stop, never by JSON.stringify: a 16 MB typed array an agent's tool
+    // returns would become a string of 16 million keys in the kernel's thread.
+    const size = resultSize(result ?? null, MAX_RESULT_BYTES);
     if (size > MAX_RESULT_BYTES)
-      throw new SysError('E2BIG', `"${name}" returned ${size} bytes; the limit is ${MAX_RESULT_BYTES}`);
+      throw new SysError(
+        'E2BIG',
+        `"${name}" returned more than ${MAX_RESULT_BYTES} bytes (${size} counted before stopping); the limit is ${MAX_RESULT_BYTES}`,
+      );
     return result ?? null;
   }
+}
+
+/**
+ * About how many bytes a result holds (strings by length, binary by its whole buffer), walking
+ * it only until `limit` is passed; nesting past 64 levels counts as over.
+ */
+export function resultSize(v: unknown, limit: number): number {
+  let n = 0;
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length && n <= limit) {
+    const [x, depth] = stack.pop()!;
+    if (depth > 64) return limit + 1;
+    if (typeof x === 'string') n += x.length + 2;
+    else if (x === null || typeof x !== 'object') n += 8;
+    else if (x instanceof ArrayBuffer) n += x.byteLength;
+    else if (ArrayBuffer.isView(x)) n += x.buffer.byteLength;
+    else if (Array.isArray(x)) {
+      n += 2;
+      for (let i = 0; i < x.length && n <= limit; i++) {
+        n += 1;
+        stack.push([x[i], depth + 1]);
+      }
+    } else {
+      n += 2;
+      for (const k of Object.keys(x)) {
+        n += k.length + 4;
+        stack.push([(x as Record<string, unknown>)[k], depth + 1]);
+        if (n > limit) break;
+      }
+    }
+  }
+  return n;
 }
 
 function cosine(a: Float32Array, b: Float32Array): number {
