@@ -799,6 +799,7 @@ function user(c: Caller): Caller & { kind: 'user' } {
 /** Appends to the agent's stdout or stderr; the desktop shows it as it streams. */
 function write(k: Kernel, p: Process, fd: 1 | 2, data: string): null {
   p.appendOutput(data, k.limiter.outputKeep(p));
-  k.emit({ type: 'output', pid: p.pid, fd, data });
+  const live = k.limiter.liveOutput(p, data); // bounded per second: the rest is kept, not broadcast
+  if (live !== null) k.emit({ type: 'output', pid: p.pid, fd, data: live });
   return null;
 }
