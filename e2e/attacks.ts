@@ -418,6 +418,18 @@ export const ATTACKS: Attack[] = [
         : `held ${r.report?.facts.names} names, ${r.report?.facts.topics} topics`),
   },
   {
+    name: 'flood the tabs with output, and return 16 MB from a tool',
+    permissions: { tools: ['flood.*'] },
+    source: program(`
+      await ctx.tools.serve({ name: 'flood.blob', description: 'x', inputSchema: { type: 'object' } }, () => new Uint8Array(16 * 2 ** 20 - 4096));
+      await attempt('16 MB tool result', () => ctx.syscall('tools.call', { name: 'flood.blob', args: {} }).then((v) => v && v.byteLength));
+      // 64 MB of output in 1 MB writes, one after another: kept as a tail, shown live only up to a rate.
+      const mb = 'x'.repeat(1_000_000);
+      for (let i = 0; i < 64; i++) await ctx.syscall('write', { fd: 1, data: mb });
+      await ctx.syscall('write', { fd: 1, data: '\\n' });`),
+    check: expectCodes({ '16 MB tool result': /E2BIG/ }),
+  },
+  {
     name: 'hog the CPU in a busy loop',
     source: 'export default async function main() { for (;;) {} }',
     waitMs: 30_000,
