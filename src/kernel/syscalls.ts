@@ -80,20 +80,48 @@ const tool = obj({
     parameters: opt(json({ maxBytes: 65_536 })),
   }),
 });
-const chatRequest: Check<ChatRequest> = obj({
-  model: opt(str({ max: 200 })),
-  messages: arr(message, { max: 4096 }),
-  tools: opt(arr(tool, { max: 128 })),
-  tool_choice: opt(oneOf('auto', 'none', 'required')),
-  max_tokens: opt(int({ min: 1, max: 1_000_000 })),
-  temperature: opt(num({ min: 0, max: 2 })),
-  seed: opt(int()),
-  stop: opt(arr(str({ max: 100 }), { max: 16 })),
-  response_format: opt(json({ maxBytes: 65_536 })),
-  stream: opt(bool),
-  /** Ask by need instead of by id: the pool picks a model that fits (by expected wait, then size). */
-  need: opt(obj({ minContext: opt(int({ min: 1, max: 100_000_000 })), size: opt(oneOf('small', 'large')) })),
-}) as Check<ChatRequest & { need?: { minContext?: number; size?: 'small' | 'large' } }>;
+/**
+ * Text in one chat request, all messages together: far past any model's context (a 128k-token
+ * window is about 512 KB), and short of what the kernel's synchronous tokenizer could count
+ * without stalling everyone (64 messages of 1 MB each took it for seconds).
+ */
+export const CHAT_MAX_CHARS = 4_000_000;
+const boundedChat =
+  <T extends { messages: { content: string | null; tool_calls?: { function: { arguments: string } }[] }[] }>(
+    c: Check<T>,
+  ): Check<T> =>
+  (v, path) => {
+    const r = c(v, path);
+    let n = 0;
+    for (const m of r.messages) {
+      n += m.content?.length ?? 0;
+      for (const t of m.tool_calls ?? []) n += t.function.arguments.length;
+    }
+    if (n > CHAT_MAX_CHARS)
+      throw new SysError(
+        'E2BIG',
+        `${path || 'request'}: ${n} characters of messages exceed ${CHAT_MAX_CHARS}`,
+      );
+    return r;
+  };
+const chatRequest: Check<ChatRequest> = boundedChat(
+  obj({
+    model: opt(str({ max: 200 })),
+    messages: arr(message, { max: 4096 }),
+    tools: opt(arr(tool, { max: 128 })),
+    tool_choice: opt(oneOf('auto', 'none', 'required')),
+    max_tokens: opt(int({ min: 1, max: 1_000_000 })),
+    temperature: opt(num({ min: 0, max: 2 })),
+    seed: opt(int()),
+    stop: opt(arr(str({ max: 100 }), { max: 16 })),
+    response_format: opt(json({ maxBytes: 65_536 })),
+    stream: opt(bool),
+    /** Ask by need instead of by id: the pool picks a model that fits (by expected wait, then size). */
+    need: opt(
+      obj({ minContext: opt(int({ min: 1, max: 100_000_000 })), size: opt(oneOf('small', 'large')) }),
+    ),
+  }),
+) as Check<ChatRequest & { need?: { minContext?: number; size?: 'small' | 'large' } }>;
 
 /** What a receive waits for: how long, from whom, on which topic (recv and recv_many). */
 const recvFilter = {
