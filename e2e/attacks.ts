@@ -430,6 +430,21 @@ export const ATTACKS: Attack[] = [
     check: expectCodes({ '16 MB tool result': /E2BIG/ }),
   },
   {
+    name: 'make the kernel hold or count without end (short-term memory, a giant chat request)',
+    source: program(`
+      const mb = 'x'.repeat(1_000_000);
+      let appended = 0;
+      await attempt('append 1 MB to short-term memory 100 times', async () => { for (let i = 0; i < 100; i++) { await ctx.syscall('memory.stm.append', { message: { role: 'user', content: mb } }); appended++; } return appended; });
+      report.facts.appended = appended;
+      const messages = Array.from({ length: 64 }, () => ({ role: 'user', content: 'word '.repeat(200_000) }));
+      await attempt('chat with 64 MB of messages', () => ctx.syscall('llm.chat', { model: 'deterministic-fast', messages }));`),
+    check: (r) =>
+      expectCodes({
+        'append 1 MB to short-term memory 100 times': /EDQUOT/,
+        'chat with 64 MB of messages': /E2BIG/,
+      })(r) ?? (Number(r.report?.facts.appended) <= 8 ? null : `appended ${r.report?.facts.appended} MB`),
+  },
+  {
     name: 'hog the CPU in a busy loop',
     source: 'export default async function main() { for (;;) {} }',
     waitMs: 30_000,
