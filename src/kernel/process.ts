@@ -26,7 +26,7 @@ export class Process {
   readonly info: ProcInfo;
   /** Module text to run; a program from another origin is fetched into it by the kernel at boot. */
   source: string | null;
-  readonly args: unknown;
+  args: unknown;
   /** The kernel's end of the agent's port, while a worker is attached. */
   port: MessagePort | null = null;
   /** Bumped on every (re)start, so stale reports about an old worker are ignored. */
@@ -228,6 +228,13 @@ export class ProcessTable {
 
   /** Remembers an exit and reaps the oldest exited processes beyond the limit. */
   exited(p: Process): void {
+    // The table keeps `keepExited` exited processes to show: their source and arguments (up to
+    // 1 MB each) are needed only by a new life, so unless it may be restarted they go now — an agent
+    // spawning children with megabytes of source that exit at once filled the kernel's heap and every save.
+    if (!p.info.restartable) {
+      p.source = null;
+      p.args = null;
+    }
     this.zombies.push(p.pid);
     while (this.zombies.length > this.keepExited) this.procs.delete(this.zombies.shift()!);
   }

@@ -43,6 +43,30 @@ describe('the kernel’s heap and thread against one agent', () => {
     h.close();
   });
 
+  it('an exited process keeps no source or arguments unless it may be restarted (the table keeps 256 exited)', async () => {
+    const h = await boot({ '(source)': () => 0 });
+    const big = `export default () => 0; // ${'x'.repeat(900_000)}`;
+    const { pid } = await h.user.call<{ pid: number }>('spawn', {
+      task: 't',
+      options: { source: big, args: { blob: 'y'.repeat(900_000) } },
+    });
+    await h.user.call('wait', { pid, timeoutMs: 10_000 });
+    const p = h.kernel.procs.get(pid);
+    expect(p.info.state).toBe('exited');
+    expect(p.source).toBeNull();
+    expect(p.args).toBeNull();
+    // One that may be restarted keeps what its next life needs.
+    const q = h.kernel.procs.get(
+      (await h.user.call<{ pid: number }>('spawn', { task: 't', options: { source: big } })).pid,
+    );
+    await h.user.call('wait', { pid: q.pid, timeoutMs: 10_000 });
+    q.info.restartable = true;
+    q.source = big;
+    h.kernel.procs.exited(q);
+    expect(q.source).toBe(big);
+    h.close();
+  });
+
   it('one chat request holds at most CHAT_MAX_CHARS of text: 64 messages of 1 MB are E2BIG before any tokenizing', async () => {
     const h = await boot({
       talker: async (ctx) => {
