@@ -27,6 +27,7 @@ import { Embedders, pageKey } from './embedders';
 import { grant } from './grants';
 import { Lifecycle } from './lifecycle';
 import { Limiter } from './limiter';
+import { LogThrottle } from './log-throttle';
 import { PageLimiter } from './page-limits';
 import { PermissionRequests } from './permissions';
 import { type Counters, type Endpoint, reply } from './ports';
@@ -73,6 +74,7 @@ export class Kernel {
     log: (pid, kind, text, data) => this.log(pid, kind, text, data),
   });
   readonly counters: Counters = { calls: 0, malformed: 0, errors: 0 };
+  private readonly logThrottle = new LogThrottle();
   readonly bootedAt = Date.now();
   /** Embedding origins the user allows, each with the most its agents may get. */
   readonly embedOrigins = new Map<string, Partial<Capabilities>>();
@@ -309,7 +311,9 @@ export class Kernel {
   }
 
   log(pid: number, kind: EpisodeKind, text: string, data?: unknown): void {
-    this.episodes.append(pid, kind, text, data);
+    // What an agent triggers in a loop is kept at a rate (log-throttle.ts): every record goes to disk.
+    const kept = this.logThrottle.admit(pid, kind, text);
+    if (kept !== null) this.episodes.append(pid, kind, kept, data);
   }
 
   /** Tells every tab (the desktop's apps watch these). */
