@@ -445,6 +445,20 @@ export const ATTACKS: Attack[] = [
       })(r) ?? (Number(r.report?.facts.appended) <= 8 ? null : `appended ${r.report?.facts.appended} MB`),
   },
   {
+    name: 'fill the disk with the log: 3,000 denied calls in a loop',
+    source: program(`
+      let denied = 0;
+      for (let i = 0; i < 3000; i++) await ctx.syscall('tools.call', { name: 'not.granted', args: {} }).catch((e) => { if (e.code === 'EPERM') denied++; });
+      report.facts.denied = denied;
+      report.facts.records = (await ctx.syscall('logs', { pid: ctx.pid, kind: 'deny' })).length;`),
+    check: (r) =>
+      r.report?.facts.denied !== 3000
+        ? `denied ${r.report?.facts.denied} of 3000`
+        : Number(r.report?.facts.records) < 1500
+          ? null
+          : `${r.report?.facts.records} log records for 3,000 denied calls`,
+  },
+  {
     name: 'hog the CPU in a busy loop',
     source: 'export default async function main() { for (;;) {} }',
     waitMs: 30_000,
