@@ -128,6 +128,9 @@ export class Lifecycle {
     if (caller.kind === 'agent' && priority < parentPriority) {
       throw new SysError('EPERM', `priority ${priority} is more urgent than the parent's ${parentPriority}`);
     }
+    // A page of another site is no user: its agents are never more urgent than the user's by default.
+    if (caller.kind === 'user' && !this.d.pages.trusted(caller.tab) && priority < PRIORITY_DEFAULT)
+      throw new SysError('EPERM', `priority ${priority} is more urgent than an embedding page may ask`);
     const p = new Process({
       pid: this.d.procs.allocPid(),
       ppid: caller.pid,

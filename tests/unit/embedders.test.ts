@@ -69,6 +69,10 @@ describe('embedding pages are clamped by the kernel', () => {
         await codeOf(e.sys.call('spawn', { task: 't', permissions: more, options: { source: IDLE } })),
         JSON.stringify(more),
       ).toBe('EPERM');
+    // Nor more urgent than the user's agents.
+    expect(await codeOf(e.sys.call('spawn', { task: 't', options: { source: IDLE, priority: -20 } }))).toBe(
+      'EPERM',
+    );
     // Within it: allowed, and derived from the entry, not from the user's all.
     const { pid } = await e.sys.call<{ pid: number }>('spawn', {
       task: 't',
