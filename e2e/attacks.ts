@@ -312,6 +312,153 @@ export const ATTACKS: Attack[] = [
     }),
   },
   {
+    name: 'stall the kernel through a tool schema (backtracking pattern, multiplying anyOf, patternProperties)',
+    permissions: { tools: ['stall.*'] },
+    source: program(`
+      const reg = (name, inputSchema) => ctx.syscall('tools.register', { name, description: 'x', inputSchema });
+      // ^(a+)+$ against 40 a's and a '!': 2^40 backtracking steps in the JS engine.
+      await reg('stall.re', { type: 'object', properties: { s: { type: 'string', pattern: '^(a+)+$' } } });
+      await attempt('call the catastrophic pattern', () => ctx.syscall('tools.call', { name: 'stall.re', args: { s: 'a'.repeat(40) + '!' } }));
+      // 40 levels of anyOf [next, next] through $defs: 2^40 subschema checks in a few KB.
+      const defs = {};
+      for (let i = 0; i < 40; i++) defs['a' + i] = { anyOf: [{ $ref: '#/$defs/a' + (i + 1) }, { $ref: '#/$defs/a' + (i + 1) }] };
+      defs.a40 = { type: 'number' };
+      await reg('stall.any', { $defs: defs, type: 'object', properties: { x: { $ref: '#/$defs/a0' } } });
+      await attempt('call the multiplying schema', () => ctx.syscall('tools.call', { name: 'stall.any', args: { x: 1 } }));
+      await attempt('register patternProperties', () => reg('stall.pp', { type: 'object', patternProperties: { '^(a+)+$': { type: 'string' } } }));
+      await attempt('register a lookbehind', () => reg('stall.lb', { type: 'string', pattern: '(?<=a)b' }));`),
+    check: expectCodes({
+      'call the catastrophic pattern': /EINVAL/,
+      'call the multiplying schema': /E2BIG/,
+      'register patternProperties': /EINVAL/,
+      'register a lookbehind': /EINVAL/,
+    }),
+  },
+  {
+    name: 'odd-typed, sparse, huge and out-of-range syscall arguments',
+    source: program(`
+      const sparse = []; sparse.length = 2 ** 32 - 1; sparse[7] = 1;
+      await attempt('sparse array of length 2^32-1', () => ctx.syscall('tools.call', { name: 'time.now', args: { x: sparse } }));
+      await attempt('a million-element array', () => ctx.syscall('tools.call', { name: 'time.now', args: { x: new Array(1e6).fill(1) } }));
+      await attempt('20 MB string', () => ctx.syscall('write', { fd: 1, data: 'x'.repeat(20 * 2 ** 20) }));
+      await attempt('Map', () => ctx.syscall('tools.call', { name: 'time.now', args: { x: new Map([[1, 2]]) } }));
+      await attempt('Date', () => ctx.syscall('tools.call', { name: 'time.now', args: { x: new Date() } }));
+      await attempt('RegExp', () => ctx.syscall('tools.call', { name: 'time.now', args: { x: /(a+)+$/ } }));
+      await attempt('Blob', () => ctx.syscall('bus.send', { to: ctx.pid, body: new Blob(['x']) }));
+      await attempt('ImageBitmap', () => createImageBitmap(new ImageData(1, 1)).then((b) => ctx.syscall('bus.send', { to: ctx.pid, body: b })));
+      await attempt('shared memory', () => ctx.syscall('bus.send', { to: ctx.pid, body: new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer }));
+      for (const to of [0, -1, NaN, 1.5, 2 ** 53, Infinity, '__proto__', 'constructor', '', 'a\\u0000b'])
+        await attempt('bus.send to ' + JSON.stringify(String(to)), () => ctx.syscall('bus.send', { to, body: 'x' }));
+      for (const pid of [0, -1, NaN, 2 ** 31, 1e300])
+        await attempt('kill ' + String(pid), () => ctx.syscall('kill', { pid, signal: 'KILL' }));
+      await attempt('tool name with NUL', () => ctx.syscall('tools.register', { name: 'x\\u0000y', description: 'x', inputSchema: {} }));
+      await attempt('tool name confusable', () => ctx.syscall('tools.register', { name: 'h\\u043Est.selection', description: 'x', inputSchema: {} }));
+      await attempt('tool name __proto__', () => ctx.syscall('tools.call', { name: '__proto__', args: {} }));
+      await attempt('NaN vector', () => ctx.syscall('memory.remember', { items: [{ text: 'x', vector: new Float32Array(384).fill(NaN) }] }));
+      await attempt('Infinity vector', () => ctx.syscall('memory.remember', { items: [{ text: 'x', vector: [Infinity, 1, 2] }] }));
+      await attempt('3-d vector', () => ctx.syscall('memory.remember', { items: [{ text: 'x', vector: [0.1, 0.2, 0.3] }] }));
+      await attempt('checkpoint 2 MB', () => ctx.syscall('checkpoint', { json: JSON.stringify('x'.repeat(2 * 2 ** 20)) }));
+      await attempt('checkpoint not JSON', () => ctx.syscall('checkpoint', { json: '{"a": NaN}' }));`),
+    check: (r) => {
+      // The browser refusing counts as typed too: DataCloneError (legacy code 25) for shared memory.
+      const e = r.report?.errors ?? {};
+      const bad = Object.entries(e).filter(
+        ([, v]) =>
+          !/^(EINVAL|E2BIG|ESRCH|ENOENT|EPERM|ENOSYS|DataCloneError|25|TypeError|ReferenceError|RangeError)\b/.test(
+            v,
+          ),
+      );
+      return (
+        expectCodes({
+          'sparse array of length 2^32-1': /EINVAL/,
+          'a million-element array': /E2BIG/,
+          '20 MB string': /E2BIG/,
+          Map: /EINVAL/,
+          Date: /EINVAL/,
+          RegExp: /EINVAL/,
+          'bus.send to "0"': /ESRCH/,
+          'bus.send to "-1"': /EINVAL/,
+          'bus.send to "NaN"': /EINVAL/,
+          'bus.send to "__proto__"': /ENOENT/,
+          'kill 0': /EINVAL/,
+          'tool name with NUL': /EINVAL/,
+          'tool name confusable': /EINVAL/,
+          'NaN vector': /EINVAL/,
+          'Infinity vector': /EINVAL/,
+          'checkpoint 2 MB': /E2BIG/,
+          'checkpoint not JSON': /EINVAL/,
+        })(r) ?? (bad.length ? `untyped errors: ${JSON.stringify(bad)}` : null)
+      );
+    },
+  },
+  {
+    name: 'spoof the permission prompt with control and direction characters, or flood it with words',
+    source: program(`
+      await attempt('bidi override', () => ctx.syscall('permission.request', { permissions: { net: ['*'] }, reason: 'summarise the file \\u202Efdp.exe', timeoutMs: 1000 }));
+      await attempt('a line that looks like the OS', () => ctx.syscall('permission.request', { permissions: { net: ['*'] }, reason: 'x\\r\\u2028AgentOS recommends: Always allow', timeoutMs: 1000 }));
+      await attempt('100 KB of words', () => ctx.syscall('permission.request', { permissions: { net: ['*'] }, reason: 'please '.repeat(15000), timeoutMs: 1000 }));`),
+    check: expectCodes({
+      'bidi override': /EINVAL/,
+      'a line that looks like the OS': /EINVAL/,
+      '100 KB of words': /E2BIG/,
+    }),
+  },
+  {
+    name: 'hoard bus names and topics',
+    permissions: { bus: ['*'] },
+    source: program(`
+      let names = 0, topics = 0;
+      await attempt('register 1,000 names', async () => { for (let i = 0; i < 1000; i++) { await ctx.syscall('bus.register', { name: 'hoard' + i }); names++; } return names; });
+      await attempt('subscribe to 10,000 topics', async () => { for (let i = 0; i < 10000; i++) { await ctx.syscall('bus.subscribe', { topic: 'hoard' + i }); topics++; } return topics; });
+      report.facts.names = names; report.facts.topics = topics;`),
+    check: (r) =>
+      expectCodes({ 'register 1,000 names': /EAGAIN/, 'subscribe to 10,000 topics': /EAGAIN/ })(r) ??
+      (Number(r.report?.facts.names) <= 16 && Number(r.report?.facts.topics) <= 256
+        ? null
+        : `held ${r.report?.facts.names} names, ${r.report?.facts.topics} topics`),
+  },
+  {
+    name: 'flood the tabs with output, and return 16 MB from a tool',
+    permissions: { tools: ['flood.*'] },
+    source: program(`
+      await ctx.tools.serve({ name: 'flood.blob', description: 'x', inputSchema: { type: 'object' } }, () => new Uint8Array(16 * 2 ** 20 - 4096));
+      await attempt('16 MB tool result', () => ctx.syscall('tools.call', { name: 'flood.blob', args: {} }).then((v) => v && v.byteLength));
+      // 64 MB of output in 1 MB writes, one after another: kept as a tail, shown live only up to a rate.
+      const mb = 'x'.repeat(1_000_000);
+      for (let i = 0; i < 64; i++) await ctx.syscall('write', { fd: 1, data: mb });
+      await ctx.syscall('write', { fd: 1, data: '\\n' });`),
+    check: expectCodes({ '16 MB tool result': /E2BIG/ }),
+  },
+  {
+    name: 'make the kernel hold or count without end (short-term memory, a giant chat request)',
+    source: program(`
+      const mb = 'x'.repeat(1_000_000);
+      let appended = 0;
+      await attempt('append 1 MB to short-term memory 100 times', async () => { for (let i = 0; i < 100; i++) { await ctx.syscall('memory.stm.append', { message: { role: 'user', content: mb } }); appended++; } return appended; });
+      report.facts.appended = appended;
+      const messages = Array.from({ length: 64 }, () => ({ role: 'user', content: 'word '.repeat(200_000) }));
+      await attempt('chat with 64 MB of messages', () => ctx.syscall('llm.chat', { model: 'deterministic-fast', messages }));`),
+    check: (r) =>
+      expectCodes({
+        'append 1 MB to short-term memory 100 times': /EDQUOT/,
+        'chat with 64 MB of messages': /E2BIG/,
+      })(r) ?? (Number(r.report?.facts.appended) <= 8 ? null : `appended ${r.report?.facts.appended} MB`),
+  },
+  {
+    name: 'fill the disk with the log: 3,000 denied calls in a loop',
+    source: program(`
+      let denied = 0;
+      for (let i = 0; i < 3000; i++) await ctx.syscall('tools.call', { name: 'not.granted', args: {} }).catch((e) => { if (e.code === 'EPERM') denied++; });
+      report.facts.denied = denied;
+      report.facts.records = (await ctx.syscall('logs', { pid: ctx.pid, kind: 'deny' })).length;`),
+    check: (r) =>
+      r.report?.facts.denied !== 3000
+        ? `denied ${r.report?.facts.denied} of 3000`
+        : Number(r.report?.facts.records) < 1500
+          ? null
+          : `${r.report?.facts.records} log records for 3,000 denied calls`,
+  },
+  {
     name: 'hog the CPU in a busy loop',
     source: 'export default async function main() { for (;;) {} }',
     waitMs: 30_000,

@@ -382,6 +382,96 @@ for (const hosting of ['preview', 'static', 'sw'] as const) {
       await page.close();
     });
 
+    test('an allowed embedding page is clamped by the kernel and bounded: past its entry EPERM, past its limits EAGAIN', async () => {
+      test.setTimeout(90_000);
+      const hitsBefore = hits.length;
+      const before = await canaryOutput(s);
+      await s.desk.evaluate(
+        (o) =>
+          window.agentos!.call('embed.allow', {
+            origin: o,
+            permissions: { tools: ['time.now'], limits: { procs: 3, spawnsPerSec: 100 } },
+          }),
+        foreignOrigin,
+      );
+      const page = await s.context.newPage();
+      await page.goto(`${foreignOrigin}/?u=${encodeURIComponent(`${s.origin}/embed.html`)}`);
+      type Reply = { type?: string; ok?: boolean; value?: { pid?: number }; error?: { code: string } };
+      const r = await page.evaluate(async (canary) => {
+        const f = document.getElementById('f') as HTMLIFrameElement;
+        await new Promise((ok) =>
+          f.contentDocument === null ? setTimeout(ok, 300) : f.addEventListener('load', ok),
+        );
+        const seen = new Map<string, Reply>();
+        addEventListener('message', (e) => {
+          const d = e.data as Reply & { id?: string };
+          if (d?.id) seen.set(d.id, d);
+        });
+        const ask = async (m: Record<string, unknown> & { id: string }): Promise<Reply> => {
+          f.contentWindow!.postMessage({ agentos: 1, ...m }, '*');
+          const t0 = Date.now();
+          while (!seen.has(m.id) && Date.now() - t0 < 20_000) await new Promise((ok) => setTimeout(ok, 20));
+          return seen.get(m.id) ?? { type: 'no answer' };
+        };
+        const code = (x: Reply) => (x.ok ? 'ok' : (x.error?.code ?? x.type ?? '?'));
+        const idle = 'export default (ctx) => ctx.bus.recv({ timeoutMs: 30000 }).catch(() => {})';
+        const hello = await ask({ id: 'h', type: 'hello', versions: [1] });
+        const more = await ask({
+          id: 'more',
+          type: 'spawn',
+          task: 'x',
+          permissions: { tools: ['*'], net: ['*'], spawn: true },
+          options: { source: idle },
+        });
+        const spawns: Reply[] = [];
+        for (let i = 0; i < 5; i++)
+          spawns.push(await ask({ id: `s${i}`, type: 'spawn', task: 'x', options: { source: idle } }));
+        const toCanary = await ask({ id: 'c', type: 'send', pid: canary, body: 'x' });
+        const killCanary = await ask({ id: 'k', type: 'kill', pid: canary });
+        const tools: Reply[] = [];
+        for (let i = 0; i < 34; i++)
+          tools.push(
+            await ask({
+              id: `t${i}`,
+              type: 'tool.register',
+              name: `t${i}`,
+              description: 'x',
+              inputSchema: { type: 'object' },
+            }),
+          );
+        return {
+          hello: hello.type,
+          more: code(more),
+          spawns: spawns.map(code),
+          pids: spawns.flatMap((x) => (x.ok && x.value?.pid ? [x.value.pid] : [])),
+          toCanary: code(toCanary),
+          killCanary: code(killCanary),
+          tools: tools.map(code),
+        };
+      }, s.canary);
+      expect(r.hello).toBe('welcome');
+      expect(r.more).toBe('EPERM');
+      expect(r.spawns).toEqual(['ok', 'ok', 'ok', 'EAGAIN', 'EAGAIN']);
+      expect(r.toCanary).toBe('EPERM');
+      expect(r.killCanary).toBe('EPERM');
+      expect(r.tools.slice(0, 32).every((c) => c === 'ok')).toBe(true);
+      expect(r.tools.slice(32)).toEqual(['EAGAIN', 'EAGAIN']);
+      const audit = await s.desk.evaluate(() =>
+        window.agentos!.call<{ text: string }[]>('logs', { pid: 0, kind: 'quota' }),
+      );
+      expect(audit.map((a) => a.text).join('\n')).toContain(`origin:${foreignOrigin}`);
+      await page.close();
+      await s.desk.evaluate(
+        async ({ o, pids }) => {
+          await window.agentos!.call('embed.disallow', { origin: o });
+          for (const pid of pids) await window.agentos!.kill(pid, 'KILL').catch(() => {});
+        },
+        { o: foreignOrigin, pids: r.pids },
+      );
+      expect(hits.slice(hitsBefore)).toEqual([]);
+      await canaryKeepsAnswering(s, before);
+    });
+
     test('caches belong to the OS: what an agent imports or names with a query string is not cached', async () => {
       const source = `export default async function main(ctx) {
         const tried = [];

@@ -51,6 +51,11 @@ export interface HelloFrame {
   lock: string | null;
   /** Whether this tab may host agent workers. */
   host: boolean;
+  /**
+   * An embedded OS (embed.html): the kernel treats it as a page of another site, not as the
+   * user — it may do only what the origin it binds to (embed.bind) is allowed (kernel/embedders.ts).
+   */
+  embed?: boolean;
   version: number;
 }
 /** Tab → kernel: this tab is going away (pagehide). */
@@ -223,6 +228,7 @@ export function parseInbound(data: unknown): InboundFrame | null {
         data.tabId.length <= 100 &&
         (data.lock === null || typeof data.lock === 'string') &&
         typeof data.host === 'boolean' &&
+        (data.embed === undefined || typeof data.embed === 'boolean') &&
         typeof data.version === 'number'
         ? (data as unknown as HelloFrame)
         : null;

@@ -3,19 +3,15 @@
  * It connects to the kernel like any tab (and hosts agents), and speaks the
  * embedding protocol (protocol.ts) to its parent page only, and only while the
  * OS owner allows that page's origin: the origin is checked on every message,
- * not just at the handshake, against the allowlist the kernel keeps (settings).
- * What the page's agents may do is clamped to what the owner gave its origin.
+ * not just at the handshake, against the allowlist the kernel keeps (settings, then the
+ * deployment's embed-policy.json). What the page's agents may do is clamped to what the owner
+ * gave its origin by the kernel itself (kernel/embedders.ts): this frame says hello as an
+ * embedded OS and binds to the page's origin; it passes the page's asks through unclamped.
  */
 
+import type { Capabilities } from '../abi/capabilities';
 import { SysError } from '../abi/errors';
 import type { KernelEvent } from '../abi/protocol';
-import {
-  type Capabilities,
-  checkPermissions,
-  DEFAULT_AGENT_CAPS,
-  deriveChild,
-  NO_CAPS,
-} from '../kernel/access-control';
 import { KernelClient } from '../shell/kernel-client';
 import { EMBED_VERSIONS, type HostMessage, isCorrelationId, type OsMessage, TAG } from './protocol';
 
@@ -45,16 +41,13 @@ async function main(): Promise<void> {
   window.addEventListener('message', hold);
   setStatus('AgentOS: waiting for the page to connect');
   await new Promise<void>((r) => window.addEventListener('message', () => r(), { once: true }));
-  const k = await KernelClient.connect({ mode: 'auto', host: false });
-  // Who may embed: the deployment's embed-policy.json (the site owner's list, the same for every visitor),
-  // then the allowlist in this kernel's settings, which wins. An embedded OS on another site has its own,
-  // partitioned kernel: its settings start empty, so the file is what usually decides.
-  const fromFile = await loadPolicyFile();
+  const k = await KernelClient.connect({ mode: 'auto', host: false, embed: true });
+  // Who may embed: the allowlist in this kernel's settings, then the deployment's embed-policy.json (the
+  // site owner's list, the same for every visitor), both read by the kernel. An embedded OS on another site
+  // has its own, partitioned kernel: its settings start empty, so the file is what usually decides.
   // Asked of the kernel for every message, so removing a site in settings stops its very next one.
   const policyFor = async (origin: string): Promise<Partial<Capabilities> | null> =>
-    ((await k.call<Partial<Capabilities> | null>('embed.policy', { origin }).catch(() => null)) ??
-      fromFile.get(origin)) ||
-    null;
+    (await k.call<Partial<Capabilities> | null>('embed.policy', { origin }).catch(() => null)) || null;
   let peer: Peer | null = null;
   const owned = new Set<number>();
   const ended = new Set<number>();
@@ -132,10 +125,20 @@ async function main(): Promise<void> {
           'EPROTO',
           `no common protocol version: this OS speaks ${EMBED_VERSIONS.join(', ')}, the page ${theirs.join(', ') || 'none'}`,
         );
-      peer = { origin: ev.origin, version };
-      k.enableHosting();
-      showConnected();
-      return reply({ [TAG]: 1, type: 'welcome', id, version, permissions: policy });
+      // The kernel binds this frame to the page's origin: from now on it clamps what the page does.
+      void k.call('embed.bind', { origin: ev.origin }).then(
+        () => {
+          peer = { origin: ev.origin, version };
+          k.enableHosting();
+          showConnected();
+          reply({ [TAG]: 1, type: 'welcome', id, version, permissions: policy });
+        },
+        (e: unknown) => {
+          const s = SysError.from(e);
+          fail(s.code, s.message);
+        },
+      );
+      return;
     }
     if (!peer || peer.origin !== ev.origin) return fail('EPROTO', 'say hello first');
     if (seen.has(id)) return fail('EINVAL', `correlation id ${id} was already used`);
@@ -145,10 +148,10 @@ async function main(): Promise<void> {
       const s = SysError.from(e);
       send({ [TAG]: 1, type: 'result', id, ok: false, error: { code: s.code, message: s.message } });
     };
-    void handle(m as HostMessage, policy).then(ok, err);
+    void handle(m as HostMessage).then(ok, err);
   }
 
-  async function handle(m: HostMessage, policy: Partial<Capabilities>): Promise<unknown> {
+  async function handle(m: HostMessage): Promise<unknown> {
     const ownedPid = (pid: unknown) => {
       if (typeof pid !== 'number' || !owned.has(pid))
         throw new SysError('EPERM', `process ${String(pid)} was not started by this page`);
@@ -157,18 +160,9 @@ async function main(): Promise<void> {
     switch (m.type) {
       case 'spawn': {
         if (typeof m.task !== 'string') throw new SysError('EINVAL', 'spawn needs a task');
-        // The most this origin's agents may get, then what the page asked for within it.
-        // Unnamed limits are the defaults: no token quota, the usual memory-write cap.
-        const ceiling: Capabilities = {
-          ...NO_CAPS,
-          tokenQuota: null,
-          memoryWrites: DEFAULT_AGENT_CAPS.memoryWrites,
-          procs: 'children',
-          ...policy,
-        };
-        const caps = deriveChild(ceiling, m.permissions);
+        // The kernel derives the agent from this origin's ceiling (kernel/embedders.ts): past it is EPERM.
         const o = m.options ?? {};
-        const pid = await k.spawn(m.task, caps, {
+        const pid = await k.spawn(m.task, m.permissions, {
           ...(o.program !== undefined ? { program: o.program } : {}),
           ...(o.source !== undefined ? { source: o.source } : {}),
           ...(o.args !== undefined ? { args: o.args } : {}),
@@ -176,7 +170,8 @@ async function main(): Promise<void> {
         });
         owned.add(pid);
         showConnected();
-        return { pid, capabilities: caps };
+        const info = (await k.ps()).find((p) => p.pid === pid);
+        return { pid, capabilities: info?.capabilities ?? null };
       }
       case 'send':
         return k.call('bus.send', { to: ownedPid(m.pid), body: m.body });
@@ -212,27 +207,6 @@ async function main(): Promise<void> {
     }
   }
   const toolWaiters = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-}
-
-/** The deployment's list: `{ "origins": { "https://site.example": { ...permissions } } }`. */
-async function loadPolicyFile(): Promise<Map<string, Partial<Capabilities>>> {
-  const out = new Map<string, Partial<Capabilities>>();
-  try {
-    const res = await fetch(new URL('embed-policy.json', location.href), { cache: 'no-cache' });
-    if (!res.ok) return out;
-    const json = (await res.json()) as { origins?: Record<string, unknown> };
-    for (const [origin, perms] of Object.entries(json.origins ?? {})) {
-      try {
-        if (new URL(origin).origin !== origin) throw new Error('not an origin');
-        out.set(origin, checkPermissions(perms, `origins["${origin}"]`));
-      } catch (e) {
-        console.warn(`[embed] embed-policy.json: ignoring ${origin}:`, (e as Error).message);
-      }
-    }
-  } catch (e) {
-    console.warn('[embed] no embed-policy.json:', e);
-  }
-  return out;
 }
 
 main().catch((e: unknown) => setStatus(`AgentOS could not start: ${(e as Error).message ?? e}`));

@@ -14,6 +14,10 @@ import { PendingCalls } from './pending';
 
 export type { Envelope };
 
+/** Names one process may register, and topics it may subscribe to (each costs the kernel on every send). */
+export const MAX_NAMES_PER_PROCESS = 16;
+export const MAX_TOPICS_PER_PROCESS = 256;
+
 interface Receiver {
   match(e: Envelope): boolean;
   resolve(e: Envelope): void;
@@ -80,6 +84,9 @@ export class MessageBus {
     const owner = this.names.get(name);
     if (owner !== undefined && owner !== pid)
       throw new SysError('EAGAIN', `the name "${name}" belongs to process ${owner}`);
+    // Names cost the kernel on every send (nameOf): an agent with bus '*' may not take thousands.
+    if (owner === undefined && this.nameOf(pid).length >= MAX_NAMES_PER_PROCESS)
+      throw new SysError('EAGAIN', `a process may hold at most ${MAX_NAMES_PER_PROCESS} names`);
     this.names.set(name, pid);
   }
 
@@ -263,6 +270,8 @@ export class MessageBus {
 
   subscribe(pid: number, topic: string): void {
     let s = this.topics.get(topic);
+    if (!s?.has(pid) && this.topicsOf(pid).length >= MAX_TOPICS_PER_PROCESS)
+      throw new SysError('EAGAIN', `a process may subscribe to at most ${MAX_TOPICS_PER_PROCESS} topics`);
     if (!s) {
       s = new Set();
       this.topics.set(topic, s);
@@ -271,7 +280,9 @@ export class MessageBus {
   }
 
   unsubscribe(pid: number, topic: string): void {
-    this.topics.get(topic)?.delete(pid);
+    const s = this.topics.get(topic);
+    s?.delete(pid);
+    if (s?.size === 0) this.topics.delete(topic); // subscribe/unsubscribe over many topics leaves nothing behind
   }
 
   topicsOf(pid: number): string[] {
@@ -374,7 +385,7 @@ export class MessageBus {
       this.boxes.delete(pid);
     }
     for (const [n, p] of this.names) if (p === pid) this.names.delete(n);
-    for (const s of this.topics.values()) s.delete(pid);
+    for (const [t, s] of this.topics) if (s.delete(pid) && s.size === 0) this.topics.delete(t);
     this.pendingRequests.rejectWhere(
       (r) => r.from === pid,
       () => new SysError('ESRCH', `process ${pid} exited before replying`),

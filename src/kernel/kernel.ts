@@ -23,11 +23,14 @@ import { MessageBus } from './bus';
 import type { KvStore } from './checkpoints';
 import { type Caller, Dispatcher, type SyscallTable } from './dispatch';
 import { Durable } from './durable';
+import { Embedders, pageKey } from './embedders';
 import { grant } from './grants';
 import { Lifecycle } from './lifecycle';
 import { Limiter } from './limiter';
+import { LogThrottle } from './log-throttle';
+import { PageLimiter } from './page-limits';
 import { PermissionRequests } from './permissions';
-import type { Counters, Endpoint } from './ports';
+import { type Counters, type Endpoint, reply } from './ports';
 import { type Process, ProcessTable } from './process';
 import { Session } from './session';
 import { type Tab, Tabs } from './tabs';
@@ -52,6 +55,8 @@ export interface KernelOptions {
   agentBeatTimeoutMs?: number;
   /** Keep the process table and grants in IndexedDB across sessions (the kernel worker does). */
   persist?: boolean;
+  /** Reads the deployment's embed-policy.json (the kernel worker fetches it; none in tests). */
+  embedPolicy?: () => Promise<unknown>;
 }
 
 /** How long memory waits at start for a tab to host its embedder. */
@@ -69,9 +74,14 @@ export class Kernel {
     log: (pid, kind, text, data) => this.log(pid, kind, text, data),
   });
   readonly counters: Counters = { calls: 0, malformed: 0, errors: 0 };
+  private readonly logThrottle = new LogThrottle();
   readonly bootedAt = Date.now();
   /** Embedding origins the user allows, each with the most its agents may get. */
   readonly embedOrigins = new Map<string, Partial<Capabilities>>();
+  /** What pages may consume (page-limits.ts): the desktop's tabs, and embedding sites per origin. */
+  readonly pages = new PageLimiter({ procs: this.procs, audit: this.limiter.audit });
+  /** Sites embedding the OS: their tabs are clamped by the kernel to their origin's allowlist entry. */
+  readonly embedders: Embedders;
   readonly tabs: Tabs;
   readonly life: Lifecycle;
   readonly dispatch: Dispatcher<Kernel>;
@@ -94,6 +104,12 @@ export class Kernel {
 
   constructor(table: SyscallTable<Kernel>, opts: KernelOptions = {}) {
     const locks = opts.locks === undefined ? (globalThis.navigator?.locks ?? null) : opts.locks;
+    this.embedders = new Embedders({
+      settings: this.embedOrigins,
+      loadFile: opts.embedPolicy ?? null,
+      procs: this.procs,
+      log: (kind, text) => this.log(0, kind, text),
+    });
     this.dispatch = new Dispatcher<Kernel>(this, table, this.counters, {
       settle: (p) => this.life.settle(p),
       callDone: (p) => this.limiter.callDone(p),
@@ -113,6 +129,8 @@ export class Kernel {
         allGone: () => void this.flushState(),
         hostAdded: () => this.life.schedule(),
         agents: () => this.procs.all().filter((p) => p.alive).length,
+        hears: (tab, event) => this.embedders.hears(tab, event),
+        tabGone: (tab) => this.pages.tabGone(tab.id),
       },
     );
     // durable: short-term memories on disk only where the kernel keeps its state.
@@ -141,6 +159,14 @@ export class Kernel {
         exited: (pid) => this.working.drop(pid),
         durable: this.durable,
         freshMemory: (pid) => this.working.fresh(pid),
+        pages: {
+          key: pageKey,
+          ceiling: (tab) => this.embedders.spawnCeiling(tab, USER_CAPS),
+          checkSpawn: (key, tab) =>
+            this.pages.checkSpawn(key, tab ? this.embedders.pageLimits(tab) : undefined),
+          owns: (tab, p) => this.embedders.owns(tab, p),
+          trusted: (tab) => !tab.embed,
+        },
       },
       {
         killGraceMs: opts.killGraceMs ?? 2000,
@@ -221,8 +247,27 @@ export class Kernel {
   }
 
   private userCall(tab: Tab, frame: CallFrame): void {
-    const caller: Caller = { kind: 'user', pid: 0, caps: USER_CAPS, tab };
-    this.dispatch.call(caller, frame, tab.port, tab.streams);
+    // An embedding page may make only embedding's calls; every page only so many at once (page-limits.ts).
+    const refused =
+      this.embedders.refuse(tab, frame) ??
+      this.pages.admitCall(tab.id, pageKey(tab), this.embedders.pageLimits(tab));
+    if (refused) {
+      reply(tab.port, { t: 'ret', id: frame.id, ok: false, error: refused.toJSON() });
+      return;
+    }
+    const caller: Caller = { kind: 'user', pid: 0, caps: this.embedders.callerCaps(tab, USER_CAPS), tab };
+    let done = false;
+    const port: Endpoint = {
+      onmessage: null,
+      postMessage: (m, transfer) => {
+        if (!done && (m as { t?: unknown }).t === 'ret') {
+          done = true;
+          this.pages.callDone(tab.id);
+        }
+        tab.port.postMessage(m, transfer);
+      },
+    };
+    this.dispatch.call(caller, frame, port, tab.streams);
   }
 
   /** The memory subsystem (IndexedDB), opened on first use; fails with ENOSYS where there is no IndexedDB. */
@@ -266,7 +311,9 @@ export class Kernel {
   }
 
   log(pid: number, kind: EpisodeKind, text: string, data?: unknown): void {
-    this.episodes.append(pid, kind, text, data);
+    // What an agent triggers in a loop is kept at a rate (log-throttle.ts): every record goes to disk.
+    const kept = this.logThrottle.admit(pid, kind, text);
+    if (kept !== null) this.episodes.append(pid, kind, kept, data);
   }
 
   /** Tells every tab (the desktop's apps watch these). */

@@ -21,6 +21,7 @@ import type { Caller } from './dispatch';
 import type { Durable } from './durable';
 import type { Limiter } from './limiter';
 import { type Decision, type LossHow, waitingState } from './migration';
+import type { PagePolicy } from './page-limits';
 import { widen } from './permissions';
 import { type Counters, type Endpoint, internalError, post, refuseMalformed, reply } from './ports';
 import { EXIT_HOST_LOST, EXIT_KILL, EXIT_TERM, type Exit, Process, type ProcessTable } from './process';
@@ -61,6 +62,8 @@ export interface LifecycleDeps {
   durable: Durable;
   /** A process's first life: nothing of its short-term memory is on disk to read back. */
   freshMemory(pid: number): void;
+  /** Pages: what one may spawn, and whose processes an embedding page sees (page-limits.ts). */
+  pages: PagePolicy;
 }
 
 interface StartJob extends Schedulable {
@@ -92,16 +95,20 @@ export class Lifecycle {
     permissions: Partial<Capabilities> | undefined,
     options: SpawnOptions,
   ): number {
-    let caps = deriveChild(caller.caps, permissions);
+    // A page's agents are derived from what the page may give: the user's all, an embedding origin its ceiling.
+    const parentCaps = caller.kind === 'user' ? this.d.pages.ceiling(caller.tab) : caller.caps;
+    let caps = deriveChild(parentCaps, permissions);
+    const page = caller.kind === 'agent' ? caller.proc.spawnPage : this.d.pages.key(caller.tab);
     if (caller.kind === 'agent') this.d.limiter.checkSpawn(caller.proc);
-    // What the user allowed "always" for this program, when the user starts it again.
+    if (page) this.d.pages.checkSpawn(page, caller.kind === 'user' ? caller.tab : null);
+    // What the user allowed "always" for this program, when the user starts it again (never a page of another site).
     const rule =
-      caller.kind === 'user'
+      caller.kind === 'user' && this.d.pages.trusted(caller.tab)
         ? this.d.standing(options.source !== undefined ? '(source)' : (options.program ?? 'llm-agent'))
         : undefined;
     if (rule && options.source === undefined) caps = widen(caps, rule);
     const where = options.program ? resolveProgram(options.program, OS_ORIGIN) : null;
-    if (where?.kind === 'url' && !where.sameOrigin && !mayReachOrigin(caller.caps, where.origin)) {
+    if (where?.kind === 'url' && !where.sameOrigin && !mayReachOrigin(parentCaps, where.origin)) {
       // The kernel fetches a program from another origin (agents have no network): that needs the origin.
       this.d.log(caller.pid, 'deny', `program from ${where.origin} denied: not in net`);
       throw new SysError('EPERM', `no network access to ${where.origin} (net capability)`);
@@ -112,6 +119,9 @@ export class Lifecycle {
     if (caller.kind === 'agent' && priority < parentPriority) {
       throw new SysError('EPERM', `priority ${priority} is more urgent than the parent's ${parentPriority}`);
     }
+    // A page of another site is no user: its agents are never more urgent than the user's by default.
+    if (caller.kind === 'user' && !this.d.pages.trusted(caller.tab) && priority < PRIORITY_DEFAULT)
+      throw new SysError('EPERM', `priority ${priority} is more urgent than an embedding page may ask`);
     const p = new Process({
       pid: this.d.procs.allocPid(),
       ppid: caller.pid,
@@ -125,6 +135,7 @@ export class Lifecycle {
     });
     p.lineage = caller.kind === 'agent' ? [caller.pid, ...caller.proc.lineage] : [];
     p.spawnTab = caller.kind === 'agent' ? caller.proc.spawnTab : caller.tab.id;
+    p.spawnPage = page;
     this.d.procs.add(p);
     if (caller.kind === 'agent') caller.proc.children.add(p.pid);
     this.d.log(p.pid, 'spawn', `spawned by ${caller.pid || 'the user'}: ${task.slice(0, 200)}`, {
@@ -302,7 +313,8 @@ export class Lifecycle {
   }
 
   canSee(c: Caller, p: Process): boolean {
-    if (c.kind === 'user' || c.caps.procs === 'all') return true;
+    if (c.kind === 'user') return this.d.pages.owns(c.tab, p);
+    if (c.caps.procs === 'all') return true;
     if (p.pid === c.pid) return true;
     return c.caps.procs === 'children' && this.d.procs.isDescendant(p.pid, c.pid);
   }

@@ -25,6 +25,9 @@ export interface LimiterHooks {
   log(pid: number, kind: EpisodeKind, text: string, data?: unknown): void;
 }
 
+/** Output bytes per second an agent's output is shown live in the tabs (a burst of 4 s' worth). */
+export const LIVE_OUTPUT_BYTES_PER_SEC = 1_048_576;
+
 export type FrameVerdict = { ok: true } | { ok: false; error: SysError | null; flood: boolean };
 
 export class Limiter {
@@ -165,6 +168,42 @@ export class Limiter {
     };
   }
 
+  private readonly live = new Map<number, { bucket: TokenBucket; dropped: number; noted: number }>();
+
+  /**
+   * What of an agent's output goes to the tabs live: at most the kept tail of one write, and at
+   * most LIVE_OUTPUT_BYTES_PER_SEC (the rest is kept, not shown live; a note says so, once a second).
+   * A sequential loop of 1 MB writes would otherwise have the kernel clone megabytes into every tab.
+   */
+  liveOutput(p: Process, data: string, now = performance.now()): string | null {
+    let s = this.live.get(p.pid);
+    if (!s) {
+      s = {
+        bucket: new TokenBucket(LIVE_OUTPUT_BYTES_PER_SEC, 4 * LIVE_OUTPUT_BYTES_PER_SEC, now),
+        dropped: 0,
+        noted: -1e9,
+      };
+      this.live.set(p.pid, s);
+    }
+    const keep = Math.floor(this.outputKeep(p) / 2);
+    const shown = data.length > keep ? data.slice(-keep) : data;
+    if (s.bucket.take(2 * shown.length, now)) {
+      if (!s.dropped) return shown;
+      const note = `\n[${fmtBytes(s.dropped)} of output not shown live (over ${fmtBytes(LIVE_OUTPUT_BYTES_PER_SEC)}/s); the output call has the tail]\n`;
+      s.dropped = 0;
+      return note + shown;
+    }
+    s.dropped += 2 * data.length;
+    if (now - s.noted < 1000) return null;
+    s.noted = now;
+    this.audit.record(
+      p.pid,
+      'liveOutput',
+      `output past ${fmtBytes(LIVE_OUTPUT_BYTES_PER_SEC)}/s not shown live`,
+    );
+    return `\n[output past ${fmtBytes(LIVE_OUTPUT_BYTES_PER_SEC)}/s is not shown live; the output call has the tail]\n`;
+  }
+
   /** How many bytes of output the kernel keeps for `p`. */
   outputKeep(p: Process): number {
     return effective(limitsOf(p.info.capabilities), 'outputBytes');
@@ -177,5 +216,6 @@ export class Limiter {
 
   exited(pid: number): void {
     this.audit.forget(pid);
+    this.live.delete(pid);
   }
 }

@@ -12,6 +12,7 @@ import type { Answer, KernelEvent, PermissionAsk } from '../abi/protocol';
 import { type Capabilities, exceeds, intersect, NO_CAPS } from './access-control';
 import { joinLimits, lowerLimits } from './limits';
 import type { Process } from './process';
+import { plainWording } from './wording';
 
 /** Adds `more` to `caps` (lists unioned, flags set, quotas raised to the larger). */
 export function widen(caps: Capabilities, more: Partial<Capabilities>): Capabilities {
@@ -174,7 +175,7 @@ export class PermissionRequests {
       id,
       pid: p.pid,
       program: p.info.program,
-      task: p.info.task.slice(0, 500),
+      task: plainWording(p.info.task.slice(0, 500)),
       permissions,
       reason,
     };

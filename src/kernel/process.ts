@@ -26,7 +26,7 @@ export class Process {
   readonly info: ProcInfo;
   /** Module text to run; a program from another origin is fetched into it by the kernel at boot. */
   source: string | null;
-  readonly args: unknown;
+  args: unknown;
   /** The kernel's end of the agent's port, while a worker is attached. */
   port: MessagePort | null = null;
   /** Bumped on every (re)start, so stale reports about an old worker are ignored. */
@@ -49,6 +49,8 @@ export class Process {
   lineage: number[] = [];
   /** The tab whose user (a page) started its tree: the only page whose host tools it sees. */
   spawnTab: string | null = null;
+  /** The page whose tree it is in (page-limits.ts): an embedding origin, or a desktop tab; kept across reopenings. */
+  spawnPage: string | null = null;
   /** Calls in flight and the call-frame rate (limits.ts). */
   readonly gate = new CallGate();
   /** Its spawns per second. */
@@ -226,6 +228,13 @@ export class ProcessTable {
 
   /** Remembers an exit and reaps the oldest exited processes beyond the limit. */
   exited(p: Process): void {
+    // The table keeps `keepExited` exited processes to show: their source and arguments (up to
+    // 1 MB each) are needed only by a new life, so unless it may be restarted they go now — an agent
+    // spawning children with megabytes of source that exit at once filled the kernel's heap and every save.
+    if (!p.info.restartable) {
+      p.source = null;
+      p.args = null;
+    }
     this.zombies.push(p.pid);
     while (this.zombies.length > this.keepExited) this.procs.delete(this.zombies.shift()!);
   }

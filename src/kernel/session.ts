@@ -22,6 +22,16 @@ export interface SavedProc {
   source: string | null;
   args: unknown;
   output: string;
+  /** Its agent ancestors at spawn, nearest first: tree limits still count it after a reopening. */
+  lineage?: number[];
+  /** The page whose tree it is in (page-limits.ts). */
+  page?: string | null;
+}
+
+/** A saved lineage read back: pids only, bounded; anything else is no lineage (never a throw). */
+function readLineage(v: unknown): number[] {
+  if (!Array.isArray(v) || v.length > 10_000) return [];
+  return v.every((x) => Number.isSafeInteger(x) && x > 0) ? (v as number[]) : [];
 }
 
 export interface SavedState {
@@ -126,6 +136,8 @@ export class Session {
         source: p.source,
         args: p.args,
         output: p.output.slice(-8192),
+        lineage: p.lineage,
+        page: p.spawnPage,
       })),
       standing: [...this.d.standing],
       embedOrigins: [...this.d.embedOrigins],
@@ -171,7 +183,13 @@ export class Session {
         checkpoint: r.info.checkpoint ?? null,
       });
       p.output = r.output;
-      if (r.info.adoptedFrom !== undefined) p.info.adoptedFrom = r.info.adoptedFrom;
+      // Ancestry survives a reopening: an orphan stays the kernel's, and still counts in its old trees.
+      p.lineage = readLineage(r.lineage);
+      p.spawnPage = typeof r.page === 'string' ? r.page.slice(0, 400) : null;
+      if (r.info.adoptedFrom !== undefined) {
+        p.info.adoptedFrom = r.info.adoptedFrom;
+        p.info.ppid = 0;
+      }
       procs.add(p);
       if (r.info.state === 'exited') {
         p.markExited(r.info.exitCode ?? 0, r.info.exitReason);
@@ -200,7 +218,18 @@ export class Session {
         this.d.log(p.pid, 'exit', 'the OS was closed while it ran: restartable');
       }
     }
-    for (const p of procs.all()) if (p.info.ppid) procs.find(p.info.ppid)?.children.add(p.pid);
+    for (const p of procs.all()) {
+      if (!p.info.ppid) continue;
+      const parent = procs.find(p.info.ppid);
+      if (parent?.alive || (p.info.state === 'exited' && !p.info.restartable)) parent?.children.add(p.pid);
+      else {
+        // Its parent is gone (exited, or not in the saved table): the kernel adopts it, so a later
+        // restart by the user starts it as the kernel's child, not as one of a dead parent.
+        p.info.adoptedFrom = p.info.ppid;
+        p.info.ppid = 0;
+        this.d.log(p.pid, 'spawn', `adopted by the kernel: its parent ${p.info.adoptedFrom} is not running`);
+      }
+    }
     this.d.schedule();
   }
 }

@@ -43,6 +43,7 @@ import * as memory from './sys/memory';
 import * as models from './sys/models';
 import * as proc from './sys/proc';
 import * as tools from './sys/tools';
+import { wording } from './wording';
 
 /** Separate arguments so TypeScript infers the argument type from the check first. */
 const define = <A, R>(check: Check<A>, rest: Omit<Syscall<Kernel, A, R>, 'check'>): Syscall<Kernel> =>
@@ -79,20 +80,48 @@ const tool = obj({
     parameters: opt(json({ maxBytes: 65_536 })),
   }),
 });
-const chatRequest: Check<ChatRequest> = obj({
-  model: opt(str({ max: 200 })),
-  messages: arr(message, { max: 4096 }),
-  tools: opt(arr(tool, { max: 128 })),
-  tool_choice: opt(oneOf('auto', 'none', 'required')),
-  max_tokens: opt(int({ min: 1, max: 1_000_000 })),
-  temperature: opt(num({ min: 0, max: 2 })),
-  seed: opt(int()),
-  stop: opt(arr(str({ max: 100 }), { max: 16 })),
-  response_format: opt(json({ maxBytes: 65_536 })),
-  stream: opt(bool),
-  /** Ask by need instead of by id: the pool picks a model that fits (by expected wait, then size). */
-  need: opt(obj({ minContext: opt(int({ min: 1, max: 100_000_000 })), size: opt(oneOf('small', 'large')) })),
-}) as Check<ChatRequest & { need?: { minContext?: number; size?: 'small' | 'large' } }>;
+/**
+ * Text in one chat request, all messages together: far past any model's context (a 128k-token
+ * window is about 512 KB), and short of what the kernel's synchronous tokenizer could count
+ * without stalling everyone (64 messages of 1 MB each took it for seconds).
+ */
+export const CHAT_MAX_CHARS = 4_000_000;
+const boundedChat =
+  <T extends { messages: { content: string | null; tool_calls?: { function: { arguments: string } }[] }[] }>(
+    c: Check<T>,
+  ): Check<T> =>
+  (v, path) => {
+    const r = c(v, path);
+    let n = 0;
+    for (const m of r.messages) {
+      n += m.content?.length ?? 0;
+      for (const t of m.tool_calls ?? []) n += t.function.arguments.length;
+    }
+    if (n > CHAT_MAX_CHARS)
+      throw new SysError(
+        'E2BIG',
+        `${path || 'request'}: ${n} characters of messages exceed ${CHAT_MAX_CHARS}`,
+      );
+    return r;
+  };
+const chatRequest: Check<ChatRequest> = boundedChat(
+  obj({
+    model: opt(str({ max: 200 })),
+    messages: arr(message, { max: 4096 }),
+    tools: opt(arr(tool, { max: 128 })),
+    tool_choice: opt(oneOf('auto', 'none', 'required')),
+    max_tokens: opt(int({ min: 1, max: 1_000_000 })),
+    temperature: opt(num({ min: 0, max: 2 })),
+    seed: opt(int()),
+    stop: opt(arr(str({ max: 100 }), { max: 16 })),
+    response_format: opt(json({ maxBytes: 65_536 })),
+    stream: opt(bool),
+    /** Ask by need instead of by id: the pool picks a model that fits (by expected wait, then size). */
+    need: opt(
+      obj({ minContext: opt(int({ min: 1, max: 100_000_000 })), size: opt(oneOf('small', 'large')) }),
+    ),
+  }),
+) as Check<ChatRequest & { need?: { minContext?: number; size?: 'small' | 'large' } }>;
 
 /** What a receive waits for: how long, from whom, on which topic (recv and recv_many). */
 const recvFilter = {
@@ -237,7 +266,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
     'permission.request': define(
       obj({
         permissions: checkPermissions,
-        reason: str({ min: 1, max: 1000 }),
+        reason: wording({ min: 1, max: 1000 }),
         timeoutMs: opt(int({ min: 1000, max: 600_000 })),
       }),
       {
@@ -733,8 +762,15 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
     'embed.policy': define(obj({ origin: opt(str({ max: 300 })) }), {
       cap: null,
       who: 'user',
-      handler: (k, _c, a) => embed.policy(k, a.origin),
+      handler: (k, c, a) => embed.policy(k, user(c).tab, a.origin),
       doc: 'embed.policy(origin?): what an embedding origin may do (null if it is not allowed), or the whole allowlist',
+    }),
+
+    'embed.bind': define(obj({ origin: str({ min: 8, max: 300, pattern: /^https?:\/\/[^/?#\s]+$/ }) }), {
+      cap: null,
+      who: 'user',
+      handler: (k, c, a) => k.embedders.bind(user(c).tab, originOf(a.origin)),
+      doc: 'embed.bind(origin): an embedded OS speaks for this page origin from now on (once; only an allowed one): the kernel clamps it to that origin’s entry',
     }),
 
     'tools.remove': define(obj({ name: str({ min: 1, max: 64 }) }), {
@@ -804,6 +840,7 @@ function user(c: Caller): Caller & { kind: 'user' } {
 /** Appends to the agent's stdout or stderr; the desktop shows it as it streams. */
 function write(k: Kernel, p: Process, fd: 1 | 2, data: string): null {
   p.appendOutput(data, k.limiter.outputKeep(p));
-  k.emit({ type: 'output', pid: p.pid, fd, data });
+  const live = k.limiter.liveOutput(p, data); // bounded per second: the rest is kept, not broadcast
+  if (live !== null) k.emit({ type: 'output', pid: p.pid, fd, data: live });
   return null;
 }

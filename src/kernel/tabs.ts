@@ -41,6 +41,8 @@ export interface Tab {
   hidden: boolean;
   /** Tool calls sent to this tab (a tool it serves), waiting for tools.result. */
   toolCalls: PendingCalls<number, unknown>;
+  /** An embedded OS (embed.html): not the user; the origin it speaks for once bound (embedders.ts). */
+  embed: { origin: string | null } | null;
 }
 
 /** What the rest of the kernel does when a tab speaks or goes. */
@@ -60,6 +62,10 @@ export interface TabHooks {
   hostAdded(): void;
   /** Processes not exited (for the tabs' beforeunload question). */
   agents(): number;
+  /** Whether a tab hears an event (an embedded OS hears only of its own agents). */
+  hears(tab: Tab, event: KernelEvent): boolean;
+  /** A tab is gone: what was counted for it goes. */
+  tabGone(tab: Tab): void;
 }
 
 export interface TabOptions {
@@ -111,7 +117,7 @@ export class Tabs {
           if (frame.version !== PROTOCOL_VERSION) {
             return post(port, { t: 'event', event: { type: 'tabs', count: -1 } });
           }
-          tab = this.add(port, frame.tabId, frame.host, frame.lock);
+          tab = this.add(port, frame.tabId, frame.host, frame.lock, frame.embed === true);
           return;
         }
         if (!tab || tab.gone) return refuseMalformed(this.counters, port, ev.data, 'say hello first');
@@ -129,6 +135,8 @@ export class Tabs {
           case 'host.crashed':
             return this.hooks.framesCrashed(tab, frame.lost);
           case 'host.enable':
+            // An embedded OS hosts only once it speaks for an allowed origin (embed.bind).
+            if (tab.embed && !tab.embed.origin) return;
             return this.enableHost(tab);
           case 'host.engine.died': {
             const e = tab.engines.get(frame.key);
@@ -145,7 +153,7 @@ export class Tabs {
     port.start?.();
   }
 
-  private add(port: Endpoint, id: string, host: boolean, lock: string | null): Tab {
+  private add(port: Endpoint, id: string, host: boolean, lock: string | null, embed: boolean): Tab {
     const existing = this.byId.get(id);
     if (existing) this.gone(existing, 'closed');
     const tab: Tab = {
@@ -160,7 +168,10 @@ export class Tabs {
       lastBeat: Date.now(),
       gone: false,
       hidden: false,
+      embed: embed ? { origin: null } : null,
     };
+    // An embedded OS hosts no agent before an allowed page said hello (host.enable after embed.bind).
+    if (embed) tab.host = false;
     this.byId.set(id, tab);
     if (lock && this.opts.locks) {
       // The tab holds this lock for its whole life; we are granted it when the tab is gone.
@@ -168,7 +179,7 @@ export class Tabs {
       this.opts.locks.request(lock, () => this.gone(tab, 'crashed')).catch(() => {});
     }
     this.broadcastTabs();
-    if (host) for (const w of this.hostWaiters.splice(0)) w();
+    if (tab.host) for (const w of this.hostWaiters.splice(0)) w();
     this.hooks.hostAdded();
     return tab;
   }
@@ -198,6 +209,7 @@ export class Tabs {
       () => new SysError('EHOSTDOWN', 'the page serving this tool closed'),
     );
     tab.port.close?.();
+    this.hooks.tabGone(tab);
     this.broadcastTabs();
     if (!this.anyOpen()) this.hooks.allGone();
   }
@@ -347,7 +359,7 @@ export class Tabs {
   broadcast(event: KernelEvent): void {
     const frame: EventFrame = { t: 'event', event };
     for (const t of this.byId.values()) {
-      if (t.subscribed && !t.gone) post(t.port, frame);
+      if (t.subscribed && !t.gone && this.hooks.hears(t, event)) post(t.port, frame);
     }
   }
 }

@@ -7,11 +7,16 @@
  * first time it is needed after the OS opened again.
  */
 import { type ChatMessage, collect } from '../abi/chat';
+import { SysError } from '../abi/errors';
 import type { EpisodeKind } from '../memory/episodic';
-import { ShortTermMemory } from '../memory/short-term';
+import { messageChars, ShortTermMemory } from '../memory/short-term';
 import type { ShortTermStore } from '../memory/short-term-store';
 import type { ModelPool } from '../models/pool';
 import type { Process, ProcessTable } from './process';
+
+/** What one agent's short-term memory may hold: far past any context window, far short of the kernel's heap. */
+export const STM_MAX_ENTRIES = 10_000;
+export const STM_MAX_CHARS = 8_000_000;
 
 export interface WorkingMemoryDeps {
   procs: ProcessTable;
@@ -76,6 +81,14 @@ export class WorkingMemories {
 
   async append(pid: number, message: ChatMessage, pinned: boolean) {
     const m = this.of(pid);
+    // Bounded: held in the kernel's memory and written whole on every append (an agent appending
+    // 1 MB messages in a loop would otherwise take the kernel's heap, and the disk, without end).
+    const held = m.held();
+    if (held.entries >= STM_MAX_ENTRIES || held.chars + messageChars(message) > STM_MAX_CHARS)
+      throw new SysError(
+        'EDQUOT',
+        `short-term memory is full (${held.entries} messages, ${held.chars} characters; at most ${STM_MAX_ENTRIES} and ${STM_MAX_CHARS}): compress or truncate it`,
+      );
     const e = m.append(message, pinned);
     const total = m.tokens();
     // durable: acknowledged after the new state committed, as long-term memory writes are.

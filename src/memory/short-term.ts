@@ -67,6 +67,13 @@ export class ShortTermMemory {
     );
   }
 
+  /** How much it holds: entries, and characters of their text (content and tool-call arguments). */
+  held(): { entries: number; chars: number } {
+    let chars = 0;
+    for (const e of this.entries) chars += messageChars(e.message);
+    return { entries: this.entries.length, chars };
+  }
+
   append(message: ChatMessage, pinned = false): StmEntry {
     const e: StmEntry = { id: this.nextId++, message, pinned, tokens: this.cost(message) };
     this.entries.push(e);
@@ -144,4 +151,11 @@ export class ShortTermMemory {
     this.entries = kept;
     return { before, after: this.tokens(), replaced, summary };
   }
+}
+
+/** Characters of a message's text: its content and its tool calls' arguments. */
+export function messageChars(m: ChatMessage): number {
+  let n = typeof m.content === 'string' ? m.content.length : 0;
+  for (const t of m.tool_calls ?? []) n += t.function.arguments.length + t.function.name.length;
+  return n;
 }

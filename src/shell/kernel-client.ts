@@ -24,6 +24,8 @@ export interface ConnectOptions {
   host?: boolean;
   /** Where agents run: sandboxed frames (default) or plain workers (for comparison). */
   hosting?: HostingKind;
+  /** An embedded OS (embed.html): the kernel gives it only what the page's origin is allowed. */
+  embed?: boolean;
 }
 
 interface Hosted {
@@ -61,6 +63,8 @@ export class KernelClient {
   private readonly engines = new Map<string, Worker>();
   /** Sandboxed agent frames (agent-frame.ts), one kept ready so a spawn does not wait. */
   private hosting: AgentHosting | null = null;
+  /** Said hello as an embedded OS (ConnectOptions.embed). */
+  private embedder = false;
 
   private constructor(
     readonly mode: KernelMode,
@@ -93,6 +97,7 @@ export class KernelClient {
         opts.host ?? true,
         opts.hosting,
       );
+      client.embedder = opts.embed === true;
       const ok = await Promise.race([client.hello().then(() => client), failed]);
       if (ok) return ok;
       const fallback = new KernelClient(
@@ -101,10 +106,12 @@ export class KernelClient {
         opts.host ?? true,
         opts.hosting,
       );
+      fallback.embedder = opts.embed === true;
       await fallback.hello();
       return fallback;
     }
     const client = new KernelClient(mode, startKernel(mode), opts.host ?? true, opts.hosting);
+    client.embedder = opts.embed === true;
     await client.hello();
     return client;
   }
@@ -129,6 +136,7 @@ export class KernelClient {
       tabId: this.tabId,
       lock,
       host: this.hostsAgents,
+      ...(this.embedder ? { embed: true } : {}),
       version: PROTOCOL_VERSION,
     });
     addEventListener('pagehide', (e) => {

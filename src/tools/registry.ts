@@ -7,12 +7,12 @@
  * embedder long-term memory uses (the kernel wires it), so an agent puts only
  * the relevant few in its context.
  */
-import { Validator } from '@cfworker/json-schema';
 import { SysError } from '../abi/errors';
 import type { Capabilities } from '../kernel/access-control';
 import { type Embedder, HashingEmbedder } from '../memory/embedder';
 import type { ToolSpec } from '../models/engine';
 import { prefixProblem, refuseName, segmentOf, shadowing, sourceKind, visibleIn } from './names';
+import { compileSchema, type SchemaCheck } from './safe-schema';
 
 export interface ToolDef {
   name: string;
@@ -34,7 +34,7 @@ export interface ToolCaller {
 export type ToolHandler = (args: Record<string, unknown>, caller: ToolCaller) => Promise<unknown> | unknown;
 
 interface Entry extends ToolInfo {
-  validator: Validator;
+  validator: SchemaCheck;
   handler: ToolHandler;
 }
 
@@ -90,11 +90,13 @@ export class ToolRegistry {
     const existing = this.tools.get(keyOf(def.name, source));
     if (existing && existing.source !== source)
       throw new SysError('EAGAIN', `tool "${def.name}" is served by ${existing.source}`);
-    let validator: Validator;
+    let validator: SchemaCheck;
     try {
-      validator = new Validator(def.inputSchema as never, '2020-12', false);
+      // Linear-time checks only (safe-schema.ts): a schema must not let one caller stall the kernel.
+      validator = compileSchema(def.inputSchema, { allowPatternProperties: sourceKind(source) === 'mcp' });
       validator.validate({}); // a schema that cannot even be applied fails here, not at the first call
     } catch (e) {
+      if (e instanceof SysError) throw e;
       throw new SysError('EINVAL', `input schema of "${def.name}" is not usable: ${(e as Error).message}`);
     }
     this.tools.set(keyOf(def.name, source), { ...def, source, validator, handler });
@@ -111,6 +113,18 @@ export class ToolRegistry {
     let any = false;
     for (const [k, e] of this.tools) if (e.name === name) any = this.tools.delete(k) || any;
     return any;
+  }
+
+  /** How many tools a source serves now (pages and agents are limited in how many). */
+  countOf(source: string): number {
+    let n = 0;
+    for (const e of this.tools.values()) if (e.source === source) n++;
+    return n;
+  }
+
+  /** Whether `source` already serves a tool of this name (registering it again replaces it: no more). */
+  serves(name: string, source: string): boolean {
+    return this.tools.get(keyOf(name, source))?.source === source;
   }
 
   /** Removes every tool a source served (an agent exited). */
@@ -172,11 +186,48 @@ export class ToolRegistry {
       throw new SysError('EINVAL', `arguments of "${name}" do not match its schema: ${first}`);
     }
     const result = await e.handler(args as Record<string, unknown>, caller);
-    const size = JSON.stringify(result ?? null).length;
+    // Measured with an early stop, never by JSON.stringify: a 16 MB typed array an agent's tool
+    // returns would become a string of 16 million keys in the kernel's thread.
+    const size = resultSize(result ?? null, MAX_RESULT_BYTES);
     if (size > MAX_RESULT_BYTES)
-      throw new SysError('E2BIG', `"${name}" returned ${size} bytes; the limit is ${MAX_RESULT_BYTES}`);
+      throw new SysError(
+        'E2BIG',
+        `"${name}" returned more than ${MAX_RESULT_BYTES} bytes (${size} counted before stopping); the limit is ${MAX_RESULT_BYTES}`,
+      );
     return result ?? null;
   }
+}
+
+/**
+ * About how many bytes a result holds (strings by length, binary by its whole buffer), walking
+ * it only until `limit` is passed; nesting past 64 levels counts as over.
+ */
+export function resultSize(v: unknown, limit: number): number {
+  let n = 0;
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length && n <= limit) {
+    const [x, depth] = stack.pop()!;
+    if (depth > 64) return limit + 1;
+    if (typeof x === 'string') n += x.length + 2;
+    else if (x === null || typeof x !== 'object') n += 8;
+    else if (x instanceof ArrayBuffer) n += x.byteLength;
+    else if (ArrayBuffer.isView(x)) n += x.buffer.byteLength;
+    else if (Array.isArray(x)) {
+      n += 2;
+      for (let i = 0; i < x.length && n <= limit; i++) {
+        n += 1;
+        stack.push([x[i], depth + 1]);
+      }
+    } else {
+      n += 2;
+      for (const k of Object.keys(x)) {
+        n += k.length + 4;
+        stack.push([(x as Record<string, unknown>)[k], depth + 1]);
+        if (n > limit) break;
+      }
+    }
+  }
+  return n;
 }
 
 function cosine(a: Float32Array, b: Float32Array): number {

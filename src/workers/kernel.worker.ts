@@ -10,7 +10,15 @@ import type { Endpoint } from '../kernel/kernel';
 // session (processes, episodes) is back before any tab is served.
 // Only the one shared kernel of the origin keeps the process table: dedicated kernels (one per tab,
 // where SharedWorker is missing) would overwrite each other's.
-const kernel = bootKernel({ persist: 'onconnect' in globalThis });
+const kernel = bootKernel({
+  persist: 'onconnect' in globalThis,
+  // Who may embed is the kernel's to read (a page's frame is not trusted to clamp itself): the deployment's list.
+  embedPolicy: async () => {
+    const url = new URL(`${import.meta.env?.BASE_URL ?? '/'}embed-policy.json`, location.origin);
+    const res = await fetch(url, { cache: 'no-cache' });
+    return res.ok ? res.json() : null;
+  },
+});
 const attach = (port: Endpoint) => void kernel.ready.then(() => kernel.attachTab(port));
 const scope = globalThis as unknown as {
   onconnect: ((ev: MessageEvent) => void) | null;

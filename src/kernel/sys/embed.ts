@@ -1,7 +1,7 @@
 /** Which sites may embed the OS, and the most their agents may get: kept across sessions. */
 import type { Capabilities } from '../../abi/capabilities';
 import { SysError } from '../../abi/errors';
-import type { Kernel } from '../kernel';
+import type { Kernel, Tab } from '../kernel';
 
 export function allow(k: Kernel, origin: string, permissions: Partial<Capabilities>): null {
   k.embedOrigins.set(origin, permissions);
@@ -19,9 +19,12 @@ export function disallow(k: Kernel, origin: string): null {
   return null;
 }
 
-/** What an embedding origin may do (null if it is not allowed), or the whole allowlist. */
-export function policy(k: Kernel, origin: string | undefined) {
-  return origin === undefined
-    ? [...k.embedOrigins].map(([o, permissions]) => ({ origin: o, permissions }))
-    : (k.embedOrigins.get(origin) ?? null);
+/**
+ * What an embedding origin may do (null if it is not allowed: the user's settings, then the
+ * deployment's embed-policy.json), or the user's whole allowlist (not for an embedding page).
+ */
+export async function policy(k: Kernel, tab: Tab, origin: string | undefined): Promise<unknown> {
+  if (origin !== undefined) return k.embedders.policy(origin);
+  if (tab.embed) throw new SysError('EPERM', 'an embedding page may ask only about one origin');
+  return [...k.embedOrigins].map(([o, permissions]) => ({ origin: o, permissions }));
 }

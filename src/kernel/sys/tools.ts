@@ -3,8 +3,12 @@ import { SysError } from '../../abi/errors';
 import { type ToolDef, type ToolInfo, toSpec } from '../../tools/registry';
 import { mayUseTool } from '../access-control';
 import type { Caller, CallIO } from '../dispatch';
+import { pageKey } from '../embedders';
 import type { Kernel } from '../kernel';
 import { guardCall } from '../permissions';
+
+/** Tools one agent may serve at once (each holds a compiled schema in the kernel). */
+const AGENT_TOOLS_MAX = 64;
 
 /** How long an agent serving a tool has to answer a call. */
 const AGENT_TOOL_TIMEOUT_MS = 30_000;
@@ -60,8 +64,21 @@ export async function call(k: Kernel, c: Caller, a: { name: string; args?: unkno
  * host.tool commands; an agent as bus requests on the 'tools' topic, its reply being the result.
  */
 export function register(k: Kernel, c: Caller, def: ToolDef): ToolInfo {
-  if (c.kind === 'user') return k.tabs.registerTool(c.tab, def);
+  if (c.kind === 'user') {
+    const source = `tab:${c.tab.id}`;
+    if (!k.tools.serves(def.name, source))
+      k.pages.checkTool(pageKey(c.tab), k.tools.countOf(source), k.embedders.pageLimits(c.tab));
+    return k.tabs.registerTool(c.tab, def);
+  }
   const pid = c.pid;
+  const source = `agent:${pid}`;
+  if (!k.tools.serves(def.name, source) && k.tools.countOf(source) >= AGENT_TOOLS_MAX)
+    k.limiter.refuse(
+      c,
+      'tools',
+      'EAGAIN',
+      `this agent already serves ${AGENT_TOOLS_MAX} tools, the most one may; remove some first`,
+    );
   return k.tools.register(def, `agent:${pid}`, async (args) => {
     const e = await k.bus.request(0, pid, { tool: def.name, args }, AGENT_TOOL_TIMEOUT_MS, 'tools');
     const body = e.body as { ok?: boolean; value?: unknown; error?: string };
@@ -73,7 +90,13 @@ export function register(k: Kernel, c: Caller, def: ToolDef): ToolInfo {
 
 /** Removes a tool (agents: only their own). */
 export function remove(k: Kernel, c: Caller, name: string): null {
-  const ok = c.kind === 'user' ? k.tools.remove(name) : k.tools.remove(name, `agent:${c.pid}`);
+  // The user removes any tool by name; a page of another site only its own, an agent only its own.
+  const ok =
+    c.kind === 'user'
+      ? c.tab.embed
+        ? k.tools.remove(name, `tab:${c.tab.id}`)
+        : k.tools.remove(name)
+      : k.tools.remove(name, `agent:${c.pid}`);
   if (!ok) throw new SysError('ENOENT', `no tool "${name}" of yours`);
   return null;
 }

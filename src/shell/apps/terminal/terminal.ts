@@ -18,6 +18,8 @@ interface Entry {
 
 const MAX_ENTRIES = 2000;
 
+/** Characters of a process's live output the terminal keeps (the kernel keeps its own tail). */
+const TERMINAL_KEEP_CHARS = 256 * 1024;
 export class AosTerminal extends LitElement implements Terminal {
   static override properties = {
     client: { attribute: false },
@@ -63,6 +65,8 @@ export class AosTerminal extends LitElement implements Terminal {
       const entry = this.procEntries.get(e.pid);
       if (!entry) return;
       entry.text += e.data;
+      // The page keeps the tail only: an agent printing without end must not grow the desktop without end.
+      if (entry.text.length > TERMINAL_KEEP_CHARS) entry.text = entry.text.slice(-TERMINAL_KEEP_CHARS);
       this.requestUpdate();
     } else if (e.type === 'proc' && e.proc.state === 'exited') {
       const entry = this.procEntries.get(e.proc.pid);
