@@ -106,6 +106,8 @@ export interface AgentBoot {
   restored?: unknown;
   /** The seq of that checkpoint (0: none). */
   restoredSeq?: number;
+  /** Its `limits.callsInFlight`: the SDK sends no more calls at once (the rest wait in the SDK). */
+  callsInFlight?: number;
 }
 
 /** migrating: its host tab went, it waits for another; sleeping: no tab can host it (the OS closed); resuming: starting again from its checkpoint. */

@@ -19,6 +19,14 @@ export interface PortLike {
 export class SyscallClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /**
+   * At most this many calls in flight (an agent's `limits.callsInFlight`, learnt at boot; null
+   * for tabs): more wait here, in order, and go out as answers come back. The kernel refuses
+   * frames past the cap and ends an agent that pipelines far past it (a flood), so a program's
+   * `Promise.all` over thousands of calls must not reach the port at once.
+   */
+  maxInFlight: number | null = null;
+  private readonly queued: { send(): void; fail(e: SysError): void }[] = [];
   /** Frames that are not answers to calls: signals (agents), events and host commands (tabs). */
   onOther: ((frame: SignalFrame | EventFrame | { t: string }) => void) | null = null;
 
@@ -32,6 +40,7 @@ export class SyscallClient {
       const p = this.pending.get(frame.id);
       if (!p) return;
       this.pending.delete(frame.id);
+      this.release();
       if (frame.ok) p.resolve(frame.value);
       else p.reject(SysError.from(frame.error));
     } else if (frame.t === 'chunk') {
@@ -44,11 +53,24 @@ export class SyscallClient {
   }
 
   call<T = unknown>(name: string, args: unknown = {}, transfer: Transferable[] = []): Promise<T> {
-    const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.port.postMessage({ t: 'call', id, name, args }, transfer);
+      this.whenRoom(() => {
+        const id = this.nextId++;
+        this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        this.port.postMessage({ t: 'call', id, name, args }, transfer);
+      }, reject);
     });
+  }
+
+  /** Sends now if fewer than maxInFlight calls are in flight, else once one is answered. */
+  private whenRoom(send: () => void, fail: (e: SysError) => void): void {
+    if (this.maxInFlight === null || (this.pending.size < this.maxInFlight && !this.queued.length)) send();
+    else this.queued.push({ send, fail });
+  }
+
+  private release(): void {
+    while (this.queued.length && (this.maxInFlight === null || this.pending.size < this.maxInFlight))
+      this.queued.shift()!.send();
   }
 
   /** A streaming call: yields each chunk, returns the final value. Breaking out cancels it in the kernel. */
@@ -57,7 +79,7 @@ export class SyscallClient {
     const queue: C[] = [];
     let wake: (() => void) | null = null;
     const st: { settled: { ok: true; value: R } | { ok: false; error: SysError } | null } = { settled: null };
-    this.pending.set(id, {
+    const entry: Pending = {
       resolve: (v) => {
         st.settled = { ok: true, value: v as R };
         wake?.();
@@ -70,10 +92,27 @@ export class SyscallClient {
         queue.push(v as C);
         wake?.();
       },
-    });
-    const cancel = () => this.port.postMessage({ t: 'cancel', id });
+    };
+    // Not sent yet (waiting for room): abandoning or aborting it only takes it out of the line.
+    let sent = false;
+    let abandoned = false;
+    const cancel = () => {
+      if (sent) this.port.postMessage({ t: 'cancel', id });
+      else if (!abandoned) {
+        abandoned = true;
+        entry.reject(new SysError('ECANCELED', `${name} canceled before it was sent`));
+      }
+    };
     signal?.addEventListener('abort', cancel, { once: true });
-    this.port.postMessage({ t: 'call', id, name, args });
+    this.whenRoom(
+      () => {
+        if (abandoned) return;
+        sent = true;
+        this.pending.set(id, entry);
+        this.port.postMessage({ t: 'call', id, name, args });
+      },
+      (e) => entry.reject(e),
+    );
     let done = false;
     try {
       for (;;) {
@@ -93,7 +132,8 @@ export class SyscallClient {
       signal?.removeEventListener('abort', cancel);
       if (!done) {
         cancel();
-        this.pending.delete(id);
+        abandoned = true;
+        if (this.pending.delete(id)) this.release();
       }
     }
   }
@@ -102,5 +142,6 @@ export class SyscallClient {
   failAll(error: SysError): void {
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
+    for (const q of this.queued.splice(0)) q.fail(error);
   }
 }

@@ -239,8 +239,8 @@ export class Lifecycle {
         const frame = parseInbound(ev.data);
         if (frame?.t === 'beat') {
           p.lastBeat = Date.now();
-          this.d.limiter.beat(p);
-          return;
+          if (this.d.limiter.beat(p).ok) return;
+          return this.exit(p, EXIT_KILL, 'killed: flooding the kernel with frames past its limits');
         }
         // Limits first (limiter.ts): calls in flight, frames per second; a flood ends the agent and its backlog.
         const gate = this.d.limiter.admitFrame(p, frame?.t === 'call');

@@ -44,6 +44,7 @@ async function run(sys: SyscallClient): Promise<void> {
   let boot: AgentBoot;
   try {
     boot = await sys.call<AgentBoot>('boot');
+    sys.maxInFlight = boot.callsInFlight ?? null;
     performance.mark('agentos:boot');
   } catch {
     self.close();
