@@ -68,6 +68,11 @@ export type HostCommand =
   | { t: 'host.terminate'; pid: number; incarnation: number }
   | { t: 'host.engine'; key: string; port: MessagePort }
   | { t: 'host.engine.stop'; key: string }
+  /**
+   * One round of liveness pings to the tab's agent frames, paced by the kernel's timer: a hidden
+   * tab's own timers are throttled (to once a minute after five minutes), messages are not.
+   */
+  | { t: 'host.probe' }
   /** A tool this tab serves was called: answer with the tools.result syscall. */
   | { t: 'host.tool'; callId: number; name: string; args: unknown; pid: number };
 /** Host tab → kernel: an agent worker died on its own (error event). */
