@@ -50,6 +50,8 @@ export interface KernelOptions {
   locks?: LockManager | null;
   /** An agent whose worker answers no ping for this long (a busy loop) is killed. */
   agentBeatTimeoutMs?: number;
+  /** How long a restarted crash suspect runs without a crash before it is cleared (crash-blame.ts). */
+  suspectClearMs?: number;
   /** Keep the process table and grants in IndexedDB across sessions (the kernel worker does). */
   persist?: boolean;
 }
@@ -147,6 +149,7 @@ export class Kernel {
         bootTimeoutMs: opts.bootTimeoutMs ?? 30_000,
         maxStarting: opts.maxStarting ?? 32,
         agentBeatTimeoutMs: opts.agentBeatTimeoutMs ?? 10_000,
+        ...(opts.suspectClearMs !== undefined ? { suspectClearMs: opts.suspectClearMs } : {}),
       },
     );
     this.budget = new ContextBudget(this.pool, {

@@ -47,4 +47,24 @@ describe('CrashBlame', () => {
     // A new crash with 2 and a newcomer is ambiguous again, not blamed on 2.
     expect(b.crashed([2, 5]).culprit).toBeNull();
   });
+
+  it('a restarted suspect that runs long enough without a crash is cleared; one still running is not', () => {
+    const b = new CrashBlame(1000);
+    b.crashed([1, 2, 3]);
+    b.started(1, 0);
+    b.started(2, 500);
+    expect(b.sweep(900)).toBe(100); // 1 clears at 1000
+    expect(b.sweep(1000)).toBe(500);
+    expect(b.isSuspect(1)).toBe(false);
+    expect(b.isSuspect(2)).toBe(true);
+    // 3 never ran: still a suspect, and left last it is not cleared for that.
+    expect(b.sweep(1500)).toBeNull();
+    expect(b.isSuspect(2)).toBe(false);
+    expect(b.isSuspect(3)).toBe(true);
+    // A crash that takes it (alone among suspects) blames it.
+    expect(b.crashed([3, 9]).culprit).toBe(3);
+    // An agent started while not a suspect has no clock.
+    b.started(4, 0);
+    expect(b.sweep(10_000)).toBeNull();
+  });
 });
