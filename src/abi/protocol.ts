@@ -113,6 +113,8 @@ export interface AgentBoot {
   restoredSeq?: number;
   /** Its `limits.callsInFlight`: the SDK sends no more calls at once (the rest wait in the SDK). */
   callsInFlight?: number;
+  /** Its `limits.callsPerSec`: the SDK paces calls sent while others are in flight below it. */
+  callsPerSec?: number;
 }
 
 /** migrating: its host tab went, it waits for another; sleeping: no tab can host it (the OS closed); resuming: starting again from its checkpoint. */

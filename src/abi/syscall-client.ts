@@ -26,6 +26,16 @@ export class SyscallClient {
    * `Promise.all` over thousands of calls must not reach the port at once.
    */
   maxInFlight: number | null = null;
+  /**
+   * Calls per second sent while others are in flight (an agent's `limits.callsPerSec`, learnt at
+   * boot; null: no pacing). The kernel refuses pipelined frames past it and ends an agent that
+   * ignores 2,000 refusals in a second, so the SDK paces them a little below it; a call sent
+   * when none is in flight is never paced (nor counted by the kernel).
+   */
+  callsPerSec: number | null = null;
+  private tokens = 0;
+  private tokensAt = 0;
+  private pump: ReturnType<typeof setTimeout> | null = null;
   private readonly queued: { send(): void; fail(e: SysError): void }[] = [];
   /** Frames that are not answers to calls: signals (agents), events and host commands (tabs). */
   onOther: ((frame: SignalFrame | EventFrame | { t: string }) => void) | null = null;
@@ -62,15 +72,41 @@ export class SyscallClient {
     });
   }
 
-  /** Sends now if fewer than maxInFlight calls are in flight, else once one is answered. */
+  /** Sends now if there is room (in flight, and rate when pipelined), else in order once there is. */
   private whenRoom(send: () => void, fail: (e: SysError) => void): void {
-    if (this.maxInFlight === null || (this.pending.size < this.maxInFlight && !this.queued.length)) send();
-    else this.queued.push({ send, fail });
+    if (!this.queued.length && this.room()) send();
+    else {
+      this.queued.push({ send, fail });
+      this.release();
+    }
+  }
+
+  /** Whether one more call may go out now; takes a rate token when it would be pipelined. */
+  private room(): boolean {
+    if (this.maxInFlight !== null && this.pending.size >= this.maxInFlight) return false;
+    if (this.callsPerSec === null || this.pending.size === 0) return true;
+    // 90% of the kernel's rate and bucket (a tenth of a second, at least 64): a margin for what it counts.
+    const rate = 0.9 * this.callsPerSec;
+    const burst = 0.9 * Math.max(64, this.callsPerSec / 10);
+    const now = performance.now();
+    this.tokens = Math.min(burst, this.tokens + ((now - this.tokensAt) / 1000) * rate);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
   }
 
   private release(): void {
-    while (this.queued.length && (this.maxInFlight === null || this.pending.size < this.maxInFlight))
-      this.queued.shift()!.send();
+    while (this.queued.length && this.room()) this.queued.shift()!.send();
+    // Waiting on the rate alone (nothing in flight would wake it): try again when a token is due.
+    if (this.queued.length && !this.pump && this.callsPerSec !== null && this.callsPerSec > 0)
+      this.pump = setTimeout(
+        () => {
+          this.pump = null;
+          this.release();
+        },
+        Math.max(1, 1000 / (0.9 * this.callsPerSec)),
+      );
   }
 
   /** A streaming call: yields each chunk, returns the final value. Breaking out cancels it in the kernel. */

@@ -118,6 +118,7 @@ export class Process {
       source: this.source,
       args: this.args,
       callsInFlight: effective(limitsOf(this.info.capabilities), 'callsInFlight'),
+      callsPerSec: effective(limitsOf(this.info.capabilities), 'callsPerSec'),
     };
   }
 

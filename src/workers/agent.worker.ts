@@ -45,6 +45,7 @@ async function run(sys: SyscallClient): Promise<void> {
   try {
     boot = await sys.call<AgentBoot>('boot');
     sys.maxInFlight = boot.callsInFlight ?? null;
+    sys.callsPerSec = boot.callsPerSec ?? null;
     performance.mark('agentos:boot');
   } catch {
     self.close();

@@ -61,6 +61,7 @@ export async function runAgent(port: MessagePort, programs: Record<string, TestP
   const sys = new SyscallClient(port);
   const b = await sys.call<AgentBoot>('boot');
   sys.maxInFlight = b.callsInFlight ?? null; // as agent.worker.ts does
+  sys.callsPerSec = b.callsPerSec ?? null;
   let exited = false;
   const terminate = (code: number) => {
     if (exited) return;

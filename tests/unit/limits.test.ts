@@ -286,6 +286,39 @@ describe('limits through the kernel', () => {
     expect(sent.length).toBe(3004);
   });
 
+  it('the SDK paces calls sent while others are in flight below limits.callsPerSec; a call with none in flight is not paced', async () => {
+    const sentAt: number[] = [];
+    /** Send times of the calls sent while another was in flight (pipelined). */
+    const pipelinedAt: number[] = [];
+    let out = 0;
+    const port: PortLike = {
+      onmessage: null,
+      postMessage(m: unknown) {
+        const f = m as { t: string; id: number };
+        if (f.t !== 'call') return;
+        sentAt.push(performance.now());
+        if (out++ > 0) pipelinedAt.push(performance.now());
+        setTimeout(() => {
+          out--;
+          port.onmessage?.({ data: { t: 'ret', id: f.id, ok: true, value: null } } as MessageEvent);
+        }, 1);
+      },
+    };
+    const sys = new SyscallClient(port);
+    sys.callsPerSec = 200; // paced at 180/s, a bucket of 57.6
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 150 }, () => sys.call('nop')));
+    expect(sentAt.length).toBe(150);
+    // However fast or slow the machine: by each pipelined send, at most the bucket and what refilled since.
+    expect(pipelinedAt.length).toBeGreaterThan(50); // the bucket at least
+    pipelinedAt.forEach((t, i) => expect(i + 1).toBeLessThanOrEqual(57.6 + (180 * (t - t0)) / 1000 + 1));
+    // One call after another is never paced.
+    const seq0 = performance.now();
+    for (let i = 0; i < 100; i++) await sys.call('nop');
+    expect(sentAt.length).toBe(250);
+    expect(sentAt.slice(150).every((t) => t >= seq0)).toBe(true);
+  });
+
   it('a raw flood of pipelined frames: EAGAIN past the rate, then stopped as a flood; the user is served', async () => {
     h = await boot({
       sleeper: async (ctx) => {
