@@ -244,7 +244,7 @@ const RAW_FLOODER = `export default async function (ctx) {
   await ctx.print(JSON.stringify(codes));
 }`;
 
-/** The same through the SDK: `n` calls without awaiting any; the SDK sends `callsInFlight` at a time. */
+/** The same through the SDK: `n` calls without awaiting any; the SDK sends `callsInFlight` at a time, paced below `callsPerSec`. */
 const SDK_FLOODER = `export default async function (ctx) {
   await new Promise((r) => setTimeout(r, ctx.args.pauseMs));
   const calls = [];
@@ -324,7 +324,7 @@ export async function floodBench(k: KernelClient, log: (s: string) => void): Pro
       unit: 'ms',
       baseline: pct(quiet, 99),
       goal: '<= 10',
-      note: `the same while an agent made 100,000 ctx.syscall('nop') calls without awaiting: the SDK sends callsInFlight (256) at a time; exit ${sdk.exit.exitCode}, answers ${sdk.out.slice(0, 80)}, p99 of ${sdkLat.length} samples (max ${Math.max(...sdkLat).toFixed(1)})`,
+      note: `the same while an agent made 100,000 ctx.syscall('nop') calls without awaiting: the SDK sends at most callsInFlight (256) at a time, paced below callsPerSec; exit ${sdk.exit.exitCode}, answers ${sdk.out.slice(0, 80)}, p99 of ${sdkLat.length} samples (max ${Math.max(...sdkLat).toFixed(1)})`,
     },
   };
 }
