@@ -14,9 +14,9 @@
  * - a later crash that takes exactly one suspect: that suspect did it;
  * - a suspect that has run SUSPECT_CLEAR_MS without its process crashing is
  *   cleared (it frees its tab for the next suspect): a bomb goes off sooner;
- * - an agent lost in MAX_STRIKES crashes as a suspect is not restarted again
- *   (only reachable when several suspects were lost together anyway: this
- *   bounds the loop).
+ * - an agent lost in MAX_STRIKES crashes as a suspect, or in MAX_AMBIGUOUS
+ *   crashes without a culprit over its life (a bomb slower than the clearing),
+ *   is not restarted again: this bounds the loop.
  *
  * Restarting every suspect at once, with fewer tabs than suspects, put several
  * in one process again: each of the culprit's crashes struck the innocents
@@ -30,6 +30,12 @@
 export const MAX_STRIKES = 3;
 /** How long a restarted suspect runs without its process crashing before it is cleared. */
 export const SUSPECT_CLEAR_MS = 20_000;
+/**
+ * Crashes without a culprit an agent may be lost in over its life. Clearing suspects by time
+ * would let a bomb slower than SUSPECT_CLEAR_MS loop for ever; this bounds it (with one host
+ * tab, where everyone is always lost together, the innocents beside it too: they cannot be told apart).
+ */
+export const MAX_AMBIGUOUS = 5;
 
 export interface Verdict {
   /** The agent that caused it, when it can be told; it is not restarted. */
@@ -44,6 +50,8 @@ export class CrashBlame {
   private readonly strikes = new Map<number, number>();
   /** Suspects started again, and when: cleared once they have run SUSPECT_CLEAR_MS. */
   private readonly running = new Map<number, number>();
+  /** Crashes without a culprit each agent was lost in (not cleared by time). */
+  private readonly ambiguous = new Map<number, number>();
 
   constructor(private readonly clearAfterMs = SUSPECT_CLEAR_MS) {}
 
@@ -80,6 +88,7 @@ export class CrashBlame {
       // Resolved: nobody is suspected any more.
       this.strikes.clear();
       this.running.clear();
+      this.ambiguous.clear();
       return { culprit, innocent: uniq.filter((p) => p !== culprit), outOfStrikes: [] };
     }
     // Suspects not in this crash were innocent of it: only the candidates stay suspected.
@@ -88,7 +97,10 @@ export class CrashBlame {
     this.strikes.clear();
     for (const [p, n] of kept) this.strikes.set(p, n);
     for (const p of this.running.keys()) if (!kept.has(p)) this.running.delete(p);
-    const outOfStrikes = candidates.filter((p) => (this.strikes.get(p) ?? 0) >= MAX_STRIKES);
+    for (const p of uniq) this.ambiguous.set(p, (this.ambiguous.get(p) ?? 0) + 1);
+    const outOfStrikes = candidates.filter(
+      (p) => (this.strikes.get(p) ?? 0) >= MAX_STRIKES || (this.ambiguous.get(p) ?? 0) >= MAX_AMBIGUOUS,
+    );
     return {
       culprit: null,
       innocent: uniq.filter((p) => !outOfStrikes.includes(p)),
@@ -103,6 +115,7 @@ export class CrashBlame {
   /** A process that exited is no longer a suspect; one suspect left alone has nothing against it. */
   forget(pid: number): void {
     this.running.delete(pid);
+    this.ambiguous.delete(pid);
     if (!this.strikes.delete(pid)) return;
     if (this.strikes.size === 1) {
       this.strikes.clear();

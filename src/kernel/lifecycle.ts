@@ -16,7 +16,7 @@ import { PRIORITY_DEFAULT, RunQueue, type Schedulable } from '../models/schedule
 import type { ToolRegistry } from '../tools/registry';
 import { deriveChild, mayReachOrigin } from './access-control';
 import type { MessageBus } from './bus';
-import { MAX_STRIKES as BLAME_STRIKES, CrashBlame } from './crash-blame';
+import { MAX_STRIKES as BLAME_STRIKES, CrashBlame, MAX_AMBIGUOUS } from './crash-blame';
 import type { Caller } from './dispatch';
 import type { Durable } from './durable';
 import type { Limiter } from './limiter';
@@ -229,7 +229,7 @@ export class Lifecycle {
         this.exit(
           p,
           EXIT_KILL,
-          `lost in ${BLAME_STRIKES} crashes of its sandbox process whose cause could not be told: not restarted`,
+          `lost in too many crashes of its sandbox process whose cause could not be told (${BLAME_STRIKES} as a suspect, or ${MAX_AMBIGUOUS} in all): not restarted`,
         );
       else
         this.hostLost(

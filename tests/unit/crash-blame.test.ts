@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CrashBlame, MAX_STRIKES } from '../../src/kernel/crash-blame';
+import { CrashBlame, MAX_AMBIGUOUS, MAX_STRIKES } from '../../src/kernel/crash-blame';
 
 describe('CrashBlame', () => {
   it('blames the only agent a crash took', () => {
@@ -66,5 +66,24 @@ describe('CrashBlame', () => {
     // An agent started while not a suspect has no clock.
     b.started(4, 0);
     expect(b.sweep(10_000)).toBeNull();
+  });
+
+  it('a bomb slower than the clearing: cleared each time, it is still stopped after MAX_AMBIGUOUS crashes without a culprit', () => {
+    const b = new CrashBlame(1000);
+    let now = 0;
+    let v = b.crashed([1, 2]);
+    for (let i = 1; i < MAX_AMBIGUOUS; i++) {
+      expect(v.outOfStrikes).toEqual([]);
+      // Both run long enough to be cleared (one per tab), then the bomb (1) goes off beside a newcomer.
+      b.started(1, now);
+      b.started(2, now);
+      now += 2000;
+      b.sweep(now);
+      expect(b.isSuspect(1)).toBe(false);
+      v = b.crashed([1, 10 + i]);
+    }
+    expect(v.outOfStrikes).toEqual([1]);
+    // The newcomers were each lost once: not struck out.
+    expect(v.innocent).toEqual([10 + MAX_AMBIGUOUS - 1]);
   });
 });
