@@ -311,7 +311,8 @@ describe('limits through the kernel', () => {
     expect(sentAt.length).toBe(150);
     // However fast or slow the machine: by each pipelined send, at most the bucket and what refilled since.
     expect(pipelinedAt.length).toBeGreaterThan(50); // the bucket at least
-    pipelinedAt.forEach((t, i) => expect(i + 1).toBeLessThanOrEqual(57.6 + (180 * (t - t0)) / 1000 + 1));
+    for (const [i, t] of pipelinedAt.entries())
+      expect(i + 1).toBeLessThanOrEqual(57.6 + (180 * (t - t0)) / 1000 + 1);
     // One call after another is never paced.
     const seq0 = performance.now();
     for (let i = 0; i < 100; i++) await sys.call('nop');
