@@ -219,8 +219,34 @@ export async function attackBench(k: KernelClient, log: (s: string) => void): Pr
   };
 }
 
-/** Pipelines `n` no-op syscalls without awaiting any, then reports what came back. */
-const FLOODER = `export default async function (ctx) {
+/**
+ * A hostile flood: the agent takes the raw port from under the SDK (which would keep all but
+ * `callsInFlight` calls waiting on its side) and pipelines `n` no-op frames without awaiting,
+ * after a pause so that its start-up is not counted as the flood. Reports what came back.
+ */
+const RAW_FLOODER = `export default async function (ctx) {
+  let port = null;
+  const post = MessagePort.prototype.postMessage;
+  MessagePort.prototype.postMessage = function (...a) { port = this; return post.apply(this, a); };
+  await ctx.syscall('getpid');
+  MessagePort.prototype.postMessage = post;
+  if (!port) { await ctx.print('{"noPort":1}'); return 1; }
+  await new Promise((r) => setTimeout(r, ctx.args.pauseMs));
+  const codes = {};
+  const sdk = port.onmessage;
+  port.onmessage = (ev) => {
+    const f = ev.data;
+    if (f && f.t === 'ret' && f.id >= 1e9) { const c = f.ok ? 'ok' : f.error.code; codes[c] = (codes[c] || 0) + 1; }
+    else sdk(ev);
+  };
+  for (let i = 0; i < ctx.args.n; i++) port.postMessage({ t: 'call', id: 1e9 + i, name: 'nop', args: {} });
+  await new Promise((r) => setTimeout(r, 2000));
+  await ctx.print(JSON.stringify(codes));
+}`;
+
+/** The same through the SDK: `n` calls without awaiting any; the SDK sends `callsInFlight` at a time, paced below `callsPerSec`. */
+const SDK_FLOODER = `export default async function (ctx) {
+  await new Promise((r) => setTimeout(r, ctx.args.pauseMs));
   const calls = [];
   for (let i = 0; i < ctx.args.n; i++) calls.push(ctx.syscall('nop').then(() => 'ok', (e) => e.code));
   const codes = {};
@@ -229,35 +255,76 @@ const FLOODER = `export default async function (ctx) {
 }`;
 
 /**
- * The user's getpid while one agent pipelines 100,000 frames: the kernel refuses what is past
- * the agent's call limits (EAGAIN) and stops it if it keeps on; the user must not wait behind it.
+ * The user's getpid while one agent pipelines 100,000 frames. A raw flood (the SDK bypassed):
+ * the kernel refuses frames past the agent's calls in flight (EAGAIN) and ends it when it
+ * pipelines far past them; the SDK's own path: the calls go out `callsInFlight` at a time and
+ * all succeed. Either way the user must not wait behind it. Samples count from the moment the
+ * flooder is running (its spawn is not the flood) until it ends; rounds are pooled.
  */
 export async function floodBench(k: KernelClient, log: (s: string) => void): Promise<BenchResults> {
   const lat: number[] = [];
   let stop = false;
+  let record = false;
   const sampler = (async () => {
     while (!stop) {
       const t = performance.now();
       await k.call('getpid', {});
-      lat.push(performance.now() - t);
-      await new Promise((r) => setTimeout(r, 2));
+      if (record) lat.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 1));
     }
   })();
-  await new Promise((r) => setTimeout(r, 2000));
+  const round = async (source: string) => {
+    const pid = await k.spawn('flood', undefined, { source, args: { n: 100_000, pauseMs: 300 } });
+    for (let i = 0; i < 500; i++) {
+      const s = (await k.ps()).find((p) => p.pid === pid)?.state;
+      if (s === 'running' || s === 'waiting' || s === 'exited') break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const from = lat.length;
+    record = true;
+    const t0 = performance.now();
+    const exit = await k.wait(pid, 120_000);
+    record = false;
+    const out = (await k.output(pid)).trim();
+    const mine = lat.slice(from);
+    const recs = (await k.call('logs', { pid, kind: 'quota' })) as {
+      text: string;
+      time?: number;
+      t?: number;
+    }[];
+    for (const r of recs) log(`    ${JSON.stringify(r).slice(0, 300)}`);
+    log(
+      `  flooder ${pid}: exit ${exit.exitCode} ${exit.exitReason ?? ''} ${out} in ${(performance.now() - t0).toFixed(0)} ms; getpid max ${Math.max(...mine).toFixed(1)} ms of ${mine.length}`,
+    );
+    return { exit, out };
+  };
+  await new Promise((r) => setTimeout(r, 1000));
+  record = true;
+  await new Promise((r) => setTimeout(r, 1000));
+  record = false;
   const quiet = lat.splice(0);
-  const pid = await k.spawn('flood', undefined, { source: FLOODER, args: { n: 100_000 } });
-  const exit = await k.wait(pid, 120_000);
+  const raw = [];
+  for (let i = 0; i < 3; i++) raw.push(await round(RAW_FLOODER));
+  const rawLat = lat.splice(0);
+  const sdk = await round(SDK_FLOODER);
+  const sdkLat = lat.splice(0);
   stop = true;
   await sampler;
-  const out = (await k.output(pid)).trim();
-  log(`  flooder: exit ${exit.exitCode} ${exit.exitReason ?? ''} ${out}`);
+  const stopped = raw.filter((r) => r.exit.exitCode === 137).length;
   return {
     syscall_p99_under_flood_ms: {
-      value: pct(lat, 99),
+      value: pct(rawLat, 99),
       unit: 'ms',
       baseline: pct(quiet, 99),
       goal: '<= 10',
-      note: `the page's getpid round trip, p99 of ${lat.length} samples while an agent pipelined 100,000 no-op frames without awaiting (baseline: p99 before it started); the flooder ${exit.exitCode === 137 ? `was stopped (${exit.exitReason})` : `exited ${exit.exitCode}: ${out.slice(0, 120)}`}`,
+      note: `the page's getpid round trip, p99 of ${rawLat.length} samples (max ${Math.max(...rawLat).toFixed(1)}) over 3 agents that each took the raw port from the SDK and pipelined 100,000 no-op frames without awaiting (baseline: p99 before); ${stopped}/3 stopped as floods (${raw[0]?.exit.exitReason ?? ''}; killed before it could print what came back)`,
+    },
+    syscall_p99_under_sdk_flood_ms: {
+      value: pct(sdkLat, 99),
+      unit: 'ms',
+      baseline: pct(quiet, 99),
+      goal: '<= 10',
+      note: `the same while an agent made 100,000 ctx.syscall('nop') calls without awaiting: the SDK sends at most callsInFlight (256) at a time, paced below callsPerSec; exit ${sdk.exit.exitCode}, answers ${sdk.out.slice(0, 80)}, p99 of ${sdkLat.length} samples (max ${Math.max(...sdkLat).toFixed(1)})`,
     },
   };
 }

@@ -73,6 +73,11 @@ export type HostCommand =
   | { t: 'host.terminate'; pid: number; incarnation: number }
   | { t: 'host.engine'; key: string; port: MessagePort }
   | { t: 'host.engine.stop'; key: string }
+  /**
+   * One round of liveness pings to the tab's agent frames, paced by the kernel's timer: a hidden
+   * tab's own timers are throttled (to once a minute after five minutes), messages are not.
+   */
+  | { t: 'host.probe' }
   /** A tool this tab serves was called: answer with the tools.result syscall. */
   | { t: 'host.tool'; callId: number; name: string; args: unknown; pid: number };
 /** Host tab → kernel: an agent worker died on its own (error event). */
@@ -111,6 +116,10 @@ export interface AgentBoot {
   restored?: unknown;
   /** The seq of that checkpoint (0: none). */
   restoredSeq?: number;
+  /** Its `limits.callsInFlight`: the SDK sends no more calls at once (the rest wait in the SDK). */
+  callsInFlight?: number;
+  /** Its `limits.callsPerSec`: the SDK paces calls sent while others are in flight below it. */
+  callsPerSec?: number;
 }
 
 /** migrating: its host tab went, it waits for another; sleeping: no tab can host it (the OS closed); resuming: starting again from its checkpoint. */

@@ -19,6 +19,24 @@ export interface PortLike {
 export class SyscallClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /**
+   * At most this many calls in flight (an agent's `limits.callsInFlight`, learnt at boot; null
+   * for tabs): more wait here, in order, and go out as answers come back. The kernel refuses
+   * frames past the cap and ends an agent that pipelines far past it (a flood), so a program's
+   * `Promise.all` over thousands of calls must not reach the port at once.
+   */
+  maxInFlight: number | null = null;
+  /**
+   * Calls per second sent while others are in flight (an agent's `limits.callsPerSec`, learnt at
+   * boot; null: no pacing). The kernel refuses pipelined frames past it and ends an agent that
+   * ignores 2,000 refusals in a second, so the SDK paces them a little below it; a call sent
+   * when none is in flight is never paced (nor counted by the kernel).
+   */
+  callsPerSec: number | null = null;
+  private tokens = 0;
+  private tokensAt = 0;
+  private pump: ReturnType<typeof setTimeout> | null = null;
+  private readonly queued: { send(): void; fail(e: SysError): void }[] = [];
   /** Frames that are not answers to calls: signals (agents), events and host commands (tabs). */
   onOther: ((frame: SignalFrame | EventFrame | { t: string }) => void) | null = null;
 
@@ -32,6 +50,7 @@ export class SyscallClient {
       const p = this.pending.get(frame.id);
       if (!p) return;
       this.pending.delete(frame.id);
+      this.release();
       if (frame.ok) p.resolve(frame.value);
       else p.reject(SysError.from(frame.error));
     } else if (frame.t === 'chunk') {
@@ -44,11 +63,50 @@ export class SyscallClient {
   }
 
   call<T = unknown>(name: string, args: unknown = {}, transfer: Transferable[] = []): Promise<T> {
-    const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.port.postMessage({ t: 'call', id, name, args }, transfer);
+      this.whenRoom(() => {
+        const id = this.nextId++;
+        this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        this.port.postMessage({ t: 'call', id, name, args }, transfer);
+      }, reject);
     });
+  }
+
+  /** Sends now if there is room (in flight, and rate when pipelined), else in order once there is. */
+  private whenRoom(send: () => void, fail: (e: SysError) => void): void {
+    if (!this.queued.length && this.room()) send();
+    else {
+      this.queued.push({ send, fail });
+      this.release();
+    }
+  }
+
+  /** Whether one more call may go out now; takes a rate token when it would be pipelined. */
+  private room(): boolean {
+    if (this.maxInFlight !== null && this.pending.size >= this.maxInFlight) return false;
+    if (this.callsPerSec === null || this.pending.size === 0) return true;
+    // 90% of the kernel's rate and bucket (a tenth of a second, at least 64): a margin for what it counts.
+    const rate = 0.9 * this.callsPerSec;
+    const burst = 0.9 * Math.max(64, this.callsPerSec / 10);
+    const now = performance.now();
+    this.tokens = Math.min(burst, this.tokens + ((now - this.tokensAt) / 1000) * rate);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private release(): void {
+    while (this.queued.length && this.room()) this.queued.shift()!.send();
+    // Waiting on the rate alone (nothing in flight would wake it): try again when a token is due.
+    if (this.queued.length && !this.pump && this.callsPerSec !== null && this.callsPerSec > 0)
+      this.pump = setTimeout(
+        () => {
+          this.pump = null;
+          this.release();
+        },
+        Math.max(1, 1000 / (0.9 * this.callsPerSec)),
+      );
   }
 
   /** A streaming call: yields each chunk, returns the final value. Breaking out cancels it in the kernel. */
@@ -57,7 +115,7 @@ export class SyscallClient {
     const queue: C[] = [];
     let wake: (() => void) | null = null;
     const st: { settled: { ok: true; value: R } | { ok: false; error: SysError } | null } = { settled: null };
-    this.pending.set(id, {
+    const entry: Pending = {
       resolve: (v) => {
         st.settled = { ok: true, value: v as R };
         wake?.();
@@ -70,10 +128,27 @@ export class SyscallClient {
         queue.push(v as C);
         wake?.();
       },
-    });
-    const cancel = () => this.port.postMessage({ t: 'cancel', id });
+    };
+    // Not sent yet (waiting for room): abandoning or aborting it only takes it out of the line.
+    let sent = false;
+    let abandoned = false;
+    const cancel = () => {
+      if (sent) this.port.postMessage({ t: 'cancel', id });
+      else if (!abandoned) {
+        abandoned = true;
+        entry.reject(new SysError('ECANCELED', `${name} canceled before it was sent`));
+      }
+    };
     signal?.addEventListener('abort', cancel, { once: true });
-    this.port.postMessage({ t: 'call', id, name, args });
+    this.whenRoom(
+      () => {
+        if (abandoned) return;
+        sent = true;
+        this.pending.set(id, entry);
+        this.port.postMessage({ t: 'call', id, name, args });
+      },
+      (e) => entry.reject(e),
+    );
     let done = false;
     try {
       for (;;) {
@@ -93,7 +168,8 @@ export class SyscallClient {
       signal?.removeEventListener('abort', cancel);
       if (!done) {
         cancel();
-        this.pending.delete(id);
+        abandoned = true;
+        if (this.pending.delete(id)) this.release();
       }
     }
   }
@@ -102,5 +178,6 @@ export class SyscallClient {
   failAll(error: SysError): void {
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
+    for (const q of this.queued.splice(0)) q.fail(error);
   }
 }

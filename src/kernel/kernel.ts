@@ -53,6 +53,8 @@ export interface KernelOptions {
   locks?: LockManager | null;
   /** An agent whose worker answers no ping for this long (a busy loop) is killed. */
   agentBeatTimeoutMs?: number;
+  /** How long a restarted crash suspect runs without a crash before it is cleared (crash-blame.ts). */
+  suspectClearMs?: number;
   /** Keep the process table and grants in IndexedDB across sessions (the kernel worker does). */
   persist?: boolean;
   /** Reads the deployment's embed-policy.json (the kernel worker fetches it; none in tests). */
@@ -173,6 +175,7 @@ export class Kernel {
         bootTimeoutMs: opts.bootTimeoutMs ?? 30_000,
         maxStarting: opts.maxStarting ?? 32,
         agentBeatTimeoutMs: opts.agentBeatTimeoutMs ?? 10_000,
+        ...(opts.suspectClearMs !== undefined ? { suspectClearMs: opts.suspectClearMs } : {}),
       },
     );
     this.budget = new ContextBudget(this.pool, {

@@ -16,7 +16,7 @@ import { PRIORITY_DEFAULT, RunQueue, type Schedulable } from '../models/schedule
 import type { ToolRegistry } from '../tools/registry';
 import { deriveChild, mayReachOrigin } from './access-control';
 import type { MessageBus } from './bus';
-import { MAX_STRIKES as BLAME_STRIKES, CrashBlame } from './crash-blame';
+import { MAX_STRIKES as BLAME_STRIKES, CrashBlame, MAX_AMBIGUOUS } from './crash-blame';
 import type { Caller } from './dispatch';
 import type { Durable } from './durable';
 import type { Limiter } from './limiter';
@@ -37,6 +37,8 @@ export interface LifecycleOptions {
   maxStarting: number;
   /** An agent whose worker answers no ping for this long (a busy loop) is killed. */
   agentBeatTimeoutMs: number;
+  /** How long a restarted crash suspect runs without a crash before it is cleared (default SUSPECT_CLEAR_MS). */
+  suspectClearMs?: number;
 }
 
 export interface LifecycleDeps {
@@ -75,12 +77,13 @@ export class Lifecycle {
   private starting = 0;
   private seq = 0;
   /** Who caused the crashes of agent frames' sandbox processes (crash-blame.ts). */
-  private readonly blame = new CrashBlame();
+  private readonly blame: CrashBlame;
 
   constructor(
     private readonly d: LifecycleDeps,
     private readonly opts: LifecycleOptions,
   ) {
+    this.blame = new CrashBlame(opts.suspectClearMs);
     const pinger = setInterval(() => this.pingAgents(), Math.max(250, opts.agentBeatTimeoutMs / 4));
     (pinger as { unref?: () => void }).unref?.();
   }
@@ -159,19 +162,40 @@ export class Lifecycle {
 
   /** Starts queued processes, most urgent first, on the least-loaded host tab. */
   schedule(): void {
+    this.armSuspectSweep(this.blame.sweep());
+    const held: StartJob[] = [];
     while (this.starting < this.opts.maxStarting && this.startQueue.size > 0) {
       const host = this.d.tabs.pickHost();
-      if (!host) return;
+      if (!host) break;
       const job = this.startQueue.pop();
-      if (!job) return;
-      if (job.proc.alive && !job.proc.port) this.start(job.proc, this.spreadSuspect(job.proc) ?? host);
+      if (!job) break;
+      if (!job.proc.alive || job.proc.port) continue;
+      const place = this.placeSuspect(job.proc);
+      if (place === 'wait') held.push(job);
+      else this.start(job.proc, place ?? host);
     }
+    for (const job of held) this.startQueue.push(job);
   }
 
-  /** A crash suspect goes to a host tab (so a sandbox process) with no other suspect, when there is one. */
-  private spreadSuspect(p: Process): Tab | null {
+  /**
+   * A crash suspect starts only in a host tab (so a sandbox process) where no other suspect
+   * runs; where every tab runs one, it waits until one is cleared or blamed (crash-blame.ts).
+   */
+  private placeSuspect(p: Process): Tab | null | 'wait' {
     if (!this.blame.isSuspect(p.pid)) return null;
-    return this.d.tabs.pickHostAvoiding((q) => this.blame.isSuspect(q.pid));
+    return this.d.tabs.pickHostAvoiding((q) => this.blame.isSuspect(q.pid)) ?? 'wait';
+  }
+
+  private suspectSweep: ReturnType<typeof setTimeout> | null = null;
+
+  /** Runs schedule() again when the next running suspect is cleared (waiting suspects may start then). */
+  private armSuspectSweep(inMs: number | null): void {
+    if (inMs === null || this.suspectSweep) return;
+    this.suspectSweep = setTimeout(() => {
+      this.suspectSweep = null;
+      this.schedule();
+    }, inMs + 1);
+    (this.suspectSweep as { unref?: () => void }).unref?.();
   }
 
   /**
@@ -207,7 +231,7 @@ export class Lifecycle {
         this.exit(
           p,
           EXIT_KILL,
-          `lost in ${BLAME_STRIKES} crashes of its sandbox process whose cause could not be told: not restarted`,
+          `lost in too many crashes of its sandbox process whose cause could not be told (${BLAME_STRIKES} as a suspect, or ${MAX_AMBIGUOUS} in all): not restarted`,
         );
       else
         this.hostLost(
@@ -232,6 +256,7 @@ export class Lifecycle {
     p.hostTabId = tab.id;
     p.info.hostTab = tab.id;
     tab.hosted.add(p);
+    this.blame.started(p.pid);
     this.starting++;
     const caller: Caller = { kind: 'agent', pid: p.pid, caps: p.info.capabilities, proc: p };
     const incarnation = p.incarnation;
@@ -241,8 +266,8 @@ export class Lifecycle {
         const frame = parseInbound(ev.data);
         if (frame?.t === 'beat') {
           p.lastBeat = Date.now();
-          this.d.limiter.beat(p);
-          return;
+          if (this.d.limiter.beat(p).ok) return;
+          return this.exit(p, EXIT_KILL, 'killed: flooding the kernel with frames past its limits');
         }
         // Limits first (limiter.ts): calls in flight, frames per second; a flood ends the agent and its backlog.
         const gate = this.d.limiter.admitFrame(p, frame?.t === 'call');

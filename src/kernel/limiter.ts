@@ -102,11 +102,7 @@ export class Limiter {
       if (isCall) p.gate.inFlight++;
       return { ok: true };
     }
-    if (v === 'flood') {
-      const text = `killed: flooding the kernel (${p.gate.refused} frames refused; it ignores EAGAIN)`;
-      this.k.log(p.pid, 'quota', text, { limit: 'callsPerSec', refused: p.gate.refused });
-      return { ok: false, error: null, flood: true };
-    }
+    if (v === 'flood') return this.flood(p, l);
     const text =
       v === 'busy'
         ? `${effective(l, 'callsInFlight')} calls already in flight (limits.callsInFlight): await some first`
@@ -115,9 +111,28 @@ export class Limiter {
     return { ok: false, error: isCall ? new SysError('EAGAIN', text) : null, flood: false };
   }
 
-  /** The agent answered a ping: its event loop turns, so it reads its answers. */
-  beat(p: Process): void {
+  /** The agent answered a ping: its event loop turns, so it reads its answers. A flood of beats is a flood too. */
+  beat(p: Process): FrameVerdict {
     p.gate.probing = false;
+    const l = limitsOf(p.info.capabilities);
+    if (p.gate.count(effective(l, 'callsInFlight'), this.clock.now()).flood) return this.flood(p, l);
+    return { ok: true };
+  }
+
+  /** The audit record of a flood; the caller ends the agent, and closing its port drops its backlog. */
+  private flood(p: Process, l: Limits): FrameVerdict {
+    const g = p.gate;
+    const cap = effective(l, 'callsInFlight');
+    const deep = g.epochFrames > cap;
+    const text = deep
+      ? `killed: flooding the kernel (${g.epochFrames} frames sent without reading one answer; limits.callsInFlight ${cap})`
+      : `killed: flooding the kernel (${g.refused} frames refused; it ignores EAGAIN)`;
+    this.k.log(p.pid, 'quota', text, {
+      limit: deep ? 'callsInFlight' : 'callsPerSec',
+      refused: g.refused,
+      frames: g.epochFrames,
+    });
+    return { ok: false, error: null, flood: true };
   }
 
   /** A call admitted by admitFrame was answered. */

@@ -31,7 +31,7 @@ const MiB = 1_048_576;
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   procs: 64,
   spawnsPerSec: 20,
-  callsInFlight: 512,
+  callsInFlight: 256,
   callsPerSec: 10_000,
   mailboxBytes: 32 * MiB,
   memoryWriteBytes: 4 * MiB,
@@ -142,9 +142,18 @@ export class TokenBucket {
 
 /**
  * The gate every call frame of an agent passes before it is dispatched: at most
- * `callsInFlight` unanswered, at most `callsPerSec`. Refusals are counted; an
+ * `callsInFlight` in flight, at most `callsPerSec`. Refusals are counted; an
  * agent that keeps sending after `floodAfter` refusals within a second is
  * flooding (it ignores EAGAIN), and the kernel stops it and drops its backlog.
+ *
+ * In flight is counted two ways, the larger wins: calls the kernel has not answered, and
+ * frames of one kernel task epoch (TaskClock) — all sent before any answer of that epoch
+ * could be read, so from the agent's side all in flight at once. Chromium queues one task
+ * per message in arrival order whatever port it came on, so every frame an agent has
+ * pipelined is read before a frame the user sends after it: the kernel cannot read ports
+ * fairly once a backlog is queued, only refuse it cheaply and stop it early. A port with
+ * more than `callsInFlight + FLOOD_GRACE` frames in one epoch is a flood (the SDK never
+ * sends past the cap: it queues), and closing it is the only way to cancel its backlog.
  */
 export class CallGate {
   inFlight = 0;
@@ -158,6 +167,22 @@ export class CallGate {
 
   /** The kernel task (TaskClock epoch) of this agent's last frame: a second frame in it was pipelined. */
   lastEpoch = -1;
+  /** Frames (of any kind) this agent sent in `lastEpoch`. */
+  epochFrames = 0;
+
+  /**
+   * Counts one frame of any kind (calls, cancels, beats) in its epoch; true when the agent is
+   * past `cap + FLOOD_GRACE` frames sent without reading a single answer: a flood.
+   */
+  count(cap: number, epoch: number): { pipelined: boolean; depth: number; flood: boolean } {
+    const pipelined = epoch === this.lastEpoch;
+    if (!pipelined) {
+      this.lastEpoch = epoch;
+      this.epochFrames = 0;
+    }
+    const depth = ++this.epochFrames;
+    return { pipelined, depth, flood: depth > cap + FLOOD_GRACE };
+  }
 
   /**
    * A ping sent to probe the agent's event loop (past `PROBE_AFTER` frames in a second) and not
@@ -175,9 +200,18 @@ export class CallGate {
     const rate = effective(l, 'callsPerSec');
     if (!this.bucket || this.bucket.rate !== rate)
       this.bucket = new TokenBucket(rate, Math.max(64, rate / 10), now);
-    const pipelined = epoch === this.lastEpoch || this.probing;
-    this.lastEpoch = epoch;
-    const why = this.inFlight >= inFlight ? 'busy' : pipelined && !this.bucket.take(1, now) ? 'rate' : null;
+    const c = this.count(inFlight, epoch);
+    if (c.flood) {
+      this.refused++;
+      return 'flood';
+    }
+    const pipelined = c.pipelined || this.probing;
+    const why =
+      this.inFlight >= inFlight || c.depth > inFlight
+        ? 'busy'
+        : pipelined && !this.bucket.take(1, now)
+          ? 'rate'
+          : null;
     if (!why) return 'ok';
     this.refused++;
     if (now - this.windowStart > 1000) {
@@ -187,6 +221,12 @@ export class CallGate {
     return ++this.refusedInWindow > this.floodAfter ? 'flood' : why;
   }
 }
+
+/**
+ * Frames past `callsInFlight` one epoch may carry before the agent counts as flooding: room for
+ * its beats and cancels, and for a few calls it sent past the cap before it could read an EAGAIN.
+ */
+export const FLOOD_GRACE = 64;
 
 /** Frames per second past which the kernel probes an agent's event loop with a ping. */
 export const PROBE_AFTER = 1000;

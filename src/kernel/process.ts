@@ -20,7 +20,7 @@ import {
   type ProcState,
 } from '../abi/protocol';
 import type { Capabilities } from './access-control';
-import { CallGate, type TokenBucket } from './limits';
+import { CallGate, effective, limitsOf, type TokenBucket } from './limits';
 
 export class Process {
   readonly info: ProcInfo;
@@ -119,6 +119,8 @@ export class Process {
       program: this.info.program,
       source: this.source,
       args: this.args,
+      callsInFlight: effective(limitsOf(this.info.capabilities), 'callsInFlight'),
+      callsPerSec: effective(limitsOf(this.info.capabilities), 'callsPerSec'),
     };
   }
 

@@ -73,6 +73,9 @@ export interface TabOptions {
   beatTimeoutMs: number;
 }
 
+/** How often host tabs check their agent frames (two missed rounds: the frame's process is gone). */
+export const FRAME_PROBE_MS = 1000;
+
 /** How long a page has to answer a call to a tool it serves. */
 const TAB_TOOL_TIMEOUT_MS = 30_000;
 
@@ -90,6 +93,16 @@ export class Tabs {
   ) {
     const reaper = setInterval(() => this.reapSilent(), Math.max(1000, opts.beatTimeoutMs / 3));
     (reaper as { unref?: () => void }).unref?.(); // never keep a Node test process alive
+    // The kernel's timer paces the host tabs' checks of their agent frames (agent-frame.ts): a
+    // worker's timers run on in a hidden tab, the tab's own are throttled.
+    const prober = setInterval(() => this.probeFrames(), FRAME_PROBE_MS);
+    (prober as { unref?: () => void }).unref?.();
+  }
+
+  /** Asks every tab hosting agents to ping its frames; frames that missed rounds are reported as crashed. */
+  private probeFrames(): void {
+    for (const tab of this.byId.values())
+      if (!tab.gone && tab.hosted.size) post(tab.port, { t: 'host.probe' });
   }
 
   get size(): number {

@@ -14,7 +14,10 @@
  * A crashed frame process says nothing to the page, so the host pings every
  * frame's document (not the worker: a busy agent is the kernel's heartbeat's
  * business) and reports the frames that stopped answering together, as one
- * crash: the kernel decides whom to blame (src/kernel/crash-blame.ts).
+ * crash: the kernel decides whom to blame (src/kernel/crash-blame.ts). The
+ * rounds are paced by the kernel (`host.probe`), not by this page's timers,
+ * which Chromium throttles in a hidden tab; a MessagePort has no close event in
+ * Chromium 156, so pings are the only way to learn a frame's process is gone.
  *
  * `worker` hosting (plain same-origin workers, sealed only by sandbox.ts) is
  * kept for comparison (the bench's spawn_frame_ratio) and for `?hosting=worker`.
@@ -40,6 +43,8 @@ export interface AgentHosting {
   prepare(): void;
   /** Slots whose process died, all reported at once (set by the owner). */
   onCrash: ((slots: AgentSlot[]) => void) | null;
+  /** One round of liveness checks (the kernel sends `host.probe` every FRAME_PROBE_MS). */
+  probe(): void;
 }
 
 /** The frame's policy, in its own document: nothing from any server, scripts only from blob: (the agent). */
@@ -59,7 +64,12 @@ export const FRAME_SRCDOC = `<!doctype html><meta http-equiv="Content-Security-P
 
 /** Rounds of pings a frame may miss before its process counts as gone (rounds, not time: timers throttle). */
 const MISSED_ROUNDS = 2;
-const PING_MS = 1000;
+/**
+ * Rounds closer than this are one round: probes queued while this page was busy arrive
+ * together, and the frames must have had time to answer the last one (the kernel sends
+ * one a second; reading the clock is not a timer, so it is not throttled).
+ */
+const MIN_ROUND_MS = 500;
 
 class FrameSlot implements AgentSlot {
   onError: ((reason: string) => void) | null = null;
@@ -142,7 +152,7 @@ export class FrameHosting implements AgentHosting {
   private readonly live = new Set<FrameSlot>();
   private spare: FrameSlot | null = null;
   private container: HTMLElement | null = null;
-  private timer: ReturnType<typeof setInterval> | null = null;
+  private lastRound = Number.NEGATIVE_INFINITY;
 
   private box(): HTMLElement {
     if (!this.container) {
@@ -157,7 +167,6 @@ export class FrameHosting implements AgentHosting {
   private make(): FrameSlot {
     const slot = new FrameSlot(this.box(), FRAME_SRCDOC, () => this.live.delete(slot));
     this.live.add(slot);
-    this.timer ??= setInterval(() => this.round(), PING_MS);
     return slot;
   }
 
@@ -172,7 +181,10 @@ export class FrameHosting implements AgentHosting {
   }
 
   /** One round of pings; frames that missed too many are reported together, as one crash. */
-  private round(): void {
+  probe(): void {
+    const now = performance.now();
+    if (now - this.lastRound < MIN_ROUND_MS) return;
+    this.lastRound = now;
     const gone: FrameSlot[] = [];
     for (const s of this.live) {
       s.ping();
@@ -207,6 +219,8 @@ class WorkerSlot implements AgentSlot {
 export class WorkerHosting implements AgentHosting {
   readonly kind = 'worker' as const;
   onCrash: ((slots: AgentSlot[]) => void) | null = null;
+  /** A worker's death is its error event; there is no process of its own to watch. */
+  probe(): void {}
   private spare: WorkerSlot | null = null;
 
   private make(): WorkerSlot {

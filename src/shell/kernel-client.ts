@@ -212,6 +212,8 @@ export class KernelClient {
         this.port.postMessage({ t: 'host.engine.died', key, reason: e.message || 'uncaught error' });
       };
       worker.postMessage({ t: 'init', port: cmd.port }, [cmd.port]);
+    } else if (cmd.t === 'host.probe') {
+      this.hosting?.probe();
     } else if (cmd.t === 'host.engine.stop') {
       this.engines.get(cmd.key)?.terminate();
       this.engines.delete(cmd.key);

@@ -44,6 +44,8 @@ async function run(sys: SyscallClient): Promise<void> {
   let boot: AgentBoot;
   try {
     boot = await sys.call<AgentBoot>('boot');
+    sys.maxInFlight = boot.callsInFlight ?? null;
+    sys.callsPerSec = boot.callsPerSec ?? null;
     performance.mark('agentos:boot');
   } catch {
     self.close();

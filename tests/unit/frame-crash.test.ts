@@ -133,6 +133,66 @@ describe('a crash of agent frames: crash-blame decides, migration moves the othe
     h.close();
   });
 
+  it('two tabs, six agents lost together, the culprit last: suspects start one per tab, blame converges, no innocent is struck out', async () => {
+    const h = await boot(programs, { suspectClearMs: 300 });
+    const pids: number[] = [];
+    for (let i = 0; i < 6; i++)
+      pids.push(
+        (await h.user.call<{ pid: number }>('spawn', { task: `a${i}`, options: { program: 'plain' } })).pid,
+      );
+    for (const pid of pids)
+      await until(
+        () => output(h, pid),
+        (o) => o === 'up\n',
+        `${pid} up`,
+      );
+    expect(pids.every((pid) => h.kernel.procs.get(pid).info.hostTab === 'test-tab')).toBe(true);
+    const tabB = addTab(h, 'tab-b');
+    await until(() => !!h.kernel.tabs.get('tab-b'), Boolean, 'tab-b hello');
+    const portOf = (tab: string) => (tab === 'test-tab' ? h.user.port : tabB);
+    const culprit = pids[5]!;
+    // The first crash takes all six: suspects, every one.
+    h.user.port.postMessage({ t: 'host.crashed', lost: lostOf(h, ...pids) });
+    // The bomb goes off whenever it runs: its tab's sandbox process ends, with every agent that tab hosts.
+    let crashes = 1;
+    let most = 0;
+    for (let i = 0; i < 2000 && h.kernel.procs.get(culprit).alive; i++) {
+      const x = h.kernel.procs.get(culprit);
+      if (x.booted && x.hostTabId) {
+        const inc = x.incarnation;
+        const tab = h.kernel.tabs.get(x.hostTabId)!;
+        const lost = [...tab.hosted].filter((p) => p.alive).map((p) => p.pid);
+        most = Math.max(most, lost.length);
+        portOf(tab.id).postMessage({ t: 'host.crashed', lost: lostOf(h, ...lost) });
+        crashes++;
+        await until(
+          () => h.kernel.procs.get(culprit),
+          (p) => !p.alive || p.incarnation !== inc,
+          'the crash is judged',
+        );
+      }
+      await sleep(5);
+    }
+    const x = h.kernel.procs.get(culprit).info;
+    expect(x.exitCode).toBe(137);
+    expect(x.exitReason).toMatch(/it was the cause: not restarted/);
+    // Every innocent runs again: none was struck out, none was lost more than the first time as a suspect.
+    for (const pid of pids.slice(0, 5)) {
+      await until(
+        () => h.kernel.procs.get(pid).info,
+        (i) => i.state === 'running' || i.state === 'waiting',
+        `${pid} running again`,
+      );
+      expect(h.kernel.procs.get(pid).alive).toBe(true);
+    }
+    const struck = (await h.user.call<{ text: string }[]>('logs', { kind: 'exit', limit: 100 })).filter((r) =>
+      /crashes of its sandbox process whose cause could not be told/.test(r.text),
+    );
+    expect(struck).toEqual([]);
+    expect(crashes).toBeLessThanOrEqual(3);
+    h.close();
+  });
+
   it('a report from a tab that does not host the agent, or for a stale incarnation, changes nothing', async () => {
     const h = await boot(programs);
     const a = (await h.user.call<{ pid: number }>('spawn', { task: 'a', options: { program: 'plain' } })).pid;

@@ -60,6 +60,8 @@ export async function boot(
 export async function runAgent(port: MessagePort, programs: Record<string, TestProgram>): Promise<void> {
   const sys = new SyscallClient(port);
   const b = await sys.call<AgentBoot>('boot');
+  sys.maxInFlight = b.callsInFlight ?? null; // as agent.worker.ts does
+  sys.callsPerSec = b.callsPerSec ?? null;
   let exited = false;
   const terminate = (code: number) => {
     if (exited) return;
