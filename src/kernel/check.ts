@@ -95,8 +95,24 @@ export function transferables(v: unknown, out: ArrayBuffer[] = [], depth = 0): A
   if (v instanceof ArrayBuffer) out.push(v);
   else if (ArrayBuffer.isView(v)) {
     if (v.buffer instanceof ArrayBuffer && !out.includes(v.buffer)) out.push(v.buffer);
-  } else for (const x of Array.isArray(v) ? v : Object.values(v)) transferables(x, out, depth + 1);
+  } else if (Array.isArray(v)) for (const x of v) transferables(x, out, depth + 1);
+  else
+    for (const k in v)
+      if (Object.hasOwn(v, k)) transferables((v as Record<string, unknown>)[k], out, depth + 1);
   return out;
+}
+
+/** Whether a value holds binary data (what `transferables` would find), allocating nothing: the bus's hot path. */
+export function hasBinary(v: unknown, depth = 0): boolean {
+  if (depth > 32 || v === null || typeof v !== 'object') return false;
+  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return true;
+  if (Array.isArray(v)) {
+    for (const x of v) if (hasBinary(x, depth + 1)) return true;
+    return false;
+  }
+  for (const k in v)
+    if (Object.hasOwn(v, k) && hasBinary((v as Record<string, unknown>)[k], depth + 1)) return true;
+  return false;
 }
 
 function walk(v: unknown, path: string, depth: number, budget: { left: number; binary?: boolean }): void {

@@ -44,6 +44,12 @@ export interface SparePoolOptions {
    * its size at once.
    */
   maxDeferMs: number;
+  /**
+   * Spares started at once, at most: the next ones once these are ready. All of a tab's frames
+   * share one process, whose thread also answers the host's liveness pings; starting dozens at
+   * once on a busy machine could hold it past them.
+   */
+  batch: number;
 }
 
 export const DEFAULT_POOL: Readonly<SparePoolOptions> = Object.freeze({
@@ -55,6 +61,7 @@ export const DEFAULT_POOL: Readonly<SparePoolOptions> = Object.freeze({
   settleMs: 150,
   maxSettleMs: 500,
   maxDeferMs: 3000,
+  batch: 8,
 });
 
 /** The timers the pool runs on (a fake clock in unit tests). */
@@ -187,7 +194,10 @@ export class SparePool<S extends PooledSlot> {
     }
     this.prune();
     const target = this.target();
-    while (this.spares.length < Math.min(target, upTo)) this.spares.push(this.make());
+    let room = this.opts.batch - this.spares.filter((s) => s.ready === false).length;
+    while (this.spares.length < Math.min(target, upTo) && room-- > 0) this.spares.push(this.make());
+    // More to make: once this batch has started.
+    if (this.spares.length < Math.min(target, upTo)) this.soon(POLL_MS);
     // Youngest first out: the ones left are those ready longest.
     if (upTo === Number.POSITIVE_INFINITY) while (this.spares.length > target) this.spares.pop()!.terminate();
     this.watchShrink();

@@ -64,6 +64,7 @@ function setup(opts: ConstructorParameters<typeof SparePool>[1] = {}, startReady
       settleMs: 150,
       maxSettleMs: 500,
       maxDeferMs: 3000,
+      batch: 8,
       ...opts,
     },
     clock,
@@ -127,7 +128,7 @@ describe('SparePool', () => {
   });
 
   it('a burst that keeps coming is topped up to its size no later than maxSettleMs after it began', () => {
-    const { clock, pool } = setup();
+    const { clock, pool } = setup({ batch: 32 });
     for (let i = 0; i < 10; i++) {
       pool.take();
       clock.advance(i < 9 ? 50 : 49); // takes 50 ms apart: the settle delay (150 ms) never passes between them
@@ -212,6 +213,18 @@ describe('SparePool', () => {
     expect(made.length).toBe(n);
     clock.advance(1100);
     expect(made.length).toBeGreaterThan(n);
+  });
+
+  it('starts at most `batch` spares at once, the next ones once those are ready', () => {
+    const { clock, made, pool } = setup({ min: 5, batch: 3 }, false);
+    pool.fill();
+    expect(made).toHaveLength(3);
+    clock.advance(1000);
+    expect(made).toHaveLength(3); // none of the three has started yet
+    for (const s of made) s.ready = true;
+    clock.advance(20);
+    expect(made).toHaveLength(5);
+    expect(pool.size).toBe(5);
   });
 
   it('refuses a min above max', () => {
