@@ -229,9 +229,9 @@ export class MessageBus {
 
   /**
    * Waits like `recv` for the first message, then takes up to `max` in all without waiting.
-   * A receiver woken by one message lets the messages already on their way to the kernel (the
+   * A receiver woken by a lone message lets the messages already on their way to the kernel (the
    * sender's next frames, queued behind this task) join it first: one answer carries them all,
-   * rather than one answer per message.
+   * rather than one answer per message. A batch (send_many) is answered at once.
    */
   async recvMany(
     pid: number,
@@ -242,7 +242,8 @@ export class MessageBus {
     const woken = b.queue.length === 0;
     const out = [await this.recv(pid, opts)];
     if (max === 1) return out;
-    if (woken) await nextTask();
+    // Woken by a lone message (nothing came with it): give the ones right behind it a task to arrive.
+    if (woken && b.queue.length === 0) await nextTask();
     if (opts.from === undefined && opts.topic === undefined) {
       // No filter: the oldest ones, in one splice, and waiting senders let in once.
       const taken = b.queue.splice(0, Math.min(max - 1, b.queue.length));
