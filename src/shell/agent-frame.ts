@@ -70,6 +70,8 @@ export const FRAME_SRCDOC = `<!doctype html><meta http-equiv="Content-Security-P
 /** Rounds of pings a frame may miss before its process counts as gone (rounds, not time: timers throttle). */
 const MISSED_ROUNDS = 2;
 const PING_MS = 1000;
+/** Rounds a spare may take to load before it is replaced (one made as its process died never loads, nor answers pings). */
+const SPARE_LOAD_ROUNDS = 10;
 
 class FrameSlot implements AgentSlot {
   onError: ((reason: string) => void) | null = null;
@@ -82,6 +84,8 @@ class FrameSlot implements AgentSlot {
   sent = 0;
   answered = 0;
   missed = 0;
+  /** Rounds seen before it became ready. */
+  unready = 0;
 
   constructor(
     container: HTMLElement,
@@ -125,7 +129,10 @@ class FrameSlot implements AgentSlot {
   }
 
   ping(): void {
-    if (!this.ready) return;
+    if (!this.ready) {
+      this.unready++;
+      return;
+    }
     this.missed = this.answered >= this.sent ? 0 : this.missed + 1;
     this.ctl.postMessage({ t: 'ping', n: ++this.sent });
   }
@@ -191,10 +198,17 @@ export class FrameHosting implements AgentHosting {
   /** One round of pings; frames that missed too many are reported together, as one crash. */
   private round(): void {
     const gone: FrameSlot[] = [];
+    let stale = false;
     for (const s of this.live) {
       s.ping();
       if (s.missed >= MISSED_ROUNDS) gone.push(s);
+      else if (!s.started && s.unready > SPARE_LOAD_ROUNDS) {
+        // A spare that never loaded holds no agent: replace it quietly rather than hand it out.
+        s.terminate();
+        stale = true;
+      }
     }
+    if (stale && !gone.length) this.prepare();
     if (!gone.length) return;
     for (const s of gone) s.terminate();
     const lost = gone.filter((s) => s.started);
