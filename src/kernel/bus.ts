@@ -234,13 +234,38 @@ export class MessageBus {
     return n;
   }
 
-  /** Waits like `recv` for the first message, then takes up to `max` in all without waiting. */
+  /**
+   * Waits like `recv` for the first message, then takes up to `max` in all without waiting.
+   * A receiver woken by a lone message lets the messages already on their way to the kernel (the
+   * sender's next frames, queued behind this task) join it first: one answer carries them all,
+   * rather than one answer per message. A batch (send_many) is answered at once.
+   */
   async recvMany(
     pid: number,
     max: number,
     opts: { timeoutMs?: number; from?: number; topic?: string; signal?: AbortSignal } = {},
   ): Promise<Envelope[]> {
+    const b = this.box(pid);
+    const woken = b.queue.length === 0;
     const out = [await this.recv(pid, opts)];
+    if (max === 1) return out;
+    // Woken by a lone message (nothing came with it): give the ones right behind it a task to arrive.
+    if (woken && b.queue.length === 0) await nextTask();
+    if (opts.from === undefined && opts.topic === undefined) {
+      // No filter: the oldest ones, in one splice, and waiting senders let in once.
+      const taken = b.queue.splice(0, Math.min(max - 1, b.queue.length));
+      for (const e of taken) b.bytes -= this.sizeOf(e);
+      out.push(...taken);
+      this.admit(b);
+      // Senders let in may have filled it again: take those too, up to max.
+      while (out.length < max && b.queue.length) {
+        const more = b.queue.splice(0, Math.min(max - out.length, b.queue.length));
+        for (const e of more) b.bytes -= this.sizeOf(e);
+        out.push(...more);
+        this.admit(b);
+      }
+      return out;
+    }
     const rest = { ...opts, timeoutMs: 0 };
     while (out.length < max && this.depth(pid) > 0) {
       try {
@@ -391,4 +416,25 @@ export class MessageBus {
       () => new SysError('ESRCH', `process ${pid} exited before replying`),
     );
   }
+}
+
+/** Resolvers waiting for the next task, and the channel that posts to ourselves (made on first use). */
+const afterTask: (() => void)[] = [];
+let selfChannel: MessageChannel | null = null;
+
+/**
+ * Resolves after the tasks already queued in this worker (messages that arrived while this one
+ * ran) have had their turn: a message posted to ourselves queues behind them, with no timer clamping.
+ */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof MessageChannel !== 'function') return void setTimeout(resolve, 0);
+    if (!selfChannel) {
+      selfChannel = new MessageChannel();
+      selfChannel.port1.onmessage = () => afterTask.shift()?.();
+      (selfChannel.port1 as { unref?: () => void }).unref?.(); // never keep a Node test process alive
+    }
+    afterTask.push(resolve);
+    selfChannel.port2.postMessage(null);
+  });
 }

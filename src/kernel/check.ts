@@ -58,7 +58,17 @@ export const arr =
     if (!Array.isArray(v)) return fail(path, `expected an array, got ${typeName(v)}`);
     const max = opts.max ?? 1024;
     if (v.length > max) throw new SysError('E2BIG', `${path}: ${v.length} items exceeds ${max}`);
-    return v.map((x, i) => item(x, `${path}[${i}]`));
+    // Checks are pure: run each item without building its path, and only on a failure run it
+    // again with the path, for the error (a batch of 1024 builds no 1024 strings).
+    const out = new Array<T>(v.length);
+    for (let i = 0; i < v.length; i++) {
+      try {
+        out[i] = item(v[i], path);
+      } catch {
+        out[i] = item(v[i], `${path}[${i}]`);
+      }
+    }
+    return out;
   };
 
 export const opt =
@@ -75,8 +85,7 @@ export const nullable =
 export const json =
   (opts: { maxBytes?: number } = {}): Check<unknown> =>
   (v, path) => {
-    const budget = { left: opts.maxBytes ?? 1_048_576 };
-    walk(v, path, 0, budget);
+    walkChecked(v, path, opts.maxBytes ?? 1_048_576, false);
     return v;
   };
 
@@ -84,8 +93,7 @@ export const json =
 export const payload =
   (opts: { maxBytes?: number } = {}): Check<unknown> =>
   (v, path) => {
-    const budget = { left: opts.maxBytes ?? 16 * 1_048_576, binary: true };
-    walk(v, path, 0, budget);
+    walkChecked(v, path, opts.maxBytes ?? 16 * 1_048_576, true);
     return v;
   };
 
@@ -95,11 +103,51 @@ export function transferables(v: unknown, out: ArrayBuffer[] = [], depth = 0): A
   if (v instanceof ArrayBuffer) out.push(v);
   else if (ArrayBuffer.isView(v)) {
     if (v.buffer instanceof ArrayBuffer && !out.includes(v.buffer)) out.push(v.buffer);
-  } else for (const x of Array.isArray(v) ? v : Object.values(v)) transferables(x, out, depth + 1);
+  } else if (Array.isArray(v)) for (const x of v) transferables(x, out, depth + 1);
+  else
+    for (const k in v)
+      if (Object.hasOwn(v, k)) transferables((v as Record<string, unknown>)[k], out, depth + 1);
   return out;
 }
 
-function walk(v: unknown, path: string, depth: number, budget: { left: number; binary?: boolean }): void {
+/** Whether a value holds binary data (what `transferables` would find), allocating nothing: the bus's hot path. */
+export function hasBinary(v: unknown, depth = 0): boolean {
+  if (depth > 32 || v === null || typeof v !== 'object') return false;
+  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return true;
+  if (Array.isArray(v)) {
+    for (const x of v) if (hasBinary(x, depth + 1)) return true;
+    return false;
+  }
+  for (const k in v)
+    if (Object.hasOwn(v, k) && hasBinary((v as Record<string, unknown>)[k], depth + 1)) return true;
+  return false;
+}
+
+/** A failure seen by the fast walk: walk again with paths, for the error. */
+const RETRY = new Error('check again with paths');
+
+/** walk() without a path string per element; on any failure, walk() again to throw the error with its path. */
+function walkChecked(v: unknown, path: string, left: number, binary: boolean): void {
+  try {
+    walk(v, null, 0, { left, binary });
+  } catch (e) {
+    if (e !== RETRY) throw e;
+    walk(v, path, 0, { left, binary });
+    throw new SysError('EINVAL', `${path || 'args'}: not a valid value`); // (walk threw above)
+  }
+}
+
+/** `path` null: the fast walk, which throws RETRY instead of building an error's path. */
+function walk(
+  v: unknown,
+  path: string | null,
+  depth: number,
+  budget: { left: number; binary?: boolean },
+): void {
+  if (path === null) {
+    walkFast(v, depth, budget);
+    return;
+  }
   if (depth > 32) fail(path, 'nested too deeply');
   if (budget.binary && (v instanceof ArrayBuffer || ArrayBuffer.isView(v))) {
     // Structured clone copies a view's whole buffer, so the buffer is what is sent and held.
@@ -126,6 +174,30 @@ function walk(v: unknown, path: string, depth: number, budget: { left: number; b
     fail(path, `unsupported value of type ${typeName(v)}`);
   }
   if (budget.left < 0) throw new SysError('E2BIG', `${path || 'args'}: value too large`);
+}
+
+/** The same rules as walk(), no strings built; any failure is RETRY. */
+function walkFast(v: unknown, depth: number, budget: { left: number; binary?: boolean }): void {
+  if (depth > 32) throw RETRY;
+  if (budget.binary && (v instanceof ArrayBuffer || ArrayBuffer.isView(v))) {
+    const held = ArrayBuffer.isView(v) ? v.buffer.byteLength : v.byteLength;
+    budget.left -= held;
+  } else if (v === null || typeof v === 'boolean' || typeof v === 'number') {
+    budget.left -= 8;
+  } else if (typeof v === 'string') {
+    budget.left -= v.length;
+  } else if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) walkFast(v[i], depth + 1, budget);
+  } else if (isPlain(v)) {
+    for (const k of Object.keys(v)) {
+      if (FORBIDDEN_KEYS.has(k)) throw RETRY;
+      budget.left -= k.length;
+      walkFast((v as Record<string, unknown>)[k], depth + 1, budget);
+    }
+  } else {
+    throw RETRY;
+  }
+  if (budget.left < 0) throw RETRY;
 }
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

@@ -97,9 +97,17 @@ export class Dispatcher<K> {
     };
     try {
       const { entry, args } = this.authorise(caller, frame.name, frame.args);
-      const ctl = new AbortController();
-      const io: CallIO = { emit: (value) => reply(port, { t: 'chunk', id, value }), signal: ctl.signal };
-      if (entry.blocking || frame.name === 'llm.chat') streams.set(id, ctl);
+      // The controller is made when a handler first looks at the signal (most calls never do).
+      let ctl: AbortController | null = null;
+      const io: CallIO = {
+        emit: (value) => reply(port, { t: 'chunk', id, value }),
+        get signal() {
+          ctl ??= new AbortController();
+          return ctl.signal;
+        },
+      };
+      // Calls in `streams` can be cancelled (by the caller, its exit, or its tab's loss).
+      if (entry.blocking || frame.name === 'llm.chat') streams.set(id, (ctl = new AbortController()));
       if (entry.blocking && caller.kind === 'agent') {
         blocking = true;
         caller.proc.blocking++;

@@ -8,7 +8,7 @@
 import { SysError } from '../abi/errors';
 import type { Envelope } from '../abi/protocol';
 import type { EpisodeKind } from '../memory/episodic';
-import { transferables } from './check';
+import { hasBinary } from './check';
 import { CheckpointStore, type KvStore } from './checkpoints';
 import type { Caller } from './dispatch';
 import { Migration } from './migration';
@@ -104,7 +104,7 @@ export class Durable {
     const list = this.unacked.get(c.pid) ?? [];
     this.unacked.set(c.pid, list);
     // Binary bodies are transferred to the agent (detached here): keep a copy of those.
-    for (const e of es) list.push(transferables(e.body).length ? structuredClone(e) : e);
+    for (const e of es) list.push(hasBinary(e.body) ? structuredClone(e) : e);
     if (list.length > UNACKED_MAX) list.splice(0, list.length - UNACKED_MAX);
   }
 

@@ -309,7 +309,9 @@ export function byteSize(v: unknown, depth = 0): number {
   }
   if (typeof v === 'object') {
     let n = 8;
-    for (const [k, x] of Object.entries(v)) n += 2 * k.length + byteSize(x, depth + 1);
+    // for…in over own keys: no array of entries allocated per message (bus hot path).
+    for (const k in v)
+      if (Object.hasOwn(v, k)) n += 2 * k.length + byteSize((v as Record<string, unknown>)[k], depth + 1);
     return n;
   }
   return 8;

@@ -6,7 +6,7 @@
  * own document (`default-src 'none'`, scripts only from blob:) closes the
  * network. Both travel with the document, not with the server's headers. The
  * frame loads nothing: the agent's code (one bundle, src/build/agent-bundle.ts)
- * is handed to it as text, and the agent reaches the kernel only through the
+ * is part of its document, as text, and the agent reaches the kernel only through the
  * MessagePort the kernel made for it. Chromium runs sandboxed frames in another
  * renderer process than the page (IsolateSandboxedIframes), so an agent that
  * exhausts its process's memory ends that process, not the desktop or kernel.
@@ -24,6 +24,7 @@
  */
 import AGENT_SOURCE, { FRAME_BOOT_SHA256 } from 'virtual:agent-bundle';
 import { FRAME_BOOT } from '../workers/frame-boot';
+import { SparePool, type SparePoolOptions } from './spare-pool';
 
 export type HostingKind = 'frame' | 'worker';
 
@@ -39,8 +40,14 @@ export interface AgentHosting {
   readonly kind: HostingKind;
   /** A slot for a new agent (a ready one when there is one). */
   take(): AgentSlot;
-  /** Keeps one slot ready, so a spawn does not wait for a frame and a module to load. */
+  /** Keeps slots ready (as many as recent demand, spare-pool.ts), so a spawn does not wait for a frame and a script to load. */
   prepare(): void;
+  /** Ends every ready slot and makes none until the next take: the next spawn starts from nothing (bench, tests). */
+  drain(): void;
+  /** Slots ready now. */
+  readonly spares: number;
+  /** Changes how the ready slots are sized (spare-pool.ts). */
+  configure(opts: Partial<SparePoolOptions>): void;
   /** Slots whose process died, all reported at once (set by the owner). */
   onCrash: ((slots: AgentSlot[]) => void) | null;
   /** One round of liveness checks (the kernel sends `host.probe` every FRAME_PROBE_MS). */
@@ -59,8 +66,11 @@ export function frameCsp(bootHash: string): string {
   ].join('; ');
 }
 
-/** The frame's whole document: its policy, then the one script that policy allows. */
-export const FRAME_SRCDOC = `<!doctype html><meta http-equiv="Content-Security-Policy" content="${frameCsp(FRAME_BOOT_SHA256)}"><script>${FRAME_BOOT}</script>`;
+/** The agent's code as inert JSON in the frame's document (no `<` left to end the element early). */
+const AGENT_JSON = JSON.stringify(AGENT_SOURCE).replaceAll('<', '\\u003c');
+
+/** The frame's whole document: its policy, the agent's code (text, not run), then the one script that policy allows. */
+export const FRAME_SRCDOC = `<!doctype html><meta http-equiv="Content-Security-Policy" content="${frameCsp(FRAME_BOOT_SHA256)}"><script type="application/json" id="agent">${AGENT_JSON}</script><script>${FRAME_BOOT}</script>`;
 
 /** Rounds of pings a frame may miss before its process counts as gone (rounds, not time: timers throttle). */
 const MISSED_ROUNDS = 2;
@@ -70,12 +80,13 @@ const MISSED_ROUNDS = 2;
  * one a second; reading the clock is not a timer, so it is not throttled).
  */
 const MIN_ROUND_MS = 500;
+/** Rounds a spare may take to load before it is replaced (one made as its process died never loads, nor answers pings). */
+const SPARE_LOAD_ROUNDS = 10;
 
 class FrameSlot implements AgentSlot {
   onError: ((reason: string) => void) | null = null;
   readonly el: HTMLIFrameElement;
   private readonly ctl: MessagePort;
-  private pending: MessagePort | null = null;
   ready = false;
   started = false;
   ended = false;
@@ -83,6 +94,8 @@ class FrameSlot implements AgentSlot {
   sent = 0;
   answered = 0;
   missed = 0;
+  /** Rounds seen before it became ready. */
+  unready = 0;
 
   constructor(
     container: HTMLElement,
@@ -97,7 +110,6 @@ class FrameSlot implements AgentSlot {
       else if (m?.t === 'ready') {
         this.ready = true;
         this.answered = this.sent;
-        if (this.pending) this.deliver(this.pending);
       } else if (m?.t === 'error' && !this.ended) this.onError?.(String(m.message ?? 'uncaught error'));
     };
     this.el = document.createElement('iframe');
@@ -113,8 +125,7 @@ class FrameSlot implements AgentSlot {
     this.el.srcdoc = srcdoc;
     this.el.addEventListener(
       'load',
-      () =>
-        this.el.contentWindow?.postMessage({ t: 'code', code: AGENT_SOURCE, ctl: ch.port2 }, '*', [ch.port2]),
+      () => this.el.contentWindow?.postMessage({ t: 'ctl', ctl: ch.port2 }, '*', [ch.port2]),
       { once: true },
     );
     container.append(this.el);
@@ -122,17 +133,16 @@ class FrameSlot implements AgentSlot {
 
   start(port: MessagePort): void {
     this.started = true;
-    if (this.ready) this.deliver(port);
-    else this.pending = port;
-  }
-
-  private deliver(port: MessagePort): void {
-    this.pending = null;
+    // Not waiting for 'ready': messages on the control channel queue until the frame takes its
+    // end of it, so the port reaches the frame with the channel, one cross-process hop sooner.
     this.ctl.postMessage({ t: 'init', port }, [port]);
   }
 
   ping(): void {
-    if (!this.ready) return;
+    if (!this.ready) {
+      this.unready++;
+      return;
+    }
     this.missed = this.answered >= this.sent ? 0 : this.missed + 1;
     this.ctl.postMessage({ t: 'ping', n: ++this.sent });
   }
@@ -150,9 +160,13 @@ export class FrameHosting implements AgentHosting {
   readonly kind = 'frame' as const;
   onCrash: ((slots: AgentSlot[]) => void) | null = null;
   private readonly live = new Set<FrameSlot>();
-  private spare: FrameSlot | null = null;
+  private readonly pool: SparePool<FrameSlot>;
   private container: HTMLElement | null = null;
   private lastRound = Number.NEGATIVE_INFINITY;
+
+  constructor(pool: Partial<SparePoolOptions> = {}) {
+    this.pool = new SparePool(() => this.make(), pool);
+  }
 
   private box(): HTMLElement {
     if (!this.container) {
@@ -171,13 +185,23 @@ export class FrameHosting implements AgentHosting {
   }
 
   take(): AgentSlot {
-    const slot = this.spare && !this.spare.ended ? this.spare : this.make();
-    this.spare = null;
-    return slot;
+    return this.pool.take();
   }
 
   prepare(): void {
-    if (!this.spare || this.spare.ended) this.spare = this.make();
+    this.pool.soon();
+  }
+
+  drain(): void {
+    this.pool.drain();
+  }
+
+  configure(opts: Partial<SparePoolOptions>): void {
+    this.pool.configure(opts);
+  }
+
+  get spares(): number {
+    return this.pool.size;
   }
 
   /** One round of pings; frames that missed too many are reported together, as one crash. */
@@ -186,10 +210,17 @@ export class FrameHosting implements AgentHosting {
     if (now - this.lastRound < MIN_ROUND_MS) return;
     this.lastRound = now;
     const gone: FrameSlot[] = [];
+    let stale = false;
     for (const s of this.live) {
       s.ping();
       if (s.missed >= MISSED_ROUNDS) gone.push(s);
+      else if (!s.started && s.unready > SPARE_LOAD_ROUNDS) {
+        // A spare that never loaded holds no agent: replace it quietly rather than hand it out.
+        s.terminate();
+        stale = true;
+      }
     }
+    if (stale && !gone.length) this.prepare();
     if (!gone.length) return;
     for (const s of gone) s.terminate();
     const lost = gone.filter((s) => s.started);
@@ -200,6 +231,7 @@ export class FrameHosting implements AgentHosting {
 
 class WorkerSlot implements AgentSlot {
   onError: ((reason: string) => void) | null = null;
+  ended = false;
   constructor(private readonly worker: Worker) {
     worker.onerror = (e) => {
       e.preventDefault();
@@ -211,6 +243,7 @@ class WorkerSlot implements AgentSlot {
     this.worker.postMessage({ t: 'init', port }, [port]);
   }
   terminate(): void {
+    this.ended = true;
     this.worker.terminate();
   }
 }
@@ -221,7 +254,11 @@ export class WorkerHosting implements AgentHosting {
   onCrash: ((slots: AgentSlot[]) => void) | null = null;
   /** A worker's death is its error event; there is no process of its own to watch. */
   probe(): void {}
-  private spare: WorkerSlot | null = null;
+  private readonly pool: SparePool<WorkerSlot>;
+
+  constructor(pool: Partial<SparePoolOptions> = {}) {
+    this.pool = new SparePool(() => this.make(), pool);
+  }
 
   private make(): WorkerSlot {
     return new WorkerSlot(
@@ -230,16 +267,26 @@ export class WorkerHosting implements AgentHosting {
   }
 
   take(): AgentSlot {
-    const s = this.spare ?? this.make();
-    this.spare = null;
-    return s;
+    return this.pool.take();
   }
 
   prepare(): void {
-    this.spare ??= this.make();
+    this.pool.soon();
+  }
+
+  drain(): void {
+    this.pool.drain();
+  }
+
+  configure(opts: Partial<SparePoolOptions>): void {
+    this.pool.configure(opts);
+  }
+
+  get spares(): number {
+    return this.pool.size;
   }
 }
 
-export function createHosting(kind: HostingKind): AgentHosting {
-  return kind === 'worker' ? new WorkerHosting() : new FrameHosting();
+export function createHosting(kind: HostingKind, pool: Partial<SparePoolOptions> = {}): AgentHosting {
+  return kind === 'worker' ? new WorkerHosting(pool) : new FrameHosting(pool);
 }

@@ -61,7 +61,7 @@ export class KernelClient {
   private readonly listeners = new Set<(e: KernelEvent) => void>();
   private readonly hosted = new Map<number, Hosted>();
   private readonly engines = new Map<string, Worker>();
-  /** Sandboxed agent frames (agent-frame.ts), one kept ready so a spawn does not wait. */
+  /** Sandboxed agent frames (agent-frame.ts), some kept ready (as many as recent demand) so a spawn does not wait. */
   private hosting: AgentHosting | null = null;
   /** Said hello as an embedded OS (ConnectOptions.embed). */
   private embedder = false;
@@ -180,8 +180,7 @@ export class KernelClient {
     if (cmd.t === 'host.tool') return void this.answerTool(cmd);
     if (!this.hostsAgents) return;
     if (cmd.t === 'host.start') {
-      const hosting = this.agents();
-      const slot = hosting.take();
+      const slot = this.agents().take();
       const { pid, incarnation } = cmd;
       this.hosted.set(pid, { slot, incarnation });
       // An uncaught error ends the agent, as an unhandled signal ends a Unix process.
@@ -192,8 +191,7 @@ export class KernelClient {
         slot.terminate();
         this.port.postMessage({ t: 'host.died', pid, incarnation, reason });
       };
-      slot.start(cmd.port);
-      setTimeout(() => hosting.prepare(), 0);
+      slot.start(cmd.port); // the pool tops itself up once the burst is served (spare-pool.ts)
     } else if (cmd.t === 'host.terminate') {
       const h = this.hosted.get(cmd.pid);
       if (h && h.incarnation === cmd.incarnation) {
@@ -258,6 +256,11 @@ export class KernelClient {
   /** How this tab runs agents. */
   get hostingMode(): HostingKind {
     return this.hostingKind;
+  }
+
+  /** This tab's ready agent slots (spare-pool.ts): how many, and the bench's and tests' hooks. */
+  get agentSlots(): Pick<AgentHosting, 'spares' | 'drain' | 'configure'> {
+    return this.agents();
   }
 
   /** Agent workers this tab hosts now (for tests and the task manager). */

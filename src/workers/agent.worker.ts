@@ -22,6 +22,11 @@ const BUILTINS: Record<string, AgentProgram> = {
 
 declare const self: DedicatedWorkerGlobalScope;
 
+// A worker started ahead of need (spare-pool.ts) starts its module loader now, with an empty
+// module: a program's import (a blob: module) then pays for its own evaluation only.
+const WARM_URL = URL.createObjectURL(new Blob([''], { type: 'text/javascript' }));
+void import(/* @vite-ignore */ WARM_URL).catch(() => {}).finally(() => URL.revokeObjectURL(WARM_URL));
+
 self.onmessage = (ev: MessageEvent<{ t: 'init'; port: MessagePort }>) => {
   if (ev.data?.t !== 'init' || !(ev.data.port instanceof MessagePort)) return;
   self.onmessage = null; // the host speaks once; everything else comes from the kernel

@@ -12,6 +12,22 @@ const code = async (p: unknown) => {
 };
 
 describe('message bus', () => {
+  it('recv_many takes the queue in order in one go, letting waiting senders in as room is made, up to max', async () => {
+    const bus = new MessageBus(4);
+    const waits: Promise<void>[] = [];
+    for (let i = 0; i < 10; i++) {
+      const r = bus.send(1, 9, i, { wait: true });
+      if (r) waits.push(r);
+    }
+    expect(bus.depth(9)).toBe(4); // six senders wait for room
+    const first = await bus.recvMany(9, 7);
+    expect(first.map((e) => e.body)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    const rest = await bus.recvMany(9, 100);
+    expect(rest.map((e) => e.body)).toEqual([7, 8, 9]);
+    await Promise.all(waits); // every waiting sender was let in
+    expect(bus.depth(9)).toBe(0);
+  });
+
   it('delivers in each sender’s order, stamped with the true sender', async () => {
     const bus = new MessageBus();
     for (let i = 0; i < 5; i++) void bus.send(1, 9, { n: i });

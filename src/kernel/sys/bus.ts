@@ -2,7 +2,7 @@
 import { SysError } from '../../abi/errors';
 import { Transfer } from '../../abi/transfer';
 import { busAllows } from '../access-control';
-import { transferables } from '../check';
+import { hasBinary, transferables } from '../check';
 import type { Caller, CallIO } from '../dispatch';
 import type { Kernel } from '../kernel';
 
@@ -60,10 +60,10 @@ export async function recvMany(k: Kernel, c: Caller, a: RecvFilter & { max: numb
   const { max, ...opts } = a;
   const es = await k.bus.recvMany(c.pid, max, { ...opts, signal: io.signal });
   k.durable.delivered(c, es); // durable: kept until its next checkpoint, put back if it moves first
-  return new Transfer(
-    es,
-    es.flatMap((e) => transferables(e.body)),
-  );
+  // Most messages carry no binary part: look for one without allocating, gather only if there is.
+  const out: ArrayBuffer[] = [];
+  for (const e of es) if (hasBinary(e.body)) transferables(e.body, out);
+  return new Transfer(es, out);
 }
 
 export async function request(
