@@ -107,7 +107,10 @@ export class Dispatcher<K> {
         },
       };
       // Calls in `streams` can be cancelled (by the caller, its exit, or its tab's loss).
-      if (entry.blocking || frame.name === 'llm.chat') streams.set(id, (ctl = new AbortController()));
+      if (entry.blocking || frame.name === 'llm.chat') {
+        ctl = new AbortController();
+        streams.set(id, ctl);
+      }
       if (entry.blocking && caller.kind === 'agent') {
         blocking = true;
         caller.proc.blocking++;

@@ -9,10 +9,9 @@
 import type { Capabilities } from '../abi/capabilities';
 import type { ChatCompletionChunk, ChatRequest, Usage } from '../abi/chat';
 import { SysError } from '../abi/errors';
-import type { CatalogEntry, Exit } from '../abi/protocol';
+import type { CatalogEntry, Exit, SpawnOptions } from '../abi/protocol';
 import { type HostCommand, type KernelEvent, PROTOCOL_VERSION, type ProcInfo } from '../abi/protocol';
 import { type PortLike, SyscallClient } from '../abi/syscall-client';
-import type { SpawnOptions } from '../abi/protocol';
 import { type AgentHosting, type AgentSlot, createHosting, type HostingKind } from './agent-frame';
 
 export type KernelMode = 'shared' | 'dedicated';
