@@ -38,7 +38,7 @@ describe('keyword index', () => {
       'nothing here',
       'über straße',
     ];
-    texts.forEach((t, i) => k.add(i + 1, t));
+    for (const [i, t] of texts.entries()) k.add(i + 1, t);
     const back = KeywordIndex.load(k.serialize());
     for (const q of ['red fox', 'sky', 'über', 'absent'])
       expect([...back.score(q, 10)].sort()).toEqual([...k.score(q, 10)].sort());
