@@ -9,6 +9,7 @@
 import { SysError } from '../abi/errors';
 import type { Memory, RecallHit } from '../abi/protocol';
 import type { Embedder } from './embedder';
+import { GroupCommit } from './group-commit';
 import { KeywordIndex } from './keyword-index';
 import { decodeSnapshot, encodeSnapshot } from './ltm-snapshot';
 import { type DB, type EpisodeRecord, type LtmRecord, storageError, writeTx } from './store';
@@ -40,6 +41,16 @@ export interface RecallOptions {
   recencyHalfLifeMs?: number;
   weights?: { vector?: number; keyword?: number; recency?: number };
 }
+
+/** A remember() waiting for its transaction. */
+interface PendingWrite {
+  items: RememberItem[];
+  vectors: Float32Array[];
+  episode?: (ids: number[]) => EpisodeRecord;
+}
+
+/** The most records one shared transaction holds (about 9 MB with 384-d vectors). */
+const GROUP_RECORDS = 5000;
 
 export class LongTermMemory {
   private keywords = new KeywordIndex();
@@ -240,8 +251,9 @@ export class LongTermMemory {
   }
 
   /**
-   * Stores a batch in one transaction; resolves with the ids once it has committed.
+   * Stores a batch; resolves with the ids once the transaction holding it has committed.
    * `episode`, if given, makes the log record of this write, stored in the same transaction.
+   * Batches that arrive while another commits share the next transaction (group-commit.ts).
    */
   async remember(items: RememberItem[], episode?: (ids: number[]) => EpisodeRecord): Promise<number[]> {
     if (!items.length) return [];
@@ -252,32 +264,55 @@ export class LongTermMemory {
     const vectors = items.map((i, n) =>
       unitVector(i.vector ? i.vector : made[m++]!, this.embedder.dim, `item ${n}'s vector`, this.embedder.id),
     );
+    return this.writes.submit({ items, vectors, ...(episode ? { episode } : {}) });
+  }
+
+  private readonly writes = new GroupCommit<PendingWrite, number[]>(
+    (group) => this.commitWrites(group),
+    (w) => w.items.length,
+    GROUP_RECORDS,
+  );
+
+  /** One transaction for a group of batches, each with its log record; the indexes learn of them after commit. */
+  private async commitWrites(group: PendingWrite[]): Promise<number[][]> {
     const now = Date.now();
-    const ids: number[] = await writeTx(this.db, ['ltm', 'episodes'], 'remember', async (tx) => {
+    const ids = await writeTx(this.db, ['ltm', 'episodes'], 'remember', async (tx) => {
+      const store = tx.objectStore('ltm');
       const added = await Promise.all(
-        items.map((it, i) =>
-          tx.objectStore('ltm').add({
-            namespace: it.namespace,
-            text: it.text,
-            metadata: it.metadata ?? {},
-            embedder: this.embedder.id,
-            vector: vectors[i]!.buffer as ArrayBuffer,
-            createdAt: now,
-            updatedAt: now,
-          }),
+        group.map((w) =>
+          Promise.all(
+            w.items.map((it, i) =>
+              store.add({
+                namespace: it.namespace,
+                text: it.text,
+                metadata: it.metadata ?? {},
+                embedder: this.embedder.id,
+                vector: w.vectors[i]!.buffer as ArrayBuffer,
+                createdAt: now,
+                updatedAt: now,
+              }),
+            ),
+          ),
         ),
       );
-      if (episode) await tx.objectStore('episodes').put(episode(added));
+      await Promise.all(
+        group.map((w, g) => (w.episode ? tx.objectStore('episodes').put(w.episode(added[g]!)) : null)),
+      );
       return added;
     });
     // Only now, after commit, do the in-memory indexes learn of them: they never run ahead of the store.
-    this.index.add(ids, vectors);
-    ids.forEach((id, i) => {
-      this.nsOf.set(id, items[i]!.namespace);
-      this.maxId = Math.max(this.maxId, id);
-      this.keywords.add(id, items[i]!.text);
+    let n = 0;
+    group.forEach((w, g) => {
+      const got = ids[g]!;
+      this.index.add(got, w.vectors);
+      got.forEach((id, i) => {
+        this.nsOf.set(id, w.items[i]!.namespace);
+        this.maxId = Math.max(this.maxId, id);
+        this.keywords.add(id, w.items[i]!.text);
+      });
+      n += got.length;
     });
-    this.changed(ids.length);
+    this.changed(n);
     return ids;
   }
 
