@@ -41,7 +41,7 @@ export class GroupCommit<W, R> {
       }
       try {
         const results = await this.commit(group.map((g) => g.w));
-        group.forEach((g, i) => g.resolve(results[i]!));
+        for (const [i, g] of group.entries()) g.resolve(results[i]!);
       } catch (e) {
         if (group.length === 1) group[0]!.reject(e);
         else
