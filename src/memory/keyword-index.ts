@@ -14,8 +14,23 @@ const MAGIC = 0x574b_4f41;
 const VERSION = 1;
 const HEADER = 24;
 
+/** Postings of a loaded snapshot, kept in their binary form until a term is first used. */
+interface Frozen {
+  /** Term → its number. */
+  terms: Map<string, number>;
+  /** Where each term's postings start in `ids`/`tfs` (one more entry than terms). */
+  starts: Uint32Array;
+  ids: Uint32Array;
+  tfs: Uint32Array;
+}
+
 export class KeywordIndex {
+  /** Terms in use, as maps of document → term frequency. */
   private readonly postings = new Map<string, Map<number, number>>();
+  /** Terms not yet used since a load: thawed into `postings` on first use (a load costs no map per term). */
+  private frozen: Frozen | null = null;
+  /** Documents removed since the load: their frozen postings are dropped when a term thaws. */
+  private readonly gone = new Set<number>();
   private readonly lengths = new Map<number, number>();
   private totalLength = 0;
 
@@ -23,75 +38,92 @@ export class KeywordIndex {
     return this.lengths.size;
   }
 
+  /** A term's postings, thawed from the snapshot if need be; made if `create`. */
+  private term(w: string, create: boolean): Map<number, number> | undefined {
+    let p = this.postings.get(w);
+    if (p) return p;
+    const f = this.frozen;
+    const t = f?.terms.get(w);
+    if (f && t !== undefined) {
+      f.terms.delete(w);
+      p = new Map();
+      for (let i = f.starts[t]!; i < f.starts[t + 1]!; i++) {
+        const id = f.ids[i]!;
+        if (!this.gone.has(id)) p.set(id, f.tfs[i]!);
+      }
+    } else if (create) p = new Map();
+    else return undefined;
+    this.postings.set(w, p);
+    return p;
+  }
+
   add(id: number, text: string): void {
     this.remove(id);
     const ws = words(text);
     const tf = new Map<string, number>();
     for (const w of ws) tf.set(w, (tf.get(w) ?? 0) + 1);
-    for (const [w, n] of tf) {
-      let p = this.postings.get(w);
-      if (!p) {
-        p = new Map();
-        this.postings.set(w, p);
-      }
-      p.set(id, n);
-    }
+    for (const [w, n] of tf) this.term(w, true)!.set(id, n);
     this.lengths.set(id, ws.length);
     this.totalLength += ws.length;
   }
 
   /**
    * Removes a document. With the text it was indexed under, only its terms are visited;
-   * without, every term is (a memory of 100k notes has as many distinct words).
+   * without, every term in use is (frozen ones drop it when they thaw).
    */
   remove(id: number, text?: string): void {
     const len = this.lengths.get(id);
     if (len === undefined) return;
-    if (text !== undefined) {
-      for (const w of new Set(words(text))) {
-        const p = this.postings.get(w);
-        p?.delete(id);
-        if (p && !p.size) this.postings.delete(w);
-      }
+    if (this.frozen) this.gone.add(id);
+    const visit =
+      text !== undefined && words(text).length === len ? new Set(words(text)) : this.postings.keys();
+    for (const w of [...visit]) {
+      const p = this.postings.get(w);
+      if (p?.delete(id) && !p.size) this.postings.delete(w);
     }
-    // A changed text (or none given) may have left postings elsewhere: then look everywhere.
-    if (text === undefined || words(text).length !== len)
-      for (const [w, p] of this.postings) if (p.delete(id) && !p.size) this.postings.delete(w);
     this.lengths.delete(id);
     this.totalLength -= len;
   }
 
-  /** Removes many documents whose texts are not known, in one pass over the terms. */
+  /** Removes documents whose texts are not known. */
   removeAll(ids: Iterable<number>): void {
-    const gone = new Set<number>();
-    for (const id of ids) {
-      const len = this.lengths.get(id);
-      if (len === undefined) continue;
-      gone.add(id);
-      this.lengths.delete(id);
-      this.totalLength -= len;
-    }
-    if (!gone.size) return;
-    for (const [w, p] of this.postings) {
-      for (const id of gone) p.delete(id);
-      if (!p.size) this.postings.delete(w);
-    }
+    for (const id of ids) this.remove(id);
   }
 
-  /** BM25 scores for documents sharing a term with the query, the best `limit`. */
+  /**
+   * BM25 scores of the best `limit` documents sharing a term with the query. Exact, but terms
+   * are taken rarest first, and once no document outside the current best `limit` could reach
+   * them with what the remaining terms can add, those terms only update the candidates (a word
+   * in every memory, like "note", then costs a lookup per candidate instead of a pass over all).
+   */
   score(query: string, limit: number): Map<number, number> {
     const n = this.lengths.size;
     const avg = n ? this.totalLength / n : 1;
+    const terms = [...new Set(words(query))]
+      .map((w) => this.term(w, false))
+      .filter((p): p is Map<number, number> => !!p && p.size > 0)
+      .map((p) => ({ p, idf: Math.log(1 + (n - p.size + 0.5) / (p.size + 0.5)) }))
+      .sort((a, b) => b.idf - a.idf);
+    // The most a term can add to one document's score: tf → ∞ gives idf·(k1 + 1).
+    let rest = terms.reduce((s, t) => s + t.idf * (BM25_K1 + 1), 0);
     const scores = new Map<number, number>();
-    for (const w of new Set(words(query))) {
-      const p = this.postings.get(w);
-      if (!p) continue;
-      const idf = Math.log(1 + (n - p.size + 0.5) / (p.size + 0.5));
+    const bm25 = (idf: number, tf: number, len: number) =>
+      (idf * tf * (BM25_K1 + 1)) / (tf + BM25_K1 * (1 - BM25_B + (BM25_B * len) / avg));
+    let closed = false;
+    for (const { p, idf } of terms) {
+      if (!closed && scores.size >= limit && rest < kth(scores, limit)) closed = true;
+      rest -= idf * (BM25_K1 + 1);
+      if (closed) {
+        for (const [id, s] of scores) {
+          const tf = p.get(id);
+          if (tf !== undefined) scores.set(id, s + bm25(idf, tf, this.lengths.get(id)!));
+        }
+        continue;
+      }
       for (const [id, tf] of p) {
         const len = this.lengths.get(id);
         if (len === undefined) continue; // a posting left by a remove given another text
-        const s = (idf * tf * (BM25_K1 + 1)) / (tf + BM25_K1 * (1 - BM25_B + (BM25_B * len) / avg));
-        scores.set(id, (scores.get(id) ?? 0) + s);
+        scores.set(id, (scores.get(id) ?? 0) + bm25(idf, tf, len));
       }
     }
     if (scores.size <= limit) return scores;
@@ -104,26 +136,42 @@ export class KeywordIndex {
    * separated by newlines (a term never holds one: terms are runs of letters and digits).
    */
   serialize(): Uint8Array {
-    const terms = [...this.postings.keys()];
+    // Every term: those in use, and those still frozen (without documents removed since).
+    const all: [string, ArrayLike<number>, ArrayLike<number>][] = [];
     let total = 0;
-    for (const p of this.postings.values()) total += p.size;
-    const termBytes = new TextEncoder().encode(terms.join('\n'));
+    for (const [w, p] of this.postings) {
+      all.push([w, [...p.keys()], [...p.values()]]);
+      total += p.size;
+    }
+    const f = this.frozen;
+    if (f)
+      for (const [w, t] of f.terms) {
+        const ids: number[] = [];
+        const tfs: number[] = [];
+        for (let i = f.starts[t]!; i < f.starts[t + 1]!; i++)
+          if (!this.gone.has(f.ids[i]!)) {
+            ids.push(f.ids[i]!);
+            tfs.push(f.tfs[i]!);
+          }
+        if (!ids.length) continue;
+        all.push([w, ids, tfs]);
+        total += ids.length;
+      }
+    const termBytes = new TextEncoder().encode(all.map(([w]) => w).join('\n'));
     const nDocs = this.lengths.size;
-    const u32s = terms.length + 2 * total + 2 * nDocs;
+    const u32s = all.length + 2 * total + 2 * nDocs;
     const out = new Uint8Array(HEADER + 4 * u32s + termBytes.length);
     const head = new Uint32Array(out.buffer, 0, HEADER / 4);
-    head.set([MAGIC, VERSION, terms.length, total, nDocs, termBytes.length]);
+    head.set([MAGIC, VERSION, all.length, total, nDocs, termBytes.length]);
     const body = new Uint32Array(out.buffer, HEADER, u32s);
     let at = 0;
-    for (const p of this.postings.values()) body[at++] = p.size;
-    let ids = at;
-    let tfs = at + total;
-    for (const p of this.postings.values())
-      for (const [id, tf] of p) {
-        body[ids++] = id;
-        body[tfs++] = tf;
-      }
-    at += 2 * total;
+    for (const [, ids] of all) body[at++] = ids.length;
+    for (const [, ids, tfs] of all) {
+      body.set(ids, at);
+      body.set(tfs, at + total);
+      at += ids.length;
+    }
+    at += total;
     for (const [id, len] of this.lengths) {
       body[at] = id;
       body[at + nDocs] = len;
@@ -133,7 +181,7 @@ export class KeywordIndex {
     return out;
   }
 
-  /** Reads `serialize()` output back; EINVAL if it is malformed. */
+  /** Reads `serialize()` output back (terms stay frozen until used); EINVAL if it is malformed. */
   static load(bytes: Uint8Array): KeywordIndex {
     const bad = (why: string) => new SysError('EINVAL', `keyword index snapshot: ${why}`);
     // Typed views need 4-byte alignment: copy once if the bytes sit at an odd offset.
@@ -148,18 +196,18 @@ export class KeywordIndex {
     const u32s = nTerms! + 2 * total! + 2 * nDocs!;
     if (b.length !== HEADER + 4 * u32s + termLen!) throw bad('its length does not match its header');
     const body = new Uint32Array(b.buffer, b.byteOffset + HEADER, u32s);
-    const terms = new TextDecoder().decode(b.subarray(HEADER + 4 * u32s)).split('\n');
-    if (terms.length !== nTerms && !(nTerms === 0 && terms.length === 1)) throw bad('term count differs');
+    const words = nTerms ? new TextDecoder().decode(b.subarray(HEADER + 4 * u32s)).split('\n') : [];
+    if (words.length !== nTerms) throw bad('term count differs');
+    const starts = new Uint32Array(nTerms! + 1);
+    for (let t = 0; t < nTerms!; t++) starts[t + 1] = starts[t]! + body[t]!;
+    if (starts[nTerms!] !== total) throw bad('postings do not add up');
     const k = new KeywordIndex();
-    let ids = nTerms!;
-    let tfs = nTerms! + total!;
-    for (let t = 0; t < nTerms!; t++) {
-      const count = body[t]!;
-      if (ids + count > nTerms! + total!) throw bad('postings overrun');
-      const p = new Map<number, number>();
-      for (let i = 0; i < count; i++) p.set(body[ids++]!, body[tfs++]!);
-      k.postings.set(terms[t]!, p);
-    }
+    k.frozen = {
+      terms: new Map(words.map((w, t) => [w, t])),
+      starts,
+      ids: body.subarray(nTerms!, nTerms! + total!),
+      tfs: body.subarray(nTerms! + total!, nTerms! + 2 * total!),
+    };
     const docs = nTerms! + 2 * total!;
     for (let i = 0; i < nDocs!; i++) {
       const len = body[docs + nDocs! + i]!;
@@ -168,4 +216,9 @@ export class KeywordIndex {
     }
     return k;
   }
+}
+
+/** The `k`-th largest score (k ≤ scores.size). */
+function kth(scores: Map<number, number>, k: number): number {
+  return Float64Array.from(scores.values()).sort()[scores.size - k]!;
 }

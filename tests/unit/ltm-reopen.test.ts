@@ -52,6 +52,64 @@ describe('keyword index', () => {
   });
 });
 
+/** BM25 as written in the textbook: every term over every document, no pruning. */
+function naive(docs: Map<number, string>, query: string, limit: number): [number, number][] {
+  const tok = (t: string): string[] => t.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const lens = new Map([...docs].map(([id, t]) => [id, tok(t).length]));
+  const avg = [...lens.values()].reduce((a, b) => a + b, 0) / docs.size;
+  const scores = new Map<number, number>();
+  for (const w of new Set(tok(query))) {
+    const has = [...docs].filter(([, t]) => tok(t).includes(w));
+    const idf = Math.log(1 + (docs.size - has.length + 0.5) / (has.length + 0.5));
+    for (const [id, t] of has) {
+      const tf = tok(t).filter((x) => x === w).length;
+      const len = lens.get(id)!;
+      scores.set(id, (scores.get(id) ?? 0) + (idf * tf * 2.2) / (tf + 1.2 * (0.25 + (0.75 * len) / avg)));
+    }
+  }
+  return [...scores].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, limit);
+}
+
+describe('keyword scoring', () => {
+  it('gives the same best documents and scores as plain BM25, loaded or not, after removals and changes', () => {
+    let seed = 3;
+    const rnd = (m: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % m;
+    };
+    // Skewed word use: a few words are in almost every document, most are rare.
+    const word = () => `w${Math.floor(400 * (rnd(10_000) / 10_000) ** 3)}`;
+    const docs = new Map<number, string>();
+    const k = new KeywordIndex();
+    for (let id = 1; id <= 600; id++) {
+      const t = Array.from({ length: 3 + rnd(8) }, word).join(' ');
+      docs.set(id, t);
+      k.add(id, t);
+    }
+    const loaded = KeywordIndex.load(k.serialize());
+    for (const id of [5, 77, 300]) {
+      loaded.remove(id, docs.get(id));
+      docs.delete(id);
+    }
+    loaded.add(12, 'w1 w2 w399 freshword');
+    docs.set(12, 'w1 w2 w399 freshword');
+    const again = KeywordIndex.load(loaded.serialize());
+    for (let q = 0; q < 60; q++) {
+      // A rare word with common ones: what lets the scoring stop passing over every document.
+      const query = `w${150 + rnd(250)} w0 w1 ${Array.from({ length: rnd(3) }, word).join(' ')}${q % 5 ? '' : ' freshword'}`;
+      const limit = q % 2 ? 3 : 10;
+      const want = naive(docs, query, limit);
+      for (const index of [loaded, again]) {
+        const got = [...index.score(query, limit)].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+        // Ties at the cut may pick either document: compare scores, and ids where scores differ.
+        expect(got.map(([, s]) => s.toFixed(9))).toEqual(want.map(([, s]) => s.toFixed(9)));
+        for (const [id, s] of got)
+          expect(s).toBeCloseTo(naive(docs, query, 1000).find(([i]) => i === id)![1], 9);
+      }
+    }
+  });
+});
+
 describe('a reopened memory', () => {
   it('finds keyword-only matches on its first recall, and forgets after the reopen', async () => {
     const db = await openStore(fresh());
