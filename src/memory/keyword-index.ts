@@ -14,10 +14,19 @@ const MAGIC = 0x574b_4f41;
 const VERSION = 1;
 const HEADER = 24;
 
+/** One term's postings as scoring reads them. */
+interface Postings {
+  /** Documents holding the term. */
+  df: number;
+  each(fn: (id: number, tf: number) => void): void;
+}
+
 /** Postings of a loaded snapshot, kept in their binary form until a term is first used. */
 interface Frozen {
-  /** Term → its number. */
-  terms: Map<string, number>;
+  /** The terms, sorted (found by binary search: a load builds no map of them). */
+  terms: string[];
+  /** Terms thawed into `postings` since: the frozen copy is stale. */
+  thawed: Set<string>;
   /** Where each term's postings start in `ids`/`tfs` (one more entry than terms). */
   starts: Uint32Array;
   ids: Uint32Array;
@@ -43,9 +52,9 @@ export class KeywordIndex {
     let p = this.postings.get(w);
     if (p) return p;
     const f = this.frozen;
-    const t = f?.terms.get(w);
-    if (f && t !== undefined) {
-      f.terms.delete(w);
+    const t = f ? frozenTerm(f, w) : -1;
+    if (f && t >= 0) {
+      f.thawed.add(w);
       p = new Map();
       for (let i = f.starts[t]!; i < f.starts[t + 1]!; i++) {
         const id = f.ids[i]!;
@@ -100,34 +109,54 @@ export class KeywordIndex {
     const n = this.lengths.size;
     const avg = n ? this.totalLength / n : 1;
     const terms = [...new Set(words(query))]
-      .map((w) => this.term(w, false))
-      .filter((p): p is Map<number, number> => !!p && p.size > 0)
-      .map((p) => ({ p, idf: Math.log(1 + (n - p.size + 0.5) / (p.size + 0.5)) }))
+      .map((w) => this.view(w))
+      .filter((v): v is Postings => !!v && v.df > 0)
+      .map((v) => ({ v, idf: Math.log(1 + (n - v.df + 0.5) / (v.df + 0.5)) }))
       .sort((a, b) => b.idf - a.idf);
     // The most a term can add to one document's score: tf → ∞ gives idf·(k1 + 1).
     let rest = terms.reduce((s, t) => s + t.idf * (BM25_K1 + 1), 0);
     const scores = new Map<number, number>();
-    const bm25 = (idf: number, tf: number, len: number) =>
-      (idf * tf * (BM25_K1 + 1)) / (tf + BM25_K1 * (1 - BM25_B + (BM25_B * len) / avg));
     let closed = false;
-    for (const { p, idf } of terms) {
+    for (const { v, idf } of terms) {
       if (!closed && scores.size >= limit && rest < kth(scores, limit)) closed = true;
       rest -= idf * (BM25_K1 + 1);
-      if (closed) {
-        for (const [id, s] of scores) {
-          const tf = p.get(id);
-          if (tf !== undefined) scores.set(id, s + bm25(idf, tf, this.lengths.get(id)!));
-        }
-        continue;
-      }
-      for (const [id, tf] of p) {
+      const open = !closed;
+      v.each((id, tf) => {
+        const s = scores.get(id);
+        if (s === undefined && !open) return;
         const len = this.lengths.get(id);
-        if (len === undefined) continue; // a posting left by a remove given another text
-        scores.set(id, (scores.get(id) ?? 0) + bm25(idf, tf, len));
-      }
+        if (len === undefined) return; // a posting left by a remove given another text
+        scores.set(
+          id,
+          (s ?? 0) + (idf * tf * (BM25_K1 + 1)) / (tf + BM25_K1 * (1 - BM25_B + (BM25_B * len) / avg)),
+        );
+      });
     }
     if (scores.size <= limit) return scores;
     return new Map([...scores].sort((a, b) => b[1] - a[1]).slice(0, limit));
+  }
+
+  /** A term's postings for reading, frozen or not (reading never thaws a term). */
+  private view(w: string): Postings | null {
+    const p = this.postings.get(w);
+    if (p) return { df: p.size, each: (fn) => p.forEach((tf, id) => fn(id, tf)) };
+    const f = this.frozen;
+    const t = f ? frozenTerm(f, w) : -1;
+    if (!f || t < 0) return null;
+    const from = f.starts[t]!;
+    const to = f.starts[t + 1]!;
+    const gone = this.gone;
+    let df = to - from;
+    if (gone.size) for (let i = from; i < to; i++) if (gone.has(f.ids[i]!)) df--;
+    return {
+      df,
+      each: (fn) => {
+        for (let i = from; i < to; i++) {
+          const id = f.ids[i]!;
+          if (!gone.size || !gone.has(id)) fn(id, f.tfs[i]!);
+        }
+      },
+    };
   }
 
   /**
@@ -145,7 +174,8 @@ export class KeywordIndex {
     }
     const f = this.frozen;
     if (f)
-      for (const [w, t] of f.terms) {
+      for (const [t, w] of f.terms.entries()) {
+        if (f.thawed.has(w)) continue;
         const ids: number[] = [];
         const tfs: number[] = [];
         for (let i = f.starts[t]!; i < f.starts[t + 1]!; i++)
@@ -157,6 +187,7 @@ export class KeywordIndex {
         all.push([w, ids, tfs]);
         total += ids.length;
       }
+    all.sort((a, b) => (a[0] < b[0] ? -1 : 1));
     const termBytes = new TextEncoder().encode(all.map(([w]) => w).join('\n'));
     const nDocs = this.lengths.size;
     const u32s = all.length + 2 * total + 2 * nDocs;
@@ -202,8 +233,10 @@ export class KeywordIndex {
     for (let t = 0; t < nTerms!; t++) starts[t + 1] = starts[t]! + body[t]!;
     if (starts[nTerms!] !== total) throw bad('postings do not add up');
     const k = new KeywordIndex();
+    for (let t = 1; t < words.length; t++) if (!(words[t - 1]! < words[t]!)) throw bad('terms out of order');
     k.frozen = {
-      terms: new Map(words.map((w, t) => [w, t])),
+      terms: words,
+      thawed: new Set(),
       starts,
       ids: body.subarray(nTerms!, nTerms! + total!),
       tfs: body.subarray(nTerms! + total!, nTerms! + 2 * total!),
@@ -216,6 +249,21 @@ export class KeywordIndex {
     }
     return k;
   }
+}
+
+/** A frozen term's number, or -1. */
+function frozenTerm(f: Frozen, w: string): number {
+  if (f.thawed.has(w)) return -1;
+  let lo = 0;
+  let hi = f.terms.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const x = f.terms[mid]!;
+    if (x === w) return mid;
+    if (x < w) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
 /** The `k`-th largest score (k ≤ scores.size). */
