@@ -139,7 +139,13 @@ export class KeywordIndex {
   /** A term's postings for reading, frozen or not (reading never thaws a term). */
   private view(w: string): Postings | null {
     const p = this.postings.get(w);
-    if (p) return { df: p.size, each: (fn) => p.forEach((tf, id) => fn(id, tf)) };
+    if (p)
+      return {
+        df: p.size,
+        each: (fn) => {
+          for (const [id, tf] of p) fn(id, tf);
+        },
+      };
     const f = this.frozen;
     const t = f ? frozenTerm(f, w) : -1;
     if (!f || t < 0) return null;
