@@ -135,7 +135,7 @@ export class LongTermMemory {
       tx.store.getAll(IDBKeyRange.lowerBound(snap.maxId, true)),
       Promise.all([...changed, ...recheck].map((id) => tx.store.get(id))),
     ]);
-    // Their old texts are not known: their postings go in one pass over the terms.
+    // Their old texts are not known; the loaded keyword index drops them as its terms thaw.
     ltm.keywords.removeAll(changed);
     changed.forEach((id, i) => {
       const r = again[i];
