@@ -86,7 +86,7 @@ export default defineConfig({
         ],
         maximumFileSizeToCacheInBytes: 3 * 2 ** 20,
         navigateFallback: 'index.html',
-        navigateFallbackDenylist: [/^\/models\//, /^\/embed/],
+        navigateFallbackDenylist: [/^\/models\//, /^\/embed/, /^\/bench\//],
         // Caches belong to the OS: only its own downloads fill them. Model files are fetched (destination '')
         // by the kernel and engines, never with a query string; an import() or a URL with a query an agent
         // made up goes to the network uncached. (Agents in sandboxed frames are no client of this worker at

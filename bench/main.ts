@@ -4,7 +4,7 @@ import { agentsAlive, spawnLatency, syscallRtt } from './kernel';
 import { ltmWrites } from './memory';
 import { schedulerPolicies, streamOverhead, tinyModel } from './models';
 import { realModel } from './real-model';
-import { type Populated, populate, recallOnLoad } from './reload';
+import { type Populated, populate } from './reload';
 import { attackBench, busBench, floodBench } from './security';
 import type { BenchResults } from './types';
 import { vectorBench } from './vector';
@@ -14,9 +14,7 @@ declare global {
     runBench(only?: string[]): Promise<BenchResults>;
     /** Markdown table of the vector peers, set by the `peers` suite. */
     peerTable?: string;
-    populate(): Promise<Populated>;
-    /** Hits of the first recall after navigation (?recall), once answered. */
-    recalled?: Promise<number>;
+    populate(memories?: number, calls?: number, procs?: number): Promise<Populated>;
   }
 }
 
@@ -40,7 +38,7 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   ltm: ltmWrites,
   vector: () => vectorBench(log),
   // Loaded on use: the peers' libraries (hnswlib-wasm has a top-level await) must not delay
-  // this page's other work, such as the first recall after a reload.
+  // this page's other work.
   peers: async () => {
     const { peerTable, vectorPeers } = await import('./vector-peers');
     const { rows, dnf, results } = await vectorPeers(log);
@@ -50,9 +48,8 @@ const SUITES: Record<string, (k: KernelClient) => Promise<BenchResults>> = {
   vec1m: async () => (await import('./vector-peers')).vector1m(log),
 };
 
-window.populate = async () => populate(await KernelClient.connect({ mode: 'shared' }));
-if (new URLSearchParams(location.search).has('recall'))
-  window.recalled = recallOnLoad(() => KernelClient.connect({ mode: 'shared' }));
+window.populate = async (memories, calls, procs) =>
+  populate(await KernelClient.connect({ mode: 'shared' }), memories, calls, procs);
 
 window.runBench = async (only) => {
   // `?hosting=worker`: agents in plain workers, to measure what sandboxed frames cost (spawn_frame_ratio).

@@ -1,7 +1,7 @@
 /**
  * A returning user: the state a real reload must bring back (100k memories, 5,000 episodes,
- * 20 processes), written through the kernel; and, on a freshly navigated page, the first
- * recall answered (bench/run.mjs times navigation start → that answer, a real reload).
+ * 20 processes), written through the kernel. bench/run.mjs then times a real reload: a new
+ * desktop page, navigation start → its first recall answered (bench/reload-recall.js).
  */
 import type { KernelClient } from '../src/shell/kernel-client';
 
@@ -44,16 +44,4 @@ export async function populate(
   for (let i = 0; i < procs; i++)
     await k.spawn(`resident ${i}`, undefined, { source: 'export default () => new Promise(() => {})' });
   return { memories: per * calls, episodes: calls, procs, ms: performance.now() - t0 };
-}
-
-/** The first recall after navigation; marks `bench:recall` when it is answered. */
-export async function recallOnLoad(connect: () => Promise<KernelClient>): Promise<number> {
-  const k = await connect();
-  const hits = (await k.call('memory.recall', {
-    query: 'note about topic 42',
-    k: 10,
-    namespaces: ['bench-reload'],
-  })) as unknown[];
-  performance.mark('bench:recall');
-  return hits.length;
 }

@@ -9,7 +9,9 @@
 import { SysError } from '../abi/errors';
 import type { Memory, RecallHit } from '../abi/protocol';
 import type { Embedder } from './embedder';
-import { words } from './embedder';
+import { GroupCommit } from './group-commit';
+import { KeywordIndex } from './keyword-index';
+import { decodeSnapshot, encodeSnapshot } from './ltm-snapshot';
 import { type DB, type EpisodeRecord, type LtmRecord, storageError, writeTx } from './store';
 import {
   createVectorIndex,
@@ -40,71 +42,27 @@ export interface RecallOptions {
   weights?: { vector?: number; keyword?: number; recency?: number };
 }
 
-const BM25_K1 = 1.2;
-const BM25_B = 0.75;
-
-/** An in-memory inverted index for the keyword half of hybrid recall. */
-class KeywordIndex {
-  private readonly postings = new Map<string, Map<number, number>>();
-  private readonly lengths = new Map<number, number>();
-  private totalLength = 0;
-
-  add(id: number, text: string): void {
-    this.remove(id);
-    const ws = words(text);
-    const tf = new Map<string, number>();
-    for (const w of ws) tf.set(w, (tf.get(w) ?? 0) + 1);
-    for (const [w, n] of tf) {
-      let p = this.postings.get(w);
-      if (!p) {
-        p = new Map();
-        this.postings.set(w, p);
-      }
-      p.set(id, n);
-    }
-    this.lengths.set(id, ws.length);
-    this.totalLength += ws.length;
-  }
-
-  remove(id: number): void {
-    const len = this.lengths.get(id);
-    if (len === undefined) return;
-    for (const p of this.postings.values()) p.delete(id);
-    this.lengths.delete(id);
-    this.totalLength -= len;
-  }
-
-  /** BM25 scores for documents sharing a term with the query. */
-  score(query: string, limit: number): Map<number, number> {
-    const n = this.lengths.size;
-    const avg = n ? this.totalLength / n : 1;
-    const scores = new Map<number, number>();
-    for (const w of new Set(words(query))) {
-      const p = this.postings.get(w);
-      if (!p) continue;
-      const idf = Math.log(1 + (n - p.size + 0.5) / (p.size + 0.5));
-      for (const [id, tf] of p) {
-        const len = this.lengths.get(id) ?? avg;
-        const s = (idf * tf * (BM25_K1 + 1)) / (tf + BM25_K1 * (1 - BM25_B + (BM25_B * len) / avg));
-        scores.set(id, (scores.get(id) ?? 0) + s);
-      }
-    }
-    if (scores.size <= limit) return scores;
-    return new Map([...scores].sort((a, b) => b[1] - a[1]).slice(0, limit));
-  }
+/** A remember() waiting for its transaction. */
+interface PendingWrite {
+  items: RememberItem[];
+  vectors: Float32Array[];
+  episode?: (ids: number[]) => EpisodeRecord;
 }
+
+/** The most records one shared transaction holds (about 9 MB with 384-d vectors). */
+const GROUP_RECORDS = 5000;
 
 export class LongTermMemory {
   private keywords = new KeywordIndex();
   /** Namespace of every record in the index, so recall can filter without reading IndexedDB. */
-  private readonly nsOf = new Map<number, string>();
+  private nsOf = new Map<number, string>();
 
   /** Records changed (updated or forgotten) since the last snapshot, with when; kept in `kv`. */
   private dirty = new Map<number, number>();
   private snapshotTimer: ReturnType<typeof setTimeout> | null = null;
   private changesSinceSnapshot = 0;
-  /** Set while the keyword index is still being built from the store (after a snapshot load). */
-  keywordsReady: Promise<void> = Promise.resolve();
+  /** Highest record id in memory: a snapshot's watermark (ids only grow, and commits apply in order). */
+  private maxId = 0;
   /** How the last open got its index: from a snapshot, or rebuilt from every record. */
   loadedFrom: 'snapshot' | 'records' = 'records';
   /**
@@ -136,11 +94,14 @@ export class LongTermMemory {
     if (loaded) return loaded;
     const ltm = new LongTermMemory(db, embedder, await createVectorIndex(embedder.dim), snapshots);
     await ltm.rebuild();
+    // Rebuilt from every record (no snapshot, an older format, or a damaged one): save one, so the
+    // next open does not read them all again.
+    if (ltm.nsOf.size) ltm.changed(ltm.nsOf.size);
     return ltm;
   }
 
-  private static snapshotKey(embedder: Embedder): string {
-    return `ltm.snapshot.${embedder.id}`;
+  private static snapshotName(embedder: Embedder): string {
+    return `ltm:${embedder.id}`;
   }
 
   private static async fromSnapshot(
@@ -148,59 +109,54 @@ export class LongTermMemory {
     embedder: Embedder,
     snapshots: VectorStore,
   ): Promise<LongTermMemory | null> {
-    const meta = (await db.get('kv', LongTermMemory.snapshotKey(embedder))) as SnapshotMeta | undefined;
-    if (!meta) return null;
-    const bytes = await snapshots.loadBytes(`ltm:${embedder.id}`);
+    const [bytes, dirtyList] = await Promise.all([
+      snapshots.loadBytes(LongTermMemory.snapshotName(embedder)),
+      db.get('kv', 'ltm.dirty') as Promise<[number, number][] | undefined>,
+    ]);
     if (!bytes) return null;
-    const index = await loadVectorIndex(bytes);
-    if (index.size !== meta.count || index.dim !== embedder.dim) {
+    const snap = decodeSnapshot(bytes);
+    const index = await loadVectorIndex(snap.vectors);
+    if (index.dim !== embedder.dim || index.size !== snap.namespaces.size) {
       index.dispose();
-      return null; // the snapshot and its meta disagree: rebuild from the records
+      return null; // the parts disagree: rebuild from the records
     }
     const ltm = new LongTermMemory(db, embedder, index, snapshots);
-    for (const [ns, ids] of Object.entries(meta.namespaces)) for (const id of ids) ltm.nsOf.set(id, ns);
-    const dirty = ((await db.get('kv', 'ltm.dirty')) as [number, number][] | undefined) ?? [];
+    ltm.keywords = KeywordIndex.load(snap.keywords);
+    ltm.nsOf = snap.namespaces;
+    ltm.maxId = snap.maxId;
+    const dirty = dirtyList ?? [];
     ltm.dirty = new Map(dirty);
-    // Reconcile: records changed after the snapshot, and records added after it.
-    const changed = dirty.filter(([, t]) => t >= meta.savedAt).map(([id]) => id);
-    const newer = await db.getAll('ltm', IDBKeyRange.lowerBound(meta.maxId, true));
-    for (const id of changed) {
-      const r = await db.get('ltm', id);
+    // Reconcile: records changed after the snapshot, records added after it, and the ones it set
+    // aside as unindexable (read again, so each is quarantined with its reason and can be forgotten).
+    const changed = [...new Set(dirty.filter(([, t]) => t >= snap.savedAt).map(([id]) => id))];
+    const recheck = snap.quarantined.filter((id) => !changed.includes(id));
+    const tx = db.transaction('ltm');
+    const [newer, again] = await Promise.all([
+      tx.store.getAll(IDBKeyRange.lowerBound(snap.maxId, true)),
+      Promise.all([...changed, ...recheck].map((id) => tx.store.get(id))),
+    ]);
+    // Their old texts are not known; the loaded keyword index drops them as its terms thaw.
+    ltm.keywords.removeAll(changed);
+    changed.forEach((id, i) => {
+      const r = again[i];
       if (!r || r.embedder !== embedder.id) {
         index.remove(id);
         ltm.nsOf.delete(id);
-      } else ltm.indexRecord(r, false);
-    }
-    for (const r of newer) if (r.embedder === embedder.id) ltm.indexRecord(r, false);
-    // Records at or below the watermark that the snapshot does not hold (one that could not be
-    // indexed, or a quarantined one): looked at again, so each is quarantined and can be forgotten.
-    for (const key of await db.getAllKeys('ltm')) {
-      const id = Number(key);
-      if (id > meta.maxId || ltm.nsOf.has(id)) continue;
-      const r = await db.get('ltm', id);
-      if (r && r.embedder === embedder.id) ltm.indexRecord(r, false);
-    }
-    ltm.keywordsReady = ltm.buildKeywords();
+      } else ltm.indexRecord(r);
+    });
+    for (const r of [...again.slice(changed.length), ...newer])
+      if (r && r.embedder === embedder.id) ltm.indexRecord(r);
     ltm.loadedFrom = 'snapshot';
     return ltm;
   }
 
-  /** Fills the keyword index from the store, in the background. */
-  private async buildKeywords(): Promise<void> {
-    let cursor = await this.db.transaction('ltm').store.openCursor();
-    while (cursor) {
-      const r = cursor.value;
-      if (r.embedder === this.embedder.id && this.nsOf.has(r.id!)) this.keywords.add(r.id!, r.text);
-      cursor = await cursor.continue();
-    }
-  }
-
-  private indexRecord(r: LtmRecord, keywords = true): void {
+  private indexRecord(r: LtmRecord): void {
     this.nsOf.set(r.id!, r.namespace);
+    this.maxId = Math.max(this.maxId, r.id!);
     const v = this.loadable(r);
     if (!v) return;
     this.index.add([r.id!], [v]);
-    if (keywords) this.keywords.add(r.id!, r.text);
+    this.keywords.add(r.id!, r.text);
   }
 
   /** A stored record's vector as a unit vector, or null (and the record quarantined) if it has none. */
@@ -214,26 +170,28 @@ export class LongTermMemory {
     }
   }
 
-  /** Saves the index's binary snapshot with its watermark, so the next open loads it instead of every record. */
+  /** Saves the snapshot (vectors, keywords, namespaces, watermark) so the next open loads it instead of every record. */
   async snapshot(): Promise<void> {
     if (!this.snapshots) return;
     if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
     this.snapshotTimer = null;
     this.changesSinceSnapshot = 0;
+    // Taken in one synchronous step, so its parts agree with each other and with `maxId`.
     const savedAt = Date.now();
-    const keys = await this.db.getAllKeys('ltm');
-    const maxId = keys.length ? Number(keys[keys.length - 1]) : 0;
-    const namespaces: Record<string, number[]> = {};
-    for (const [id, ns] of this.nsOf) {
-      if (this.quarantined.has(id)) continue; // not in the index: looked at again on the next load
-      namespaces[ns] ??= [];
-      namespaces[ns].push(id);
-    }
-    const count = this.index.size;
-    await this.snapshots.save(`ltm:${this.embedder.id}`, this.index);
-    const meta: SnapshotMeta = { savedAt, maxId, count, namespaces };
+    const namespaces = new Map<number, string>();
+    for (const [id, ns] of this.nsOf) if (!this.quarantined.has(id)) namespaces.set(id, ns);
+    const bytes = encodeSnapshot({
+      savedAt,
+      maxId: this.maxId,
+      vectors: this.index.serialize(),
+      keywords: this.keywords.serialize(),
+      namespaces,
+      quarantined: [...this.quarantined.keys()],
+    });
+    await this.snapshots.save(LongTermMemory.snapshotName(this.embedder), bytes);
     await writeTx(this.db, ['kv'], 'snapshot', async (tx) => {
-      await tx.objectStore('kv').put(meta, LongTermMemory.snapshotKey(this.embedder));
+      // The meta record of the previous format: the snapshot now carries its own.
+      await tx.objectStore('kv').delete(`ltm.snapshot.${this.embedder.id}`);
       // Changes older than this snapshot are in it; newer ones stay marked.
       for (const [id, t] of this.dirty) if (t < savedAt) this.dirty.delete(id);
       await tx.objectStore('kv').put([...this.dirty], 'ltm.dirty');
@@ -259,6 +217,7 @@ export class LongTermMemory {
       // Vectors of another embedder (a re-index in progress) are never mixed into this index.
       if (r.embedder === this.embedder.id) {
         this.nsOf.set(r.id!, r.namespace);
+        this.maxId = Math.max(this.maxId, r.id!);
         const v = this.loadable(r);
         if (v) {
           ids.push(r.id!);
@@ -292,8 +251,9 @@ export class LongTermMemory {
   }
 
   /**
-   * Stores a batch in one transaction; resolves with the ids once it has committed.
+   * Stores a batch; resolves with the ids once the transaction holding it has committed.
    * `episode`, if given, makes the log record of this write, stored in the same transaction.
+   * Batches that arrive while another commits share the next transaction (group-commit.ts).
    */
   async remember(items: RememberItem[], episode?: (ids: number[]) => EpisodeRecord): Promise<number[]> {
     if (!items.length) return [];
@@ -304,31 +264,55 @@ export class LongTermMemory {
     const vectors = items.map((i, n) =>
       unitVector(i.vector ? i.vector : made[m++]!, this.embedder.dim, `item ${n}'s vector`, this.embedder.id),
     );
+    return this.writes.submit({ items, vectors, ...(episode ? { episode } : {}) });
+  }
+
+  private readonly writes = new GroupCommit<PendingWrite, number[]>(
+    (group) => this.commitWrites(group),
+    (w) => w.items.length,
+    GROUP_RECORDS,
+  );
+
+  /** One transaction for a group of batches, each with its log record; the indexes learn of them after commit. */
+  private async commitWrites(group: PendingWrite[]): Promise<number[][]> {
     const now = Date.now();
-    const ids: number[] = await writeTx(this.db, ['ltm', 'episodes'], 'remember', async (tx) => {
+    const ids = await writeTx(this.db, ['ltm', 'episodes'], 'remember', async (tx) => {
+      const store = tx.objectStore('ltm');
       const added = await Promise.all(
-        items.map((it, i) =>
-          tx.objectStore('ltm').add({
-            namespace: it.namespace,
-            text: it.text,
-            metadata: it.metadata ?? {},
-            embedder: this.embedder.id,
-            vector: vectors[i]!.buffer as ArrayBuffer,
-            createdAt: now,
-            updatedAt: now,
-          }),
+        group.map((w) =>
+          Promise.all(
+            w.items.map((it, i) =>
+              store.add({
+                namespace: it.namespace,
+                text: it.text,
+                metadata: it.metadata ?? {},
+                embedder: this.embedder.id,
+                vector: w.vectors[i]!.buffer as ArrayBuffer,
+                createdAt: now,
+                updatedAt: now,
+              }),
+            ),
+          ),
         ),
       );
-      if (episode) await tx.objectStore('episodes').put(episode(added));
+      await Promise.all(
+        group.map((w, g) => (w.episode ? tx.objectStore('episodes').put(w.episode(added[g]!)) : null)),
+      );
       return added;
     });
     // Only now, after commit, do the in-memory indexes learn of them: they never run ahead of the store.
-    this.index.add(ids, vectors);
-    ids.forEach((id, i) => {
-      this.nsOf.set(id, items[i]!.namespace);
-      this.keywords.add(id, items[i]!.text);
+    let n = 0;
+    group.forEach((w, g) => {
+      const got = ids[g]!;
+      this.index.add(got, w.vectors);
+      got.forEach((id, i) => {
+        this.nsOf.set(id, w.items[i]!.namespace);
+        this.maxId = Math.max(this.maxId, id);
+        this.keywords.add(id, w.items[i]!.text);
+      });
+      n += got.length;
     });
-    this.changed(ids.length);
+    this.changed(n);
     return ids;
   }
 
@@ -364,25 +348,22 @@ export class LongTermMemory {
 
   async forget(id: number): Promise<boolean> {
     const now = Date.now();
-    const existed = await writeTx(this.db, ['ltm', 'kv'], 'forget', async (tx) => {
-      const had = await tx.objectStore('ltm').get(id);
-      if (had) {
+    const had = await writeTx(this.db, ['ltm', 'kv'], 'forget', async (tx) => {
+      const r = await tx.objectStore('ltm').get(id);
+      if (r) {
         await tx.objectStore('ltm').delete(id);
         await tx.objectStore('kv').put([...this.dirty, [id, now]], 'ltm.dirty');
       }
-      return !!had;
+      return r;
     });
-    if (existed) {
-      this.dirty.set(id, now);
-      this.changed(1);
-    }
-    if (existed) {
-      this.quarantined.delete(id);
-      this.index.remove(id);
-      this.keywords.remove(id);
-      this.nsOf.delete(id);
-    }
-    return existed;
+    if (!had) return false;
+    this.dirty.set(id, now);
+    this.changed(1);
+    this.quarantined.delete(id);
+    this.index.remove(id);
+    this.keywords.remove(id, had.text);
+    this.nsOf.delete(id);
+    return true;
   }
 
   async update(id: number, patch: { text?: string; metadata?: Record<string, unknown> }): Promise<Memory> {
@@ -395,10 +376,12 @@ export class LongTermMemory {
           )
         : null;
     const now = Date.now();
+    let oldText = '';
     const rec = await writeTx(this.db, ['ltm', 'kv'], 'update', async (tx) => {
       await tx.objectStore('kv').put([...this.dirty, [id, now]], 'ltm.dirty');
       const r = await tx.objectStore('ltm').get(id);
       if (!r) throw new SysError('ENOENT', `no memory ${id}`);
+      oldText = r.text;
       if (patch.text !== undefined) r.text = patch.text;
       if (patch.metadata !== undefined) r.metadata = patch.metadata;
       if (vector) {
@@ -413,6 +396,7 @@ export class LongTermMemory {
       this.index.add([id], [vector]);
       this.quarantined.delete(id);
     }
+    this.keywords.remove(id, oldText);
     this.keywords.add(id, rec.text);
     this.dirty.set(id, now);
     this.changed(1);
@@ -521,14 +505,6 @@ export function unitVector(v: ArrayLike<number>, dim: number, what: string, embe
   for (let i = 0; i < dim; i++) out[i] = v[i]! * inv;
   for (let i = 0; i < dim; i++) if (out[i] !== 0) return out;
   throw new SysError('EINVAL', `${what} is the zero vector at 32-bit precision`);
-}
-
-interface SnapshotMeta {
-  savedAt: number;
-  /** Highest record id when the snapshot was taken: records above it are newer. */
-  maxId: number;
-  count: number;
-  namespaces: Record<string, number[]>;
 }
 
 function toMemory(r: LtmRecord): Memory {

@@ -9,7 +9,15 @@ import type { Embedder } from './embedder';
 import { HashingEmbedder } from './embedder';
 import type { Episode, EpisodicLog } from './episodic';
 import { LongTermMemory } from './long-term';
-import { type DB, openStore, requestPersistence, type StorageReport, storageReport, writeTx } from './store';
+import {
+  type DB,
+  type EpisodeRecord,
+  openStore,
+  requestPersistence,
+  type StorageReport,
+  storageReport,
+  writeTx,
+} from './store';
 
 export interface MemoryServiceOptions {
   dbName?: string;
@@ -54,10 +62,13 @@ export class MemoryService {
       });
     }
     embedder ??= new HashingEmbedder();
-    const ltm = await LongTermMemory.open(db, embedder, { snapshots: true });
+    // Earlier sessions' newest episodes are read while the index loads.
+    const [ltm, recent] = await Promise.all([
+      LongTermMemory.open(db, embedder, { snapshots: true }),
+      recentEpisodes(db, 5000).catch(() => []),
+    ]);
     const svc = new MemoryService(db, ltm);
-    // Earlier sessions' episodes come back first, so the log reads in order.
-    const recent = await db.getAll('episodes', null, 5000).catch(() => []);
+    // They come back first, so the log reads in order (and new records number after the newest).
     episodes.restore(
       recent.map((r) => ({
         seq: r.seq!,
@@ -159,6 +170,19 @@ export function offlineEmbedder(id: string): Embedder | null {
   const m = /^hash-(\d+)-v1$/.exec(id);
   const dim = m ? Number(m[1]) : 0;
   return dim >= 16 && dim <= 4096 ? new HashingEmbedder(dim) : null;
+}
+
+/**
+ * The newest `n` episodes, oldest first. Numbers grow with time, so they are the `n` below the
+ * highest one: reading them from the start would bring back the oldest instead, and number this
+ * session's records over earlier ones.
+ */
+async function recentEpisodes(db: DB, n: number): Promise<EpisodeRecord[]> {
+  const tx = db.transaction('episodes');
+  const last = await tx.store.openKeyCursor(null, 'prev');
+  if (!last) return [];
+  const top = Number(last.key);
+  return tx.store.getAll(IDBKeyRange.bound(Math.max(0, top - n + 1), top));
 }
 
 /** Episode data may hold anything a handler logged; keep what structured clone accepts. */

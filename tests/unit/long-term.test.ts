@@ -153,7 +153,6 @@ describe('index snapshots', () => {
     ]);
     const again = await LongTermMemory.open(db, e, { snapshots: true });
     expect(again.loadedFrom).toBe('snapshot');
-    await again.keywordsReady;
     expect(again.size).toBe(301);
     expect(
       (await again.recall('word10', { namespaces: ['even', 'odd'], k: 3 })).some((h) => h.id === ids[10]),

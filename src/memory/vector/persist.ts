@@ -1,9 +1,11 @@
 /**
- * Persists serialised vector indexes in IndexedDB as raw binary chunks (never JSON).
+ * Persists serialised vector indexes in IndexedDB as raw binary chunks (never JSON), each a Blob.
  *
- * Chunks: one huge value is risky (Chrome has capped single IDB values near 128 MB, and a
- * 1M×384 int8 index is ~390 MB); large values are stored as blobs anyway, so 16 MB pieces
- * cost nothing extra.
+ * Blobs: Chromium keeps a stored Blob as a file and reads it back as one, about 20× faster than
+ * the same bytes stored as ArrayBuffers (48 MB: ~50 ms against ~1 s, measured in headless
+ * Chromium here), which is most of a returning user's wait for the first recall.
+ * Chunks: one huge value is risky (a 1M×384 int8 index is ~390 MB); 16 MB pieces cost nothing.
+ * Chunks stored as ArrayBuffers by earlier versions still load.
  * A save replaces the old chunks and the meta record in ONE readwrite transaction and
  * resolves only on `tx.done` (the `complete` event), so a crash mid-write leaves the
  * previous index intact and a resolved save is durable.
@@ -18,7 +20,7 @@ const MAX_CHUNK = Number.MAX_SAFE_INTEGER;
 
 interface VectorDB extends DBSchema {
   meta: { key: string; value: { name: string; byteLength: number; chunks: number; savedAt: number } };
-  chunks: { key: [string, number]; value: ArrayBuffer };
+  chunks: { key: [string, number]; value: Blob | ArrayBuffer };
 }
 
 export interface VectorStore {
@@ -63,8 +65,9 @@ export async function openVectorStore(dbName = 'agentos-vectors'): Promise<Vecto
         // Queue every request synchronously so the transaction cannot auto-commit between them.
         const reqs: Promise<unknown>[] = [cs.delete(range(name))];
         for (let i = 0; i < chunks; i++) {
-          // slice() copies: storing a subarray would clone its whole underlying buffer.
-          reqs.push(cs.put(bytes.slice(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES).buffer, [name, i]));
+          // A Blob copies just this piece of the buffer.
+          const piece = bytes.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES) as Uint8Array<ArrayBuffer>;
+          reqs.push(cs.put(new Blob([piece]), [name, i]));
         }
         reqs.push(
           tx.objectStore('meta').put({ name, byteLength: bytes.length, chunks, savedAt: Date.now() }, name),
@@ -80,11 +83,13 @@ export async function openVectorStore(dbName = 'agentos-vectors'): Promise<Vecto
       let parts: ArrayBuffer[];
       try {
         const tx = db.transaction(['meta', 'chunks'], 'readonly');
-        [meta, parts] = await Promise.all([
+        let stored: (Blob | ArrayBuffer)[];
+        [meta, stored] = await Promise.all([
           tx.objectStore('meta').get(name),
           tx.objectStore('chunks').getAll(range(name)),
           tx.done,
         ]);
+        parts = await Promise.all(stored.map((p) => (p instanceof ArrayBuffer ? p : p.arrayBuffer())));
       } catch (e) {
         throw ioError(e, `cannot read vector index '${name}'`);
       }
