@@ -6,8 +6,7 @@
  * real Chromium; nothing here is timed.
  */
 import { expect, type Page, test } from '@playwright/test';
-import { kernelGone } from './kernel-gone';
-import { openOS } from './os';
+import { kernelGone, openOS } from './os';
 
 const MEMORIES = 25_000;
 const PER_CALL = 20;

@@ -84,7 +84,7 @@ export async function kernelGone(page: Page): Promise<void> {
         ((await cdp.send('Target.getTargets')) as { targetInfos: { type: string }[] }).targetInfos.filter(
           (t) => t.type === 'shared_worker',
         ).length,
-      { timeout: 20_000 },
+      { timeout: 30_000 },
     )
     .toBe(0);
   await cdp.detach();
