@@ -141,7 +141,9 @@ export async function busyBench(browser, origin, log = console.log) {
           await Promise.all(
             ids
               .slice(i, i + 10)
-              .map((id) => k.spawn(`stream ${id}`, { models: [id] }, { source, args: { model: id }, restart: 'never' })),
+              .map((id) =>
+                k.spawn(`stream ${id}`, { models: [id] }, { source, args: { model: id }, restart: 'never' }),
+              ),
           );
       },
       { n: AGENTS, tps: TPS, source: AGENT_SOURCE },
@@ -161,7 +163,17 @@ export async function busyBench(browser, origin, log = console.log) {
       window.agentos.ps().then((ps) => ps.reduce((n, p) => n + p.usage.completion_tokens, 0)),
     );
     const tBefore = Date.now();
+    // BUSY_PROFILE=file: a CPU profile of the desktop page during the busy phase (to see what it spends on).
+    const cdp = process.env.BUSY_PROFILE ? await context.newCDPSession(page) : null;
+    if (cdp) await cdp.send('Profiler.enable').then(() => cdp.send('Profiler.start'));
+    // BUSY_TRACE=file: a Chromium trace of the busy phase (what the page's main thread spends on).
+    if (process.env.BUSY_TRACE) await browser.startTracing(page, { path: process.env.BUSY_TRACE });
     const busy = await phase(page, input);
+    if (process.env.BUSY_TRACE) await browser.stopTracing();
+    if (cdp) {
+      const { profile } = await cdp.send('Profiler.stop');
+      (await import('node:fs')).writeFileSync(process.env.BUSY_PROFILE, JSON.stringify(profile));
+    }
     const after = await page.evaluate(async () => {
       const ps = await window.agentos.ps();
       return {
@@ -173,12 +185,14 @@ export async function busyBench(browser, origin, log = console.log) {
         rows: document
           .querySelector('aos-desktop')
           .shadowRoot.querySelector('aos-app-tasks')
-          ?.shadowRoot?.querySelectorAll('tbody tr').length,
+          ?.shadowRoot?.querySelectorAll('tbody tr[data-pid]').length,
       };
     });
     const rate = (after.tokens - before) / ((Date.now() - tBefore) / 1000);
-    log(`busy: busy ${JSON.stringify(busy)}; ${after.alive} alive, ${rate.toFixed(0)} tok/s printed; exits ${JSON.stringify(after.exits)}`);
-    const load = `${after.alive} agents alive (of ${AGENTS}), each in its sandboxed frame hosted by this desktop's tab, each streaming from its own test-engine model paced at ${TPS} tok/s and printing every token to stdout (${rate.toFixed(0)} tok/s in all during the phase); the task manager open (${after.rows} rows), the terminal's prompt focused`;
+    log(
+      `busy: busy ${JSON.stringify(busy)}; ${after.alive} alive, ${rate.toFixed(0)} tok/s printed; exits ${JSON.stringify(after.exits)}`,
+    );
+    const load = `${after.alive} agents alive (of ${AGENTS}), each in its sandboxed frame hosted by this desktop's tab, each streaming from its own test-engine model paced at ${TPS} tok/s and printing every token to stdout (${rate.toFixed(0)} tok/s in all during the phase); the task manager open (${after.alive} processes, ${after.rows} rows in the DOM: those in view), the terminal's prompt focused`;
     const span = `${SECONDS} s per phase, 1280×800, headless Chromium`;
     return {
       desktop_frame_p95_ratio_200: {

@@ -60,6 +60,11 @@ export const FRAME_SRCDOC = `<!doctype html><meta http-equiv="Content-Security-P
 /** Rounds of pings a frame may miss before its process counts as gone (rounds, not time: timers throttle). */
 const MISSED_ROUNDS = 2;
 const PING_MS = 1000;
+/**
+ * And this long without any answer: a frame process that is merely busy (hundreds of agents
+ * streaming, frames still starting) answers late, and taking it for a crash would end its agents.
+ */
+const SILENT_MS = 5000;
 
 class FrameSlot implements AgentSlot {
   onError: ((reason: string) => void) | null = null;
@@ -73,6 +78,8 @@ class FrameSlot implements AgentSlot {
   sent = 0;
   answered = 0;
   missed = 0;
+  /** When the frame last answered (or became ready). */
+  heardAt = performance.now();
 
   constructor(
     container: HTMLElement,
@@ -83,9 +90,12 @@ class FrameSlot implements AgentSlot {
     this.ctl = ch.port1;
     this.ctl.onmessage = (ev) => {
       const m = ev.data as { t?: string; n?: number; message?: string } | null;
-      if (m?.t === 'pong' && typeof m.n === 'number') this.answered = Math.max(this.answered, m.n);
-      else if (m?.t === 'ready') {
+      if (m?.t === 'pong' && typeof m.n === 'number') {
+        this.answered = Math.max(this.answered, m.n);
+        this.heardAt = performance.now();
+      } else if (m?.t === 'ready') {
         this.ready = true;
+        this.heardAt = performance.now();
         this.answered = this.sent;
         if (this.pending) this.deliver(this.pending);
       } else if (m?.t === 'error' && !this.ended) this.onError?.(String(m.message ?? 'uncaught error'));
@@ -176,7 +186,7 @@ export class FrameHosting implements AgentHosting {
     const gone: FrameSlot[] = [];
     for (const s of this.live) {
       s.ping();
-      if (s.missed >= MISSED_ROUNDS) gone.push(s);
+      if (s.missed >= MISSED_ROUNDS && performance.now() - s.heardAt >= SILENT_MS) gone.push(s);
     }
     if (!gone.length) return;
     for (const s of gone) s.terminate();

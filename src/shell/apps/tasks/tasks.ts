@@ -6,13 +6,15 @@
 import { css, html, svg } from 'lit';
 import { guard } from 'lit/directives/guard.js';
 import { repeat } from 'lit/directives/repeat.js';
+import { styleMap } from 'lit/directives/style-map.js';
 import type { KernelEvent, ProcInfo } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
 import { LiveProcs } from './live-procs';
+import { rowWindow } from './row-window';
 
 /** Live figures (tokens, tok/s) change many times a second per process: shown at most this often. */
-const LIVE_MS = 100;
+const LIVE_MS = 250;
 
 /** A process's state, with what its model request is doing while it streams (live-usage.ts). */
 function stateText(p: ProcInfo) {
@@ -39,6 +41,16 @@ export class AosTasks extends AppElement {
   private readonly live = new LiveProcs();
   private renderQueued = false;
   private lastRender = 0;
+  /** Mean height of a rendered row, for the spacers that stand in for rows out of view. */
+  private rowHeight = 34;
+  private readonly onScroll = () => {
+    if (this.procs.length > 0) this.renderSoon();
+  };
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.addEventListener('scroll', this.onScroll, { passive: true });
+  }
 
   constructor() {
     super();
@@ -67,6 +79,7 @@ export class AosTasks extends AppElement {
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     if (this.timer) clearInterval(this.timer);
+    this.removeEventListener('scroll', this.onScroll);
   }
 
   protected override onEvent(e: KernelEvent): void {
@@ -87,6 +100,17 @@ export class AosTasks extends AppElement {
     this.renderQueued = false;
     this.lastRender = performance.now();
     this.procs = this.live.list();
+    this.requestUpdate(); // a scroll moves the window even when no process changed
+  }
+
+  override updated(changed: Map<string, unknown>): void {
+    super.updated(changed);
+    const rows = this.renderRoot.querySelectorAll<HTMLElement>('tbody tr[data-pid]');
+    if (rows.length) {
+      let h = 0;
+      for (const r of rows) h += r.offsetHeight;
+      this.rowHeight = h / rows.length;
+    }
   }
 
   /** Tokens per second over the last minute: a filled area on a framed grid, right-aligned to now. */
@@ -113,6 +137,14 @@ export class AosTasks extends AppElement {
     const rows = this.procs
       // A restartable agent is the user's to restart: never hidden behind "show exited".
       .filter((p) => this.showExited || p.state !== 'exited' || p.restartable);
+    // Hundreds of rows: only those in view (and a margin) are in the DOM.
+    const body = this.renderRoot.querySelector<HTMLElement>('tbody');
+    const win = rowWindow(
+      rows.length,
+      { scrollTop: this.scrollTop, height: this.clientHeight || 600 },
+      body ? body.getBoundingClientRect().top - this.getBoundingClientRect().top + this.scrollTop : 0,
+      this.rowHeight,
+    );
     return html`
       <div class="row top">
         ${this.chart()}
@@ -127,12 +159,14 @@ export class AosTasks extends AppElement {
           <tr><th>PID</th><th>Task</th><th>State</th><th>Runs in</th><th>Priority</th><th>Model</th><th>Context</th><th>Tokens</th><th>Mailbox</th><th>Actions</th></tr>
         </thead>
         <tbody>
+          ${spacer(win.start * this.rowHeight)}
           ${repeat(
-            rows,
+            rows.slice(win.start, win.end),
             (p) => p.pid,
             // A row whose process did not change is not rendered again.
             (p) => guard([p, this.client?.tabId], () => this.row(p)),
           )}
+          ${spacer((rows.length - win.end) * this.rowHeight)}
         </tbody>
       </table>
       </div>
@@ -291,6 +325,13 @@ export class AosTasks extends AppElement {
       }
     `,
   ];
+}
+
+/** Stands in for rows out of view, so the scrollbar stays true to the whole table. */
+function spacer(px: number) {
+  return px > 0
+    ? html`<tr class="spacer" aria-hidden="true" style=${styleMap({ height: `${px}px` })}></tr>`
+    : '';
 }
 
 /** Where an agent runs: this tab, another tab (short id), or nowhere yet. */
