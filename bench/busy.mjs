@@ -148,17 +148,22 @@ export async function busyBench(browser, origin, log = console.log) {
       },
       { n: AGENTS, tps: TPS, source: AGENT_SOURCE },
     );
-    // Every agent streaming (its generation under way) before the busy phase starts.
-    await page.waitForFunction(
-      async (n) => {
+    // Every agent hosted and streaming before the busy phase starts (polled from here: a page
+    // predicate that returns a promise would count as true at once).
+    for (let ready = false; !ready; ) {
+      if (Date.now() - t0 > 600_000) throw new Error('busy: the agents did not all start in 10 minutes');
+      await sleep(1000);
+      ready = await page.evaluate(async (n) => {
+        if (window.agentos.hostedPids().length < n) return false;
         const ps = await window.agentos.ps();
         return ps.filter((p) => p.state !== 'exited' && p.generation).length >= n;
-      },
-      AGENTS,
-      { polling: 1000, timeout: 300_000 },
-    );
+      }, AGENTS);
+    }
+    const frameCount = () =>
+      page.evaluate(() => ({ iframes: document.querySelectorAll('iframe').length, hosted: window.agentos.hostedPids().length }));
+    log(`busy: frames ${JSON.stringify(await frameCount())}`);
     log(`busy: ${AGENTS} agents streaming after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    await sleep(2000);
+    await sleep(5000);
     const before = await page.evaluate(() =>
       window.agentos.ps().then((ps) => ps.reduce((n, p) => n + p.usage.completion_tokens, 0)),
     );
@@ -169,6 +174,7 @@ export async function busyBench(browser, origin, log = console.log) {
     // BUSY_TRACE=file: a Chromium trace of the busy phase (what the page's main thread spends on).
     if (process.env.BUSY_TRACE) await browser.startTracing(page, { path: process.env.BUSY_TRACE });
     const busy = await phase(page, input);
+    log(`busy: frames after ${JSON.stringify(await frameCount())}`);
     if (process.env.BUSY_TRACE) await browser.stopTracing();
     if (cdp) {
       const { profile } = await cdp.send('Profiler.stop');
