@@ -14,6 +14,8 @@ const AGENTS = Number(process.env.BUSY_AGENTS ?? 200);
 /** Tokens per second each agent's stream is paced at (the test engine's decode speed). */
 const TPS = Number(process.env.BUSY_TPS ?? 20);
 const SECONDS = Number(process.env.BUSY_SECONDS ?? 12);
+/** How long the agents may take to all start. */
+const START_S = Number(process.env.BUSY_START_S ?? 180);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Each agent streams answers from its own test-engine model and prints every token as it arrives. */
@@ -150,8 +152,12 @@ export async function busyBench(browser, origin, log = console.log) {
     );
     // Every agent hosted and streaming before the busy phase starts (polled from here: a page
     // predicate that returns a promise would count as true at once).
+    // Past START_S, the phase runs with those that made it (the notes say how many were alive).
     for (let ready = false; !ready; ) {
-      if (Date.now() - t0 > 600_000) throw new Error('busy: the agents did not all start in 10 minutes');
+      if (Date.now() - t0 > START_S * 1000) {
+        log(`busy: not every agent started in ${START_S} s; measuring with those alive`);
+        break;
+      }
       await sleep(1000);
       ready = await page.evaluate(async (n) => {
         if (window.agentos.hostedPids().length < n) return false;
