@@ -49,7 +49,8 @@ export class AosTasks extends AppElement {
 
   override connectedCallback(): void {
     super.connectedCallback();
-    this.addEventListener('scroll', this.onScroll, { passive: true });
+    // The table's scroller is inside the shadow root; scroll events do not bubble, so listen in capture.
+    this.renderRoot.addEventListener('scroll', this.onScroll, { capture: true, passive: true });
   }
 
   constructor() {
@@ -79,7 +80,7 @@ export class AosTasks extends AppElement {
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     if (this.timer) clearInterval(this.timer);
-    this.removeEventListener('scroll', this.onScroll);
+    this.renderRoot.removeEventListener('scroll', this.onScroll, { capture: true });
   }
 
   protected override onEvent(e: KernelEvent): void {
@@ -138,11 +139,14 @@ export class AosTasks extends AppElement {
       // A restartable agent is the user's to restart: never hidden behind "show exited".
       .filter((p) => this.showExited || p.state !== 'exited' || p.restartable);
     // Hundreds of rows: only those in view (and a margin) are in the DOM.
+    const scroller = this.renderRoot.querySelector<HTMLElement>('.scroller');
     const body = this.renderRoot.querySelector<HTMLElement>('tbody');
     const win = rowWindow(
       rows.length,
-      { scrollTop: this.scrollTop, height: this.clientHeight || 600 },
-      body ? body.getBoundingClientRect().top - this.getBoundingClientRect().top + this.scrollTop : 0,
+      { scrollTop: scroller?.scrollTop ?? 0, height: scroller?.clientHeight || 600 },
+      body && scroller
+        ? body.getBoundingClientRect().top - scroller.getBoundingClientRect().top + scroller.scrollTop
+        : 0,
       this.rowHeight,
     );
     return html`
