@@ -61,10 +61,11 @@ export const FRAME_SRCDOC = `<!doctype html><meta http-equiv="Content-Security-P
 const MISSED_ROUNDS = 2;
 const PING_MS = 1000;
 /**
- * And this long without any answer: a frame process that is merely busy (hundreds of agents
- * streaming, frames still starting) answers late, and taking it for a crash would end its agents.
+ * And this long without any answer (the kernel's heartbeat timeout for an agent): a frame process
+ * that is merely busy (hundreds of agents streaming, frames still starting) answers late, and
+ * taking it for a crash would end all its agents.
  */
-const SILENT_MS = 5000;
+const SILENT_MS = 10_000;
 
 class FrameSlot implements AgentSlot {
   onError: ((reason: string) => void) | null = null;
