@@ -6,8 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.mjs';
-import { attacksNoHeaders, BOMB_HEAP, kernelSurvivesBombs, spawnFrameRatio } from './containment.mjs';
 import { busyBench } from './busy.mjs';
+import { attacksNoHeaders, BOMB_HEAP, kernelSurvivesBombs, spawnFrameRatio } from './containment.mjs';
 import { durableBench } from './durable.mjs';
 
 const PORT = Number(process.env.BENCH_PORT ?? 4180);

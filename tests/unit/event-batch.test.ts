@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { KernelEvent, ProcInfo } from '../../src/abi/protocol';
-import { EventBatch } from '../../src/kernel/event-batch';
 import { USER_CAPS } from '../../src/kernel/access-control';
+import { EventBatch } from '../../src/kernel/event-batch';
 
 function proc(pid: number, over: Partial<ProcInfo> = {}): ProcInfo {
   return {
@@ -71,7 +71,8 @@ describe('EventBatch', () => {
     expect(m.delivered).toHaveLength(3);
     const got = new Map<number, string>();
     for (const events of m.delivered)
-      for (const e of events) if (e.type === 'output' && e.fd === 1) got.set(e.pid, (got.get(e.pid) ?? '') + e.data);
+      for (const e of events)
+        if (e.type === 'output' && e.fd === 1) got.set(e.pid, (got.get(e.pid) ?? '') + e.data);
     expect(got).toEqual(sent);
     // Joined: far fewer events than chunks (a run of stdout per process between its stderr lines).
     const count = m.delivered.flat().length;
