@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.mjs';
+import { busyBench } from './busy.mjs';
 import { attacksNoHeaders, BOMB_HEAP, kernelSurvivesBombs, spawnFrameRatio } from './containment.mjs';
 import { durableBench } from './durable.mjs';
 
@@ -227,6 +228,8 @@ try {
     Object.assign(results, await spawnFrameRatio(browser, origin));
     Object.assign(results, await attacksNoHeaders(browser));
   }
+  if (!only.length || only.includes('busy')) Object.assign(results, await busyBench(browser, origin));
+  save();
   if (!only.length || only.includes('bombs')) {
     // Its own browser, with a 1 GiB heap per isolate: the bombs hit the limit sooner and take less of the machine.
     const bombs = await chromium.launch({

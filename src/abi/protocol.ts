@@ -42,6 +42,11 @@ export interface EventFrame {
   t: 'event';
   event: KernelEvent;
 }
+/** Kernel → tab: the events of one kernel tick, in order (kernel/event-batch.ts). */
+export interface EventsFrame {
+  t: 'events';
+  events: KernelEvent[];
+}
 
 /** Tab → kernel, once, after it holds its liveness lock. */
 export interface HelloFrame {

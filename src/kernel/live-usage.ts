@@ -22,6 +22,8 @@ export class LiveGeneration {
     private readonly notify: (p: Process) => void,
     model: string,
     private readonly promptTokens: number,
+    /** Told of figures moving mid-stream: only the tabs need them (no session save per update). */
+    private readonly figures: (p: Process) => void = notify,
   ) {
     proc.info.usage.prompt_tokens += promptTokens;
     proc.info.generation = {
@@ -40,8 +42,9 @@ export class LiveGeneration {
     notify: (p: Process) => void,
     model: string,
     promptTokens: number,
+    figures?: (p: Process) => void,
   ): LiveGeneration {
-    return new LiveGeneration(proc, notify, model, promptTokens);
+    return new LiveGeneration(proc, notify, model, promptTokens, figures);
   }
 
   /** A chunk of the answer went out: one more token (as the scheduler counts them). */
@@ -78,7 +81,10 @@ export class LiveGeneration {
     const wait = Math.max(0, this.lastNotify + NOTIFY_EVERY_MS - performance.now());
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (this.proc.info.generation) this.send();
+      if (this.proc.info.generation) {
+        this.lastNotify = performance.now();
+        this.figures(this.proc);
+      }
     }, wait);
   }
 

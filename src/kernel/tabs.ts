@@ -9,12 +9,14 @@ import { type Errno, SysError } from '../abi/errors';
 import {
   type CallFrame,
   type EventFrame,
+  type EventsFrame,
   type HostCommand,
   type KernelEvent,
   PROTOCOL_VERSION,
   parseInbound,
 } from '../abi/protocol';
 import type { ToolDef, ToolInfo, ToolRegistry } from '../tools/registry';
+import { EventBatch } from './event-batch';
 import { chooseHost, type LossHow, type TabLoss } from './migration';
 import { PendingCalls } from './pending';
 import { type Counters, type Endpoint, internalError, post, refuseMalformed } from './ports';
@@ -84,6 +86,8 @@ export class Tabs {
   private readonly hostWaiters: (() => void)[] = [];
   private seq = 0;
   private toolCallSeq = 0;
+  /** Events leave once per kernel tick, merged (event-batch.ts). */
+  private readonly events = new EventBatch((events) => this.deliver(events));
 
   constructor(
     private readonly tools: ToolRegistry,
@@ -171,7 +175,20 @@ export class Tabs {
     if (existing) this.gone(existing, 'closed');
     const tab: Tab = {
       id,
-      port,
+      // Whatever else is sent to the tab goes after the events emitted before it.
+      port: {
+        get onmessage() {
+          return port.onmessage;
+        },
+        set onmessage(f) {
+          port.onmessage = f;
+        },
+        postMessage: (m, t) => {
+          this.events.flush();
+          port.postMessage(m, t);
+        },
+        close: () => port.close?.(),
+      },
       host,
       subscribed: false,
       hosted: new Set(),
@@ -370,9 +387,18 @@ export class Tabs {
 
   /** Tells every subscribed tab (the desktop's apps watch these). */
   broadcast(event: KernelEvent): void {
-    const frame: EventFrame = { t: 'event', event };
+    this.events.push(event);
+  }
+
+  private deliver(events: KernelEvent[]): void {
     for (const t of this.byId.values()) {
-      if (t.subscribed && !t.gone && this.hooks.hears(t, event)) post(t.port, frame);
+      if (!t.subscribed || t.gone) continue;
+      // An embedding page hears only of its own origin's agents (embedders.ts).
+      const mine = events.filter((e) => this.hooks.hears(t, e));
+      if (!mine.length) continue;
+      const frame: EventFrame | EventsFrame =
+        mine.length === 1 ? { t: 'event', event: mine[0]! } : { t: 'events', events: mine };
+      post(t.port, frame);
     }
   }
 }

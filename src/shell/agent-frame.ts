@@ -82,6 +82,13 @@ const MISSED_ROUNDS = 2;
 const MIN_ROUND_MS = 500;
 /** Rounds a spare may take to load before it is replaced (one made as its process died never loads, nor answers pings). */
 const SPARE_LOAD_ROUNDS = 10;
+/**
+ * And this long without any answer (half the kernel's heartbeat timeout, so a real crash is
+ * still told by this path, which restarts innocents, before the heartbeat would kill them): a frame process
+ * that is merely busy (hundreds of agents streaming, frames still starting) answers late, and
+ * taking it for a crash would end all its agents.
+ */
+const SILENT_MS = 5_000;
 
 class FrameSlot implements AgentSlot {
   onError: ((reason: string) => void) | null = null;
@@ -96,6 +103,8 @@ class FrameSlot implements AgentSlot {
   missed = 0;
   /** Rounds seen before it became ready. */
   unready = 0;
+  /** When the frame last answered (or became ready). */
+  heardAt = performance.now();
 
   constructor(
     container: HTMLElement,
@@ -106,9 +115,12 @@ class FrameSlot implements AgentSlot {
     this.ctl = ch.port1;
     this.ctl.onmessage = (ev) => {
       const m = ev.data as { t?: string; n?: number; message?: string } | null;
-      if (m?.t === 'pong' && typeof m.n === 'number') this.answered = Math.max(this.answered, m.n);
-      else if (m?.t === 'ready') {
+      if (m?.t === 'pong' && typeof m.n === 'number') {
+        this.answered = Math.max(this.answered, m.n);
+        this.heardAt = performance.now();
+      } else if (m?.t === 'ready') {
         this.ready = true;
+        this.heardAt = performance.now();
         this.answered = this.sent;
       } else if (m?.t === 'error' && !this.ended) this.onError?.(String(m.message ?? 'uncaught error'));
     };
@@ -213,7 +225,7 @@ export class FrameHosting implements AgentHosting {
     let stale = false;
     for (const s of this.live) {
       s.ping();
-      if (s.missed >= MISSED_ROUNDS) gone.push(s);
+      if (s.missed >= MISSED_ROUNDS && now - s.heardAt >= SILENT_MS) gone.push(s);
       else if (!s.started && s.unready > SPARE_LOAD_ROUNDS) {
         // A spare that never loaded holds no agent: replace it quietly rather than hand it out.
         s.terminate();

@@ -10,7 +10,14 @@ import type { Capabilities } from '../abi/capabilities';
 import type { ChatCompletionChunk, ChatRequest, Usage } from '../abi/chat';
 import { SysError } from '../abi/errors';
 import type { CatalogEntry, Exit, SpawnOptions } from '../abi/protocol';
-import { type HostCommand, type KernelEvent, PROTOCOL_VERSION, type ProcInfo } from '../abi/protocol';
+import {
+  type EventFrame,
+  type EventsFrame,
+  type HostCommand,
+  type KernelEvent,
+  PROTOCOL_VERSION,
+  type ProcInfo,
+} from '../abi/protocol';
 import { type PortLike, SyscallClient } from '../abi/syscall-client';
 import { type AgentHosting, type AgentSlot, createHosting, type HostingKind } from './agent-frame';
 
@@ -73,7 +80,8 @@ export class KernelClient {
   ) {
     this.sys = new SyscallClient(port);
     this.sys.onOther = (frame) => {
-      if (frame.t === 'event') for (const l of this.listeners) l((frame as { event: KernelEvent }).event);
+      if (frame.t === 'event') this.dispatch([(frame as EventFrame).event]);
+      else if (frame.t === 'events') this.dispatch((frame as EventsFrame).events);
       else if (frame.t.startsWith('host.')) this.onHostCommand(frame as HostCommand);
     };
     port.start?.();
@@ -275,6 +283,10 @@ export class KernelClient {
 
   stream<C, R = unknown>(name: string, args: unknown, signal?: AbortSignal): AsyncGenerator<C, R> {
     return this.sys.stream<C, R>(name, args, signal);
+  }
+
+  private dispatch(events: KernelEvent[]): void {
+    for (const e of events) for (const l of this.listeners) l(e);
   }
 
   on(listener: (e: KernelEvent) => void): () => void {

@@ -34,6 +34,7 @@ export async function boot(
   const terminated: number[] = [];
   user.onOther = (frame) => {
     if (frame.t === 'event') events.push((frame as { event: KernelEvent }).event);
+    if (frame.t === 'events') events.push(...(frame as unknown as { events: KernelEvent[] }).events);
     if (frame.t === 'host.terminate')
       terminated.push((frame as Extract<HostCommand, { t: 'host.terminate' }>).pid);
     if (frame.t !== 'host.start') return;

@@ -51,7 +51,16 @@ export async function chat(k: Kernel, c: Caller, request: ChatRequest & { need?:
   // Revoking the model mid-stream ends this generation at once, with EPERM.
   const guard = guardCall(proc, io.signal, () => mayUseModel(c.caps, model), `model ${model}`);
   // Its token counts and state (waiting / generating) move while the answer streams.
-  const live = proc ? LiveGeneration.start(proc, (p) => k.changed(p), model, prompt) : null;
+  // Mid-stream figures only go to the tabs: saving the session for each would cost the kernel per chunk.
+  const live = proc
+    ? LiveGeneration.start(
+        proc,
+        (p) => k.changed(p),
+        model,
+        prompt,
+        (p) => k.emit({ type: 'proc', proc: p.info }),
+      )
+    : null;
   let usage: Usage | null = null;
   try {
     usage = await sched

@@ -4,9 +4,17 @@
  * chart of tokens per second across all agents.
  */
 import { css, html, svg } from 'lit';
+import { guard } from 'lit/directives/guard.js';
+import { repeat } from 'lit/directives/repeat.js';
+import { styleMap } from 'lit/directives/style-map.js';
 import type { KernelEvent, ProcInfo } from '../../../abi/protocol';
 import type { KernelClient } from '../../kernel-client';
 import { AppElement } from '../app';
+import { LiveProcs } from './live-procs';
+import { rowWindow } from './row-window';
+
+/** Live figures (tokens, tok/s) change many times a second per process: shown at most this often. */
+const LIVE_MS = 250;
 
 /** A process's state, with what its model request is doing while it streams (live-usage.ts). */
 function stateText(p: ProcInfo) {
@@ -30,6 +38,20 @@ export class AosTasks extends AppElement {
   declare showExited: boolean;
   private timer: ReturnType<typeof setInterval> | null = null;
   private lastTotal: number | null = null;
+  private readonly live = new LiveProcs();
+  private renderQueued = false;
+  private lastRender = 0;
+  /** Mean height of a rendered row, for the spacers that stand in for rows out of view. */
+  private rowHeight = 34;
+  private readonly onScroll = () => {
+    if (this.procs.length > 0) this.renderSoon();
+  };
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    // The table's scroller is inside the shadow root; scroll events do not bubble, so listen in capture.
+    this.renderRoot.addEventListener('scroll', this.onScroll, { capture: true, passive: true });
+  }
 
   constructor() {
     super();
@@ -42,8 +64,10 @@ export class AosTasks extends AppElement {
     const refresh = async () => {
       const ps = await k.ps().catch(() => null);
       if (!ps) return;
-      this.procs = ps;
-      const total = ps.reduce((n, p) => n + p.usage.completion_tokens, 0);
+      // Events that came before this answer are older than it (the kernel sends them first).
+      this.live.replace(ps);
+      this.renderNow();
+      const total = this.live.completionTokens();
       if (this.lastTotal !== null)
         this.rates = [...this.rates.slice(-59), Math.max(0, total - this.lastTotal)];
       this.lastTotal = total;
@@ -56,13 +80,38 @@ export class AosTasks extends AppElement {
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     if (this.timer) clearInterval(this.timer);
+    this.renderRoot.removeEventListener('scroll', this.onScroll, { capture: true });
   }
 
   protected override onEvent(e: KernelEvent): void {
     if (e.type !== 'proc') return;
-    const i = this.procs.findIndex((p) => p.pid === e.proc.pid);
-    const merged = i >= 0 ? { ...this.procs[i]!, ...e.proc } : e.proc;
-    this.procs = i >= 0 ? this.procs.map((p, j) => (j === i ? merged : p)) : [...this.procs, merged];
+    this.live.update(e.proc);
+    this.renderSoon();
+  }
+
+  /** One render for all the events of a while: at the next animation frame, at most every LIVE_MS. */
+  private renderSoon(): void {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    const wait = Math.max(0, this.lastRender + LIVE_MS - performance.now());
+    setTimeout(() => requestAnimationFrame(() => this.renderNow()), wait);
+  }
+
+  private renderNow(): void {
+    this.renderQueued = false;
+    this.lastRender = performance.now();
+    this.procs = this.live.list();
+    this.requestUpdate(); // a scroll moves the window even when no process changed
+  }
+
+  override updated(changed: Map<string, unknown>): void {
+    super.updated(changed);
+    const rows = this.renderRoot.querySelectorAll<HTMLElement>('tbody tr[data-pid]');
+    if (rows.length) {
+      let h = 0;
+      for (const r of rows) h += r.offsetHeight;
+      this.rowHeight = h / rows.length;
+    }
   }
 
   /** Tokens per second over the last minute: a filled area on a framed grid, right-aligned to now. */
@@ -88,8 +137,18 @@ export class AosTasks extends AppElement {
   override render() {
     const rows = this.procs
       // A restartable agent is the user's to restart: never hidden behind "show exited".
-      .filter((p) => this.showExited || p.state !== 'exited' || p.restartable)
-      .sort((a, b) => a.pid - b.pid);
+      .filter((p) => this.showExited || p.state !== 'exited' || p.restartable);
+    // Hundreds of rows: only those in view (and a margin) are in the DOM.
+    const scroller = this.renderRoot.querySelector<HTMLElement>('.scroller');
+    const body = this.renderRoot.querySelector<HTMLElement>('tbody');
+    const win = rowWindow(
+      rows.length,
+      { scrollTop: scroller?.scrollTop ?? 0, height: scroller?.clientHeight || 600 },
+      body && scroller
+        ? body.getBoundingClientRect().top - scroller.getBoundingClientRect().top + scroller.scrollTop
+        : 0,
+      this.rowHeight,
+    );
     return html`
       <div class="row top">
         ${this.chart()}
@@ -104,10 +163,25 @@ export class AosTasks extends AppElement {
           <tr><th>PID</th><th>Task</th><th>State</th><th>Runs in</th><th>Priority</th><th>Model</th><th>Context</th><th>Tokens</th><th>Mailbox</th><th>Actions</th></tr>
         </thead>
         <tbody>
-          ${rows.map((p) => {
-            const used = p.usage.prompt_tokens + p.usage.completion_tokens;
-            const quota = p.capabilities.tokenQuota;
-            return html`<tr data-pid=${p.pid}>
+          ${spacer(win.start * this.rowHeight)}
+          ${repeat(
+            rows.slice(win.start, win.end),
+            (p) => p.pid,
+            // A row whose process did not change is not rendered again.
+            (p) => guard([p, this.client?.tabId], () => this.row(p)),
+          )}
+          ${spacer((rows.length - win.end) * this.rowHeight)}
+        </tbody>
+      </table>
+      </div>
+      ${rows.length ? '' : html`<p class="muted">No processes. Start one from the terminal or Agent chat.</p>`}
+    `;
+  }
+
+  private row(p: ProcInfo) {
+    const used = p.usage.prompt_tokens + p.usage.completion_tokens;
+    const quota = p.capabilities.tokenQuota;
+    return html`<tr data-pid=${p.pid}>
               <td>${p.pid}</td>
               <td title=${p.task}>${p.task.length > 40 ? `${p.task.slice(0, 39)}…` : p.task}</td>
               <td class="state">${stateText(p)}${p.exitCode !== null ? ` (${p.exitCode})` : ''}${
@@ -150,12 +224,6 @@ export class AosTasks extends AppElement {
                 }
               </div></td>
             </tr>`;
-          })}
-        </tbody>
-      </table>
-      </div>
-      ${rows.length ? '' : html`<p class="muted">No processes. Start one from the terminal or Agent chat.</p>`}
-    `;
   }
 
   static override styles = [
@@ -261,6 +329,13 @@ export class AosTasks extends AppElement {
       }
     `,
   ];
+}
+
+/** Stands in for rows out of view, so the scrollbar stays true to the whole table. */
+function spacer(px: number) {
+  return px > 0
+    ? html`<tr class="spacer" aria-hidden="true" style=${styleMap({ height: `${px}px` })}></tr>`
+    : '';
 }
 
 /** Where an agent runs: this tab, another tab (short id), or nowhere yet. */
