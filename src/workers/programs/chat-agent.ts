@@ -104,7 +104,7 @@ async function answer(
   const stm = ctx.memory.shortTerm;
   const { model, contextWindow } = await modelOf(ctx, args.model);
   const maxTokens = args.maxTokens ?? Math.max(16, Math.min(512, Math.floor(contextWindow / 4)));
-  const tools = args.tools === false ? [] : await toolsFor(ctx, turn.text, turn.offer);
+  const tools = args.tools === false ? [] : keepOffered(offered, await toolsFor(ctx, turn.text, turn.offer));
   const asked = new Set<string>();
   for (let step = 0; step < MAX_STEPS; step++) {
     await fitContext(ctx, contextWindow - maxTokens - 16);
@@ -206,6 +206,25 @@ async function modelOf(
   const id = wanted ?? (await ctx.syscall<{ id: string }>('models.default').catch(() => null))?.id;
   const info = (await ctx.llm.models()).find((m) => m.id === id);
   return { ...(wanted ? { model: wanted } : {}), contextWindow: info?.contextWindow ?? 4096 };
+}
+
+/** The tools this conversation has offered the model so far, in the order first offered. */
+const offered: ToolSpec[] = [];
+const MAX_OFFERED = 8;
+
+/**
+ * The tools of a turn are those offered before plus the new ones, appended (up to `max`): the
+ * tool list heads the prompt, so a list that changed with each message would make every turn
+ * re-read the whole conversation, where an engine's cache (WebLLM's) keeps a prefix that stays
+ * byte-identical. A tool past `max` takes the place of the oldest one.
+ */
+export function keepOffered(kept: ToolSpec[], fresh: ToolSpec[], max = MAX_OFFERED): ToolSpec[] {
+  for (const t of fresh) {
+    if (kept.some((k) => k.function.name === t.function.name)) continue;
+    if (kept.length >= max) kept.shift();
+    kept.push(t);
+  }
+  return [...kept];
 }
 
 /** The tools it holds that fit the message, and those the user offered (which it may have to ask for). */
