@@ -82,7 +82,7 @@ export type HostCommand =
    * One round of liveness pings to the tab's agent frames, paced by the kernel's timer: a hidden
    * tab's own timers are throttled (to once a minute after five minutes), messages are not.
    */
-  | { t: 'host.probe' }
+  | { t: 'host.probe'; urgent?: boolean }
   /** A tool this tab serves was called: answer with the tools.result syscall. */
   | { t: 'host.tool'; callId: number; name: string; args: unknown; pid: number };
 /** Host tab → kernel: an agent worker died on its own (error event). */

@@ -78,6 +78,8 @@ export class Lifecycle {
   private seq = 0;
   /** Who caused the crashes of agent frames' sandbox processes (crash-blame.ts). */
   private readonly blame: CrashBlame;
+  /** Agents past their heartbeat whose host tab was asked to judge their frame (askHost). */
+  private readonly hostAsked = new WeakSet<Process>();
 
   constructor(
     private readonly d: LifecycleDeps,
@@ -582,6 +584,19 @@ export class Lifecycle {
   }
 
   /**
+   * Before an agent is killed for missing its heartbeats, its host tab judges its frame at once:
+   * if the frame's process died, the crash path decides (the culprit ends, innocents move); if not
+   * (a busy loop), the next round kills it.
+   */
+  private askHost(p: Process): boolean {
+    const tab = p.hostTabId ? this.d.tabs.get(p.hostTabId) : undefined;
+    if (!tab) return false;
+    this.hostAsked.add(p);
+    this.d.tabs.probeNow(tab);
+    return true;
+  }
+
+  /**
    * Agents answer pings from their event loop (the SDK does it); one that has not for
    * agentBeatTimeoutMs is stuck in a busy loop, holds its host's CPU, and is killed.
    */
@@ -589,6 +604,8 @@ export class Lifecycle {
     const now = Date.now();
     for (const p of this.d.procs.all()) {
       if (!p.alive || !p.booted || !p.port) continue;
+      if (now - p.lastBeat <= this.opts.agentBeatTimeoutMs) this.hostAsked.delete(p);
+      else if (!this.hostAsked.has(p) && this.askHost(p)) continue;
       if (now - p.lastBeat > this.opts.agentBeatTimeoutMs) {
         this.d.log(p.pid, 'deny', `no heartbeat for ${now - p.lastBeat} ms: killed`);
         this.exit(p, EXIT_KILL, `killed: unresponsive for ${now - p.lastBeat} ms (no heartbeat)`);

@@ -109,6 +109,14 @@ export class Tabs {
       if (!tab.gone && tab.hosted.size) post(tab.port, { t: 'host.probe' });
   }
 
+  /**
+   * Asks one tab to judge its agent frames now: an agent there missed its heartbeats, and if
+   * its frame's process died, the crash path (which restarts innocents) must decide, not the kill.
+   */
+  probeNow(tab: Tab): void {
+    if (!tab.gone) post(tab.port, { t: 'host.probe', urgent: true });
+  }
+
   get size(): number {
     return this.byId.size;
   }

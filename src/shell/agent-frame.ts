@@ -50,8 +50,11 @@ export interface AgentHosting {
   configure(opts: Partial<SparePoolOptions>): void;
   /** Slots whose process died, all reported at once (set by the owner). */
   onCrash: ((slots: AgentSlot[]) => void) | null;
-  /** One round of liveness checks (the kernel sends `host.probe` every FRAME_PROBE_MS). */
-  probe(): void;
+  /**
+   * One round of liveness checks (the kernel sends `host.probe` every FRAME_PROBE_MS); `urgent`
+   * when an agent here missed its heartbeats: frames that missed rounds are judged now, silent or not.
+   */
+  probe(urgent?: boolean): void;
 }
 
 /** The frame's policy, in its own document: nothing from any server, scripts only from blob: (the agent). */
@@ -217,8 +220,19 @@ export class FrameHosting implements AgentHosting {
   }
 
   /** One round of pings; frames that missed too many are reported together, as one crash. */
-  probe(): void {
+  probe(urgent = false): void {
     const now = performance.now();
+    if (urgent) {
+      // An agent's own heartbeats stopped too (they come from its worker, not the frame's page):
+      // a frame that also misses pings is not merely busy.
+      const gone = [...this.live].filter((s) => s.started && s.missed >= MISSED_ROUNDS);
+      for (const s of gone) s.terminate();
+      if (gone.length) {
+        this.onCrash?.(gone);
+        this.prepare();
+      }
+      return;
+    }
     if (now - this.lastRound < MIN_ROUND_MS) return;
     this.lastRound = now;
     const gone: FrameSlot[] = [];
@@ -265,7 +279,7 @@ export class WorkerHosting implements AgentHosting {
   readonly kind = 'worker' as const;
   onCrash: ((slots: AgentSlot[]) => void) | null = null;
   /** A worker's death is its error event; there is no process of its own to watch. */
-  probe(): void {}
+  probe(_urgent?: boolean): void {}
   private readonly pool: SparePool<WorkerSlot>;
 
   constructor(pool: Partial<SparePoolOptions> = {}) {

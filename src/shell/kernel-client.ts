@@ -218,7 +218,7 @@ export class KernelClient {
       };
       worker.postMessage({ t: 'init', port: cmd.port }, [cmd.port]);
     } else if (cmd.t === 'host.probe') {
-      this.hosting?.probe();
+      this.hosting?.probe(cmd.urgent === true);
     } else if (cmd.t === 'host.engine.stop') {
       this.engines.get(cmd.key)?.terminate();
       this.engines.delete(cmd.key);
