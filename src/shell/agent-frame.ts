@@ -24,7 +24,7 @@
  */
 import AGENT_SOURCE, { FRAME_BOOT_SHA256 } from 'virtual:agent-bundle';
 import { FRAME_BOOT } from '../workers/frame-boot';
-import { SparePool, type SparePoolOptions } from './spare-pool';
+import { type PooledSlot, SparePool, type SparePoolOptions } from './spare-pool';
 
 export type HostingKind = 'frame' | 'worker';
 
@@ -171,33 +171,17 @@ class FrameSlot implements AgentSlot {
   }
 }
 
-export class FrameHosting implements AgentHosting {
-  readonly kind = 'frame' as const;
+/** What both hostings share: slots made ready ahead of spawns by a pool sized by demand (spare-pool.ts). */
+abstract class PooledHosting<S extends AgentSlot & PooledSlot> {
   onCrash: ((slots: AgentSlot[]) => void) | null = null;
-  private readonly live = new Set<FrameSlot>();
-  private readonly pool: SparePool<FrameSlot>;
-  private container: HTMLElement | null = null;
-  private lastRound = Number.NEGATIVE_INFINITY;
+  protected readonly pool: SparePool<S>;
 
-  constructor(pool: Partial<SparePoolOptions> = {}) {
+  constructor(pool: Partial<SparePoolOptions>) {
+    // make() runs only on take/prepare, after the subclass's fields exist.
     this.pool = new SparePool(() => this.make(), pool);
   }
 
-  private box(): HTMLElement {
-    if (!this.container) {
-      this.container = document.createElement('div');
-      this.container.hidden = true;
-      this.container.dataset.agentFrames = '';
-      document.body.append(this.container);
-    }
-    return this.container;
-  }
-
-  private make(): FrameSlot {
-    const slot = new FrameSlot(this.box(), FRAME_SRCDOC, () => this.live.delete(slot));
-    this.live.add(slot);
-    return slot;
-  }
+  protected abstract make(): S;
 
   take(): AgentSlot {
     return this.pool.take();
@@ -217,6 +201,33 @@ export class FrameHosting implements AgentHosting {
 
   get spares(): number {
     return this.pool.size;
+  }
+}
+
+export class FrameHosting extends PooledHosting<FrameSlot> implements AgentHosting {
+  readonly kind = 'frame' as const;
+  private readonly live = new Set<FrameSlot>();
+  private container: HTMLElement | null = null;
+  private lastRound = Number.NEGATIVE_INFINITY;
+
+  constructor(pool: Partial<SparePoolOptions> = {}) {
+    super(pool);
+  }
+
+  private box(): HTMLElement {
+    if (!this.container) {
+      this.container = document.createElement('div');
+      this.container.hidden = true;
+      this.container.dataset.agentFrames = '';
+      document.body.append(this.container);
+    }
+    return this.container;
+  }
+
+  protected make(): FrameSlot {
+    const slot = new FrameSlot(this.box(), FRAME_SRCDOC, () => this.live.delete(slot));
+    this.live.add(slot);
+    return slot;
   }
 
   /** One round of pings; frames that missed too many are reported together, as one crash. */
@@ -275,41 +286,19 @@ class WorkerSlot implements AgentSlot {
 }
 
 /** Plain same-origin workers: the in-worker seal (and the agent script's CSP header, where served) only. */
-export class WorkerHosting implements AgentHosting {
+export class WorkerHosting extends PooledHosting<WorkerSlot> implements AgentHosting {
   readonly kind = 'worker' as const;
-  onCrash: ((slots: AgentSlot[]) => void) | null = null;
   /** A worker's death is its error event; there is no process of its own to watch. */
   probe(_urgent?: boolean): void {}
-  private readonly pool: SparePool<WorkerSlot>;
 
   constructor(pool: Partial<SparePoolOptions> = {}) {
-    this.pool = new SparePool(() => this.make(), pool);
+    super(pool);
   }
 
-  private make(): WorkerSlot {
+  protected make(): WorkerSlot {
     return new WorkerSlot(
       new Worker(new URL('../workers/agent.worker.ts', import.meta.url), { type: 'module', name: 'agent' }),
     );
-  }
-
-  take(): AgentSlot {
-    return this.pool.take();
-  }
-
-  prepare(): void {
-    this.pool.soon();
-  }
-
-  drain(): void {
-    this.pool.drain();
-  }
-
-  configure(opts: Partial<SparePoolOptions>): void {
-    this.pool.configure(opts);
-  }
-
-  get spares(): number {
-    return this.pool.size;
   }
 }
 
