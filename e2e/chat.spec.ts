@@ -6,10 +6,8 @@
  * chat?" card; a phone-sized viewport and keyboard-only use; axe-core.
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect, type Page, test } from '@playwright/test';
-import { openOS } from './os';
+import { loopbackText, openOS } from './os';
 
 const chat = (page: Page) => page.locator('aos-app-chat');
 const composer = (page: Page) => chat(page).getByRole('textbox', { name: 'message' });
@@ -251,12 +249,7 @@ test('model output is rendered as Markdown with nothing in it able to run', asyn
 test('a tool the agent lacks shows "Allow … for this chat?"; allowed, it runs and shows as a card', async ({
   page,
 }) => {
-  const server = createServer((_req, res) => {
-    res.setHeader('access-control-allow-origin', '*');
-    res.end('hello from loopback');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/page`;
+  const { url, close } = await loopbackText('hello from loopback');
   try {
     await openOS(page);
     await setDefaultModel(page, 'deterministic');
@@ -273,7 +266,7 @@ test('a tool the agent lacks shows "Allow … for this chat?"; allowed, it runs 
     expect(await lastAnswer(page)).toContain('hello from loopback');
     await expect(card).toHaveCount(0);
   } finally {
-    server.close();
+    close();
   }
 });
 

@@ -75,6 +75,17 @@ export async function serveCopyOfDist(
   };
 }
 
+/** A real HTTP server on loopback answering every request with `body` (CORS open), as a tool would fetch. */
+export async function loopbackText(body: string): Promise<{ url: string; close: () => void }> {
+  const server = createServer((_req, res) => {
+    res.setHeader('access-control-allow-origin', '*');
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/page`;
+  return { url, close: () => server.close() };
+}
+
 /** Waits until the kernel's SharedWorker has ended (it ends with its last tab). */
 export async function kernelGone(page: Page): Promise<void> {
   const cdp = await page.context().browser()!.newBrowserCDPSession();

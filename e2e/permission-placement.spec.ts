@@ -3,10 +3,8 @@
  * chat ("Allow … for this chat?") while that chat shows the agent's thread, and in the desktop's
  * global prompt otherwise — another thread opened, or the chat window closed — until answered.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect, type Page, test } from '@playwright/test';
-import { openOS } from './os';
+import { loopbackText, openOS } from './os';
 
 const chat = (page: Page) => page.locator('aos-app-chat');
 const composer = (page: Page) => chat(page).getByRole('textbox', { name: 'message' });
@@ -16,12 +14,7 @@ const global = (page: Page) => page.locator('aos-permission-prompt').getByRole('
 test('a chat agent’s permission request shows inline in its open chat, or in the global prompt, never both', async ({
   page,
 }) => {
-  const server = createServer((_req, res) => {
-    res.setHeader('access-control-allow-origin', '*');
-    res.end('hello from loopback');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/page`;
+  const { url, close } = await loopbackText('hello from loopback');
   try {
     await openOS(page);
     await page.evaluate(() => window.agentos!.call('models.default', { id: 'deterministic' }));
@@ -55,6 +48,6 @@ test('a chat agent’s permission request shows inline in its open chat, or in t
       .poll(() => page.evaluate(() => window.agentos!.call<unknown[]>('permission.pending')))
       .toHaveLength(0);
   } finally {
-    server.close();
+    close();
   }
 });
