@@ -79,6 +79,17 @@ async function until<T>(f: () => Promise<T> | T, ok: (v: T) => boolean, what: st
   throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await f())}`);
 }
 
+/** Spawns `program` and waits for its first checkpoint (it prints "saved"). */
+async function spawnSaved(h: Awaited<ReturnType<typeof boot>>, program: string): Promise<number> {
+  const { pid } = await h.user.call<{ pid: number }>('spawn', { task: 't', options: { program } });
+  await until(
+    () => h.user.call<string>('output', { pid }),
+    (o) => o === 'saved\n',
+    'a checkpoint',
+  );
+  return pid;
+}
+
 describe('kernel: agents outlive their tab', () => {
   // Kernels of earlier tests share the (fake) IndexedDB, and with it episodic records of the same pids.
   let t0 = 0;
@@ -251,15 +262,7 @@ describe('kernel: agents outlive their tab', () => {
 
   it('a corrupt checkpoint: the agent starts fresh with restored === null and an episodic record says why', async () => {
     const h = await boot(programs);
-    const { pid } = await h.user.call<{ pid: number }>('spawn', {
-      task: 't',
-      options: { program: 'counter' },
-    });
-    await until(
-      () => h.user.call<string>('output', { pid }),
-      (o) => o === 'saved\n',
-      'checkpoints',
-    );
+    const pid = await spawnSaved(h, 'counter');
     const { db } = await h.kernel.memory();
     const rec = (await db.get('kv', `ckpt:${pid}`)) as { json: string };
     await db.put('kv', { ...rec, json: rec.json.replace('3', '4') }, `ckpt:${pid}`); // a flipped byte
@@ -300,15 +303,7 @@ describe('kernel: agents outlive their tab', () => {
 
   it('a program that crashes on resume twice in a row is not restarted a third time', async () => {
     const h = await boot(programs);
-    const { pid } = await h.user.call<{ pid: number }>('spawn', {
-      task: 't',
-      options: { program: 'fragile' },
-    });
-    await until(
-      () => h.user.call<string>('output', { pid }),
-      (o) => o === 'saved\n',
-      'checkpoint',
-    );
+    const pid = await spawnSaved(h, 'fragile');
     addTab(h, 'tab-b', programs);
     await sleep(20);
     h.user.port.postMessage({ t: 'bye' });
@@ -327,15 +322,7 @@ describe('kernel: agents outlive their tab', () => {
 
   it('two kills racing on a sleeping agent: one exit, one code', async () => {
     const h = await boot(programs);
-    const { pid } = await h.user.call<{ pid: number }>('spawn', {
-      task: 't',
-      options: { program: 'counter' },
-    });
-    await until(
-      () => h.user.call<string>('output', { pid }),
-      (o) => o === 'saved\n',
-      'checkpoints',
-    );
+    const pid = await spawnSaved(h, 'counter');
     const other = addTab(h, 'tab-b', null); // its agents never boot: they stay mid-move
     other.sys.call('subscribe');
     h.user.port.postMessage({ t: 'bye' });
