@@ -284,6 +284,26 @@ export const ATTACKS: Attack[] = [
       })(r) ?? (r.report?.facts.wrote === 5 ? null : `wrote ${r.report?.facts.wrote}`),
   },
   {
+    name: 'multiply the write cap through children that write and exit, one after another',
+    permissions: { memoryWrites: 5 },
+    source: program(`
+      const writer = 'export default async (ctx) => { let n = 0; for (let i = 0; i < 6; i++) { try { await ctx.memory.remember("n" + i); n++; } catch {} } await ctx.print(String(n)); }';
+      let wrote = 0;
+      for (let i = 0; i < 4; i++) {
+        const c = await ctx.spawn('w', { memoryWrites: 5 }, { source: writer });
+        await ctx.wait(c);
+        wrote += Number(await ctx.syscall('output', { pid: c }));
+      }
+      report.facts.wrote = wrote;
+      await attempt('write past the cap through children', async () => {
+        if (wrote > 5) return wrote + ' records';
+        throw Object.assign(new Error('the tree stopped at ' + wrote), { code: 'EDQUOT' });
+      });`),
+    check: (r) =>
+      expectCodes({ 'write past the cap through children': /EDQUOT/ })(r) ??
+      (r.report?.facts.wrote === 5 ? null : `the children wrote ${r.report?.facts.wrote}`),
+  },
+  {
     name: 'escape through fonts, GPU, storage buckets, WebRTC and beacons',
     source: program(`
       await attempt('FontFace load', () => new FontFace('x', 'url(EXFIL/font)').load().then(() => 'loaded'));

@@ -11,6 +11,7 @@ import { busAllows } from './access-control';
 import type { MessageBus } from './bus';
 import { clampDescendants, narrow, setCapabilities, widen } from './permissions';
 import type { Process, ProcessTable } from './process';
+import { raisesQuota } from './quota-account';
 
 export interface GrantDeps {
   procs: ProcessTable;
@@ -24,7 +25,10 @@ export function grant(d: GrantDeps, p: Process, more: Partial<Capabilities>): Ca
   // An exited process cannot use a grant; one waiting to be restarted keeps it for its restart.
   if (!p.alive && !p.info.restartable)
     throw new SysError('ESRCH', `process ${p.pid} has exited: there is nothing to grant to`);
-  setCapabilities(p, widen(p.info.capabilities, more));
+  const after = widen(p.info.capabilities, more);
+  // A quota the user raises is the user's word: its charges no longer count against its spawners'.
+  if (raisesQuota(p.info.capabilities, after)) p.account.independent = true;
+  setCapabilities(p, after);
   d.log(p.pid, 'grant', `granted ${JSON.stringify(more)}`, { permissions: more });
   d.changed(p);
   return p.info.capabilities;

@@ -137,6 +137,7 @@ export class Lifecycle {
       priority,
       capabilities: caps,
       restart: options.restart ?? 'on-host-loss', // durable: every agent moves unless it opts out
+      spawner: caller.kind === 'agent' ? caller.proc.account : null,
     });
     p.lineage = caller.kind === 'agent' ? [caller.pid, ...caller.proc.lineage] : [];
     p.spawnTab = caller.kind === 'agent' ? caller.proc.spawnTab : caller.tab.id;

@@ -159,27 +159,19 @@ export class Limiter {
         'E2BIG',
         `a memory write of ${fmtBytes(bytes)} is over ${fmtBytes(perWrite)} (limits.memoryWriteBytes); write less at once`,
       );
-    const total = effective(l, 'memoryBytes');
-    if (p.memoryBytes + bytes > total)
-      this.refuse(
-        p,
-        'memoryBytes',
-        'EDQUOT',
-        `long-term memory quota of ${fmtBytes(total)} reached (${fmtBytes(p.memoryBytes)} written; limits.memoryBytes)`,
-      );
-    const cap = caps.memoryWrites;
-    if (cap !== null && p.memoryWrites + records > cap)
-      this.refuse(
-        p,
-        'memoryWrites',
-        'EDQUOT',
-        `memory-write cap of ${cap} records reached (${p.memoryWrites} written)`,
-      );
-    p.memoryWrites += records;
-    p.memoryBytes += bytes;
+    // Records and bytes count for its spawners' quotas too (quota-account.ts): children cannot multiply them.
+    const fail = (limit: string) => (text: string) => this.refuse(p, limit, 'EDQUOT', text);
+    const undoBytes = p.account.charge('memoryBytes', bytes, fail('memoryBytes'));
+    let undoWrites: () => void;
+    try {
+      undoWrites = p.account.charge('memoryWrites', records, fail('memoryWrites'));
+    } catch (e) {
+      undoBytes();
+      throw e;
+    }
     return () => {
-      p.memoryWrites -= records;
-      p.memoryBytes -= bytes;
+      undoBytes();
+      undoWrites();
     };
   }
 

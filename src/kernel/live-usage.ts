@@ -47,6 +47,11 @@ export class LiveGeneration {
     return new LiveGeneration(proc, notify, model, promptTokens, figures);
   }
 
+  /** Tokens streamed so far. */
+  get streamed(): number {
+    return this.tokens;
+  }
+
   /** A chunk of the answer went out: one more token (as the scheduler counts them). */
   chunk(c: ChatCompletionChunk): void {
     const d = c.choices[0]?.delta;

@@ -21,6 +21,7 @@ import {
 } from '../abi/protocol';
 import type { Capabilities } from './access-control';
 import { CallGate, effective, limitsOf, type TokenBucket } from './limits';
+import { QuotaAccount } from './quota-account';
 
 export class Process {
   readonly info: ProcInfo;
@@ -41,10 +42,8 @@ export class Process {
   readonly guards = new Set<() => void>();
   /** When its worker last answered a ping (Date.now()). */
   lastBeat = Date.now();
-  /** Long-term memory records written so far, against `capabilities.memoryWrites`. */
-  memoryWrites = 0;
-  /** Long-term memory bytes written so far, against `limits.memoryBytes`. */
-  memoryBytes = 0;
+  /** Its lifetime quotas (tokens, memory records and bytes), shared with its spawners' (quota-account.ts). */
+  account: QuotaAccount;
   /** Its agent ancestors at spawn, nearest first: tree limits still count it after it is adopted. */
   lineage: number[] = [];
   /** The tab whose user (a page) started its tree: the only page whose host tools it sees. */
@@ -79,7 +78,10 @@ export class Process {
     priority: number;
     capabilities: Capabilities;
     restart: 'never' | 'on-host-loss';
+    /** The account of the agent that spawned it (none: the user or a page did). */
+    spawner?: QuotaAccount | null;
   }) {
+    this.account = new QuotaAccount(init.pid, () => this.info.capabilities, init.spawner ?? null);
     this.source = init.source;
     this.args = init.args;
     this.info = {

@@ -14,6 +14,7 @@ import type { ProcInfo } from '../abi/protocol';
 import type { EpisodeKind } from '../memory/episodic';
 import { type DB, openStore } from '../memory/store';
 import { EXIT_HOST_LOST, Process, type ProcessTable } from './process';
+import { readCharges } from './quota-account';
 
 export const STATE_KEY = 'kernel.state';
 
@@ -26,6 +27,9 @@ export interface SavedProc {
   lineage?: number[];
   /** The page whose tree it is in (page-limits.ts). */
   page?: string | null;
+  /** Its own charges against lifetime quotas (quota-account.ts), and whether the user freed them from its spawners'. */
+  charged?: unknown;
+  independent?: boolean;
 }
 
 /** A saved lineage read back: pids only, bounded; anything else is no lineage (never a throw). */
@@ -138,6 +142,8 @@ export class Session {
         output: p.output.slice(-8192),
         lineage: p.lineage,
         page: p.spawnPage,
+        charged: p.account.own,
+        independent: p.account.independent,
       })),
       standing: [...this.d.standing],
       embedOrigins: [...this.d.embedOrigins],
@@ -163,6 +169,7 @@ export class Session {
     if (typeof saved.resumeOnOpen === 'boolean') this.d.setResumeOnOpen(saved.resumeOnOpen);
     for (const r of saved.procs) {
       if (procs.find(r.info.pid)) continue;
+      const lineage = readLineage(r.lineage);
       const p = new Process({
         pid: r.info.pid,
         ppid: r.info.ppid,
@@ -173,7 +180,17 @@ export class Session {
         priority: r.info.priority,
         capabilities: r.info.capabilities,
         restart: r.info.restart,
+        // Its spawner was saved before it (pids grow): their quotas are shared again.
+        spawner: lineage[0] !== undefined ? (procs.find(lineage[0])?.account ?? null) : null,
       });
+      p.account.independent = r.independent === true;
+      const charged = readCharges(r.charged);
+      for (const kind of ['tokens', 'memoryWrites', 'memoryBytes'] as const)
+        p.account.add(
+          kind,
+          charged?.[kind] ??
+            (kind === 'tokens' ? r.info.usage.prompt_tokens + r.info.usage.completion_tokens : 0),
+        );
       Object.assign(p.info, {
         usage: r.info.usage,
         startTime: r.info.startTime,
@@ -184,7 +201,7 @@ export class Session {
       });
       p.output = r.output;
       // Ancestry survives a reopening: an orphan stays the kernel's, and still counts in its old trees.
-      p.lineage = readLineage(r.lineage);
+      p.lineage = lineage;
       p.spawnPage = typeof r.page === 'string' ? r.page.slice(0, 400) : null;
       if (r.info.adoptedFrom !== undefined) {
         p.info.adoptedFrom = r.info.adoptedFrom;

@@ -17,6 +17,9 @@ export async function chat(k: Kernel, c: Caller, request: ChatRequest & { need?:
   const prompt = req.messages.reduce((n, m) => n + 1 + engine.countTokens(m.content ?? ''), 0);
   const r: ChatRequest = { ...req, model };
   if (proc) proc.info.model = model;
+  // Tokens held on every quota up the chain while it runs, so requests at once (siblings too) cannot
+  // spend the same ones; settled to what it used at the end (a failed one: its prompt and what streamed).
+  let hold = 0;
   if (proc) {
     const held = k.pool.reservations(model).find((x) => x.pid === proc.pid);
     if (held && prompt > held.tokens) {
@@ -25,28 +28,18 @@ export async function chat(k: Kernel, c: Caller, request: ChatRequest & { need?:
         `prompt of ${prompt} tokens exceeds the ${held.tokens} reserved on ${model}; compress or allocate more`,
       );
     }
-    const quota = c.caps.tokenQuota;
-    if (quota !== null) {
-      const left = quota - proc.info.usage.prompt_tokens - proc.info.usage.completion_tokens;
-      if (left <= prompt) {
-        k.log(
-          proc.pid,
-          'quota',
-          `token quota of ${quota} used up: ${quota - left} used, ${prompt} more asked`,
-          {
-            quota,
-            left,
-            prompt,
-          },
-        );
-        throw new SysError(
-          'EDQUOT',
-          `token quota of ${quota} used up (${quota - left} used; this prompt needs ${prompt})`,
-        );
+    // The quota counts for its spawners' too (quota-account.ts): a child cannot spend past its parent's.
+    const room = proc.account.room('tokens');
+    if (room) {
+      if (room.left <= prompt) {
+        const text = proc.account.describe('tokens', room, prompt);
+        k.log(proc.pid, 'quota', text, { quota: room.quota, left: room.left, prompt, of: room.pid });
+        throw new SysError('EDQUOT', text);
       }
       // Never let one answer run past the quota.
-      r.max_tokens = Math.min(r.max_tokens ?? Number.POSITIVE_INFINITY, left - prompt);
+      r.max_tokens = Math.min(r.max_tokens ?? Number.POSITIVE_INFINITY, room.left - prompt);
     }
+    hold = prompt + (room ? r.max_tokens! : 0);
   }
   // Revoking the model mid-stream ends this generation at once, with EPERM.
   const guard = guardCall(proc, io.signal, () => mayUseModel(c.caps, model), `model ${model}`);
@@ -62,6 +55,7 @@ export async function chat(k: Kernel, c: Caller, request: ChatRequest & { need?:
       )
     : null;
   let usage: Usage | null = null;
+  proc?.account.add('tokens', hold);
   try {
     usage = await sched
       .submit({
@@ -83,6 +77,8 @@ export async function chat(k: Kernel, c: Caller, request: ChatRequest & { need?:
       .finally(guard.release);
   } finally {
     live?.end(usage);
+    const used = usage ? usage.prompt_tokens + usage.completion_tokens : prompt + (live?.streamed ?? 0);
+    proc?.account.add('tokens', used - hold);
   }
   guard.done();
   k.log(
