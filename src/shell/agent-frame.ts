@@ -75,6 +75,11 @@ const AGENT_JSON = JSON.stringify(AGENT_SOURCE).replaceAll('<', '\\u003c');
 /** The frame's whole document: its policy, the agent's code (text, not run), then the one script that policy allows. */
 export const FRAME_SRCDOC = `<!doctype html><meta http-equiv="Content-Security-Policy" content="${frameCsp(FRAME_BOOT_SHA256)}"><script type="application/json" id="agent">${AGENT_JSON}</script><script>${FRAME_BOOT}</script>`;
 
+/** When the host made the slot and handed it its agent (absolute ms): the start of the spawn benchmark's breakdown. */
+function hostMarks(made: number): { made: number; start: number } {
+  return { made, start: performance.timeOrigin + performance.now() };
+}
+
 /** Rounds of pings a frame may miss before its process counts as gone (rounds, not time: timers throttle). */
 const MISSED_ROUNDS = 2;
 /**
@@ -108,6 +113,8 @@ class FrameSlot implements AgentSlot {
   unready = 0;
   /** When the frame last answered (or became ready). */
   heardAt = performance.now();
+  /** When this slot was made (absolute ms), for the spawn benchmark's breakdown. */
+  private readonly madeAt = performance.timeOrigin + performance.now();
 
   constructor(
     container: HTMLElement,
@@ -150,7 +157,7 @@ class FrameSlot implements AgentSlot {
     this.started = true;
     // Not waiting for 'ready': messages on the control channel queue until the frame takes its
     // end of it, so the port reaches the frame with the channel, one cross-process hop sooner.
-    this.ctl.postMessage({ t: 'init', port }, [port]);
+    this.ctl.postMessage({ t: 'init', port, marks: hostMarks(this.madeAt) }, [port]);
   }
 
   ping(): void {
@@ -276,8 +283,9 @@ class WorkerSlot implements AgentSlot {
     };
     worker.onmessageerror = () => this.onError?.('message could not be deserialized');
   }
+  private readonly madeAt = performance.timeOrigin + performance.now();
   start(port: MessagePort): void {
-    this.worker.postMessage({ t: 'init', port }, [port]);
+    this.worker.postMessage({ t: 'init', port, marks: hostMarks(this.madeAt) }, [port]);
   }
   terminate(): void {
     this.ended = true;

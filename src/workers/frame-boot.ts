@@ -5,13 +5,17 @@
  * script starts the agent's worker from it while the document is still being
  * parsed, without waiting for the host (a frame starts its worker as early as
  * it can). Then it takes a control port from its parent (once), hands the worker
- * its kernel port through it, and answers the host's liveness pings. Its SHA-256
+ * its kernel port through it (with the times of its phases, for the spawn
+ * benchmark's breakdown), and answers the host's liveness pings. Its SHA-256
  * goes into the frame's CSP (computed at build time by src/build/agent-bundle.ts),
  * so it is the one inline script the frame may run.
  */
 export const FRAME_BOOT = `(() => {
+  const now = () => performance.timeOrigin + performance.now();
+  const marks = { nav: performance.timeOrigin, script: now() };
   const code = JSON.parse(document.getElementById('agent').textContent);
   const worker = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })), { name: 'agent' });
+  marks.worker = now();
   let ctl = null, early = null;
   const report = (message) => { if (ctl) ctl.postMessage({ t: 'error', message }); else early ??= message; };
   worker.onerror = (ev) => { ev.preventDefault(); report(String(ev.message || 'uncaught error')); };
@@ -20,10 +24,11 @@ export const FRAME_BOOT = `(() => {
     const m = e.data;
     if (ctl || e.source !== parent || !m || m.t !== 'ctl' || !(m.ctl instanceof MessagePort)) return;
     ctl = m.ctl;
+    marks.ctl = now();
     ctl.onmessage = (c) => {
       const d = c.data;
       if (d && d.t === 'ping') ctl.postMessage({ t: 'pong', n: d.n });
-      else if (d && d.t === 'init' && d.port instanceof MessagePort) worker.postMessage({ t: 'init', port: d.port }, [d.port]);
+      else if (d && d.t === 'init' && d.port instanceof MessagePort) worker.postMessage({ t: 'init', port: d.port, marks: { ...d.marks, ...marks, relay: now() } }, [d.port]);
     };
     ctl.postMessage({ t: 'ready' });
     if (early !== null) ctl.postMessage({ t: 'error', message: early });
