@@ -28,9 +28,9 @@ import { type PooledSlot, SparePool, type SparePoolOptions } from './spare-pool'
 
 export type HostingKind = 'frame' | 'worker';
 
-/** One agent's place: started with its kernel port, ended by terminate. */
+/** One agent's place: started with its kernel port (and its program's source when the kernel sent it), ended by terminate. */
 export interface AgentSlot {
-  start(port: MessagePort): void;
+  start(port: MessagePort, source?: string): void;
   terminate(): void;
   /** An uncaught error in the agent (the agent alone ends). */
   onError: ((reason: string) => void) | null;
@@ -153,11 +153,11 @@ class FrameSlot implements AgentSlot {
     container.append(this.el);
   }
 
-  start(port: MessagePort): void {
+  start(port: MessagePort, source?: string): void {
     this.started = true;
     // Not waiting for 'ready': messages on the control channel queue until the frame takes its
     // end of it, so the port reaches the frame with the channel, one cross-process hop sooner.
-    this.ctl.postMessage({ t: 'init', port, marks: hostMarks(this.madeAt) }, [port]);
+    this.ctl.postMessage({ t: 'init', port, source, marks: hostMarks(this.madeAt) }, [port]);
   }
 
   ping(): void {
@@ -284,8 +284,8 @@ class WorkerSlot implements AgentSlot {
     worker.onmessageerror = () => this.onError?.('message could not be deserialized');
   }
   private readonly madeAt = performance.timeOrigin + performance.now();
-  start(port: MessagePort): void {
-    this.worker.postMessage({ t: 'init', port, marks: hostMarks(this.madeAt) }, [port]);
+  start(port: MessagePort, source?: string): void {
+    this.worker.postMessage({ t: 'init', port, source, marks: hostMarks(this.madeAt) }, [port]);
   }
   terminate(): void {
     this.ended = true;

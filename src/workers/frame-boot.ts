@@ -28,7 +28,7 @@ export const FRAME_BOOT = `(() => {
     ctl.onmessage = (c) => {
       const d = c.data;
       if (d && d.t === 'ping') ctl.postMessage({ t: 'pong', n: d.n });
-      else if (d && d.t === 'init' && d.port instanceof MessagePort) worker.postMessage({ t: 'init', port: d.port, marks: { ...d.marks, ...marks, relay: now() } }, [d.port]);
+      else if (d && d.t === 'init' && d.port instanceof MessagePort) worker.postMessage({ t: 'init', port: d.port, source: d.source, marks: { ...d.marks, ...marks, relay: now() } }, [d.port]);
     };
     ctl.postMessage({ t: 'ready' });
     if (early !== null) ctl.postMessage({ t: 'error', message: early });
