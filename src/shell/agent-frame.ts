@@ -102,6 +102,7 @@ class FrameSlot implements AgentSlot {
   onError: ((reason: string) => void) | null = null;
   readonly el: HTMLIFrameElement;
   private readonly ctl: MessagePort;
+  /** The frame has its control port and its worker has loaded the agent's code (frame-boot.ts). */
   ready = false;
   started = false;
   ended = false;
@@ -276,7 +277,14 @@ export class FrameHosting extends PooledHosting<FrameSlot> implements AgentHosti
 class WorkerSlot implements AgentSlot {
   onError: ((reason: string) => void) | null = null;
   ended = false;
+  /** Its worker has loaded the agent's code (it says so once, agent.worker.ts). */
+  ready = false;
   constructor(private readonly worker: Worker) {
+    worker.onmessage = (e) => {
+      if ((e.data as { t?: string } | null)?.t !== 'loaded') return;
+      this.ready = true;
+      worker.onmessage = null;
+    };
     worker.onerror = (e) => {
       e.preventDefault();
       this.onError?.(e.message || 'uncaught error');

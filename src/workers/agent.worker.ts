@@ -24,6 +24,10 @@ declare const self: DedicatedWorkerGlobalScope;
 
 // The bundle has been evaluated (the spawn benchmark's breakdown: worker created → code loaded → init).
 performance.mark('agentos:loaded');
+// Tell the host (through the frame): a spawn's slot counts as started from now on, and the host's pool
+// makes its next spare only then, not beside this worker while it loads (spare-pool.ts). Said before
+// the seal, which takes postMessage away.
+self.postMessage({ t: 'loaded' });
 
 // A worker started ahead of need (spare-pool.ts) starts its module loader now, with an empty
 // module: a program's import (a blob: module) then pays for its own evaluation only.
