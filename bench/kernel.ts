@@ -173,14 +173,16 @@ export async function spawnLatency(k: KernelClient): Promise<BenchResults> {
     let fHeld = 0;
     if (framed) {
       // No slot ready, the tab's frame process alive (as when a burst outgrows the pool).
+      // Each measured start begins from a settled tab: spares ended 60 ms before (not mid-start beside it).
       const release = await holdFrameProcess();
-      held = await traceSpawns(k, 1, true);
-      await sleep(20);
       dropSpares(k);
-      fHeld = await frameWorkerStart();
-      release();
       await sleep(60);
+      held = await traceSpawns(k, 1, true);
       dropSpares(k);
+      await sleep(60);
+      fHeld = await frameWorkerStart();
+      release(); // the tab's last frame: its process ends
+      await sleep(60);
       fNew = await frameWorkerStart();
     }
     // A user spawns now and then, not in a tight loop: leave the tab a moment between spawns.
