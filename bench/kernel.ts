@@ -258,7 +258,7 @@ export async function spawnLatency(k: KernelClient): Promise<BenchResults> {
       unit: 'x',
       baseline: raw50,
       goal: '<= 1.5',
-      note: `spawn_cold_p50_ms ${cold50.toFixed(1)} ms ÷ a bare Worker's start (new Worker + one echo, baseline, ms), 35 of each interleaved`,
+      note: `spawn_cold_p50_ms ${cold50.toFixed(1)} ms ÷ a bare Worker's start in this page (new Worker + one echo, baseline, ms), 35 of each interleaved${framed ? `. Structural floor with agents in sandboxed frames: a bare Worker inside a fresh sandboxed frame alone takes ${(median(floorNew) / raw50).toFixed(2)}× the baseline (spawn_frame_floor_ms; ${(median(floorHeld) / raw50).toFixed(2)}× with the tab's frame process alive, spawn_frame_floor_held_ms): Chromium commits the frame's document in its own renderer process and starts the worker there` : ''}`,
     },
     spawn_cold_p50_ms: {
       value: cold50,
