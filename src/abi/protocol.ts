@@ -74,7 +74,8 @@ export interface BeatFrame {
 
 /** Kernel → host tab: start or stop an agent worker. */
 export type HostCommand =
-  | { t: 'host.start'; pid: number; incarnation: number; port: MessagePort }
+  /** `source`: the program's, when the kernel has it already: the agent imports it while its boot call is answered. */
+  | { t: 'host.start'; pid: number; incarnation: number; port: MessagePort; source?: string }
   | { t: 'host.terminate'; pid: number; incarnation: number }
   | { t: 'host.engine'; key: string; port: MessagePort }
   | { t: 'host.engine.stop'; key: string }

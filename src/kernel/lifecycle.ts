@@ -299,7 +299,13 @@ export class Lifecycle {
         this.exit(p, 1, `did not start within ${this.opts.bootTimeoutMs} ms`);
       }
     }, this.opts.bootTimeoutMs);
-    const cmd: HostCommand = { t: 'host.start', pid: p.pid, incarnation, port: ch.port2 };
+    const cmd: Extract<HostCommand, { t: 'host.start' }> = {
+      t: 'host.start',
+      pid: p.pid,
+      incarnation,
+      port: ch.port2,
+    };
+    if (p.source !== null) cmd.source = p.source; // imported during boot's round trip, not after it
     tab.port.postMessage(cmd, [ch.port2]);
     this.d.changed(p);
   }

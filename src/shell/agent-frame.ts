@@ -28,9 +28,9 @@ import { type PooledSlot, SparePool, type SparePoolOptions } from './spare-pool'
 
 export type HostingKind = 'frame' | 'worker';
 
-/** One agent's place: started with its kernel port, ended by terminate. */
+/** One agent's place: started with its kernel port (and its program's source when the kernel sent it), ended by terminate. */
 export interface AgentSlot {
-  start(port: MessagePort): void;
+  start(port: MessagePort, source?: string): void;
   terminate(): void;
   /** An uncaught error in the agent (the agent alone ends). */
   onError: ((reason: string) => void) | null;
@@ -75,6 +75,11 @@ const AGENT_JSON = JSON.stringify(AGENT_SOURCE).replaceAll('<', '\\u003c');
 /** The frame's whole document: its policy, the agent's code (text, not run), then the one script that policy allows. */
 export const FRAME_SRCDOC = `<!doctype html><meta http-equiv="Content-Security-Policy" content="${frameCsp(FRAME_BOOT_SHA256)}"><script type="application/json" id="agent">${AGENT_JSON}</script><script>${FRAME_BOOT}</script>`;
 
+/** When the host made the slot and handed it its agent (absolute ms): the start of the spawn benchmark's breakdown. */
+function hostMarks(made: number): { made: number; start: number } {
+  return { made, start: performance.timeOrigin + performance.now() };
+}
+
 /** Rounds of pings a frame may miss before its process counts as gone (rounds, not time: timers throttle). */
 const MISSED_ROUNDS = 2;
 /**
@@ -97,6 +102,7 @@ class FrameSlot implements AgentSlot {
   onError: ((reason: string) => void) | null = null;
   readonly el: HTMLIFrameElement;
   private readonly ctl: MessagePort;
+  /** The frame has its control port and its worker has loaded the agent's code (frame-boot.ts). */
   ready = false;
   started = false;
   ended = false;
@@ -108,6 +114,8 @@ class FrameSlot implements AgentSlot {
   unready = 0;
   /** When the frame last answered (or became ready). */
   heardAt = performance.now();
+  /** When this slot was made (absolute ms), for the spawn benchmark's breakdown. */
+  private readonly madeAt = performance.timeOrigin + performance.now();
 
   constructor(
     container: HTMLElement,
@@ -146,11 +154,11 @@ class FrameSlot implements AgentSlot {
     container.append(this.el);
   }
 
-  start(port: MessagePort): void {
+  start(port: MessagePort, source?: string): void {
     this.started = true;
     // Not waiting for 'ready': messages on the control channel queue until the frame takes its
     // end of it, so the port reaches the frame with the channel, one cross-process hop sooner.
-    this.ctl.postMessage({ t: 'init', port }, [port]);
+    this.ctl.postMessage({ t: 'init', port, source, marks: hostMarks(this.madeAt) }, [port]);
   }
 
   ping(): void {
@@ -269,15 +277,23 @@ export class FrameHosting extends PooledHosting<FrameSlot> implements AgentHosti
 class WorkerSlot implements AgentSlot {
   onError: ((reason: string) => void) | null = null;
   ended = false;
+  /** Its worker has loaded the agent's code (it says so once, agent.worker.ts). */
+  ready = false;
   constructor(private readonly worker: Worker) {
+    worker.onmessage = (e) => {
+      if ((e.data as { t?: string } | null)?.t !== 'loaded') return;
+      this.ready = true;
+      worker.onmessage = null;
+    };
     worker.onerror = (e) => {
       e.preventDefault();
       this.onError?.(e.message || 'uncaught error');
     };
     worker.onmessageerror = () => this.onError?.('message could not be deserialized');
   }
-  start(port: MessagePort): void {
-    this.worker.postMessage({ t: 'init', port }, [port]);
+  private readonly madeAt = performance.timeOrigin + performance.now();
+  start(port: MessagePort, source?: string): void {
+    this.worker.postMessage({ t: 'init', port, source, marks: hostMarks(this.madeAt) }, [port]);
   }
   terminate(): void {
     this.ended = true;

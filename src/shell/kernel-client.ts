@@ -198,7 +198,7 @@ export class KernelClient {
         slot.terminate();
         this.port.postMessage({ t: 'host.died', pid, incarnation, reason });
       };
-      slot.start(cmd.port); // the pool tops itself up once the burst is served (spare-pool.ts)
+      slot.start(cmd.port, cmd.source); // the pool tops itself up once the burst is served (spare-pool.ts)
     } else if (cmd.t === 'host.terminate') {
       const h = this.hosted.get(cmd.pid);
       if (h && h.incarnation === cmd.incarnation) {

@@ -22,23 +22,54 @@ const BUILTINS: Record<string, AgentProgram> = {
 
 declare const self: DedicatedWorkerGlobalScope;
 
+// The bundle has been evaluated (the spawn benchmark's breakdown: worker created → code loaded → init).
+performance.mark('agentos:loaded');
+// Tell the host (through the frame): a spawn's slot counts as started from now on, and the host's pool
+// makes its next spare only then, not beside this worker while it loads (spare-pool.ts). Said before
+// the seal, which takes postMessage away.
+self.postMessage({ t: 'loaded' });
+
 // A worker started ahead of need (spare-pool.ts) starts its module loader now, with an empty
 // module: a program's import (a blob: module) then pays for its own evaluation only.
 const WARM_URL = URL.createObjectURL(new Blob([''], { type: 'text/javascript' }));
 void import(/* @vite-ignore */ WARM_URL).catch(() => {}).finally(() => URL.revokeObjectURL(WARM_URL));
 
-self.onmessage = (ev: MessageEvent<{ t: 'init'; port: MessagePort }>) => {
+self.onmessage = (ev: MessageEvent<{ t: 'init'; port: MessagePort; source?: unknown; marks?: unknown }>) => {
   if (ev.data?.t !== 'init' || !(ev.data.port instanceof MessagePort)) return;
   self.onmessage = null; // the host speaks once; everything else comes from the kernel
-  // Phase marks for the spawn benchmark's breakdown (worker created → init → boot → program).
-  performance.mark('agentos:init');
+  // Phase marks for the spawn benchmark's breakdown (worker created → init → boot → program), with
+  // the host's and the frame's (absolute ms: when the slot was made, the frame's document started...).
+  performance.mark('agentos:init', { detail: ev.data.marks ?? null });
   const sys = new SyscallClient(ev.data.port);
   // Before any program code runs: storage, network, nested workers and the page become unreachable.
   sealAgentScope(self);
-  void run(sys);
+  // The program's source, when the kernel sent it with the start: imported while boot is answered.
+  const early = typeof ev.data.source === 'string' ? importEarly(ev.data.source) : null;
+  void run(sys, early);
 };
 
-async function run(sys: SyscallClient): Promise<void> {
+/** A program imported ahead of its boot answer; its failure is reported after boot, as a late import's would be. */
+interface EarlyImport {
+  source: string;
+  module: Promise<{ default?: unknown }>;
+}
+
+function importEarly(source: string): EarlyImport {
+  const module = importSource(source);
+  module.catch(() => {}); // handled when awaited, after boot
+  return { source, module };
+}
+
+async function importSource(source: string): Promise<{ default?: unknown }> {
+  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+  try {
+    return await import(/* @vite-ignore */ url);
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+async function run(sys: SyscallClient, early: EarlyImport | null): Promise<void> {
   let exiting = false;
   const terminate = (code: number) => {
     if (exiting) return;
@@ -57,7 +88,7 @@ async function run(sys: SyscallClient): Promise<void> {
     return;
   }
   try {
-    const program = await load(boot);
+    const program = await load(boot, early);
     const ctx = createContext(sys, boot, terminate);
     const result = await program(ctx);
     terminate(
@@ -71,15 +102,11 @@ async function run(sys: SyscallClient): Promise<void> {
   }
 }
 
-async function load(boot: AgentBoot): Promise<AgentProgram> {
+async function load(boot: AgentBoot, early: EarlyImport | null): Promise<AgentProgram> {
   let mod: { default?: unknown };
   if (boot.source !== null) {
-    const url = URL.createObjectURL(new Blob([boot.source], { type: 'text/javascript' }));
-    try {
-      mod = await import(/* @vite-ignore */ url);
-    } finally {
-      URL.revokeObjectURL(url);
-    }
+    // The kernel's boot answer is what runs: an early import of other text is not used.
+    mod = await (early?.source === boot.source ? early.module : importSource(boot.source));
   } else if (Object.hasOwn(BUILTINS, boot.program)) {
     mod = { default: BUILTINS[boot.program] };
   } else {
