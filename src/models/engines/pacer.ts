@@ -99,7 +99,8 @@ function arm(now: number): void {
   if (!next) return;
   if (timer !== null && timerAt <= next.due && now < timerAt + STALE_MS) return;
   if (timer !== null) clearTimeout(timer);
-  timerAt = Math.max(now, next.due - SLACK_MS);
+  // At the first one's due time; what is due within SLACK_MS after it goes in the same task.
+  timerAt = Math.max(now, next.due);
   timer = setTimeout(fire, Math.max(0, timerAt - now));
 }
 
