@@ -24,6 +24,11 @@ async function one(dir) {
       } catch {}
       await sleep(200);
     }
+    // AB_TRACE=dir: a trace of each busy phase (toplevel tasks of every thread), for the kernel's busy fraction.
+    if (process.env.AB_TRACE) {
+      process.env.BUSY_TRACE = `${process.env.AB_TRACE}/${dir.replace(/\W/g, '_')}-${Date.now()}.json`;
+      process.env.BUSY_TRACE_CATEGORIES = '-*,toplevel';
+    }
     const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     try {
       const r = await busyBench(browser, `http://localhost:${PORT}`, () => {});
@@ -48,8 +53,10 @@ for (let i = 0; i < rounds; i++) {
     out[dir].push(r);
     const s = r.user_syscall_p99_ratio_200;
     const busyMs = /busy ([\d.]+) ms/.exec(s.note)?.[1];
+    const rate = /\((\d+) tok\/s in all/.exec(s.note)?.[1];
+    const alive = /(\d+) agents alive/.exec(s.note)?.[1];
     console.log(
-      `round ${i} ${dir}: syscall ratio ${s.value.toFixed(2)} (busy ${busyMs} ms / idle ${s.baseline.toFixed(2)} ms); frame ${r.desktop_frame_p95_ratio_200.value.toFixed(2)}; input ${r.input_latency_p95_ratio_200.value.toFixed(2)}`,
+      `round ${i} ${dir} (${alive} agents, ${rate} tok/s): syscall ratio ${s.value.toFixed(2)} (busy ${busyMs} ms / idle ${s.baseline.toFixed(2)} ms); frame ${r.desktop_frame_p95_ratio_200.value.toFixed(2)}; input ${r.input_latency_p95_ratio_200.value.toFixed(2)}`,
     );
   }
 }
