@@ -31,7 +31,7 @@ async function one(dir) {
     }
     const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     try {
-      const r = await busyBench(browser, `http://localhost:${PORT}`, () => {});
+      const r = await busyBench(browser, `http://localhost:${PORT}`, (m) => console.error(m.slice(0, 400)));
       return Object.fromEntries(
         Object.entries(r).map(([k, v]) => [k, { value: v.value, baseline: v.baseline, note: v.note }]),
       );

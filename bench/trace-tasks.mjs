@@ -40,10 +40,15 @@ for (const [k, tasks] of byThread) {
   const wall = top.map((e) => (e.dur ?? 0) / 1000).sort((a, b) => a - b);
   const cpu = top.map((e) => (e.tdur ?? 0) / 1000).sort((a, b) => a - b);
   const sum = (xs) => xs.reduce((a, b) => a + b, 0);
-  const f = (xs) => `p50 ${pct(xs, 50).toFixed(3)} p90 ${pct(xs, 90).toFixed(3)} p99 ${pct(xs, 99).toFixed(2)} p99.9 ${pct(xs, 99.9).toFixed(2)} max ${xs.at(-1).toFixed(1)} ms`;
+  const f = (xs) =>
+    `p50 ${pct(xs, 50).toFixed(3)} p90 ${pct(xs, 90).toFixed(3)} p99 ${pct(xs, 99).toFixed(2)} p99.9 ${pct(xs, 99.9).toFixed(2)} max ${xs.at(-1).toFixed(1)} ms`;
   console.log(
     `${names.get(k)} ${k}: ${(top.length / (span / 1000)).toFixed(0)} tasks/s over ${(span / 1000).toFixed(1)} s; in a task ${((100 * sum(wall)) / span).toFixed(1)}% of wall time, on a CPU ${((100 * sum(cpu)) / span).toFixed(1)}%`,
   );
-  console.log(`  task CPU time:  ${f(cpu)}; over 1 ms: ${cpu.filter((x) => x > 1).length}, over 5 ms: ${cpu.filter((x) => x > 5).length}`);
-  console.log(`  task wall time: ${f(wall)}; over 5 ms: ${wall.filter((x) => x > 5).length}, over 16 ms: ${wall.filter((x) => x > 16).length}`);
+  console.log(
+    `  task CPU time:  ${f(cpu)}; over 1 ms: ${cpu.filter((x) => x > 1).length}, over 5 ms: ${cpu.filter((x) => x > 5).length}`,
+  );
+  console.log(
+    `  task wall time: ${f(wall)}; over 5 ms: ${wall.filter((x) => x > 5).length}, over 16 ms: ${wall.filter((x) => x > 16).length}`,
+  );
 }
