@@ -36,7 +36,11 @@ for (const [k, tasks] of byThread) {
   tasks.sort((a, b) => a.ts - b.ts);
   const top = [];
   let end = -1;
-  for (const e of tasks) if (e.ts >= end) top.push(e), (end = e.ts + (e.dur ?? 0));
+  for (const e of tasks) {
+    if (e.ts < end) continue; // nested in the one before
+    top.push(e);
+    end = e.ts + (e.dur ?? 0);
+  }
   const wall = top.map((e) => (e.dur ?? 0) / 1000).sort((a, b) => a - b);
   const cpu = top.map((e) => (e.tdur ?? 0) / 1000).sort((a, b) => a - b);
   const sum = (xs) => xs.reduce((a, b) => a + b, 0);
