@@ -181,7 +181,14 @@ export async function busyBench(browser, origin, log = console.log) {
     const cdp = process.env.BUSY_PROFILE ? await context.newCDPSession(page) : null;
     if (cdp) await cdp.send('Profiler.enable').then(() => cdp.send('Profiler.start'));
     // BUSY_TRACE=file: a Chromium trace of the busy phase (what the page's main thread spends on).
-    if (process.env.BUSY_TRACE) await browser.startTracing(page, { path: process.env.BUSY_TRACE });
+    // Browser-wide (every process and thread: the kernel's SharedWorker too); BUSY_TRACE_CATEGORIES narrows it.
+    if (process.env.BUSY_TRACE)
+      await browser.startTracing(undefined, {
+        path: process.env.BUSY_TRACE,
+        ...(process.env.BUSY_TRACE_CATEGORIES
+          ? { categories: process.env.BUSY_TRACE_CATEGORIES.split(',') }
+          : {}),
+      });
     const busy = await phase(page, input);
     log(`busy: frames after ${JSON.stringify(await frameCount())}`);
     if (process.env.BUSY_TRACE) await browser.stopTracing();

@@ -16,6 +16,11 @@ export interface CallFrame {
   id: number;
   name: string;
   args?: unknown;
+  /**
+   * The caller wants an answer only if the call fails (an agent's stdout writes, sent behind:
+   * half the frames per streamed token). Honoured for syscalls whose entry says `quiet`.
+   */
+  quiet?: boolean;
 }
 /** Caller → kernel: abandon a streaming call. */
 export interface CancelFrame {

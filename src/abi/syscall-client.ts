@@ -5,6 +5,9 @@
 import { SysError } from './errors';
 import type { ChunkFrame, EventFrame, ReturnFrame, SignalFrame } from './protocol';
 
+/** Quiet calls in a row before an ordinary one (see quietCall). */
+export const QUIET_RUN = 32;
+
 interface Pending {
   resolve(v: unknown): void;
   reject(e: SysError): void;
@@ -37,6 +40,16 @@ export class SyscallClient {
   private tokensAt = 0;
   private pump: ReturnType<typeof setTimeout> | null = null;
   private readonly queued: { send(): void; fail(e: SysError): void }[] = [];
+  /**
+   * Calls sent quiet (the kernel answers them only if they fail), oldest first, each with who
+   * hears its failure. An answer to a later call means the earlier ones were run (quiet calls
+   * are synchronous in the kernel, and a port keeps order), so they are dropped then.
+   */
+  private readonly quiet = new Map<number, (e: SysError) => void>();
+  /** Quiet calls sent since an answer to a later call came back. */
+  private quietRun = 0;
+  private lastQuietId = 0;
+  private stopped = false;
   /** Frames that are not answers to calls: signals (agents), events and host commands (tabs). */
   onOther: ((frame: SignalFrame | EventFrame | { t: string }) => void) | null = null;
 
@@ -47,8 +60,15 @@ export class SyscallClient {
 
   private receive(frame: ReturnFrame | ChunkFrame | SignalFrame | EventFrame): void {
     if (frame.t === 'ret') {
+      const q = this.quiet.get(frame.id);
+      if (q) {
+        this.quiet.delete(frame.id);
+        if (!frame.ok) q(SysError.from(frame.error));
+        return;
+      }
       const p = this.pending.get(frame.id);
       if (!p) return;
+      this.quietAnswered(frame.id);
       this.pending.delete(frame.id);
       this.release();
       if (frame.ok) p.resolve(frame.value);
@@ -58,6 +78,9 @@ export class SyscallClient {
     } else if ((frame as { t: string }).t === 'ping') {
       this.port.postMessage({ t: 'beat' }); // the kernel's liveness check: answered while the event loop turns
     } else {
+      // Stopped (SIGSTOP: the kernel holds this agent's calls): writes wait like every other call.
+      if (frame.t === 'signal')
+        this.stopped = frame.sig === 'STOP' ? true : frame.sig === 'CONT' ? false : this.stopped;
       this.onOther?.(frame);
     }
   }
@@ -70,6 +93,35 @@ export class SyscallClient {
         this.port.postMessage({ t: 'call', id, name, args }, transfer);
       }, reject);
     });
+  }
+
+  /**
+   * Sends a call whose success needs no answer (`quiet`: the kernel answers only a failure, which
+   * goes to `onError`), when it may go now; false when it may not, and the caller makes it an
+   * ordinary call instead. It may not go behind calls waiting for room, past the in-flight cap,
+   * without a rate token (the kernel counts it as pipelined), while stopped, or after QUIET_RUN quiet calls in a
+   * row: then an ordinary call's answer keeps the sender in step with the kernel, so a loop of
+   * them yields to its event loop and never pipelines more than QUIET_RUN frames.
+   */
+  quietCall(name: string, args: unknown, onError: (e: SysError) => void): boolean {
+    if (this.stopped || this.queued.length || this.quietRun >= QUIET_RUN) return false;
+    if (this.maxInFlight !== null && this.pending.size + this.quiet.size >= this.maxInFlight) return false;
+    if (this.callsPerSec !== null && !this.takeToken()) return false;
+    const id = this.nextId++;
+    this.quiet.set(id, onError);
+    this.quietRun++;
+    this.lastQuietId = id;
+    this.port.postMessage({ t: 'call', id, name, args, quiet: true });
+    return true;
+  }
+
+  /** The answer to call `id` came: the quiet calls sent before it were run and succeeded. */
+  private quietAnswered(id: number): void {
+    if (id > this.lastQuietId) this.quietRun = 0;
+    for (const q of this.quiet.keys()) {
+      if (q > id) break;
+      this.quiet.delete(q);
+    }
   }
 
   /** Sends now if there is room (in flight, and rate when pipelined), else in order once there is. */
@@ -85,6 +137,12 @@ export class SyscallClient {
   private room(): boolean {
     if (this.maxInFlight !== null && this.pending.size >= this.maxInFlight) return false;
     if (this.callsPerSec === null || this.pending.size === 0) return true;
+    return this.takeToken();
+  }
+
+  /** One rate token for a pipelined frame, if there is one. */
+  private takeToken(): boolean {
+    if (this.callsPerSec === null) return true;
     // 90% of the kernel's rate and bucket (a tenth of a second, at least 64): a margin for what it counts.
     const rate = 0.9 * this.callsPerSec;
     const burst = 0.9 * Math.max(64, this.callsPerSec / 10);
@@ -178,6 +236,8 @@ export class SyscallClient {
   failAll(error: SysError): void {
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
+    for (const q of this.quiet.values()) q(error);
+    this.quiet.clear();
     for (const q of this.queued.splice(0)) q.fail(error);
   }
 }

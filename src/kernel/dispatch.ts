@@ -37,6 +37,8 @@ export interface Syscall<K, A = unknown, R = unknown> {
   who: 'any' | 'agent' | 'user';
   /** Blocking calls mark an agent 'waiting' while they are in flight. */
   blocking?: boolean;
+  /** A synchronous call whose success a `quiet` frame does not want answered (stdout writes). */
+  quiet?: boolean;
   handler: (k: K, caller: Caller, args: A, io: CallIO) => R | Promise<R>;
   doc: string;
 }
@@ -86,6 +88,7 @@ export class Dispatcher<K> {
     this.counters.calls++;
     const { id } = frame;
     let blocking = false;
+    let quiet = false;
     const finish = (ret: ReturnFrame, transfer: Transferable[] = []) => {
       streams.delete(id);
       if (caller.kind === 'agent') this.hooks.callDone(caller.proc);
@@ -93,10 +96,12 @@ export class Dispatcher<K> {
         caller.proc.blocking--;
         this.hooks.settle(caller.proc);
       }
+      if (quiet && ret.ok) return; // the caller asked to hear only of a failure
       reply(port, ret, transfer);
     };
     try {
       const { entry, args } = this.authorise(caller, frame.name, frame.args);
+      quiet = frame.quiet === true && entry.quiet === true;
       // The controller is made when a handler first looks at the signal (most calls never do).
       let ctl: AbortController | null = null;
       const io: CallIO = {

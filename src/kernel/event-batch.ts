@@ -15,6 +15,9 @@ import type { KernelEvent, ProcInfo } from '../abi/protocol';
 /** What a 'proc' update may be merged with: the same state and generation phase. */
 const procKey = (p: ProcInfo) => `${p.state}/${p.generation?.phase ?? ''}`;
 
+/** How often a stream of events leaves for the tabs, at most (about a display frame). */
+export const FLUSH_EVERY_MS = 16;
+
 export class EventBatch {
   private queue: (KernelEvent | null)[] = [];
   /** Per pid: where its last queued event is (output joins only onto it). */
@@ -23,9 +26,14 @@ export class EventBatch {
   private procAt = new Map<number, { at: number; key: string }>();
   private scheduled = false;
 
+  private lastFlush = -FLUSH_EVERY_MS;
+
   constructor(
     private readonly deliver: (events: KernelEvent[]) => void,
-    private readonly schedule: (flush: () => void) => void = (f) => setTimeout(f, 0),
+    // The next tick, or a frame's time after the last flush: a lone event leaves at once, a stream
+    // of them at most once per frame (each 'events' frame is a task on every desktop's main thread).
+    private readonly schedule: (flush: () => void) => void = (f) =>
+      setTimeout(f, Math.max(0, this.lastFlush + FLUSH_EVERY_MS - performance.now())),
   ) {}
 
   get pending(): number {
@@ -62,6 +70,7 @@ export class EventBatch {
   flush(): void {
     this.scheduled = false;
     if (!this.queue.length) return;
+    this.lastFlush = performance.now();
     const events = this.queue.filter((e): e is KernelEvent => e !== null);
     this.queue = [];
     this.lastOf.clear();

@@ -158,6 +158,7 @@ export class Kernel {
         standing: (program) => this.asks.standing.get(program),
         dispatch: (caller, frame, port, streams) => this.dispatch.call(caller, frame, port, streams),
         changed: (p) => this.changed(p),
+        figures: (p) => this.figuresChanged(p),
         exited: (pid) => this.working.drop(pid),
         durable: this.durable,
         freshMemory: (pid) => this.working.fresh(pid),
@@ -330,6 +331,17 @@ export class Kernel {
     // The tabs' beforeunload question depends on how many agents live: tell them when that changes.
     this.tabs.agentsChanged();
     this.session?.soon();
+  }
+
+  /**
+   * Only a process's figures changed (running ↔ waiting in a call, token counts at a generation's
+   * start and end): the tabs are told at once; the session saves them with the next change or
+   * within Session.FIGURES_SAVE_MS. A save clones the whole table (output tails too) on the
+   * kernel's thread: with 200 agents streaming, saving "soon" after each of these held it every 150 ms.
+   */
+  figuresChanged(p: Process): void {
+    this.emit({ type: 'proc', proc: p.info });
+    this.session?.later();
   }
 
   /** Saves now: the last tab is going, and the kernel's worker with it. */

@@ -58,6 +58,8 @@ export interface LifecycleDeps {
   dispatch(caller: Caller, frame: CallFrame, port: Endpoint, streams: Map<number, AbortController>): void;
   /** A process changed: tell the tabs, save soon. */
   changed(p: Process): void;
+  /** Only its figures changed (running ↔ waiting): tell the tabs; saved with the next change, or later. */
+  figures(p: Process): void;
   /** A process exited: drop what the kernel kept for it elsewhere (short-term memory). */
   exited(pid: number): void;
   /** Checkpoints, delivered messages and the crash-loop guard (issue 15). */
@@ -587,7 +589,7 @@ export class Lifecycle {
   settle(p: Process): void {
     const before = p.state;
     p.settle();
-    if (p.state !== before) this.d.changed(p);
+    if (p.state !== before) this.d.figures(p);
   }
 
   /**

@@ -9,12 +9,23 @@ import type { Process } from './process';
 
 /** How often a streaming process's figures are sent out, at most. */
 const NOTIFY_EVERY_MS = 250;
+/**
+ * Figure updates per second for all streaming processes together, at most: with many streaming,
+ * each is sent less often (200 at once: each once a second). Each update is a process snapshot
+ * cloned to every tab and a task-manager row to redo; the kernel's thread and the desktop's carry
+ * them all.
+ */
+const NOTIFY_BUDGET_PER_SEC = 200;
+/** Generations streaming now (on this kernel's thread). */
+let live = 0;
+const notifyEveryMs = () => Math.max(NOTIFY_EVERY_MS, (1000 * live) / NOTIFY_BUDGET_PER_SEC);
 
 export class LiveGeneration {
   private tokens = 0;
   private firstAt = 0;
   private lastNotify = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private ended = false;
 
   // Counts move by differences, so requests a process makes at once add up.
   private constructor(
@@ -25,6 +36,7 @@ export class LiveGeneration {
     /** Told of figures moving mid-stream: only the tabs need them (no session save per update). */
     private readonly figures: (p: Process) => void = notify,
   ) {
+    live++;
     proc.info.usage.prompt_tokens += promptTokens;
     proc.info.generation = {
       model,
@@ -72,6 +84,8 @@ export class LiveGeneration {
 
   /** The request ended: the engine's own counts replace the live ones. */
   end(usage: Usage | null): void {
+    if (!this.ended) live--;
+    this.ended = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     // A failed request counts nothing, as before it streamed: its live figures were provisional.
@@ -83,7 +97,7 @@ export class LiveGeneration {
 
   private soon(): void {
     if (this.timer) return;
-    const wait = Math.max(0, this.lastNotify + NOTIFY_EVERY_MS - performance.now());
+    const wait = Math.max(0, this.lastNotify + notifyEveryMs() - performance.now());
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.proc.info.generation) {

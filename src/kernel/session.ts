@@ -60,18 +60,25 @@ export function isSavedState(v: unknown): v is SavedState {
 /** Debounces saves: many process changes in a burst become one write. */
 export class Saver {
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private dueAt = 0;
   private running: Promise<void> = Promise.resolve();
   constructor(
     private readonly write: () => Promise<void>,
     private readonly delayMs = 150,
   ) {}
 
-  soon(): void {
-    if (this.timer) return;
+  /** Writes within `delayMs` (a save already due sooner stands). */
+  soon(delayMs = this.delayMs): void {
+    const at = performance.now() + delayMs;
+    if (this.timer) {
+      if (this.dueAt <= at) return;
+      clearTimeout(this.timer);
+    }
+    this.dueAt = at;
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.now();
-    }, this.delayMs);
+    }, delayMs);
     (this.timer as { unref?: () => void }).unref?.();
   }
 
@@ -123,6 +130,13 @@ export class Session {
   soon(): void {
     this.saver.soon();
   }
+
+  /** Only figures changed (token counts, running ↔ waiting): written with the next save, within FIGURES_SAVE_MS. */
+  later(): void {
+    this.saver.soon(Session.FIGURES_SAVE_MS);
+  }
+
+  static readonly FIGURES_SAVE_MS = 5000;
 
   /** Saves now: the last tab is going, and the kernel's worker with it. */
   flush(): Promise<void> {

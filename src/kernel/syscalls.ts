@@ -304,6 +304,7 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
       cap: null,
       who: 'agent',
       handler: (k, c, a) => write(k, agent(c), a.fd, a.data),
+      quiet: true, // the SDK sends most writes behind, answered only on failure (stdout.ts)
       doc: 'write(fd, data): append to the caller’s stdout (1) or stderr (2)',
     }),
 

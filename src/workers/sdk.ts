@@ -31,6 +31,7 @@ export type { SpawnOptions };
 
 import type { SyscallClient } from '../abi/syscall-client';
 import { READS, retryRead, retryStream } from './retry';
+import { stdio } from './stdout';
 
 export interface AgentContext {
   readonly pid: number;
@@ -67,7 +68,10 @@ export interface AgentContext {
     };
     models(): Promise<ModelInfo[]>;
   };
-  /** Writes to the agent's stdout, which the desktop shows as it streams. */
+  /**
+   * Writes to the agent's stdout, which the desktop shows as it streams. Written behind: it
+   * resolves once sent, in order; a failure is thrown by the next print (stdout.ts).
+   */
   print(text: string): Promise<void>;
   /** Writes to stderr. */
   error(text: string): Promise<void>;
@@ -169,6 +173,7 @@ export function createContext(
   terminate: (code: number) => void,
 ): AgentContext {
   const term = new AbortController();
+  const write = stdio(sys);
   let handler: ((sig: SignalFrame['sig']) => void) | null = null;
   sys.onOther = (frame) => {
     if (frame.t !== 'signal') return;
@@ -235,8 +240,8 @@ export function createContext(
       chat: { completions: { create: create as AgentContext['llm']['chat']['completions']['create'] } },
       models: () => retryRead(() => sys.call<ModelInfo[]>('models.list')),
     },
-    print: (text) => sys.call('write', { fd: 1, data: String(text) }).then(() => {}),
-    error: (text) => sys.call('write', { fd: 2, data: String(text) }).then(() => {}),
+    print: (text) => write(1, text),
+    error: (text) => write(2, text),
     spawn: (task, permissions, options) =>
       sys.call<{ pid: number }>('spawn', clean({ task, permissions, options })).then((r) => r.pid),
     wait: (pid, timeoutMs) => sys.call<Exit>('wait', clean({ pid, timeoutMs })),

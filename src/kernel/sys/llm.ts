@@ -48,7 +48,7 @@ export async function chat(k: Kernel, c: Caller, request: ChatRequest & { need?:
   const live = proc
     ? LiveGeneration.start(
         proc,
-        (p) => k.changed(p),
+        (p) => k.figuresChanged(p),
         model,
         prompt,
         (p) => k.emit({ type: 'proc', proc: p.info }),

@@ -17,6 +17,7 @@ import {
   type ModelInfo,
   type ToolCall,
 } from '../engine';
+import { until } from './pacer';
 
 export interface DeterministicOptions {
   id?: string;
@@ -134,9 +135,9 @@ export class DeterministicEngine implements ChatEngine {
         break;
       }
       if (msPerToken > 0) {
-        // Pace against the clock, not per sleep, so timer slack does not accumulate.
-        const due = start + prefillMs + (emitted + 1) * msPerToken;
-        await sleep(due - performance.now(), signal);
+        // Pace against the clock, not per sleep, so timer slack does not accumulate; one clock
+        // wakes every stream that is due (pacer.ts), not a timer per token per stream.
+        await until(start + prefillMs + (emitted + 1) * msPerToken, signal);
         if (signal?.aborted) {
           finish = 'abort';
           break;
