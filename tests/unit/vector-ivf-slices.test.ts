@@ -72,4 +72,15 @@ describe('IVF training in time slices', () => {
       expect(index.search(row(data, at + 7), 1)[0]!.id).toBe(at + 7);
     }
   });
+
+  it('stops a training cleanly when the index is disposed mid-way', async () => {
+    const data = new ClusteredData({ dim: DIM, clusters: 20, spread: 1, seed: 4 }).sample(3000);
+    const index = await IvfI8Index.create(DIM, { trainAt: 2000 });
+    index.add(ids(3000), data);
+    expect(index.isTraining).toBe(true);
+    index.dispose();
+    await index.idle();
+    expect(index.isTraining).toBe(false);
+    expect(() => index.search(row(data, 0), 1)).toThrow(/disposed/);
+  });
 });

@@ -209,7 +209,7 @@ export abstract class Int8Rows {
   protected cap = 0;
   /** Slot → id. */
   protected ids = new Uint32Array(0);
-  protected readonly slotOf = new Map<number, number>();
+  protected slotOf = new Map<number, number>();
   private wasm: KernelExports | undefined;
 
   protected constructor(
@@ -240,6 +240,21 @@ export abstract class Int8Rows {
     this.wasm = undefined;
     this.slotOf.clear();
     this.ids = new Uint32Array(0);
+  }
+
+  /**
+   * Takes over `from`'s rows (its kernel, slots and ids), leaving it disposed: a new layout built
+   * aside becomes this one's in one step. Both have the same dim, so the same fixed regions.
+   */
+  protected adopt(from: Int8Rows): void {
+    this.wasm = from.live();
+    this.codesOff = from.codesOff;
+    this.cap = from.cap;
+    this.ids = from.ids;
+    this.slotOf = from.slotOf;
+    from.wasm = undefined;
+    from.slotOf = new Map();
+    from.ids = new Uint32Array(0);
   }
 
   /** Slots in use from 0 (live rows, and any room between them): what growing must keep. */

@@ -90,9 +90,10 @@ export class IvfI8Index extends Int8Rows implements VectorIndex {
   private trainedAt = 0;
   /** Grouped filing failed its check at the last training: file exactly from then on. */
   private coarseOff = false;
-  /** The background training, while it runs; ids added meanwhile (to file afresh at the swap). */
+  /** The background training, while it runs; ids added (or replaced) and removed meanwhile, applied at the swap. */
   private training: Promise<void> | null = null;
   private touched: Set<VectorId> | null = null;
+  private gone: Set<VectorId> | null = null;
   /** Size below which a failed training is not tried again. */
   private retryAt = 0;
   private readonly trainAt: number;
@@ -195,6 +196,7 @@ export class IvfI8Index extends Int8Rows implements VectorIndex {
     const slot = this.slotOf.get(id);
     if (slot === undefined) return false;
     this.removeSlot(slot);
+    this.gone?.add(id);
     return true;
   }
 
@@ -474,6 +476,7 @@ export class IvfI8Index extends Int8Rows implements VectorIndex {
     if (this.training || this.disposed || this.count < this.retryAt) return;
     if (this.cents ? this.count < 4 * this.trainedAt : this.count < this.trainAt) return;
     this.touched = new Set();
+    this.gone = new Set();
     this.training = this.train()
       .catch(() => {
         // The layout before stays in use (it is complete and correct); try again at twice the size.
@@ -482,14 +485,17 @@ export class IvfI8Index extends Int8Rows implements VectorIndex {
       .finally(() => {
         this.training = null;
         this.touched = null;
+        this.gone = null;
         this.maybeTrain();
       });
   }
 
   /**
-   * Spherical k-means on a sample of the rows, every row filed under its nearest centroid, then
-   * one swap to the new layout and an nprobe tuning — in time slices. Adds, removes and queries
-   * between slices work on the layout before; rows added meanwhile are filed again at the swap.
+   * In time slices: spherical k-means on a sample of the rows; every row filed under its nearest
+   * centroid and copied into a new layout built aside (an index of its own, in a kernel of its
+   * own); nprobe tuned on that. Then one short step: the rows added, replaced or removed since
+   * are applied to it, and this index takes it over. Until then everything here works on the
+   * layout before, which stays complete and correct.
    */
   private async train(): Promise<void> {
     const slice = new TimeSlice();
@@ -509,11 +515,10 @@ export class IvfI8Index extends Int8Rows implements VectorIndex {
     }
     const sample = new Int8Array(sampleN * stride);
     const sampleScales = new Float32Array(sampleN);
-    const memScales = () => new Float32Array(this.live().memory.buffer, this.scalesOff, this.cap);
     for (let i = 0; i < sampleN; i++) {
       const slot = this.slotOf.get(snap[i]!)!;
       sample.set(this.codeRow(slot), i * stride);
-      sampleScales[i] = memScales()[slot]!;
+      sampleScales[i] = this.scaleOf(slot);
     }
     const cents = await Centroids.create(dim, nlist);
     const cent = new Float32Array(nlist * dim);
@@ -544,30 +549,92 @@ export class IvfI8Index extends Int8Rows implements VectorIndex {
       // An empty centroid restarts at a random sample row.
       for (let c = 0; c < nlist; c++) if (sizes[c] === 0) fromSample(c, Math.floor(rand() * sampleN));
     }
-    this.live();
     // File every row by id, reading its codes where it is now (rows move and go between slices).
-    const filed = new Map<VectorId, number>();
+    const listOfId = new Map<VectorId, number>();
+    const counts = new Uint32Array(nlist);
     for (let i = 0; i < n; i++) {
       const slot = this.slotOf.get(snap[i]!);
-      if (slot !== undefined) filed.set(snap[i]!, cents.nearest(this.codeRow(slot)));
+      if (slot !== undefined) {
+        const l = cents.nearest(this.codeRow(slot));
+        listOfId.set(snap[i]!, l);
+        counts[l]!++;
+      }
       if ((i & 63) === 63) await slice.check();
     }
-    // The swap, in one step: rows added since are filed now, then everything is laid out afresh.
-    this.live();
-    const all = this.gather(this.end(), 0, []);
-    for (let i = 0; i < all.ids.length; i++) {
-      const id = all.ids[i]!;
-      const l = this.touched?.has(id) ? undefined : filed.get(id);
-      all.lists[i] = l ?? cents.nearest(new Int8Array(all.codes.buffer, i * stride, stride));
+    // The new layout, aside: each list's room, then the rows copied in.
+    const next = new IvfI8Index(dim, await instantiateKernel(), {
+      trainAt: this.trainAt,
+      seed: this.seed,
+      ...(this.fixedProbe === undefined ? {} : { nprobe: this.fixedProbe }),
+    });
+    next.cents = cents;
+    next.coarseOff = !group;
+    next.rooms(counts);
+    let copied = 0;
+    for (const [id, l] of listOfId) {
+      const slot = this.slotOf.get(id);
+      if (slot !== undefined) next.place(id, l, this.codeRow(slot), this.scaleOf(slot));
+      if ((++copied & 255) === 0) await slice.check();
     }
+    next.probe =
+      this.fixedProbe === undefined ? await next.tuneProbe(rand, slice) : Math.min(nlist, this.fixedProbe);
+    // The one step: what changed since, applied to the new layout, which then becomes this one's.
+    this.live();
+    for (const id of [...this.gone!, ...this.touched!])
+      if (next.has(id)) next.removeSlot(next.slotOf.get(id)!);
+    for (const id of this.touched!) {
+      const slot = this.slotOf.get(id);
+      if (slot === undefined) continue;
+      const row = this.codeRow(slot);
+      if (!next.place(id, cents.nearest(row), row, this.scaleOf(slot))) {
+        // Its list is full: lay the new index out again with slack (rare: lists have 1/16 spare).
+        const all = next.gather(next.end(), 0, []);
+        next.layout(all.codes, all.scales, all.ids, all.lists);
+        next.place(id, cents.nearest(row), row, this.scaleOf(slot));
+      }
+    }
+    this.adopt(next);
     this.cents = cents;
-    this.coarseOff = !group;
-    this.trainedAt = all.ids.length;
-    this.touched = null;
-    // Until tuned, probe an eighth of the lists (recall errs high, queries slower).
-    this.probe = Math.max(1, Math.min(nlist, this.fixedProbe ?? Math.ceil(nlist / 8)));
-    this.layout(all.codes, all.scales, all.ids, all.lists);
-    await this.tuneProbe(rand, slice);
+    this.coarseOff = next.coarseOff;
+    this.start = next.start;
+    this.len = next.len;
+    this.room = next.room;
+    this.count = next.count;
+    this.probe = next.probe;
+    this.trainedAt = this.count;
+  }
+
+  /** Empty lists with room for `counts` rows each, plus slack (see layout). */
+  private rooms(counts: Uint32Array): void {
+    const L = counts.length;
+    this.start = new Uint32Array(L);
+    this.room = new Uint32Array(L);
+    this.len = new Uint32Array(L);
+    let at = 0;
+    for (let l = 0; l < L; l++) {
+      this.start[l] = at;
+      this.room[l] = counts[l]! + (counts[l]! >> 4) + 4;
+      at += this.room[l]!;
+    }
+    this.count = 0;
+    this.reserve(at);
+  }
+
+  /** Puts a row (its int8 codes, `stride` bytes, and scale) at the end of list `l`; false if the list is full. */
+  private place(id: VectorId, l: number, codes: Int8Array, scale: number): boolean {
+    if (this.len[l]! >= this.room[l]!) return false;
+    const slot = this.start[l]! + this.len[l]!++;
+    const w = this.live();
+    new Int8Array(w.memory.buffer, this.codesOff + slot * this.stride, this.stride).set(codes);
+    new Float32Array(w.memory.buffer, this.scalesOff, this.cap)[slot] = scale;
+    this.ids[slot] = id;
+    this.slotOf.set(id, slot);
+    this.count++;
+    return true;
+  }
+
+  private scaleOf(slot: number): number {
+    return new Float32Array(this.live().memory.buffer, this.scalesOff, this.cap)[slot]!;
   }
 
   /** Ids of every live row, in slot order. */
@@ -582,15 +649,15 @@ export class IvfI8Index extends Int8Rows implements VectorIndex {
   }
 
   /**
-   * Picks the fewest lists per query that find ≥ TUNE_TARGET of the exact int8 top-10, on
-   * stored rows used as queries (each row's own hit left out, so it stands for an unseen
-   * query near the data): low-dimensional data (like text embeddings) needs several times
-   * more probes than well-separated clusters, and a fixed default would be wrong for one.
-   * Each query is one step (at 1M rows, the exact ones are full scans of ~40 ms: see the README).
+   * The fewest lists per query that find ≥ TUNE_TARGET of the exact int8 top-10, on stored rows
+   * used as queries (each row's own hit left out, so it stands for an unseen query near the
+   * data): low-dimensional data (like text embeddings) needs several times more probes than
+   * well-separated clusters, and a fixed default would be wrong for one. Run on a layout built
+   * aside (nothing else touches it), so a scan may span slices: one list at a time.
    */
-  private async tuneProbe(rand: () => number, slice: TimeSlice): Promise<void> {
-    if (this.fixedProbe !== undefined || !this.cents) return;
-    const nlist = this.cents.n;
+  private async tuneProbe(rand: () => number, slice: TimeSlice): Promise<number> {
+    const cents = this.cents!;
+    const nlist = cents.n;
     const T = Math.min(TUNE_QUERIES, this.count);
     const queries: Float32Array[] = [];
     const self: number[] = [];
@@ -603,17 +670,36 @@ export class IvfI8Index extends Int8Rows implements VectorIndex {
       queries.push(normalizedQuery(this.codeRow(slot).subarray(0, this.dim), this.dim));
       self.push(this.ids[slot]!);
     }
-    const top = async (i: number, probe: number): Promise<VectorId[]> => {
-      await slice.check();
+    const top = async (i: number, probe: number): Promise<Set<VectorId>> => {
       const w = this.live();
-      const got = this.scan(queries[i]!, Math.min(11, this.count), probe);
-      return heapHits(w, this.scratchOff, got, this.ids)
+      const q = queries[i]!;
+      const qmul = loadQuery(w, this.qOff, q, this.stride);
+      let got = 0;
+      for (const l of cents.probe(q, probe)) {
+        const s = this.start[l]!;
+        const n = this.len[l]!;
+        if (n > 0)
+          got = w.searchMore(
+            this.qOff,
+            this.codesOff + s * this.stride,
+            this.scalesOff + s * 4,
+            n,
+            this.stride,
+            qmul,
+            Math.min(11, this.count),
+            this.scratchOff,
+            got,
+            s,
+          );
+        await slice.check();
+      }
+      const ids = heapHits(w, this.scratchOff, got, this.ids)
         .map((h) => h.id)
-        .filter((id) => id !== self[i])
-        .slice(0, 10);
+        .filter((id) => id !== self[i]);
+      return new Set(ids.slice(0, 10));
     };
     const truth: Set<VectorId>[] = [];
-    for (let i = 0; i < T; i++) truth.push(new Set(await top(i, nlist)));
+    for (let i = 0; i < T; i++) truth.push(await top(i, nlist));
     let p = Math.min(nlist, 4);
     for (;;) {
       let found = 0;
@@ -622,10 +708,9 @@ export class IvfI8Index extends Int8Rows implements VectorIndex {
         total += truth[i]!.size;
         for (const id of await top(i, p)) if (truth[i]!.has(id)) found++;
       }
-      if (found >= TUNE_TARGET * total || p >= nlist) break;
+      if (found >= TUNE_TARGET * total || p >= nlist) return p;
       p = Math.min(nlist, Math.ceil(p * 1.25));
     }
-    if (this.cents?.n === nlist) this.probe = p;
   }
 
   /** As Int8Rows.reserve; while untrained, the one list's room is all of it. */
