@@ -3,7 +3,8 @@
  * in the page, on 384-d clustered synthetic embeddings (fixed seeds), top-10.
  * Ratios compare the two in the same run; recall is against exact float search.
  */
-import { FlatI8Index, resetKernelCache } from '../src/memory/vector/flat-index';
+import { FlatI8Index } from '../src/memory/vector/flat-index';
+import { resetKernelCache } from '../src/memory/vector/int8-codes';
 import { openVectorStore } from '../src/memory/vector/persist';
 import { ClusteredData, exactTopK, recallAt } from '../src/memory/vector/synthetic';
 import type { VectorIndex } from '../src/memory/vector/vector-index';

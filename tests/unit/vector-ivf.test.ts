@@ -49,6 +49,7 @@ describe('IvfI8Index', () => {
   it('trains past trainAt and keeps recall@10 ≥ 0.9 against exact float search (fixed seed)', async () => {
     const index = await IvfI8Index.create(DIM, { trainAt: 2000, seed: 5 });
     index.add(ids(6000), data);
+    await index.idle();
     expect(index.lists).toBeGreaterThan(16);
     expect(index.nprobe).toBeLessThan(index.lists);
     expect(index.size).toBe(6000);
@@ -64,6 +65,7 @@ describe('IvfI8Index', () => {
     const q = low.sample(30);
     const index = await IvfI8Index.create(DIM, { trainAt: 1000, seed: 2 });
     index.add(ids(5000), d);
+    await index.idle();
     expect(index.lists).toBeGreaterThan(0);
     expect(meanRecall(index, d, q, 30)).toBeGreaterThanOrEqual(0.85);
   });
@@ -72,6 +74,7 @@ describe('IvfI8Index', () => {
     const index = await IvfI8Index.create(DIM, { trainAt: 1000, seed: 9 });
     for (let b = 0; b < 30; b++)
       index.add(ids(100, b * 100), data.subarray(b * 100 * DIM, (b + 1) * 100 * DIM));
+    await index.idle();
     expect(index.size).toBe(3000);
     expect(index.lists).toBeGreaterThan(0);
     for (let id = 0; id < 3000; id += 4) expect(index.remove(id)).toBe(true);
@@ -91,6 +94,7 @@ describe('IvfI8Index', () => {
     for (const trainAt of [1000, 100_000]) {
       const index = await IvfI8Index.create(DIM, { trainAt, seed: 4 });
       index.add(ids(4000, 10), data.subarray(0, 4000 * DIM));
+      await index.idle();
       index.remove(17);
       const bytes = index.serialize();
       const back = await loadVectorIndex(bytes);
@@ -108,6 +112,7 @@ describe('IvfI8Index', () => {
   it('refuses corrupt bytes and bad options with EINVAL', async () => {
     const index = await IvfI8Index.create(DIM, { trainAt: 500 });
     index.add(ids(800), data.subarray(0, 800 * DIM));
+    await index.idle();
     const bytes = index.serialize();
     expect((await rejectionOf(IvfI8Index.load(bytes.subarray(0, bytes.length - 1)))).code).toBe('EINVAL');
     const bad = bytes.slice();

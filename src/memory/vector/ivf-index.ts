@@ -12,23 +12,36 @@
  * kernel's full speed on contiguous memory, and add/remove stay O(dim) (lists keep slack;
  * a full list triggers one O(n) relayout). Numbers: bench/vector.ts, README's peer table.
  *
+ * Training runs in the background, in time slices (time-slice.ts): the thread that owns the
+ * index (in the OS, the kernel) keeps answering between slices, and the index keeps answering
+ * from its current layout until the trained one is swapped in; `idle()` waits for it.
+ *
  * Scores are the int8 estimates, as in the flat index; recall is against exact float search.
  *
- * WASM memory (byte offsets, 16-aligned):
- *   [query int16 × stride][scratch: staging floats | top-k heap, centroid heap]
- *   [centroid scales f32 × MAX_NLIST][centroid codes × MAX_NLIST × stride][scales f32 × cap][codes × cap × stride]
+ * WASM memory: int8-codes.ts (`Int8Rows`), each list's slots contiguous with room after them;
+ * the centroids have a kernel of their own (ivf-centroids.ts).
  */
 import { SysError } from '../../abi/errors';
-import { instantiateKernel, type KernelExports } from './flat-index';
-import { prng } from './synthetic';
 import {
-  batchRow,
-  byScore,
+  checkScales,
+  heapHits,
+  Int8Rows,
+  instantiateKernel,
+  type KernelExports,
+  loadQuery,
+  moveRow,
+  packCodes,
+  quantizeBatch,
+  unpackCodes,
+} from './int8-codes';
+import { Centroids, MAX_NLIST } from './ivf-centroids';
+import { prng } from './synthetic';
+import { TimeSlice } from './time-slice';
+import {
   checkBatch,
   checkDim,
   checkK,
   HEADER_BYTES,
-  MAX_K,
   normalizedQuery,
   readHeader,
   type SearchHit,
@@ -37,6 +50,8 @@ import {
   type VectorIndex,
   writeHeader,
 } from './vector-index';
+
+export { MAX_NLIST } from './ivf-centroids';
 
 export interface IvfOptions {
   /** Size at which the index trains centroids and stops scanning everything (default 20,000). */
@@ -47,71 +62,47 @@ export interface IvfOptions {
   seed?: number;
 }
 
-/** Most centroids an index trains (bounds their fixed WASM region: 16k × 384 B ≈ 6 MB). */
-export const MAX_NLIST = 16_384;
-const PAGE = 65536;
-const STAGE_ROWS = 256;
 const KMEANS_ITERS = 5;
 /** Sample rows per centroid for k-means. */
 const SAMPLE_PER_LIST = 24;
 /** Stored rows used as queries when tuning nprobe, and the share of the exact int8 top-10 they must find. */
 const TUNE_QUERIES = 48;
 const TUNE_TARGET = 0.98;
-/** Centroid counts above this are grouped for filing rows (below it a full scan is as cheap). */
-const COARSE_MIN = 256;
-/** Coarse groups searched when filing a row. */
-const COARSE_PROBE = 3;
-const align16 = (x: number) => (x + 15) & ~15;
+/** Rows the grouped filing of centroids is checked on (see Centroids.checkGrouping). */
+const GROUPING_CHECKS = 200;
 
 /** Centroids for `n` rows: ~2·√n balances the centroid scan against the list scans. */
 export function defaultNlist(n: number): number {
   return Math.max(16, Math.min(MAX_NLIST, Math.round(2 * Math.sqrt(n))));
 }
 
-export class IvfI8Index implements VectorIndex {
+export class IvfI8Index extends Int8Rows implements VectorIndex {
   readonly kind = 'ivf-i8' as const;
-  private readonly stride: number;
-  private readonly qOff: number;
-  private readonly scratchOff: number;
-  private readonly heapOff: number;
-  private readonly cheapOff: number;
-  private readonly centScalesOff: number;
-  private centCodesOff: number;
-  private scalesOff: number;
-  private codesOff: number;
-  private cap = 0;
-  /** 0 = untrained: one list holding every row, scanned in full (the flat mode). */
-  private nlist = 0;
+  /** null = untrained: one list holding every row, scanned in full (the flat mode). */
+  private cents: Centroids | null = null;
   private probe: number;
-  /** Per list: first slot, live rows, room (slots). Lists sit in order, each [start, start+cap). */
+  /** Per list: first slot, live rows, room (slots). Lists sit in order, each [start, start+room). */
   private start = new Uint32Array(1);
   private len = new Uint32Array(1);
   private room = new Uint32Array(1);
-  private ids = new Uint32Array(0);
-  private readonly slotOf = new Map<VectorId, number>();
   private count = 0;
   /** Size at the last training; retrain once the index has grown 4× past it. */
   private trainedAt = 0;
-  /**
-   * While training: centroids grouped under √nlist coarse centres (stored after the nlist
-   * centroid rows), so filing a row scores √nlist + COARSE_PROBE·√nlist centroids instead of
-   * all nlist — ~9× less at 1,265 lists. 0 when not grouped (queries always scan every centroid).
-   */
-  private coarseN = 0;
-  /** Set when grouping misfiled rows in a check (well-separated clusters defeat it): file exactly. */
+  /** Grouped filing failed its check at the last training: file exactly from then on. */
   private coarseOff = false;
-  private coarseStart = new Uint32Array(1);
+  /** The background training, while it runs; ids added (or replaced) and removed meanwhile, applied at the swap. */
+  private training: Promise<void> | null = null;
+  private touched: Set<VectorId> | null = null;
+  private gone: Set<VectorId> | null = null;
+  /** Size below which a failed training is not tried again. */
+  private retryAt = 0;
   private readonly trainAt: number;
   private readonly fixedProbe: number | undefined;
   private readonly seed: number;
-  private wasm: KernelExports | undefined;
 
-  private constructor(
-    readonly dim: number,
-    wasm: KernelExports,
-    opts: IvfOptions,
-  ) {
-    this.wasm = wasm;
+  private constructor(dim: number, wasm: KernelExports, opts: IvfOptions) {
+    // Grows by 1.125×: WASM memory never shrinks, so a smaller step keeps what an index holds near its size.
+    super(dim, wasm, 1.125);
     this.trainAt = opts.trainAt ?? 20_000;
     if (!Number.isInteger(this.trainAt) || this.trainAt < 64)
       throw new SysError('EINVAL', `trainAt must be an integer ≥ 64, got ${opts.trainAt}`);
@@ -120,17 +111,6 @@ export class IvfI8Index implements VectorIndex {
     this.fixedProbe = opts.nprobe;
     this.probe = 1;
     this.seed = opts.seed ?? 1;
-    this.stride = (dim + 31) & ~31;
-    this.qOff = align16(wasm.heapBase());
-    this.scratchOff = align16(this.qOff + this.stride * 2);
-    this.heapOff = this.scratchOff;
-    this.cheapOff = align16(this.heapOff + MAX_K * 8);
-    const scratchBytes = Math.max(STAGE_ROWS * dim * 4, MAX_K * 8 + MAX_NLIST * 8 + 16);
-    this.centScalesOff = align16(this.scratchOff + scratchBytes);
-    // Centroid codes are sized when the index trains (none while it is flat): see setCentroidRoom.
-    this.centCodesOff = align16(this.centScalesOff + MAX_NLIST * 4);
-    this.scalesOff = this.centCodesOff;
-    this.codesOff = this.scalesOff;
     this.reserve(64);
   }
 
@@ -145,7 +125,7 @@ export class IvfI8Index implements VectorIndex {
 
   /** Lists in use (0 while the index is a flat scan). */
   get lists(): number {
-    return this.nlist;
+    return this.cents?.n ?? 0;
   }
 
   /** Lists a query scans; settable to trade speed for recall. */
@@ -155,16 +135,22 @@ export class IvfI8Index implements VectorIndex {
   set nprobe(p: number) {
     if (!Number.isInteger(p) || p < 1)
       throw new SysError('EINVAL', `nprobe must be a positive integer, got ${p}`);
-    this.probe = this.nlist ? Math.min(p, this.nlist) : 1;
+    this.probe = this.cents ? Math.min(p, this.cents.n) : 1;
   }
 
-  has(id: VectorId): boolean {
-    return this.slotOf.has(id);
+  /** Whether a background training is running (queries meanwhile use the layout before it). */
+  get isTraining(): boolean {
+    return this.training !== null;
   }
 
-  /** Bytes of WASM memory held (the codes dominate). */
-  get memoryBytes(): number {
-    return this.wasm?.memory.buffer.byteLength ?? 0;
+  /** Resolves once no background training is running (one that a finished one started included). */
+  async idle(): Promise<void> {
+    while (this.training) await this.training;
+  }
+
+  /** Bytes of WASM memory held (the codes dominate), the centroids' kernel included. */
+  override get memoryBytes(): number {
+    return super.memoryBytes + (this.cents?.memoryBytes ?? 0);
   }
 
   add(ids: ArrayLike<VectorId>, vectors: VectorBatch): void {
@@ -174,58 +160,35 @@ export class IvfI8Index implements VectorIndex {
     // Quantise into a tail after the last list's room; nothing is committed until all pass.
     const tail = this.end();
     this.reserve(tail + rows);
-    const row = new Float32Array(this.dim);
-    for (let s = 0; s < rows; s += STAGE_ROWS) {
-      const r = Math.min(STAGE_ROWS, rows - s);
-      const stage = new Float32Array(w.memory.buffer, this.scratchOff, r * this.dim);
-      if (vectors instanceof Float32Array) stage.set(vectors.subarray(s * this.dim, (s + r) * this.dim));
-      else
-        for (let i = 0; i < r; i++) {
-          batchRow(vectors, s + i, this.dim, row);
-          stage.set(row, i * this.dim);
-        }
-      const bad = w.quantize(
-        this.scratchOff,
-        r,
-        this.dim,
-        this.codesOff + (tail + s) * this.stride,
-        this.stride,
-        this.scalesOff + (tail + s) * 4,
-      );
-      if (bad >= 0)
-        throw new SysError('EINVAL', `vector ${s + bad} is the zero vector or contains NaN/Infinity`);
-    }
+    quantizeBatch(w, this.rows(), vectors, rows, tail);
     for (let i = 0; i < rows; i++) {
       const old = this.slotOf.get(ids[i]!);
       if (old !== undefined) this.removeSlot(old);
+      this.touched?.add(ids[i]!);
     }
     const newCount = this.count + rows;
-    if (this.nlist === 0 ? newCount >= this.trainAt : newCount >= 4 * this.trainedAt) {
-      // Train on everything (lists + tail), then lay it all out afresh.
-      const all = this.gatherTail(tail, rows, ids);
-      this.train(all.codes, all.scales, all.ids);
-      return;
-    }
-    const lists = this.nlist ? this.assignRows(tail, rows) : new Uint32Array(rows);
+    const lists = this.cents ? this.assignRows(tail, rows) : new Uint32Array(rows);
     // Place each tail row in its list's room; if any list is full, relayout once with slack.
-    const need = new Uint32Array(Math.max(1, this.nlist));
+    const need = new Uint32Array(this.start.length);
     for (let i = 0; i < rows; i++) need[lists[i]!]!++;
     let fits = true;
     for (let l = 0; l < need.length; l++) if (this.len[l]! + need[l]! > this.room[l]!) fits = false;
     if (fits && tail + rows <= this.cap) {
       const mem = new Uint8Array(w.memory.buffer);
+      const at = this.rows();
       for (let i = 0; i < rows; i++) {
         const l = lists[i]!;
         const slot = this.start[l]! + this.len[l]!++;
-        this.moveRow(mem, tail + i, slot);
+        moveRow(mem, at, tail + i, slot);
         this.ids[slot] = ids[i]!;
         this.slotOf.set(ids[i]!, slot);
       }
       this.count = newCount;
-      return;
+    } else {
+      const all = this.gather(tail, rows, ids, lists);
+      this.layout(all.codes, all.scales, all.ids, all.lists);
     }
-    const all = this.gatherTail(tail, rows, ids, lists);
-    this.layout(all.codes, all.scales, all.ids, all.lists);
+    this.maybeTrain();
   }
 
   remove(id: VectorId): boolean {
@@ -233,6 +196,7 @@ export class IvfI8Index implements VectorIndex {
     const slot = this.slotOf.get(id);
     if (slot === undefined) return false;
     this.removeSlot(slot);
+    this.gone?.add(id);
     return true;
   }
 
@@ -241,64 +205,8 @@ export class IvfI8Index implements VectorIndex {
     checkK(k);
     const q = normalizedQuery(query, this.dim);
     if (k === 0 || this.count === 0) return [];
-    const kk = Math.min(k, this.count);
-    let maxabs = 0;
-    for (let j = 0; j < this.dim; j++) maxabs = Math.max(maxabs, Math.abs(q[j]!));
-    const qmax = Math.min(32767, Math.floor(0x7fff_ffff / (this.stride * 127)));
-    const qscale = qmax / maxabs;
-    const q16 = new Int16Array(w.memory.buffer, this.qOff, this.stride);
-    for (let j = 0; j < this.dim; j++) q16[j] = Math.round(q[j]! * qscale);
-    q16.fill(0, this.dim);
-    let got = 0;
-    if (this.nlist === 0) {
-      got = w.searchTopK(
-        this.qOff,
-        this.codesOff,
-        this.scalesOff,
-        this.len[0]!,
-        this.stride,
-        1 / qscale,
-        kk,
-        this.heapOff,
-      );
-    } else {
-      const probes = w.searchTopK(
-        this.qOff,
-        this.centCodesOff,
-        this.centScalesOff,
-        this.nlist,
-        this.stride,
-        1,
-        this.probe,
-        this.cheapOff,
-      );
-      const ph = new Int32Array(w.memory.buffer, this.cheapOff, probes * 2);
-      const chosen = new Uint32Array(probes);
-      for (let i = 0; i < probes; i++) chosen[i] = ph[2 * i + 1]!;
-      for (let i = 0; i < probes; i++) {
-        const l = chosen[i]!;
-        const s = this.start[l]!;
-        const n = this.len[l]!;
-        if (n === 0) continue;
-        got = w.searchMore(
-          this.qOff,
-          this.codesOff + s * this.stride,
-          this.scalesOff + s * 4,
-          n,
-          this.stride,
-          1 / qscale,
-          kk,
-          this.heapOff,
-          got,
-          s,
-        );
-      }
-    }
-    const heapF = new Float32Array(w.memory.buffer, this.heapOff, got * 2);
-    const heapI = new Int32Array(w.memory.buffer, this.heapOff, got * 2);
-    const hits: SearchHit[] = new Array(got);
-    for (let i = 0; i < got; i++) hits[i] = { id: this.ids[heapI[2 * i + 1]!]!, score: heapF[2 * i]! };
-    return hits.sort(byScore);
+    const got = this.scan(q, Math.min(k, this.count), this.probe);
+    return heapHits(w, this.scratchOff, got, this.ids);
   }
 
   /**
@@ -309,36 +217,27 @@ export class IvfI8Index implements VectorIndex {
   serialize(): Uint8Array {
     const w = this.live();
     const { dim, stride, count } = this;
-    const L = Math.max(1, this.nlist);
-    const out = new Uint8Array(HEADER_BYTES + 8 + this.nlist * (4 + dim) + L * 4 + count * (8 + dim));
-    writeHeader(out, 'ivf-i8', dim, count, this.nlist);
+    const nlist = this.lists;
+    const L = this.start.length;
+    const out = new Uint8Array(HEADER_BYTES + 8 + nlist * (4 + dim) + L * 4 + count * (8 + dim));
+    writeHeader(out, 'ivf-i8', dim, count, nlist);
     const dv = new DataView(out.buffer);
     let o = HEADER_BYTES;
     dv.setUint32(o, this.trainedAt, true);
     dv.setUint32(o + 4, this.probe, true);
-    o += 8;
-    const mem = new Uint8Array(w.memory.buffer);
-    out.set(mem.subarray(this.centScalesOff, this.centScalesOff + this.nlist * 4), o);
-    o += this.nlist * 4;
-    for (let c = 0; c < this.nlist; c++, o += dim)
-      out.set(mem.subarray(this.centCodesOff + c * stride, this.centCodesOff + c * stride + dim), o);
+    o = this.cents ? this.cents.pack(out, o + 8) : o + 8;
     for (let l = 0; l < L; l++, o += 4) dv.setUint32(o, this.len[l]!, true);
     const idsAt = o;
     const scalesAt = idsAt + count * 4;
     const codesAt = scalesAt + count * 4;
+    const mem = new Uint8Array(w.memory.buffer);
     let r = 0;
     for (let l = 0; l < L; l++) {
       const s = this.start[l]!;
       const n = this.len[l]!;
       out.set(new Uint8Array(this.ids.buffer, s * 4, n * 4), idsAt + r * 4);
       out.set(mem.subarray(this.scalesOff + s * 4, this.scalesOff + (s + n) * 4), scalesAt + r * 4);
-      if (stride === dim)
-        out.set(mem.subarray(this.codesOff + s * dim, this.codesOff + (s + n) * dim), codesAt + r * dim);
-      else
-        for (let i = 0; i < n; i++) {
-          const from = this.codesOff + (s + i) * stride;
-          out.set(mem.subarray(from, from + dim), codesAt + (r + i) * dim);
-        }
+      packCodes(mem, this.codesOff + s * stride, n, dim, stride, out, codesAt + r * dim);
       r += n;
     }
     return out;
@@ -360,19 +259,22 @@ export class IvfI8Index implements VectorIndex {
         `serialized ivf-i8 index is ${bytes.length} bytes, header says ${expected}`,
       );
     const index = new IvfI8Index(dim, await instantiateKernel(), opts);
-    const w = index.live();
     let o = HEADER_BYTES;
     index.trainedAt = dv.getUint32(o, true);
     const probe = dv.getUint32(o + 4, true);
     o += 8;
-    index.setCentroidRoom(nlist);
-    index.reserve(64);
-    const mem = () => new Uint8Array(w.memory.buffer);
-    mem().set(bytes.subarray(o, o + nlist * 4), index.centScalesOff);
-    o += nlist * 4;
-    for (let c = 0; c < nlist; c++, o += dim)
-      mem().set(bytes.subarray(o, o + dim), index.centCodesOff + c * index.stride);
-    index.nlist = nlist;
+    if (nlist > 0) {
+      const cents = await Centroids.create(dim, nlist);
+      cents.loadPacked(
+        bytes.subarray(o, o + nlist * 4),
+        bytes.subarray(o + nlist * 4, o + nlist * (4 + dim)),
+      );
+      index.cents = cents;
+      index.start = new Uint32Array(nlist);
+      index.len = new Uint32Array(nlist);
+      index.room = new Uint32Array(nlist);
+    }
+    o += nlist * (4 + dim);
     const lists = new Uint32Array(count);
     let r = 0;
     for (let l = 0; l < L; l++, o += 4) {
@@ -387,57 +289,69 @@ export class IvfI8Index implements VectorIndex {
     new Uint8Array(ids.buffer).set(bytes.subarray(o, o + count * 4));
     const scales = new Float32Array(count);
     new Uint8Array(scales.buffer).set(bytes.subarray(o + count * 4, o + count * 8));
-    for (let i = 0; i < count; i++)
-      if (!(scales[i]! > 0 && scales[i]! < Number.POSITIVE_INFINITY))
-        throw new SysError('EINVAL', `serialized index has a bad scale at row ${i}`);
+    checkScales(scales);
     const codes = bytes.subarray(o + count * 8, o + count * (8 + dim));
     index.layout(codes, scales, ids, lists, dim);
     index.probe = nlist ? Math.max(1, Math.min(nlist, opts.nprobe ?? probe)) : 1;
     return index;
   }
 
-  dispose(): void {
-    this.wasm = undefined;
-    this.slotOf.clear();
-    this.ids = new Uint32Array(0);
+  override dispose(): void {
+    super.dispose();
+    this.cents = null;
     this.count = 0;
   }
 
   // ───────── internals ─────────
 
-  private live(): KernelExports {
-    if (!this.wasm) throw new SysError('EINVAL', 'vector index has been disposed');
-    return this.wasm;
+  protected used(): number {
+    return this.end();
   }
 
   /** First slot after the last list's room. */
   private end(): number {
-    if (this.nlist === 0) return this.len[0]!;
-    const L = this.nlist;
+    if (!this.cents) return this.len[0]!;
+    const L = this.start.length;
     return this.start[L - 1]! + this.room[L - 1]!;
   }
 
-  private setProbe(): void {
-    this.probe = this.nlist ? Math.min(this.nlist, this.fixedProbe ?? this.probe) : 1;
-  }
-
-  private moveRow(mem: Uint8Array, from: number, to: number): void {
-    const f = this.codesOff + from * this.stride;
-    mem.copyWithin(this.codesOff + to * this.stride, f, f + this.stride);
-    mem.copyWithin(this.scalesOff + to * 4, this.scalesOff + from * 4, this.scalesOff + from * 4 + 4);
-  }
-
-  private removeSlot(slot: number): void {
+  /**
+   * Scans the `probe` lists nearest the unit query (every row while untrained) into the top-k
+   * heap in scratch; returns the heap's size. Heap rows are slots.
+   */
+  private scan(q: Float32Array, k: number, probe: number): number {
     const w = this.live();
+    const { qOff, scratchOff: heapOff } = this;
+    const qmul = loadQuery(w, qOff, q, this.stride);
+    if (!this.cents)
+      return w.searchTopK(qOff, this.codesOff, this.scalesOff, this.len[0]!, this.stride, qmul, k, heapOff);
+    let got = 0;
+    for (const l of this.cents.probe(q, probe)) {
+      const s = this.start[l]!;
+      const n = this.len[l]!;
+      if (n > 0)
+        got = w.searchMore(
+          qOff,
+          this.codesOff + s * this.stride,
+          this.scalesOff + s * 4,
+          n,
+          this.stride,
+          qmul,
+          k,
+          heapOff,
+          got,
+          s,
+        );
+    }
+    return got;
+  }
+
+  /** Removal swaps its list's last row into the hole: each list stays dense. */
+  private removeSlot(slot: number): void {
     const l = this.listOf(slot);
     const last = this.start[l]! + this.len[l]! - 1;
     const id = this.ids[slot]!;
-    if (slot !== last) {
-      this.moveRow(new Uint8Array(w.memory.buffer), last, slot);
-      const moved = this.ids[last]!;
-      this.ids[slot] = moved;
-      this.slotOf.set(moved, slot);
-    }
+    if (slot !== last) this.moveSlot(last, slot);
     this.len[l]!--;
     this.slotOf.delete(id);
     this.count--;
@@ -446,7 +360,7 @@ export class IvfI8Index implements VectorIndex {
   /** The list whose room holds `slot` (lists are laid out in order). */
   private listOf(slot: number): number {
     let lo = 0;
-    let hi = Math.max(1, this.nlist) - 1;
+    let hi = this.start.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (this.start[mid]! <= slot) lo = mid;
@@ -455,24 +369,18 @@ export class IvfI8Index implements VectorIndex {
     return lo;
   }
 
-  /** Nearest centroid of each of `rows` stored rows from `first` (their int8 codes as the query). */
+  /** Nearest centroid of each of `rows` stored rows from slot `first`. */
   private assignRows(first: number, rows: number): Uint32Array {
-    const w = this.live();
     const out = new Uint32Array(rows);
-    const q16 = new Int16Array(w.memory.buffer, this.qOff, this.stride);
-    for (let i = 0; i < rows; i++) {
-      const codes = new Int8Array(w.memory.buffer, this.codesOff + (first + i) * this.stride, this.stride);
-      q16.set(codes);
-      out[i] = this.nearestOfQuery();
-    }
+    for (let i = 0; i < rows; i++) out[i] = this.cents!.nearest(this.codeRow(first + i));
     return out;
   }
 
   /**
-   * Copies every live row (lists, then the `rows` new ones in the tail) out of WASM memory,
-   * with the new rows' ids and, if given, their lists. Rows of the lists keep their list.
+   * Copies every live row (lists, then the `rows` new ones in the tail from slot `tail`) out of
+   * WASM memory, with the new rows' ids and, if given, their lists. Rows of the lists keep their list.
    */
-  private gatherTail(
+  private gather(
     tail: number,
     rows: number,
     newIds: ArrayLike<VectorId>,
@@ -488,7 +396,7 @@ export class IvfI8Index implements VectorIndex {
     const mem = new Uint8Array(w.memory.buffer);
     const memScales = new Float32Array(w.memory.buffer, this.scalesOff, this.cap);
     let r = 0;
-    for (let l = 0; l < Math.max(1, this.nlist); l++) {
+    for (let l = 0; l < this.start.length; l++) {
       const s = this.start[l]!;
       const len = this.len[l]!;
       codes.set(mem.subarray(this.codesOff + s * stride, this.codesOff + (s + len) * stride), r * stride);
@@ -509,7 +417,8 @@ export class IvfI8Index implements VectorIndex {
 
   /**
    * Writes rows back grouped by list, each list with slack (1/16 + 4 rows: memory stays near the
-   * codes' size) so small later adds rarely relayout. `rowBytes` is the row pitch of `codes` (stride, or dim for serialized rows).
+   * codes' size) so small later adds rarely relayout. `rowBytes` is the row pitch of `codes`
+   * (stride, or dim for serialized rows). The number of lists is the centroids' (1 untrained).
    */
   private layout(
     codes: Uint8Array,
@@ -518,7 +427,7 @@ export class IvfI8Index implements VectorIndex {
     lists: Uint32Array,
     rowBytes = this.stride,
   ): void {
-    const L = Math.max(1, this.nlist);
+    const L = this.cents?.n ?? 1;
     const n = ids.length;
     const counts = new Uint32Array(L);
     for (let i = 0; i < n; i++) counts[lists[i]!]!++;
@@ -533,8 +442,9 @@ export class IvfI8Index implements VectorIndex {
     this.start = start;
     this.room = room;
     this.len = new Uint32Array(L);
+    this.count = 0;
     this.reserve(at);
-    if (this.nlist === 0) this.room[0] = this.cap;
+    if (!this.cents) this.room[0] = this.cap;
     const w = this.live();
     const mem = new Uint8Array(w.memory.buffer);
     const memScales = new Float32Array(w.memory.buffer, this.scalesOff, this.cap);
@@ -548,12 +458,7 @@ export class IvfI8Index implements VectorIndex {
       const slot = start[l]! + this.len[l]!;
       this.len[l]! += e - i;
       if (rowBytes === stride) mem.set(codes.subarray(i * stride, e * stride), this.codesOff + slot * stride);
-      else
-        for (let r = i; r < e; r++) {
-          const dst = this.codesOff + (slot + r - i) * stride;
-          mem.set(codes.subarray(r * rowBytes, r * rowBytes + dim), dst);
-          mem.fill(0, dst + dim, dst + stride);
-        }
+      else unpackCodes(codes.subarray(i * rowBytes), e - i, dim, stride, mem, this.codesOff + slot * stride);
       memScales.set(scales.subarray(i, e), slot);
       this.ids.set(ids.subarray(i, e), slot);
       for (let r = i; r < e; r++) {
@@ -566,103 +471,193 @@ export class IvfI8Index implements VectorIndex {
     this.count = n;
   }
 
-  /** Spherical k-means on a sample of the rows, then every row filed under its nearest centroid. */
-  private train(codes: Uint8Array, scales: Float32Array, ids: Uint32Array): void {
-    const w = this.live();
-    const n = ids.length;
+  /** Starts a background training when the index reaches its training size or has grown 4× past the last. */
+  private maybeTrain(): void {
+    if (this.training || this.disposed || this.count < this.retryAt) return;
+    if (this.cents ? this.count < 4 * this.trainedAt : this.count < this.trainAt) return;
+    this.touched = new Set();
+    this.gone = new Set();
+    this.training = this.train()
+      .catch(() => {
+        // The layout before stays in use (it is complete and correct); try again at twice the size.
+        this.retryAt = 2 * this.count;
+      })
+      .finally(() => {
+        this.training = null;
+        this.touched = null;
+        this.gone = null;
+        this.maybeTrain();
+      });
+  }
+
+  /**
+   * In time slices: spherical k-means on a sample of the rows; every row filed under its nearest
+   * centroid and copied into a new layout built aside (an index of its own, in a kernel of its
+   * own); nprobe tuned on that. Then one short step: the rows added, replaced or removed since
+   * are applied to it, and this index takes it over. Until then everything here works on the
+   * layout before, which stays complete and correct.
+   */
+  private async train(): Promise<void> {
+    const slice = new TimeSlice();
+    await slice.pass();
     const { dim, stride } = this;
-    const nlist = defaultNlist(n);
     const rand = prng(this.seed);
+    // Every live row's id, then a sample of them (partial Fisher–Yates) with their codes copied out.
+    const snap = this.liveIds();
+    const n = snap.length;
+    const nlist = defaultNlist(n);
     const sampleN = Math.min(n, nlist * SAMPLE_PER_LIST);
-    // Sample without replacement (partial Fisher–Yates over row numbers).
-    const order = Uint32Array.from({ length: n }, (_, i) => i);
     for (let i = 0; i < sampleN; i++) {
       const j = i + Math.floor(rand() * (n - i));
-      const t = order[i]!;
-      order[i] = order[j]!;
-      order[j] = t;
+      const t = snap[i]!;
+      snap[i] = snap[j]!;
+      snap[j] = t;
     }
-    const sample = order.subarray(0, sampleN);
-    const signed = new Int8Array(codes.buffer, codes.byteOffset, codes.length);
+    const sample = new Int8Array(sampleN * stride);
+    const sampleScales = new Float32Array(sampleN);
+    for (let i = 0; i < sampleN; i++) {
+      const slot = this.slotOf.get(snap[i]!)!;
+      sample.set(this.codeRow(slot), i * stride);
+      sampleScales[i] = this.scaleOf(slot);
+    }
+    const cents = await Centroids.create(dim, nlist);
     const cent = new Float32Array(nlist * dim);
-    for (let c = 0; c < nlist; c++) {
-      const r = sample[c]!;
-      for (let j = 0; j < dim; j++) cent[c * dim + j] = signed[r * stride + j]! * scales[r]!;
-    }
-    this.nlist = nlist;
-    this.setCentroidRoom(nlist + Math.ceil(Math.sqrt(nlist)));
-    this.coarseOff = false;
+    const fromSample = (c: number, r: number) => {
+      for (let j = 0; j < dim; j++) cent[c * dim + j] = sample[r * stride + j]! * sampleScales[r]!;
+    };
+    for (let c = 0; c < nlist; c++) fromSample(c, c);
+    let group = !this.coarseOff;
+    const checks = Math.min(GROUPING_CHECKS, sampleN);
     const assign = new Uint32Array(sampleN);
-    for (let it = 0; it < KMEANS_ITERS; it++) {
-      this.loadCentroids(cent);
-      if (this.coarseN > 0) {
-        // Grouped filing must agree with the exact nearest centroid on ≥ 98% of a sample.
-        let agree = 0;
-        const checks = Math.min(200, sampleN);
-        for (let i = 0; i < checks; i++) {
-          const r = sample[i]!;
-          const viaGroups = this.nearest(signed, r);
-          const S = this.coarseN;
-          this.coarseN = 0;
-          if (this.nearest(signed, r) === viaGroups) agree++;
-          this.coarseN = S;
-        }
-        if (agree < 0.98 * checks) {
-          this.coarseOff = true;
-          this.coarseN = 0;
-        }
+    for (let it = 0; it <= KMEANS_ITERS; it++) {
+      await cents.set(cent, group, slice);
+      if (cents.grouped && !cents.checkGrouping(sample, checks)) group = false;
+      if (it === KMEANS_ITERS) break;
+      for (let i = 0; i < sampleN; i++) {
+        assign[i] = cents.nearest(sample.subarray(i * stride, (i + 1) * stride));
+        if ((i & 31) === 31) await slice.check();
       }
-      for (let i = 0; i < sampleN; i++) assign[i] = this.nearest(signed, sample[i]!);
       cent.fill(0);
       const sizes = new Uint32Array(nlist);
       for (let i = 0; i < sampleN; i++) {
         const c = assign[i]!;
-        const r = sample[i]!;
         sizes[c]!++;
-        const s = scales[r]!;
-        for (let j = 0; j < dim; j++) cent[c * dim + j]! += signed[r * stride + j]! * s;
+        const s = sampleScales[i]!;
+        for (let j = 0; j < dim; j++) cent[c * dim + j]! += sample[i * stride + j]! * s;
+        if ((i & 255) === 255) await slice.check();
       }
       // An empty centroid restarts at a random sample row.
-      for (let c = 0; c < nlist; c++)
-        if (sizes[c] === 0) {
-          const r = sample[Math.floor(rand() * sampleN)]!;
-          for (let j = 0; j < dim; j++) cent[c * dim + j] = signed[r * stride + j]! * scales[r]!;
-        }
+      for (let c = 0; c < nlist; c++) if (sizes[c] === 0) fromSample(c, Math.floor(rand() * sampleN));
     }
-    this.loadCentroids(cent);
-    if (this.coarseN > 0) {
-      let agree = 0;
-      const checks = Math.min(200, sampleN);
-      for (let i = 0; i < checks; i++) {
-        const r = sample[i]!;
-        const viaGroups = this.nearest(signed, r);
-        const S = this.coarseN;
-        this.coarseN = 0;
-        if (this.nearest(signed, r) === viaGroups) agree++;
-        this.coarseN = S;
+    // File every row by id, reading its codes where it is now (rows move and go between slices).
+    const listOfId = new Map<VectorId, number>();
+    const counts = new Uint32Array(nlist);
+    for (let i = 0; i < n; i++) {
+      const slot = this.slotOf.get(snap[i]!);
+      if (slot !== undefined) {
+        const l = cents.nearest(this.codeRow(slot));
+        listOfId.set(snap[i]!, l);
+        counts[l]!++;
       }
-      if (agree < 0.98 * checks) this.coarseN = 0;
+      if ((i & 63) === 63) await slice.check();
     }
-    const lists = new Uint32Array(n);
-    for (let i = 0; i < n; i++) lists[i] = this.nearest(signed, i);
-    this.trainedAt = n;
-    this.layout(codes, scales, ids, lists);
-    this.tuneProbe(rand);
-    void w;
+    // The new layout, aside: each list's room, then the rows copied in.
+    const next = new IvfI8Index(dim, await instantiateKernel(), {
+      trainAt: this.trainAt,
+      seed: this.seed,
+      ...(this.fixedProbe === undefined ? {} : { nprobe: this.fixedProbe }),
+    });
+    next.cents = cents;
+    next.coarseOff = !group;
+    next.rooms(counts);
+    let copied = 0;
+    for (const [id, l] of listOfId) {
+      const slot = this.slotOf.get(id);
+      if (slot !== undefined) next.place(id, l, this.codeRow(slot), this.scaleOf(slot));
+      if ((++copied & 255) === 0) await slice.check();
+    }
+    next.probe =
+      this.fixedProbe === undefined ? await next.tuneProbe(rand, slice) : Math.min(nlist, this.fixedProbe);
+    // The one step: what changed since, applied to the new layout, which then becomes this one's.
+    this.live();
+    for (const id of [...this.gone!, ...this.touched!])
+      if (next.has(id)) next.removeSlot(next.slotOf.get(id)!);
+    for (const id of this.touched!) {
+      const slot = this.slotOf.get(id);
+      if (slot === undefined) continue;
+      const row = this.codeRow(slot);
+      if (!next.place(id, cents.nearest(row), row, this.scaleOf(slot))) {
+        // Its list is full: lay the new index out again with slack (rare: lists have 1/16 spare).
+        const all = next.gather(next.end(), 0, []);
+        next.layout(all.codes, all.scales, all.ids, all.lists);
+        next.place(id, cents.nearest(row), row, this.scaleOf(slot));
+      }
+    }
+    this.adopt(next);
+    this.cents = cents;
+    this.coarseOff = next.coarseOff;
+    this.start = next.start;
+    this.len = next.len;
+    this.room = next.room;
+    this.count = next.count;
+    this.probe = next.probe;
+    this.trainedAt = this.count;
+  }
+
+  /** Empty lists with room for `counts` rows each, plus slack (see layout). */
+  private rooms(counts: Uint32Array): void {
+    const L = counts.length;
+    this.start = new Uint32Array(L);
+    this.room = new Uint32Array(L);
+    this.len = new Uint32Array(L);
+    let at = 0;
+    for (let l = 0; l < L; l++) {
+      this.start[l] = at;
+      this.room[l] = counts[l]! + (counts[l]! >> 4) + 4;
+      at += this.room[l]!;
+    }
+    this.count = 0;
+    this.reserve(at);
+  }
+
+  /** Puts a row (its int8 codes, `stride` bytes, and scale) at the end of list `l`; false if the list is full. */
+  private place(id: VectorId, l: number, codes: Int8Array, scale: number): boolean {
+    if (this.len[l]! >= this.room[l]!) return false;
+    const slot = this.start[l]! + this.len[l]!++;
+    const w = this.live();
+    new Int8Array(w.memory.buffer, this.codesOff + slot * this.stride, this.stride).set(codes);
+    new Float32Array(w.memory.buffer, this.scalesOff, this.cap)[slot] = scale;
+    this.ids[slot] = id;
+    this.slotOf.set(id, slot);
+    this.count++;
+    return true;
+  }
+
+  private scaleOf(slot: number): number {
+    return new Float32Array(this.live().memory.buffer, this.scalesOff, this.cap)[slot]!;
+  }
+
+  /** Ids of every live row, in slot order. */
+  private liveIds(): Uint32Array {
+    const out = new Uint32Array(this.count);
+    let r = 0;
+    for (let l = 0; l < this.start.length; l++) {
+      out.set(this.ids.subarray(this.start[l]!, this.start[l]! + this.len[l]!), r);
+      r += this.len[l]!;
+    }
+    return out;
   }
 
   /**
-   * Picks the fewest lists per query that find ≥ TUNE_TARGET of the exact int8 top-10, on
-   * stored rows used as queries (each row's own hit left out, so it stands for an unseen
-   * query near the data): low-dimensional data (like text embeddings) needs several times
-   * more probes than well-separated clusters, and a fixed default would be wrong for one.
+   * The fewest lists per query that find ≥ TUNE_TARGET of the exact int8 top-10, on stored rows
+   * used as queries (each row's own hit left out, so it stands for an unseen query near the
+   * data): low-dimensional data (like text embeddings) needs several times more probes than
+   * well-separated clusters, and a fixed default would be wrong for one. Run on a layout built
+   * aside (nothing else touches it), so a scan may span slices: one list at a time.
    */
-  private tuneProbe(rand: () => number): void {
-    if (this.fixedProbe !== undefined) {
-      this.setProbe();
-      return;
-    }
-    const w = this.live();
+  private async tuneProbe(rand: () => number, slice: TimeSlice): Promise<number> {
+    const cents = this.cents!;
+    const nlist = cents.n;
     const T = Math.min(TUNE_QUERIES, this.count);
     const queries: Float32Array[] = [];
     const self: number[] = [];
@@ -672,215 +667,55 @@ export class IvfI8Index implements VectorIndex {
       let l = 0;
       while (r >= this.len[l]!) r -= this.len[l++]!;
       const slot = this.start[l]! + r;
-      const codes = new Int8Array(w.memory.buffer, this.codesOff + slot * this.stride, this.dim);
-      queries.push(Float32Array.from(codes));
+      queries.push(normalizedQuery(this.codeRow(slot).subarray(0, this.dim), this.dim));
       self.push(this.ids[slot]!);
     }
-    const top = (q: Float32Array, i: number) =>
-      this.search(q, 11)
+    const top = async (i: number, probe: number): Promise<Set<VectorId>> => {
+      const w = this.live();
+      const q = queries[i]!;
+      const qmul = loadQuery(w, this.qOff, q, this.stride);
+      let got = 0;
+      for (const l of cents.probe(q, probe)) {
+        const s = this.start[l]!;
+        const n = this.len[l]!;
+        if (n > 0)
+          got = w.searchMore(
+            this.qOff,
+            this.codesOff + s * this.stride,
+            this.scalesOff + s * 4,
+            n,
+            this.stride,
+            qmul,
+            Math.min(11, this.count),
+            this.scratchOff,
+            got,
+            s,
+          );
+        await slice.check();
+      }
+      const ids = heapHits(w, this.scratchOff, got, this.ids)
         .map((h) => h.id)
-        .filter((id) => id !== self[i])
-        .slice(0, 10);
-    this.probe = this.nlist;
-    const truth = queries.map(top);
-    let p = Math.min(this.nlist, 4);
+        .filter((id) => id !== self[i]);
+      return new Set(ids.slice(0, 10));
+    };
+    const truth: Set<VectorId>[] = [];
+    for (let i = 0; i < T; i++) truth.push(await top(i, nlist));
+    let p = Math.min(nlist, 4);
     for (;;) {
-      this.probe = p;
       let found = 0;
       let total = 0;
       for (let i = 0; i < T; i++) {
-        const t = new Set(truth[i]);
-        total += t.size;
-        for (const id of top(queries[i]!, i)) if (t.has(id)) found++;
+        total += truth[i]!.size;
+        for (const id of await top(i, p)) if (truth[i]!.has(id)) found++;
       }
-      if (found >= TUNE_TARGET * total || p >= this.nlist) break;
-      p = Math.min(this.nlist, Math.ceil(p * 1.25));
-    }
-    this.probe = p;
-  }
-
-  /**
-   * Quantises float centroids into their WASM region (the kernel normalises them). With many
-   * centroids, first groups them under coarse centres (a small k-means, in place: `cent` is
-   * reordered so each group's centroids are contiguous) for `nearestOfQuery`.
-   */
-  private loadCentroids(cent: Float32Array): void {
-    const { dim, nlist } = this;
-    const S = Math.ceil(Math.sqrt(nlist));
-    this.coarseN = 0;
-    if (!this.coarseOff && nlist > COARSE_MIN && nlist + S <= MAX_NLIST) {
-      const coarse = new Float32Array(S * dim);
-      for (let g = 0; g < S; g++)
-        coarse.set(
-          cent.subarray(Math.floor((g * nlist) / S) * dim, (Math.floor((g * nlist) / S) + 1) * dim),
-          g * dim,
-        );
-      const group = new Uint32Array(nlist);
-      for (let it = 0; it < 4; it++) {
-        for (let c = 0; c < nlist; c++) {
-          let best = -Infinity;
-          for (let g = 0; g < S; g++) {
-            let d = 0;
-            for (let j = 0; j < dim; j++) d += cent[c * dim + j]! * coarse[g * dim + j]!;
-            if (d > best) {
-              best = d;
-              group[c] = g;
-            }
-          }
-        }
-        const keep = coarse.slice();
-        coarse.fill(0);
-        const sizes = new Uint32Array(S);
-        for (let c = 0; c < nlist; c++) {
-          const g = group[c]!;
-          sizes[g]!++;
-          for (let j = 0; j < dim; j++) coarse[g * dim + j]! += cent[c * dim + j]!;
-        }
-        for (let g = 0; g < S; g++) {
-          if (sizes[g] === 0) coarse.set(keep.subarray(g * dim, (g + 1) * dim), g * dim);
-          let ss = 0;
-          for (let j = 0; j < dim; j++) ss += coarse[g * dim + j]! ** 2;
-          const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-          for (let j = 0; j < dim; j++) coarse[g * dim + j]! *= inv;
-        }
-      }
-      // Reorder centroids by group (a counting sort), in place.
-      const start = new Uint32Array(S + 1);
-      for (let c = 0; c < nlist; c++) start[group[c]! + 1]!++;
-      for (let g = 0; g < S; g++) start[g + 1]! += start[g]!;
-      const fill = start.slice(0, S);
-      const sorted = new Float32Array(nlist * dim);
-      for (let c = 0; c < nlist; c++)
-        sorted.set(cent.subarray(c * dim, (c + 1) * dim), fill[group[c]!]!++ * dim);
-      cent.set(sorted);
-      for (let g = 0; g < S; g++) if (start[g] === start[g + 1]) coarse.set(cent.subarray(0, dim), g * dim); // never chosen usefully, never empty-scanned
-      this.quantizeRows(coarse, S, nlist);
-      this.coarseStart = start;
-      this.coarseN = S;
-    }
-    this.quantizeRows(cent, nlist, 0);
-  }
-
-  /** Quantises `rows` float rows into the centroid region from row `at`. */
-  private quantizeRows(src: Float32Array, rows: number, at: number): void {
-    const w = this.live();
-    const { dim, stride } = this;
-    for (let s = 0; s < rows; s += STAGE_ROWS) {
-      const r = Math.min(STAGE_ROWS, rows - s);
-      const stage = new Float32Array(w.memory.buffer, this.scratchOff, r * dim);
-      stage.set(src.subarray(s * dim, (s + r) * dim));
-      // A centroid of exactly opposite rows sums to ~0: give it a tiny direction instead of failing.
-      for (let i = 0; i < r; i++) {
-        let ss = 0;
-        for (let j = 0; j < dim; j++) ss += stage[i * dim + j]! ** 2;
-        if (!(ss > 1e-20)) stage[i * dim + ((s + i) % dim)] = 1;
-      }
-      w.quantize(
-        this.scratchOff,
-        r,
-        dim,
-        this.centCodesOff + (at + s) * stride,
-        stride,
-        this.centScalesOff + (at + s) * 4,
-      );
+      if (found >= TUNE_TARGET * total || p >= nlist) return p;
+      p = Math.min(nlist, Math.ceil(p * 1.25));
     }
   }
 
-  /** Nearest centroid of the int16 query already at qOff (through the coarse groups if any). */
-  private nearestOfQuery(): number {
-    const w = this.live();
-    const { stride } = this;
-    if (this.coarseN === 0) {
-      w.searchTopK(this.qOff, this.centCodesOff, this.centScalesOff, this.nlist, stride, 1, 1, this.cheapOff);
-      return new Int32Array(w.memory.buffer, this.cheapOff, 2)[1]!;
-    }
-    const P = Math.min(COARSE_PROBE, this.coarseN);
-    const got = w.searchTopK(
-      this.qOff,
-      this.centCodesOff + this.nlist * stride,
-      this.centScalesOff + this.nlist * 4,
-      this.coarseN,
-      stride,
-      1,
-      P,
-      this.cheapOff,
-    );
-    const groups = Array.from(
-      new Int32Array(w.memory.buffer, this.cheapOff, got * 2).filter((_, i) => i % 2 === 1),
-    );
-    const heap = this.cheapOff + 64;
-    let size = 0;
-    for (const g of groups) {
-      const a = this.coarseStart[g]!;
-      const n = this.coarseStart[g + 1]! - a;
-      if (n > 0)
-        size = w.searchMore(
-          this.qOff,
-          this.centCodesOff + a * stride,
-          this.centScalesOff + a * 4,
-          n,
-          stride,
-          1,
-          1,
-          heap,
-          size,
-          a,
-        );
-    }
-    return new Int32Array(w.memory.buffer, heap, 2)[1]!;
-  }
-
-  /** Nearest centroid of row `r` of an outside code buffer (codes as the int16 query). */
-  private nearest(codes: Int8Array, r: number): number {
-    const w = this.live();
-    new Int16Array(w.memory.buffer, this.qOff, this.stride).set(
-      codes.subarray(r * this.stride, (r + 1) * this.stride),
-    );
-    return this.nearestOfQuery();
-  }
-
-  /**
-   * Makes room for `rows` centroid codes and moves the row regions after them. Only between a
-   * gather and a layout: the rows' contents are then in a JS copy, so nothing here is kept.
-   */
-  private setCentroidRoom(rows: number): void {
-    this.scalesOff = align16(this.centCodesOff + rows * this.stride);
-    this.codesOff = this.scalesOff;
-    this.cap = 0;
-    this.ids = new Uint32Array(0);
-    this.start = new Uint32Array(1);
-    this.len = new Uint32Array(1);
-    this.room = new Uint32Array(1);
-  }
-
-  /**
-   * Ensures room for `need` slots; grows by 1.125× (WASM memory never shrinks, so a smaller step
-   * keeps what an index holds near its size; still geometric, so appends stay amortised O(1)).
-   */
-  private reserve(need: number): void {
-    if (need <= this.cap) return;
-    const w = this.live();
-    const cap = Math.max(need, Math.ceil(this.cap * 1.125));
-    const codesOff = align16(this.scalesOff + cap * 4);
-    const end = codesOff + cap * this.stride;
-    const pages = Math.ceil(end / PAGE) - w.memory.buffer.byteLength / PAGE;
-    if (pages > 0) {
-      try {
-        w.memory.grow(pages);
-      } catch {
-        throw new SysError('ENOSPC', `vector index cannot grow to ${cap} rows (${end} bytes of WASM memory)`);
-      }
-    }
-    const used = this.end();
-    if (codesOff !== this.codesOff && used > 0) {
-      const mem = new Uint8Array(w.memory.buffer);
-      mem.copyWithin(codesOff, this.codesOff, this.codesOff + used * this.stride);
-    }
-    this.codesOff = codesOff;
-    const ids = new Uint32Array(cap);
-    ids.set(this.ids.subarray(0, Math.min(used, this.ids.length)));
-    this.ids = ids;
-    this.cap = cap;
-    if (this.nlist === 0) this.room[0] = cap;
+  /** As Int8Rows.reserve; while untrained, the one list's room is all of it. */
+  protected override reserve(need: number): void {
+    super.reserve(need);
+    if (!this.cents) this.room[0] = this.cap;
   }
 }

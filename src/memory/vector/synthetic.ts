@@ -16,6 +16,23 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** Standard normal samples drawn from `rand` (Box–Muller, both of each pair used). */
+function gaussian(rand: () => number): () => number {
+  let spare: number | undefined;
+  return () => {
+    if (spare !== undefined) {
+      const s = spare;
+      spare = undefined;
+      return s;
+    }
+    // 1 - rand() keeps log() away from 0.
+    const r = Math.sqrt(-2 * Math.log(1 - rand()));
+    const t = 2 * Math.PI * rand();
+    spare = r * Math.sin(t);
+    return r * Math.cos(t);
+  };
+}
+
 export interface ClusteredOptions {
   dim: number;
   clusters: number;
@@ -26,11 +43,12 @@ export interface ClusteredOptions {
 
 export class ClusteredData {
   private readonly rand: () => number;
+  private readonly gauss: () => number;
   private readonly centroids: Float32Array;
-  private spare: number | undefined;
 
   constructor(readonly opts: ClusteredOptions) {
     this.rand = prng(opts.seed);
+    this.gauss = gaussian(this.rand);
     this.centroids = new Float32Array(opts.clusters * opts.dim);
     for (let c = 0; c < opts.clusters; c++) {
       const v = this.centroids.subarray(c * opts.dim, (c + 1) * opts.dim);
@@ -52,19 +70,6 @@ export class ClusteredData {
     }
     return out;
   }
-
-  private gauss(): number {
-    if (this.spare !== undefined) {
-      const s = this.spare;
-      this.spare = undefined;
-      return s;
-    }
-    // Box–Muller; 1 - rand() keeps log() away from 0.
-    const r = Math.sqrt(-2 * Math.log(1 - this.rand()));
-    const t = 2 * Math.PI * this.rand();
-    this.spare = r * Math.sin(t);
-    return r * Math.cos(t);
-  }
 }
 
 export interface LowRankOptions {
@@ -83,13 +88,12 @@ export interface LowRankOptions {
  * clusters to separate, neighbours very close: harder for quantisation and for partitioning.
  */
 export class LowRankData {
-  private readonly rand: () => number;
+  private readonly gauss: () => number;
   private readonly basis: Float32Array;
   private readonly mean: Float32Array;
-  private spare: number | undefined;
 
   constructor(readonly opts: LowRankOptions) {
-    this.rand = prng(opts.seed);
+    this.gauss = gaussian(prng(opts.seed));
     const { dim, rank } = opts;
     this.basis = new Float32Array(rank * dim);
     for (let r = 0; r < rank; r++) {
@@ -122,18 +126,6 @@ export class LowRankData {
       normalizeInPlace(v);
     }
     return out;
-  }
-
-  private gauss(): number {
-    if (this.spare !== undefined) {
-      const s = this.spare;
-      this.spare = undefined;
-      return s;
-    }
-    const r = Math.sqrt(-2 * Math.log(1 - this.rand()));
-    const t = 2 * Math.PI * this.rand();
-    this.spare = r * Math.sin(t);
-    return r * Math.cos(t);
   }
 }
 
