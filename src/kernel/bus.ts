@@ -26,6 +26,8 @@ export type { BusItem, Envelope, PackedRun };
 /** Names one process may register, and topics it may subscribe to (each costs the kernel on every send). */
 export const MAX_NAMES_PER_PROCESS = 16;
 export const MAX_TOPICS_PER_PROCESS = 256;
+/** The most messages one mailbox holds. */
+export const MAX_MAILBOX_MESSAGES = 1024;
 /** The most one message packed by send_many may hold, in characters of JSON (a structured one: payload() in check.ts). */
 export const MAX_PACKED_MESSAGE_CHARS = 16 * 1_048_576;
 
@@ -88,7 +90,8 @@ export class MessageBus {
     refused: () => {},
   };
 
-  constructor(private readonly capacity = 256) {}
+  /** Messages a mailbox holds (one full recv_many, so a send_many of the most it may carry fits an empty one); bytes are bounded by limits.mailboxBytes. */
+  constructor(private readonly capacity = MAX_MAILBOX_MESSAGES) {}
 
   /**
    * What each queued or waiting item costs to hold: an envelope's body as limits.ts byteSize

@@ -1,6 +1,14 @@
 /** Packed send_many batches: the SDK packs, the kernel forwards unparsed, the receiver unpacks hostile text safely. */
 import { describe, expect, it } from 'vitest';
-import { type BusItem, isRun, pack, type PackedRun, runShapeError, unpackItems, unpackRun } from '../../src/abi/bus-pack';
+import {
+  type BusItem,
+  isRun,
+  type PackedRun,
+  pack,
+  runShapeError,
+  unpackItems,
+  unpackRun,
+} from '../../src/abi/bus-pack';
 import { SysError } from '../../src/abi/errors';
 import type { Envelope } from '../../src/abi/protocol';
 import { MessageBus } from '../../src/kernel/bus';
@@ -16,7 +24,15 @@ const code = async (p: unknown) => {
 };
 
 /** A run as the kernel would forward it, from what a (possibly hostile) sender posted. */
-const run = (text: string, ends: number[], from = 7): PackedRun => ({ packed: 1, seq: 100, from, to: 9, t: 1, text, ends });
+const run = (text: string, ends: number[], from = 7): PackedRun => ({
+  packed: 1,
+  seq: 100,
+  from,
+  to: 9,
+  t: 1,
+  text,
+  ends,
+});
 
 const deep = (n: number): unknown => {
   let v: unknown = 0;
