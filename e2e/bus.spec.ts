@@ -149,5 +149,56 @@ test('send_many packed through the kernel: same envelopes in order, binary batch
   expect(r.rx.after).toMatch(/^EPROTO EPROTO: 2 messages from process \d+ were not a valid bus message/);
   expect(r.rx.raw).toEqual([r.ids.tx2, 'plain', null]);
   expect(r.rx.rawBad).toBe('EPROTO');
-  expect(r.alive).toBe(0);
+  expect(r.alive).toEqual({ pid: 0, ppid: 0 });
+});
+
+test('a hostile agent’s raw batched frames: each call inside is checked and answered alone, garbage and nested batches refused, an oversized batch runs nothing', async ({
+  page,
+}) => {
+  await openOS(page);
+  const hostile = program(`
+    let port = null;
+    const post = MessagePort.prototype.postMessage;
+    MessagePort.prototype.postMessage = function (...a) { port = this; return post.apply(this, a); };
+    await ctx.syscall('getpid');
+    MessagePort.prototype.postMessage = post;
+    const got = {};
+    const sdk = port.onmessage;
+    const take = (f) => { if (f && f.t === 'ret' && f.id >= 1e9) got[f.id] = f.ok ? 'ok ' + JSON.stringify(f.value) : f.error.code; else return false; return true; };
+    port.onmessage = (ev) => {
+      const d = ev.data;
+      if (d && d.t === 'rets') { const rest = d.frames.filter((f) => !take(f)); if (rest.length) sdk({ data: { t: 'rets', frames: rest } }); }
+      else if (!take(d)) sdk(ev);
+    };
+    port.postMessage({ t: 'calls', frames: [
+      { t: 'call', id: 1e9, name: 'getpid', args: {} },
+      'garbage',
+      { t: 'calls', frames: [{ t: 'call', id: 1e9 + 9, name: 'getpid', args: {} }] },
+      { t: 'call', id: 1e9 + 1, name: 'no.such.call', args: {} },
+      { t: 'call', id: 1e9 + 2, name: 'bus.send', args: { to: ctx.pid, body: 'x', extra: 1 } },
+      { t: 'call', id: '1e9+3', name: 'getpid' },
+    ] });
+    port.postMessage({ t: 'calls', frames: Array.from({ length: 5000 }, (_, i) => ({ t: 'call', id: 2e9 + i, name: 'getpid', args: {} })) });
+    const after = await ctx.syscall('getpid');
+    await new Promise((r) => setTimeout(r, 300));
+    await ctx.print(JSON.stringify({ got, after }));`);
+  const r = await page.evaluate(async (source) => {
+    const k = window.agentos!;
+    const pid = await k.spawn('hostile', undefined, { source });
+    const exit = await k.wait(pid, 20_000);
+    return {
+      pid,
+      exit: exit.exitCode,
+      out: JSON.parse(await k.output(pid)),
+      alive: await k.call('getpid', {}),
+    };
+  }, hostile);
+  expect(r.exit).toBe(0);
+  expect(r.out.after.pid).toBe(r.pid);
+  expect(r.out.got).toEqual({
+    [1e9]: `ok ${JSON.stringify(r.out.after)}`,
+    [1e9 + 1]: 'ENOSYS',
+    [1e9 + 2]: 'EINVAL',
+  });
+  expect(r.alive).toEqual({ pid: 0, ppid: 0 });
 });
