@@ -161,14 +161,14 @@ export async function busBench(k: KernelClient): Promise<BenchResults> {
       unit: 'x',
       baseline: raw,
       goal: '>= 0.5',
-      note: `small messages/s agent→agent through the kernel, send_many of ${BATCH} / recv_many (${N} messages: ${Math.round(rate)}/s) ÷ a raw MessagePort between two workers posting arrays of the same ${BATCH} (baseline, msg/s), median of 3, interleaved; runs: ${shape.batched.join('; ')}`,
+      note: `small messages/s agent→agent through the kernel, send_many of ${BATCH} / recv_many (${N} messages: ${Math.round(rate)}/s) ÷ a raw MessagePort between two workers posting arrays of the same ${BATCH} (baseline, msg/s), median of 3, interleaved. The SDK packs each batch's bodies as one JSON text, the kernel checks it once per batch and forwards it unparsed, the receiver's SDK rebuilds the envelopes. Not like for like in one way: send_many answers how many the mailbox took (back-pressure), so the sender waits one round trip per batch, while the raw sender posts all ${Math.round(N / BATCH)} batches without waiting into an unbounded queue. Runs: ${shape.batched.join('; ')}`,
     },
     bus_single_ratio: {
       value: rateS / rawS,
       unit: 'x',
       baseline: rawS,
       goal: '>= 0.5',
-      note: `one bus.send syscall per message, ${IN_FLIGHT} in flight (receiver drains with recv_many) (${N} messages: ${Math.round(rateS)}/s) ÷ a raw MessagePort posting one message per postMessage without waiting (baseline, msg/s), median of 3, interleaved; runs: ${shape.single.join('; ')}`,
+      note: `one bus.send syscall per message, ${IN_FLIGHT} in flight (receiver drains with recv_many) (${N} messages: ${Math.round(rateS)}/s) ÷ a raw MessagePort posting one message per postMessage without waiting (baseline, msg/s), median of 3, interleaved. Each send is its own syscall (own id, checks, limits, answer), but the SDK sends the calls a program makes in one turn of its event loop as one port message, and the kernel answers those it answers at once in one (frame-batch.ts). Runs: ${shape.single.join('; ')}`,
     },
     bus_latency_p50_ms: {
       value: pct(lat, 50),
