@@ -27,6 +27,22 @@ export interface CancelFrame {
   t: 'cancel';
   id: number;
 }
+/**
+ * Agent → kernel: the calls (and cancels) an agent's SDK made in one turn of its event loop, in
+ * order, in one message; each is still its own syscall (its own id, checks and answer). The
+ * kernel answers those it can answer at once in one `rets` frame.
+ */
+export interface CallsFrame {
+  t: 'calls';
+  frames: unknown[];
+}
+/** Kernel → agent: answers (ret and chunk frames), in order, in one message. */
+export interface RetsFrame {
+  t: 'rets';
+  frames: (ReturnFrame | ChunkFrame)[];
+}
+/** The most frames one `calls` message may carry. */
+export const MAX_FRAMES_PER_MESSAGE = 1024;
 /** Kernel → caller: the final answer of call `id`. */
 export type ReturnFrame =
   | { t: 'ret'; id: number; ok: true; value: unknown }

@@ -22,7 +22,7 @@ export function agentBundle(): Plugin {
   return {
     name: 'agentos:agent-bundle',
     configResolved(config) {
-      minify = config.command === 'build';
+      minify = config.command === 'build' && config.build.minify !== false; // --minify false: readable profiles
     },
     resolveId(id) {
       return id === ID ? RESOLVED : null;

@@ -7,21 +7,46 @@
  *   pub/sub:  subscribe(topic), publish(topic) → every subscriber's mailbox
  *   request:  request(to, body) → the receiver's reply(correlation) answers it
  */
+import {
+  type BusItem,
+  isRun,
+  itemCount,
+  type PackedRun,
+  sliceRun,
+  unpackItems,
+  unpackRun,
+} from '../abi/bus-pack';
 import { SysError } from '../abi/errors';
 import type { Envelope } from '../abi/protocol';
 import { byteSize, fmtBytes } from './limits';
 import { nextTask } from './next-task';
 import { PendingCalls } from './pending';
 
-export type { Envelope };
+export type { BusItem, Envelope, PackedRun };
 
 /** Names one process may register, and topics it may subscribe to (each costs the kernel on every send). */
 export const MAX_NAMES_PER_PROCESS = 16;
 export const MAX_TOPICS_PER_PROCESS = 256;
+/** The most messages one mailbox holds. */
+export const MAX_MAILBOX_MESSAGES = 1024;
+/** The most one message packed by send_many may hold, in characters of JSON (a structured one: payload() in check.ts). */
+export const MAX_PACKED_MESSAGE_CHARS = 16 * 1_048_576;
 
+interface Filter {
+  from?: number | undefined;
+  topic?: string | undefined;
+}
+
+/** A packed run has no topic: only a receive without a topic filter takes it. */
+const matches = (x: BusItem, f: Filter): boolean =>
+  (f.from === undefined || x.from === f.from) &&
+  (f.topic === undefined || (!isRun(x) && x.topic === f.topic));
+
+/** A receive waiting for messages: it takes up to `max` matching ones the moment they arrive. */
 interface Receiver {
-  match(e: Envelope): boolean;
-  resolve(e: Envelope): void;
+  filter: Filter;
+  max: number;
+  resolve(items: BusItem[]): void;
 }
 
 interface BlockedSender {
@@ -32,13 +57,19 @@ interface BlockedSender {
 }
 
 class Mailbox {
-  readonly queue: Envelope[] = [];
+  /** Messages in order: single envelopes, and runs of packed ones (a run counts each of its messages). */
+  readonly queue: BusItem[] = [];
+  /** Messages queued. */
+  count = 0;
   readonly receivers: Receiver[] = [];
   readonly blocked: BlockedSender[] = [];
   /** Bytes queued, and bytes held by blocked senders. */
   bytes = 0;
   blockedBytes = 0;
-  constructor(public capacity: number) {}
+  constructor(
+    readonly pid: number,
+    public capacity: number,
+  ) {}
 }
 
 export interface BusStats {
@@ -60,25 +91,35 @@ export class MessageBus {
     refused: () => {},
   };
 
-  constructor(private readonly capacity = 256) {}
+  /** Messages a mailbox holds (one full recv_many, so a send_many of the most it may carry fits an empty one); bytes are bounded by limits.mailboxBytes. */
+  constructor(private readonly capacity = MAX_MAILBOX_MESSAGES) {}
 
-  /** What each queued or waiting message costs to hold (limits.ts byteSize: buffers, not views). */
-  private readonly sizes = new WeakMap<Envelope, number>();
-  private sizeOf(e: Envelope): number {
-    return this.sizes.get(e) ?? 0;
+  /**
+   * What each queued or waiting item costs to hold: an envelope's body as limits.ts byteSize
+   * counts it (buffers, not views); a packed run, its text (2 bytes a character, as a string).
+   */
+  private readonly sizes = new WeakMap<BusItem, number>();
+  private sizeOf(x: BusItem): number {
+    let n = this.sizes.get(x);
+    if (n === undefined) {
+      n = isRun(x) ? 2 * x.text.length : byteSize(x.body);
+      this.sizes.set(x, n);
+    }
+    return n;
   }
 
   private box(pid: number): Mailbox {
     let b = this.boxes.get(pid);
     if (!b) {
-      b = new Mailbox(this.capacity);
+      b = new Mailbox(pid, this.capacity);
       this.boxes.set(pid, b);
     }
     return b;
   }
 
+  /** Messages waiting in a process's mailbox. */
   depth(pid: number): number {
-    return this.boxes.get(pid)?.queue.length ?? 0;
+    return this.boxes.get(pid)?.count ?? 0;
   }
 
   register(pid: number, name: string): void {
@@ -102,6 +143,31 @@ export class MessageBus {
     return [...this.names].filter(([, p]) => p === pid).map(([n]) => n);
   }
 
+  private refuseFull(
+    b: Mailbox,
+    from: number,
+    size: number,
+    maxBytes: number,
+    wait: boolean,
+    roomToWait: boolean,
+  ): SysError {
+    this.stats.refused++;
+    const full =
+      b.count >= b.capacity
+        ? `${b.capacity} messages`
+        : `${fmtBytes(b.bytes)} of ${fmtBytes(maxBytes)} (limits.mailboxBytes)`;
+    const text = `mailbox of process ${b.pid} is full (${full})${wait ? ', and so are the senders waiting on it' : ''}`;
+    if (b.bytes + size > maxBytes || !roomToWait) this.limits.refused(from, text);
+    return new SysError('EAGAIN', text);
+  }
+
+  private tooBig(from: number, to: number, size: number, maxBytes: number): SysError {
+    this.stats.refused++;
+    const text = `a message of ${fmtBytes(size)} is over the ${fmtBytes(maxBytes)} mailbox of process ${to} (limits.mailboxBytes)`;
+    this.limits.refused(from, text);
+    return new SysError('E2BIG', text);
+  }
+
   /** Puts a message in `to`'s mailbox. Full: EAGAIN, or with `wait`, resolves once there is room. */
   send(
     from: number,
@@ -123,33 +189,15 @@ export class MessageBus {
     const size = byteSize(body);
     this.sizes.set(e, size);
     const maxBytes = this.limits.bytes(to);
-    if (size > maxBytes) {
-      this.stats.refused++;
-      const text = `a message of ${fmtBytes(size)} is over the ${fmtBytes(maxBytes)} mailbox of process ${to} (limits.mailboxBytes)`;
-      this.limits.refused(from, text);
-      throw new SysError('E2BIG', text);
-    }
+    if (size > maxBytes) throw this.tooBig(from, to, size, maxBytes);
     // A sender already waiting on this box keeps its place: later sends queue behind it (order per sender).
-    if (
-      b.queue.length < b.capacity &&
-      b.bytes + size <= maxBytes &&
-      !b.blocked.some((x) => x.envelope.from === from)
-    ) {
+    if (b.count < b.capacity && b.bytes + size <= maxBytes && !this.waiting(b, from)) {
       this.deliver(b, e);
       return;
     }
     // Waiting senders hold their messages in the kernel too: at most another mailbox's worth.
     const roomToWait = b.blockedBytes + size <= maxBytes;
-    if (!opts.wait || !roomToWait) {
-      this.stats.refused++;
-      const full =
-        b.queue.length >= b.capacity
-          ? `${b.capacity} messages`
-          : `${fmtBytes(b.bytes)} of ${fmtBytes(maxBytes)} (limits.mailboxBytes)`;
-      const text = `mailbox of process ${to} is full (${full})${opts.wait ? ', and so are the senders waiting on it' : ''}`;
-      if (b.bytes + size > maxBytes || !roomToWait) this.limits.refused(from, text);
-      throw new SysError('EAGAIN', text);
-    }
+    if (!opts.wait || !roomToWait) throw this.refuseFull(b, from, size, maxBytes, !!opts.wait, roomToWait);
     b.blockedBytes += size;
     return new Promise<void>((resolve, reject) => {
       const s: BlockedSender = { envelope: e, resolve, reject, timer: null };
@@ -164,47 +212,120 @@ export class MessageBus {
     });
   }
 
-  private deliver(b: Mailbox, e: Envelope): void {
-    this.stats.delivered++;
-    const i = b.receivers.findIndex((r) => r.match(e));
-    if (i >= 0) {
-      const [r] = b.receivers.splice(i, 1);
-      r!.resolve(e);
-    } else {
-      b.queue.push(e);
-      b.bytes += this.sizeOf(e);
-    }
+  /** Whether `from` has a send waiting for room in this box (its later sends go behind it). */
+  private waiting(b: Mailbox, from: number): boolean {
+    if (!b.blocked.length) return false;
+    for (const x of b.blocked) if (x.envelope.from === from) return true;
+    return false;
   }
 
-  /** The oldest message (matching the filter), waiting up to `timeoutMs` (0: do not wait). */
-  recv(
-    pid: number,
-    opts: { timeoutMs?: number; from?: number; topic?: string; signal?: AbortSignal } = {},
-  ): Promise<Envelope> | Envelope {
-    const b = this.box(pid);
-    const match = (e: Envelope) =>
-      (opts.from === undefined || e.from === opts.from) &&
-      (opts.topic === undefined || e.topic === opts.topic);
-    const i = b.queue.findIndex(match);
-    if (i >= 0) {
-      const [e] = b.queue.splice(i, 1);
-      b.bytes -= this.sizeOf(e!);
-      this.admit(b);
-      return e!;
+  /** Queues an item, then lets waiting receivers take what they match. */
+  private deliver(b: Mailbox, x: BusItem): void {
+    const n = itemCount(x);
+    this.stats.delivered += n;
+    b.queue.push(x);
+    b.count += n;
+    b.bytes += this.sizeOf(x);
+    if (b.receivers.length) this.serve(b);
+  }
+
+  /** Waiting receivers, oldest first, take the messages they match. */
+  private serve(b: Mailbox): void {
+    let took = false;
+    for (let i = 0; i < b.receivers.length && b.count > 0; ) {
+      const r = b.receivers[i]!;
+      const items = this.take(b, r.filter, r.max);
+      if (items.length) {
+        took = true;
+        b.receivers.splice(i, 1);
+        r.resolve(items);
+      } else i++;
+    }
+    if (took && b.blocked.length) this.admit(b);
+  }
+
+  /** Takes up to `max` messages matching `f`, oldest first; a packed run is split where `max` ends. */
+  private take(b: Mailbox, f: Filter, max: number): BusItem[] {
+    const out: BusItem[] = [];
+    if (!b.count) return out;
+    let n = 0;
+    const q = b.queue;
+    if (f.from === undefined && f.topic === undefined) {
+      // No filter: whole items from the front in one splice.
+      let k = 0;
+      while (k < q.length && n + itemCount(q[k]!) <= max) n += itemCount(q[k++]!);
+      const whole = q.splice(0, k);
+      for (const x of whole) {
+        b.bytes -= this.sizeOf(x);
+        out.push(x);
+      }
+      b.count -= n;
+      if (n < max && q.length) out.push(this.split(b, 0, max - n));
+      return out;
+    }
+    for (let i = 0; i < q.length && n < max; ) {
+      const x = q[i]!;
+      if (!matches(x, f)) {
+        i++;
+        continue;
+      }
+      const c = itemCount(x);
+      if (n + c <= max) {
+        q.splice(i, 1);
+        b.count -= c;
+        b.bytes -= this.sizeOf(x);
+        out.push(x);
+        n += c;
+      } else {
+        out.push(this.split(b, i, max - n));
+        n = max;
+      }
+    }
+    return out;
+  }
+
+  /** Takes the first `k` messages of the run at queue[i] (it holds more); the rest stays in its place. */
+  private split(b: Mailbox, i: number, k: number): PackedRun {
+    const r = b.queue[i] as PackedRun;
+    const head = sliceRun(r, 0, k);
+    const rest = sliceRun(r, k, r.ends.length);
+    b.queue[i] = rest;
+    b.bytes += this.sizeOf(rest) - this.sizeOf(r);
+    b.count -= k;
+    return head;
+  }
+
+  /**
+   * Takes up to `max` matching messages, waiting up to `timeoutMs` (0: do not wait) for the
+   * first to arrive; a waiting receive takes what arrives at once.
+   */
+  private wait(
+    b: Mailbox,
+    f: Filter,
+    max: number,
+    opts: { timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<BusItem[]> | BusItem[] {
+    const now = this.take(b, f, max);
+    if (now.length) {
+      if (b.blocked.length) this.admit(b);
+      return now;
     }
     if (opts.timeoutMs === 0) throw new SysError('EAGAIN', 'no message');
-    return new Promise<Envelope>((resolve, reject) => {
+    return new Promise<BusItem[]>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | null = null;
       const r: Receiver = {
-        match,
-        resolve: (e) => {
+        filter: f,
+        max,
+        resolve: (items) => {
           if (timer) clearTimeout(timer);
-          resolve(e);
+          resolve(items);
         },
       };
       const drop = (err: SysError) => {
         const k = b.receivers.indexOf(r);
-        if (k >= 0) b.receivers.splice(k, 1);
+        if (k < 0) return; // already served
+        b.receivers.splice(k, 1);
+        if (timer) clearTimeout(timer);
         reject(err);
       };
       if (opts.timeoutMs !== undefined)
@@ -217,6 +338,30 @@ export class MessageBus {
       });
       b.receivers.push(r);
     });
+  }
+
+  /** The oldest message (matching the filter), as the kernel holds it: an envelope, or a packed run of one. */
+  recvItem(
+    pid: number,
+    opts: { timeoutMs?: number; from?: number; topic?: string; signal?: AbortSignal } = {},
+  ): Promise<BusItem> | BusItem {
+    const got = this.wait(this.box(pid), { from: opts.from, topic: opts.topic }, 1, opts);
+    return Array.isArray(got) ? got[0]! : got.then((items) => items[0]!);
+  }
+
+  /** The oldest message (matching the filter), waiting up to `timeoutMs` (0: do not wait); a packed one decoded (EPROTO if it does not decode). */
+  recv(
+    pid: number,
+    opts: { timeoutMs?: number; from?: number; topic?: string; signal?: AbortSignal } = {},
+  ): Promise<Envelope> | Envelope {
+    const one = (x: BusItem): Envelope => {
+      if (!isRun(x)) return x;
+      const { envelopes, error } = unpackRun(x);
+      if (error) throw error;
+      return envelopes[0]!;
+    };
+    const got = this.recvItem(pid, opts);
+    return got instanceof Promise ? got.then(one) : one(got);
   }
 
   /** Sends in order as many of `bodies` as the mailbox takes; the count sent (0: EAGAIN). One call for many messages. */
@@ -236,61 +381,116 @@ export class MessageBus {
   }
 
   /**
+   * send_many of a packed batch (abi/bus-pack.ts; its shape already checked): as many of its
+   * messages as the mailbox takes, in order, held as one run; the count sent (0: EAGAIN). The
+   * kernel counts and sizes each message (2 bytes a character of its JSON) but never parses it.
+   */
+  sendPacked(from: number, to: number, text: string, ends: readonly number[]): number {
+    const b = this.box(to);
+    const maxBytes = this.limits.bytes(to);
+    const first = 2 * ends[0]!;
+    if (first > maxBytes) throw this.tooBig(from, to, first, maxBytes);
+    if (ends[0]! > MAX_PACKED_MESSAGE_CHARS) {
+      this.stats.refused++;
+      throw new SysError(
+        'E2BIG',
+        `a message of ${fmtBytes(ends[0]!)} of JSON is over the ${fmtBytes(MAX_PACKED_MESSAGE_CHARS)} a bus message may hold`,
+      );
+    }
+    // As many as fit, by count and by bytes (the run's text up to the last one taken); one too
+    // big ends the batch here (it is refused when it comes first).
+    let k = 0;
+    if (!this.waiting(b, from)) {
+      const room = b.capacity - b.count;
+      while (
+        k < ends.length &&
+        k < room &&
+        b.bytes + 2 * ends[k]! <= maxBytes &&
+        ends[k]! - (k ? ends[k - 1]! + 1 : 0) <= MAX_PACKED_MESSAGE_CHARS
+      )
+        k++;
+    }
+    if (k === 0) throw this.refuseFull(b, from, first, maxBytes, false, true);
+    const run: PackedRun = {
+      packed: 1,
+      seq: this.seq + 1,
+      from,
+      to,
+      t: Date.now(),
+      text,
+      ends: ends as number[],
+    };
+    this.seq += k;
+    this.deliver(b, k < ends.length ? sliceRun(run, 0, k) : run);
+    return k;
+  }
+
+  /**
    * Waits like `recv` for the first message, then takes up to `max` in all without waiting.
    * A receiver woken by a lone message lets the messages already on their way to the kernel (the
    * sender's next frames, queued behind this task) join it first: one answer carries them all,
-   * rather than one answer per message. A batch (send_many) is answered at once.
+   * rather than one answer per message. A batch (send_many) is answered at once. Packed runs
+   * come as the kernel holds them (split where `max` ends).
    */
+  async recvItems(
+    pid: number,
+    max: number,
+    opts: { timeoutMs?: number; from?: number; topic?: string; signal?: AbortSignal } = {},
+  ): Promise<BusItem[]> {
+    const b = this.box(pid);
+    const f: Filter = { from: opts.from, topic: opts.topic };
+    const woken = b.count === 0;
+    const out = await this.wait(b, f, max, opts);
+    let n = 0;
+    for (const x of out) n += itemCount(x);
+    if (n >= max) return out;
+    // Woken by a lone message (nothing came with it): give the ones right behind it a task to arrive.
+    if (woken && n === 1 && b.count === 0) await nextTask();
+    // Then what is there, letting waiting senders in as room is made, up to max.
+    while (n < max && b.count > 0) {
+      const more = this.take(b, f, max - n);
+      if (!more.length) break;
+      for (const x of more) {
+        out.push(x);
+        n += itemCount(x);
+      }
+      if (b.blocked.length) this.admit(b);
+    }
+    return out;
+  }
+
+  /** recvItems as envelopes (packed runs decoded; EPROTO if none of them decodes). */
   async recvMany(
     pid: number,
     max: number,
     opts: { timeoutMs?: number; from?: number; topic?: string; signal?: AbortSignal } = {},
   ): Promise<Envelope[]> {
-    const b = this.box(pid);
-    const woken = b.queue.length === 0;
-    const out = [await this.recv(pid, opts)];
-    if (max === 1) return out;
-    // Woken by a lone message (nothing came with it): give the ones right behind it a task to arrive.
-    if (woken && b.queue.length === 0) await nextTask();
-    if (opts.from === undefined && opts.topic === undefined) {
-      // No filter: the oldest ones, in one splice, and waiting senders let in once.
-      const taken = b.queue.splice(0, Math.min(max - 1, b.queue.length));
-      for (const e of taken) b.bytes -= this.sizeOf(e);
-      out.push(...taken);
-      this.admit(b);
-      // Senders let in may have filled it again: take those too, up to max.
-      while (out.length < max && b.queue.length) {
-        const more = b.queue.splice(0, Math.min(max - out.length, b.queue.length));
-        for (const e of more) b.bytes -= this.sizeOf(e);
-        out.push(...more);
-        this.admit(b);
-      }
-      return out;
-    }
-    const rest = { ...opts, timeoutMs: 0 };
-    while (out.length < max && this.depth(pid) > 0) {
-      try {
-        out.push(this.recv(pid, rest) as Envelope);
-      } catch {
-        break; // what is left does not match the filter
-      }
-    }
-    return out;
+    const { envelopes, error } = unpackItems(await this.recvItems(pid, max, opts));
+    if (error && !envelopes.length) throw error;
+    return envelopes;
   }
 
-  /** Room was made: let waiting senders in, oldest first. */
+  private admitting = false;
+
+  /** Room was made: let waiting senders in, oldest first (not re-entered: a receiver served on the way makes more room for this loop). */
   private admit(b: Mailbox): void {
-    const maxBytes = b.blocked.length ? this.limits.bytes(b.blocked[0]!.envelope.to) : 0;
-    while (
-      b.blocked.length &&
-      b.queue.length < b.capacity &&
-      b.bytes + this.sizeOf(b.blocked[0]!.envelope) <= maxBytes
-    ) {
-      const s = b.blocked.shift()!;
-      b.blockedBytes -= this.sizeOf(s.envelope);
-      if (s.timer) clearTimeout(s.timer);
-      this.deliver(b, s.envelope);
-      s.resolve();
+    if (this.admitting) return;
+    this.admitting = true;
+    try {
+      const maxBytes = b.blocked.length ? this.limits.bytes(b.pid) : 0;
+      while (
+        b.blocked.length &&
+        b.count < b.capacity &&
+        b.bytes + this.sizeOf(b.blocked[0]!.envelope) <= maxBytes
+      ) {
+        const s = b.blocked.shift()!;
+        b.blockedBytes -= this.sizeOf(s.envelope);
+        if (s.timer) clearTimeout(s.timer);
+        this.deliver(b, s.envelope);
+        s.resolve();
+      }
+    } finally {
+      this.admitting = false;
     }
   }
 
@@ -381,23 +581,17 @@ export class MessageBus {
    * their order (it moved to another tab before it checkpointed them). They are
    * not counted against the capacity: they were admitted once already.
    */
-  putBack(pid: number, es: Envelope[]): void {
-    if (!es.length) return;
+  putBack(pid: number, items: BusItem[]): void {
+    if (!items.length) return;
     const b = this.box(pid);
-    const rest = [...es];
+    b.queue.unshift(...items);
+    // They count against its mailbox again (a put-back is never refused: it was delivered once).
+    for (const x of items) {
+      b.count += itemCount(x);
+      b.bytes += this.sizeOf(x);
+    }
     // A receiver already waiting (the new life's first recv) gets the oldest.
-    while (rest.length) {
-      const i = b.receivers.findIndex((r) => r.match(rest[0]!));
-      if (i < 0) break;
-      const [r] = b.receivers.splice(i, 1);
-      r!.resolve(rest.shift()!);
-    }
-    b.queue.unshift(...rest);
-    // They count against its mailbox bytes again (a put-back is never refused: it was delivered once).
-    for (const e of rest) {
-      if (!this.sizes.has(e)) this.sizes.set(e, byteSize(e.body));
-      b.bytes += this.sizeOf(e);
-    }
+    if (b.receivers.length) this.serve(b);
   }
 
   /** A process exited: its mailbox, names and subscriptions go; those waiting on it learn why. */

@@ -5,8 +5,9 @@
  * resume when the OS opens again. The lifecycle asks it at boot (restore),
  * at exit (forget) and when a host goes (takeUnacked).
  */
+
+import { type BusItem, isRun, itemCount, type PackedRun, sliceRun } from '../abi/bus-pack';
 import { SysError } from '../abi/errors';
-import type { Envelope } from '../abi/protocol';
 import type { EpisodeKind } from '../memory/episodic';
 import { hasBinary } from './check';
 import { CheckpointStore, type KvStore } from './checkpoints';
@@ -42,7 +43,7 @@ export class Durable {
   /** Whether agents that were running when the OS closed resume when it opens (Settings). */
   resumeOnOpen = true;
   /** Messages each agent received since its last checkpoint: put back in its mailbox if it moves before the next. */
-  private readonly unacked = new Map<number, Envelope[]>();
+  private readonly unacked = new Map<number, BusItem[]>();
 
   constructor(private readonly d: DurableDeps) {
     this.checkpoints = new CheckpointStore(() => d.kv());
@@ -99,17 +100,31 @@ export class Durable {
   }
 
   /** Messages handed to an agent by bus.recv: kept (at most UNACKED_MAX) until its next checkpoint covers them. */
-  delivered(c: Caller, es: Envelope[]): void {
-    if (c.kind !== 'agent' || !es.length) return;
+  delivered(c: Caller, items: BusItem[]): void {
+    if (c.kind !== 'agent' || !items.length) return;
     const list = this.unacked.get(c.pid) ?? [];
     this.unacked.set(c.pid, list);
-    // Binary bodies are transferred to the agent (detached here): keep a copy of those.
-    for (const e of es) list.push(hasBinary(e.body) ? structuredClone(e) : e);
-    if (list.length > UNACKED_MAX) list.splice(0, list.length - UNACKED_MAX);
+    // Binary bodies are transferred to the agent (detached here): keep a copy of those. A packed run is text.
+    for (const x of items) list.push(isRun(x) || !hasBinary(x.body) ? x : structuredClone(x));
+    // At most UNACKED_MAX messages: the oldest go (a packed run keeps its newest).
+    let n = 0;
+    for (const x of list) n += itemCount(x);
+    while (n > UNACKED_MAX) {
+      const x = list[0]!;
+      const over = n - UNACKED_MAX;
+      const c = itemCount(x);
+      if (c <= over) {
+        list.shift();
+        n -= c;
+      } else {
+        list[0] = sliceRun(x as PackedRun, over, c);
+        n -= over;
+      }
+    }
   }
 
   /** The messages a process took since its last checkpoint (forgotten here: they go back to its mailbox). */
-  takeUnacked(pid: number): Envelope[] {
+  takeUnacked(pid: number): BusItem[] {
     const back = this.unacked.get(pid) ?? [];
     this.unacked.delete(pid);
     return back;

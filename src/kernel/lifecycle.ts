@@ -19,6 +19,7 @@ import type { MessageBus } from './bus';
 import { MAX_STRIKES as BLAME_STRIKES, CrashBlame, MAX_AMBIGUOUS } from './crash-blame';
 import type { Caller } from './dispatch';
 import type { Durable } from './durable';
+import { CorkedPort, framesOf } from './frame-batch';
 import type { Limiter } from './limiter';
 import { type Decision, type LossHow, waitingState } from './migration';
 import type { PagePolicy } from './page-limits';
@@ -265,10 +266,12 @@ export class Lifecycle {
     this.starting++;
     const caller: Caller = { kind: 'agent', pid: p.pid, caps: p.info.capabilities, proc: p };
     const incarnation = p.incarnation;
-    ch.port1.onmessage = (ev) => {
+    // Answers given at once to the calls of one `calls` message leave as one message (frame-batch.ts).
+    const port = new CorkedPort(ch.port1);
+    const onFrame = (data: unknown) => {
       try {
         if (p.incarnation !== incarnation || !p.alive) return;
-        const frame = parseInbound(ev.data);
+        const frame = parseInbound(data);
         if (frame?.t === 'beat') {
           p.lastBeat = Date.now();
           if (this.d.limiter.beat(p).ok) return;
@@ -280,18 +283,29 @@ export class Lifecycle {
           if (gate.flood)
             return this.exit(p, EXIT_KILL, 'killed: flooding the kernel with frames past its limits');
           if (gate.error && frame?.t === 'call')
-            reply(ch.port1, { t: 'ret', id: frame.id, ok: false, error: gate.error.toJSON() });
+            reply(port, { t: 'ret', id: frame.id, ok: false, error: gate.error.toJSON() });
           return;
         }
         if (!frame || (frame.t !== 'call' && frame.t !== 'cancel'))
-          return refuseMalformed(this.d.counters, ch.port1, ev.data);
+          return refuseMalformed(this.d.counters, port, data);
         if (frame.t === 'cancel') return p.streams.get(frame.id)?.abort();
         // A suspended agent's calls wait; exit is always honoured.
         if (p.state === 'suspended' && frame.name !== 'exit') {
           p.held.push(frame);
           return;
         }
-        this.d.dispatch(caller, frame, ch.port1, p.streams);
+        this.d.dispatch(caller, frame, port, p.streams);
+      } catch (e) {
+        internalError(this.d.counters, e);
+      }
+    };
+    ch.port1.onmessage = (ev) => {
+      const frames = framesOf(ev.data);
+      if (!frames) return onFrame(ev.data);
+      try {
+        port.corked(() => {
+          for (const f of frames) onFrame(f); // each admitted by the limiter as a frame of its own
+        });
       } catch (e) {
         internalError(this.d.counters, e);
       }

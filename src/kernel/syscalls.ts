@@ -128,6 +128,8 @@ const recvFilter = {
   timeoutMs: opt(int({ min: 0, max: 86_400_000 })),
   from: opt(int({ min: 0 })),
   topic: opt(str({ max: 200 })),
+  /** The receiver unpacks packed runs itself (the SDK): they come as the kernel holds them. */
+  packed: opt(bool),
 };
 
 const spawnArgs = obj({
@@ -589,14 +591,23 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
       },
     ),
 
-    'bus.send_many': define(obj({ to: target, bodies: arr(payload(), { max: 1024 }) }), {
-      cap: 'bus',
-      who: 'any',
-      handler: (k, c, a) => bus.sendMany(k, c, a),
-      doc: 'send_many(to, bodies): in order, as many as the mailbox takes → {sent}; EAGAIN if none fit',
-    }),
+    'bus.send_many': define(
+      obj({
+        to: target,
+        bodies: opt(arr(payload(), { max: bus.MAX_BATCH })),
+        // Packed by the SDK (abi/bus-pack.ts): bodies' JSON joined by ',', and where each ends.
+        text: opt(str({ max: 64 * 1_048_576 })),
+        ends: opt(arr(int({ min: 1 }), { max: bus.MAX_BATCH })),
+      }),
+      {
+        cap: 'bus',
+        who: 'any',
+        handler: (k, c, a) => bus.sendMany(k, c, a),
+        doc: 'send_many(to, bodies): in order, as many as the mailbox takes → {sent}; EAGAIN if none fit',
+      },
+    ),
 
-    'bus.recv_many': define(obj({ max: int({ min: 1, max: 1024 }), ...recvFilter }), {
+    'bus.recv_many': define(obj({ max: int({ min: 1, max: bus.MAX_BATCH }), ...recvFilter }), {
       cap: 'bus',
       who: 'agent',
       blocking: true,

@@ -82,6 +82,7 @@ async function run(sys: SyscallClient, early: EarlyImport | null): Promise<void>
     boot = await sys.call<AgentBoot>('boot');
     sys.maxInFlight = boot.callsInFlight ?? null;
     sys.callsPerSec = boot.callsPerSec ?? null;
+    sys.batchFrames = true; // the calls of one turn leave as one message (kernel/frame-batch.ts)
     performance.mark('agentos:boot');
   } catch {
     self.close();

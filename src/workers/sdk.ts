@@ -27,6 +27,8 @@ import type {
   SpawnOptions,
 } from '../abi/protocol';
 
+import { BusClient } from './bus-client';
+
 export type { SpawnOptions };
 
 import type { SyscallClient } from '../abi/syscall-client';
@@ -185,6 +187,9 @@ export function createContext(
 
   // Every tool this agent serves shares ONE receive loop on the 'tools' topic: a loop per tool would
   // take the other tools' requests off the queue and drop them.
+  const busClient = new BusClient(sys);
+  // The tools loop receives on its own: an error meant for the program's receives is never its.
+  const toolsBus = new BusClient(sys);
   const served = new Map<string, (args: Record<string, unknown>) => unknown>();
   let serving = false;
   const answer = async (m: Envelope): Promise<void> => {
@@ -206,7 +211,7 @@ export function createContext(
     serving = true;
     void (async () => {
       for (;;) {
-        const m = await sys.call<Envelope>('bus.recv', { topic: 'tools' }).catch(() => null);
+        const m = await toolsBus.recv({ topic: 'tools' }).catch(() => null);
         // Calls are answered concurrently: one slow tool does not hold up the others.
         if (m?.correlation) void answer(m);
       }
@@ -293,10 +298,9 @@ export function createContext(
     },
     bus: {
       send: (to, body, opts) => sys.call('bus.send', clean({ to, body, ...opts })).then(() => {}),
-      recv: (opts) => sys.call<Envelope>('bus.recv', clean({ ...opts })),
-      sendMany: (to, bodies) =>
-        sys.call<{ sent: number }>('bus.send_many', { to, bodies }).then((r) => r.sent),
-      recvMany: (opts) => sys.call<Envelope[]>('bus.recv_many', clean({ ...opts })),
+      recv: (opts) => busClient.recv(opts),
+      sendMany: (to, bodies) => busClient.sendMany(to, bodies),
+      recvMany: (opts) => busClient.recvMany(opts),
       publish: (topic, body) => sys.call('bus.publish', { topic, body }),
       subscribe: (topic) => sys.call('bus.subscribe', { topic }).then(() => {}),
       unsubscribe: (topic) => sys.call('bus.unsubscribe', { topic }).then(() => {}),
