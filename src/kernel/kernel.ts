@@ -19,6 +19,7 @@ import { ModelPool } from '../models/pool';
 import { McpServers } from '../tools/mcp';
 import { ToolRegistry } from '../tools/registry';
 import { USER_CAPS } from './access-control';
+import { bootMark } from './boot-trace';
 import { MessageBus } from './bus';
 import type { KvStore } from './checkpoints';
 import { type Caller, Dispatcher, type SyscallTable } from './dispatch';
@@ -276,6 +277,7 @@ export class Kernel {
   /** The memory subsystem (IndexedDB), opened on first use; fails with ENOSYS where there is no IndexedDB. */
   memory(): Promise<MemoryService> {
     if (!this.memoryService) {
+      bootMark('memory.open');
       this.memoryService = MemoryService.open(this.episodes, {
         ...(this.session ? { db: this.session.db() } : {}),
         resolveEmbedder: async (id) => {

@@ -52,6 +52,9 @@ interface PendingWrite {
 /** The most records one shared transaction holds (about 9 MB with 384-d vectors). */
 const GROUP_RECORDS = 5000;
 
+/** A mark on the kernel's start timeline (kernel/boot-trace.ts reads `boot:*`). */
+const mark = (name: string) => performance.mark?.(`boot:${name}`);
+
 export class LongTermMemory {
   private keywords = new KeywordIndex();
   /** Namespace of every record in the index, so recall can filter without reading IndexedDB. */
@@ -113,15 +116,19 @@ export class LongTermMemory {
       snapshots.loadBytes(LongTermMemory.snapshotName(embedder)),
       db.get('kv', 'ltm.dirty') as Promise<[number, number][] | undefined>,
     ]);
+    mark('ltm.bytes');
     if (!bytes) return null;
     const snap = decodeSnapshot(bytes);
+    mark('ltm.decoded');
     const index = await loadVectorIndex(snap.vectors);
+    mark('ltm.vectors');
     if (index.dim !== embedder.dim || index.size !== snap.namespaces.size) {
       index.dispose();
       return null; // the parts disagree: rebuild from the records
     }
     const ltm = new LongTermMemory(db, embedder, index, snapshots);
     ltm.keywords = KeywordIndex.load(snap.keywords);
+    mark('ltm.keywords');
     ltm.nsOf = snap.namespaces;
     ltm.maxId = snap.maxId;
     const dirty = dirtyList ?? [];
@@ -147,6 +154,7 @@ export class LongTermMemory {
     for (const r of [...again.slice(changed.length), ...newer])
       if (r && r.embedder === embedder.id) ltm.indexRecord(r);
     ltm.loadedFrom = 'snapshot';
+    mark('ltm.reconciled');
     return ltm;
   }
 

@@ -51,6 +51,7 @@ export class MemoryService {
   static async open(episodes: EpisodicLog, opts: MemoryServiceOptions = {}): Promise<MemoryService> {
     if (!globalThis.indexedDB) throw new SysError('ENOSYS', 'this context has no IndexedDB');
     const db = await (opts.db ?? openStore(opts.dbName));
+    mark('memory.db');
     // The embedder chosen last time, if it can be made here without a download; else the offline one.
     const chosen = (await db.get('kv', 'ltm.embedder').catch(() => undefined)) as string | undefined;
     let embedder = opts.embedder ?? (chosen ? offlineEmbedder(chosen) : null);
@@ -65,8 +66,11 @@ export class MemoryService {
     // Earlier sessions' newest episodes are read while the index loads.
     const [ltm, recent] = await Promise.all([
       LongTermMemory.open(db, embedder, { snapshots: true }),
-      recentEpisodes(db, 5000).catch(() => []),
+      recentEpisodes(db, 5000)
+        .catch(() => [])
+        .finally(() => mark('episodes.read')),
     ]);
+    mark('ltm.open');
     const svc = new MemoryService(db, ltm);
     // They come back first, so the log reads in order (and new records number after the newest).
     episodes.restore(
@@ -91,6 +95,7 @@ export class MemoryService {
           id,
         },
       );
+    mark('memory.ready');
     if (ltm.quarantined.size > bad.length)
       episodes.append(0, 'memory.quarantine', `${ltm.quarantined.size} memories quarantined in all`);
     return svc;
@@ -164,6 +169,9 @@ export class MemoryService {
     return requestPersistence();
   }
 }
+
+/** A mark on the kernel's start timeline (kernel/boot-trace.ts reads `boot:*`). */
+const mark = (name: string) => performance.mark?.(`boot:${name}`);
 
 /** The embedders that need no download, by id: 'hash-<dim>-v1'. */
 export function offlineEmbedder(id: string): Embedder | null {

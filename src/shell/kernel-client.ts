@@ -150,7 +150,9 @@ export class KernelClient {
       if (!(e as PageTransitionEvent).persisted) this.port.postMessage({ t: 'bye' });
     });
     if (!lock && this.mode === 'shared') setInterval(() => this.port.postMessage({ t: 'beat' }), 5000);
+    performance.mark('page:hello');
     await this.call('subscribe');
+    performance.mark('page:subscribed');
     if (this.hostsAgents) this.agents().prepare();
   }
 
@@ -187,6 +189,7 @@ export class KernelClient {
     if (cmd.t === 'host.tool') return void this.answerTool(cmd);
     if (!this.hostsAgents) return;
     if (cmd.t === 'host.start') {
+      performance.mark(`page:host.start ${cmd.pid}`);
       const slot = this.agents().take();
       const { pid, incarnation } = cmd;
       this.hosted.set(pid, { slot, incarnation });
@@ -198,6 +201,7 @@ export class KernelClient {
         slot.terminate();
         this.port.postMessage({ t: 'host.died', pid, incarnation, reason });
       };
+      performance.mark(`page:host.started ${cmd.pid}`);
       slot.start(cmd.port); // the pool tops itself up once the burst is served (spare-pool.ts)
     } else if (cmd.t === 'host.terminate') {
       const h = this.hosted.get(cmd.pid);
