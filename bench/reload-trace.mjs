@@ -46,6 +46,20 @@ async function visit(context, { recall = false, settleMs = 2500 } = {}) {
   await page.waitForFunction(() => performance.getEntriesByName('agentos:interactive').length > 0, null, {
     timeout: 120_000,
   });
+  // The kernel's longest stall while it starts: sequential `stats` calls from the moment the page is usable.
+  const stall = recall
+    ? null
+    : await page.evaluate(async () => {
+        const rtts = [];
+        const t0 = performance.now();
+        while (performance.now() - t0 < 1500) {
+          const a = performance.now();
+          await window.agentos.call('stats');
+          rtts.push(performance.now() - a);
+        }
+        rtts.sort((a, b) => a - b);
+        return { max: rtts[rtts.length - 1], p50: rtts[rtts.length >> 1], n: rtts.length };
+      });
   if (recall)
     await page.waitForFunction(() => window.benchRecall?.done, null, { timeout: 180_000, polling: 100 });
   await sleep(settleMs);
@@ -71,6 +85,7 @@ async function visit(context, { recall = false, settleMs = 2500 } = {}) {
       states,
     };
   });
+  got.stall = stall;
   await page.close();
   return got;
 }
@@ -100,12 +115,64 @@ try {
   await sleep(15_000);
   await p1.close();
   await sleep(2000);
+  if (process.env.EXPERIMENT) {
+    const px = await context.newPage();
+    await px.goto(`http://localhost:${PORT}/bench/index.html`);
+    for (let i = 0; i < 3; i++) {
+      const r = await px.evaluate(async () => {
+        const open = (name) =>
+          new Promise((res, rej) => {
+            const q = indexedDB.open(name);
+            q.onsuccess = () => res(q.result);
+            q.onerror = () => rej(q.error);
+          });
+        const req = (r) =>
+          new Promise((res, rej) => {
+            r.onsuccess = () => res(r.result);
+            r.onerror = () => rej(r.error);
+          });
+        const out = {};
+        let t = performance.now();
+        const vdb = await open('agentos-vectors');
+        out.open = performance.now() - t;
+        t = performance.now();
+        const parts = await req(vdb.transaction('chunks').objectStore('chunks').getAll());
+        out.list = performance.now() - t;
+        t = performance.now();
+        const bufs = await Promise.all(parts.map((p) => p.arrayBuffer()));
+        out.arrayBuffers = performance.now() - t;
+        t = performance.now();
+        const total = bufs.reduce((n, b) => n + b.byteLength, 0);
+        const all = new Uint8Array(total);
+        let at = 0;
+        for (const b of bufs) {
+          all.set(new Uint8Array(b), at);
+          at += b.byteLength;
+        }
+        out.concat = performance.now() - t;
+        t = performance.now();
+        const one = await new Blob(parts).arrayBuffer();
+        out.blobConcat = performance.now() - t;
+        out.bytes = one.byteLength;
+        const db = await open('agentos');
+        t = performance.now();
+        const eps = await req(db.transaction('episodes').objectStore('episodes').getAll());
+        out.episodes = performance.now() - t;
+        out.nEpisodes = eps.length;
+        out.episodeSample = JSON.stringify(eps[eps.length - 1]).slice(0, 300);
+        return out;
+      });
+      console.log('experiment', JSON.stringify(r));
+    }
+    await px.close();
+    await sleep(2000);
+  }
   const rows = { returning: [], first: [], recall: [] };
   for (let i = 0; i < RUNS; i++) {
     if (RECALL) {
       const r = await visit(context, { recall: true });
       rows.recall.push(r);
-      console.log(`\nrecall visit ${i}: ${JSON.stringify(r.recall)}`);
+      console.log(`\nrecall visit ${i}: ${JSON.stringify(r.recall)} kernel stall ${JSON.stringify(r.stall)}`);
       for (const g of summarise(r.marks))
         console.log(
           `  ${g.name.padEnd(22)} ${g.first.toFixed(0).padStart(6)}${g.n > 1 ? ` … ${g.last.toFixed(0)} (${g.n})` : ''}`,
@@ -114,7 +181,9 @@ try {
     }
     const r = await visit(context);
     rows.returning.push(r);
-    console.log(`\nreturning visit ${i}: ${JSON.stringify(r.states)}`);
+    console.log(
+      `\nreturning visit ${i}: ${JSON.stringify(r.states)} kernel stall ${JSON.stringify(r.stall)}`,
+    );
     for (const g of summarise(r.marks))
       console.log(
         `  ${g.name.padEnd(22)} ${g.first.toFixed(0).padStart(6)}${g.n > 1 ? ` … ${g.last.toFixed(0)} (${g.n})` : ''}`,

@@ -33,6 +33,7 @@ import { PageLimiter } from './page-limits';
 import { PermissionRequests } from './permissions';
 import { type Counters, type Endpoint, reply } from './ports';
 import { type Process, ProcessTable } from './process';
+import { Reopening } from './reopening';
 import { Session } from './session';
 import { type Tab, Tabs } from './tabs';
 import { WorkingMemories } from './working-memory';
@@ -95,6 +96,11 @@ export class Kernel {
   readonly durable: Durable;
   /** Agents' requests to the user, and the standing grants "always" made. */
   readonly asks: PermissionRequests;
+  /** The previous session's agents, resumed once memory has opened, a few at a time (reopening.ts). */
+  readonly reopening = new Reopening({
+    enqueue: (p) => this.life.enqueue(p),
+    schedule: () => this.life.schedule(),
+  });
   /** The saved state across sessions; null where the kernel keeps none (dedicated kernels, tests). */
   readonly session: Session | null;
   /** MCP servers the user added; their tools are in the registry. */
@@ -222,7 +228,7 @@ export class Kernel {
           setResumeOnOpen: (on) => {
             this.durable.resumeOnOpen = on;
           },
-          enqueue: (p) => this.life.enqueue(p),
+          enqueue: (p) => this.reopening.add(p),
           schedule: () => this.life.schedule(),
           log: (pid, kind, text) => this.log(pid, kind, text),
         })
@@ -242,7 +248,12 @@ export class Kernel {
         : {}),
     });
     // Memory (and the previous sessions' episodes) opens after: its embedder may need a tab to host it.
-    if (this.session) void this.ready.then(() => this.memory()).catch(() => {});
+    // The previous session's agents resume after it (reopening.ts): the user's terminal and memory come first.
+    if (this.session) {
+      const opened = this.ready.then(() => this.memory());
+      opened.catch(() => {});
+      this.reopening.openAfter(opened);
+    }
   }
 
   /** A tab (or the page that owns a dedicated kernel) connected. */
@@ -329,6 +340,7 @@ export class Kernel {
   /** A process changed: the tabs are told, the session saved soon. */
   changed(p: Process): void {
     this.emit({ type: 'proc', proc: p.info });
+    this.reopening.changed(p);
     // The tabs' beforeunload question depends on how many agents live: tell them when that changes.
     this.tabs.agentsChanged();
     this.session?.soon();

@@ -12,6 +12,7 @@ import type { Embedder } from './embedder';
 import { GroupCommit } from './group-commit';
 import { KeywordIndex } from './keyword-index';
 import { decodeSnapshot, encodeSnapshot } from './ltm-snapshot';
+import { nextTask } from './next-task';
 import { type DB, type EpisodeRecord, type LtmRecord, storageError, writeTx } from './store';
 import {
   createVectorIndex,
@@ -91,6 +92,7 @@ export class LongTermMemory {
   static async open(db: DB, embedder: Embedder, opts: { snapshots?: boolean } = {}): Promise<LongTermMemory> {
     const snapshots =
       opts.snapshots && globalThis.indexedDB ? await openVectorStore().catch(() => null) : null;
+    mark('vectors.db');
     const loaded = snapshots
       ? await LongTermMemory.fromSnapshot(db, embedder, snapshots).catch(() => null)
       : null;
@@ -118,10 +120,16 @@ export class LongTermMemory {
     ]);
     mark('ltm.bytes');
     if (!bytes) return null;
+    // Each step below is tens of ms of this thread at 100k memories (more on a busy machine): between
+    // them the kernel answers what else is waiting (a tab's calls, agents' heartbeats) instead of
+    // stalling for the whole load. A recall waits for the memory to be open, not for an empty index.
+    await nextTask();
     const snap = decodeSnapshot(bytes);
     mark('ltm.decoded');
+    await nextTask();
     const index = await loadVectorIndex(snap.vectors);
     mark('ltm.vectors');
+    await nextTask();
     if (index.dim !== embedder.dim || index.size !== snap.namespaces.size) {
       index.dispose();
       return null; // the parts disagree: rebuild from the records
@@ -129,6 +137,7 @@ export class LongTermMemory {
     const ltm = new LongTermMemory(db, embedder, index, snapshots);
     ltm.keywords = KeywordIndex.load(snap.keywords);
     mark('ltm.keywords');
+    await nextTask();
     ltm.nsOf = snap.namespaces;
     ltm.maxId = snap.maxId;
     const dirty = dirtyList ?? [];
