@@ -33,7 +33,7 @@ import { PageLimiter } from './page-limits';
 import { PermissionRequests } from './permissions';
 import { type Counters, type Endpoint, reply } from './ports';
 import { type Process, ProcessTable } from './process';
-import { Reopening } from './reopening';
+import { Reopening, USER_FIRST_MS, UserCalls } from './reopening';
 import { Session } from './session';
 import { type Tab, Tabs } from './tabs';
 import { WorkingMemories } from './working-memory';
@@ -96,6 +96,8 @@ export class Kernel {
   readonly durable: Durable;
   /** Agents' requests to the user, and the standing grants "always" made. */
   readonly asks: PermissionRequests;
+  /** The user's calls in flight: resumes wait for those made while memory opened (reopening.ts). */
+  private readonly userCalls = new UserCalls();
   /** The previous session's agents, resumed once memory has opened, a few at a time (reopening.ts). */
   readonly reopening = new Reopening({
     enqueue: (p) => this.life.enqueue(p),
@@ -252,7 +254,8 @@ export class Kernel {
     if (this.session) {
       const opened = this.ready.then(() => this.memory());
       opened.catch(() => {});
-      this.reopening.openAfter(opened);
+      const settle = () => this.userCalls.settled(USER_FIRST_MS);
+      this.reopening.openAfter(opened.then(settle, settle));
     }
   }
 
@@ -272,12 +275,14 @@ export class Kernel {
     }
     const caller: Caller = { kind: 'user', pid: 0, caps: this.embedders.callerCaps(tab, USER_CAPS), tab };
     let done = false;
+    const answered = this.userCalls.started();
     const port: Endpoint = {
       onmessage: null,
       postMessage: (m, transfer) => {
         if (!done && (m as { t?: unknown }).t === 'ret') {
           done = true;
           this.pages.callDone(tab.id);
+          answered();
         }
         tab.port.postMessage(m, transfer);
       },

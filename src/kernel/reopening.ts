@@ -8,7 +8,10 @@
  * has opened (or failed to) — a resumed agent's boot reads its checkpoint and
  * short-term memory through it anyway, so it could not run sooner — and then
  * released a few at a time: at most `window` of them starting at once, the next
- * as each boots or ends. Spawns the user makes meanwhile are not held.
+ * as each boots or ends. The user's calls that were waiting for memory (the
+ * first recall) are answered before the first resume (`UserCalls`, at most
+ * `USER_FIRST_MS`): 20 agent frames starting beside it had doubled its time.
+ * Spawns the user makes meanwhile are not held.
  */
 import type { Process } from './process';
 
@@ -21,6 +24,43 @@ export interface ReopeningDeps {
 
 /** Resumed agents starting at once, at most (each is a frame, a worker and a script to compile). */
 export const RESUME_WINDOW = 4;
+
+/** The longest resumes wait for the user's calls in flight (one may be a long `wait`). */
+export const USER_FIRST_MS = 2000;
+
+/** The user's calls in flight, so resumes can wait for those made before memory opened. */
+export class UserCalls {
+  private n = 0;
+  private idle: Array<() => void> = [];
+
+  /** A call of the user's began; call what it returns once, when it is answered. */
+  started(): () => void {
+    this.n++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.n === 0) for (const f of this.idle.splice(0)) f();
+    };
+  }
+
+  get inFlight(): number {
+    return this.n;
+  }
+
+  /** Resolves once no call of the user's is in flight, or after `maxMs`. */
+  settled(maxMs: number): Promise<void> {
+    if (this.n === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, maxMs);
+      (timer as { unref?: () => void }).unref?.();
+      this.idle.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
 
 export class Reopening {
   private readonly held: Process[] = [];

@@ -10,7 +10,7 @@ import { SyscallClient } from '../../src/abi/syscall-client';
 import { USER_CAPS } from '../../src/kernel/access-control';
 import { bootKernel } from '../../src/kernel/boot';
 import { Process } from '../../src/kernel/process';
-import { Reopening } from '../../src/kernel/reopening';
+import { Reopening, UserCalls } from '../../src/kernel/reopening';
 import { type SavedState, STATE_KEY } from '../../src/kernel/session';
 import type { RecallHit } from '../../src/memory/long-term';
 import { MemoryService } from '../../src/memory/service';
@@ -87,8 +87,38 @@ describe('reopening', () => {
   });
 });
 
+describe('the user’s calls in flight', () => {
+  it('settle when the last is answered, or after the cap when one never is (a long wait)', async () => {
+    const calls = new UserCalls();
+    const a = calls.started();
+    const b = calls.started();
+    let settled = false;
+    void calls.settled(60_000).then(() => (settled = true));
+    a();
+    a(); // answered once only
+    await ticks(2);
+    expect(settled).toBe(false);
+    expect(calls.inFlight).toBe(1);
+    b();
+    await ticks(2);
+    expect(settled).toBe(true);
+    vi.useFakeTimers();
+    try {
+      calls.started(); // never answered
+      let capped = false;
+      void calls.settled(2000).then(() => (capped = true));
+      await vi.advanceTimersByTimeAsync(1999);
+      expect(capped).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(capped).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe('a returning boot', () => {
-  it('resumes the previous session’s agents only after memory has opened, at most 4 starting at once, and every one resumes', async () => {
+  it('resumes the previous session’s agents only after memory has opened and the user’s first recall is answered, at most 4 starting at once, and every one resumes', async () => {
     const N = 9;
     const db = await openStore();
     const info = (pid: number) => ({
@@ -112,6 +142,14 @@ describe('a returning boot', () => {
     await db.put('kv', saved, STATE_KEY);
     db.close();
 
+    // Memory's opening is held until the user's recall is in.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const open = MemoryService.open.bind(MemoryService);
+    vi.spyOn(MemoryService, 'open').mockImplementation(async (...a) => {
+      await held;
+      return open(...a);
+    });
     const k = bootKernel({ persist: true, locks: null });
     let memoryOpen = false;
     void k.ready.then(() => k.memory()).then(() => (memoryOpen = true));
@@ -121,8 +159,10 @@ describe('a returning boot', () => {
     const user = new SyscallClient(ch.port2);
     const starts: { pid: number; memoryOpen: boolean; starting: number }[] = [];
     const agents: SyscallClient[] = [];
+    const order: string[] = [];
     user.onOther = (frame) => {
       if (frame.t !== 'host.start') return;
+      order.push('host.start');
       const cmd = frame as Extract<HostCommand, { t: 'host.start' }>;
       const starting = k.procs.all().filter((p) => p.alive && p.port && !p.booted).length;
       starts.push({ pid: cmd.pid, memoryOpen, starting });
@@ -133,12 +173,21 @@ describe('a returning boot', () => {
     };
     ch.port2.postMessage({ t: 'hello', tabId: 'tab-r', lock: null, host: true, version: 1 });
     await user.call('subscribe');
+    // The user's first recall, made while memory opens, is answered before any agent starts beside it.
+    const recalled = user
+      .call('memory.recall', { query: 'anything', namespaces: ['notes'] })
+      .then(() => order.push('recall'));
+    await ticks();
+    release();
+    await recalled;
     for (let i = 0; i < 500 && k.procs.all().filter((p) => p.booted).length < N; i++)
       await new Promise((r) => setTimeout(r, 10));
     expect(starts.map((s) => s.pid).sort((a, b) => a - b)).toEqual(
       Array.from({ length: N }, (_, i) => i + 1),
     );
     expect(starts.every((s) => s.memoryOpen)).toBe(true);
+    expect(order[0]).toBe('recall');
+    expect(order.filter((x) => x === 'host.start').length).toBe(N);
     expect(Math.max(...starts.map((s) => s.starting))).toBeLessThanOrEqual(4);
     expect(k.procs.all().filter((p) => p.info.state === 'running').length).toBe(N);
     for (const p of k.procs.all()) k.life.exit(p, 0, null);
