@@ -99,14 +99,22 @@ async function bootBench(browser) {
   };
 }
 
-/** Navigation start → usable terminal on a new page of `context`. */
-async function bootOnce(context) {
+/** Navigation start → usable terminal on a new page of `context`; `agents`: also count the processes it brought back alive. */
+async function bootOnce(context, { agents = false } = {}) {
   const page = await context.newPage();
   await page.goto(`http://localhost:${PORT}/`);
   await page.waitForFunction(() => performance.getEntriesByName('agentos:interactive').length > 0, null, {
     timeout: 120_000,
   });
   const ms = await page.evaluate(() => performance.getEntriesByName('agentos:interactive')[0].startTime);
+  // After the measurement: a returning boot is only one if the persisted agents are there to resume.
+  if (agents) {
+    const alive = await page.evaluate(
+      async () => (await window.agentos.ps()).filter((p) => p.state !== 'exited').length,
+    );
+    await page.close();
+    return { ms, alive };
+  }
   await page.close();
   return ms;
 }
@@ -137,6 +145,7 @@ async function reloadBench(browser) {
   const recallScript = readFileSync('bench/reload-recall.js', 'utf8');
   const recall = [];
   const returning = [];
+  const resumed = [];
   const first = [];
   for (let i = 0; i < 3; i++) {
     const p = await context.newPage();
@@ -150,7 +159,9 @@ async function reloadBench(browser) {
     recall.push(got.ms);
     await p.close();
     await sleep(2000);
-    returning.push(await bootOnce(context));
+    const back = await bootOnce(context, { agents: true });
+    returning.push(back.ms);
+    resumed.push(back.alive);
     await sleep(2000);
     const fresh = await browser.newContext();
     first.push(await bootOnce(fresh));
@@ -177,7 +188,7 @@ async function reloadBench(browser) {
       value: med(returning),
       unit: 'ms',
       baseline: med(first),
-      note: `as boot_returning_ratio; all returning: ${returning.map((x) => x.toFixed(0)).join(', ')} ms; first visits: ${first.map((x) => x.toFixed(0)).join(', ')} ms`,
+      note: `as boot_returning_ratio; all returning: ${returning.map((x) => x.toFixed(0)).join(', ')} ms (processes alive, resuming or running, at each: ${resumed.join(', ')}); first visits: ${first.map((x) => x.toFixed(0)).join(', ')} ms`,
     },
   };
 }

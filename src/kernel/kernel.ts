@@ -19,6 +19,7 @@ import { ModelPool } from '../models/pool';
 import { McpServers } from '../tools/mcp';
 import { ToolRegistry } from '../tools/registry';
 import { USER_CAPS } from './access-control';
+import { bootMark } from './boot-trace';
 import { MessageBus } from './bus';
 import type { KvStore } from './checkpoints';
 import { type Caller, Dispatcher, type SyscallTable } from './dispatch';
@@ -32,6 +33,7 @@ import { PageLimiter } from './page-limits';
 import { PermissionRequests } from './permissions';
 import { type Counters, type Endpoint, reply } from './ports';
 import { type Process, ProcessTable } from './process';
+import { Reopening, USER_FIRST_MS, UserCalls } from './reopening';
 import { Session } from './session';
 import { type Tab, Tabs } from './tabs';
 import { WorkingMemories } from './working-memory';
@@ -94,6 +96,13 @@ export class Kernel {
   readonly durable: Durable;
   /** Agents' requests to the user, and the standing grants "always" made. */
   readonly asks: PermissionRequests;
+  /** The user's calls in flight: resumes wait for those made while memory opened (reopening.ts). */
+  private readonly userCalls = new UserCalls();
+  /** The previous session's agents, resumed once memory has opened, a few at a time (reopening.ts). */
+  readonly reopening = new Reopening({
+    enqueue: (p) => this.life.enqueue(p),
+    schedule: () => this.life.schedule(),
+  });
   /** The saved state across sessions; null where the kernel keeps none (dedicated kernels, tests). */
   readonly session: Session | null;
   /** MCP servers the user added; their tools are in the registry. */
@@ -222,7 +231,7 @@ export class Kernel {
           setResumeOnOpen: (on) => {
             this.durable.resumeOnOpen = on;
           },
-          enqueue: (p) => this.life.enqueue(p),
+          enqueue: (p) => this.reopening.add(p),
           schedule: () => this.life.schedule(),
           log: (pid, kind, text) => this.log(pid, kind, text),
         })
@@ -242,7 +251,13 @@ export class Kernel {
         : {}),
     });
     // Memory (and the previous sessions' episodes) opens after: its embedder may need a tab to host it.
-    if (this.session) void this.ready.then(() => this.memory()).catch(() => {});
+    // The previous session's agents resume after it (reopening.ts): the user's terminal and memory come first.
+    if (this.session) {
+      const opened = this.ready.then(() => this.memory());
+      opened.catch(() => {});
+      const settle = () => this.userCalls.settled(USER_FIRST_MS);
+      this.reopening.openAfter(opened.then(settle, settle));
+    }
   }
 
   /** A tab (or the page that owns a dedicated kernel) connected. */
@@ -261,12 +276,14 @@ export class Kernel {
     }
     const caller: Caller = { kind: 'user', pid: 0, caps: this.embedders.callerCaps(tab, USER_CAPS), tab };
     let done = false;
+    const answered = this.userCalls.started();
     const port: Endpoint = {
       onmessage: null,
       postMessage: (m, transfer) => {
         if (!done && (m as { t?: unknown }).t === 'ret') {
           done = true;
           this.pages.callDone(tab.id);
+          answered();
         }
         tab.port.postMessage(m, transfer);
       },
@@ -277,6 +294,7 @@ export class Kernel {
   /** The memory subsystem (IndexedDB), opened on first use; fails with ENOSYS where there is no IndexedDB. */
   memory(): Promise<MemoryService> {
     if (!this.memoryService) {
+      bootMark('memory.open');
       this.memoryService = MemoryService.open(this.episodes, {
         ...(this.session ? { db: this.session.db() } : {}),
         resolveEmbedder: async (id) => {
@@ -328,6 +346,7 @@ export class Kernel {
   /** A process changed: the tabs are told, the session saved soon. */
   changed(p: Process): void {
     this.emit({ type: 'proc', proc: p.info });
+    this.reopening.changed(p);
     // The tabs' beforeunload question depends on how many agents live: tell them when that changes.
     this.tabs.agentsChanged();
     this.session?.soon();

@@ -15,6 +15,7 @@ import type { ModelPool } from '../models/pool';
 import { PRIORITY_DEFAULT, RunQueue, type Schedulable } from '../models/scheduler';
 import type { ToolRegistry } from '../tools/registry';
 import { deriveChild, mayReachOrigin } from './access-control';
+import { bootMark } from './boot-trace';
 import type { MessageBus } from './bus';
 import { MAX_STRIKES as BLAME_STRIKES, CrashBlame, MAX_AMBIGUOUS } from './crash-blame';
 import type { Caller } from './dispatch';
@@ -315,6 +316,7 @@ export class Lifecycle {
         this.exit(p, 1, `did not start within ${this.opts.bootTimeoutMs} ms`);
       }
     }, this.opts.bootTimeoutMs);
+    bootMark(`host.start ${p.pid}`);
     const cmd: Extract<HostCommand, { t: 'host.start' }> = {
       t: 'host.start',
       pid: p.pid,
@@ -330,6 +332,7 @@ export class Lifecycle {
   async boot(c: Caller) {
     if (c.kind !== 'agent') throw new SysError('EPERM', 'boot is for agents');
     const p = c.proc;
+    bootMark(`agent.boot ${p.pid}`);
     if (p.booted) throw new SysError('EINVAL', 'already booted');
     const prog = p.info.program;
     const incarnation = p.incarnation;
@@ -343,6 +346,7 @@ export class Lifecycle {
     // Killed, or moved again, while its state was read: this boot is void (and `starting` already settled).
     if (!p.alive || p.incarnation !== incarnation || p.booted)
       throw new SysError('ESRCH', `process ${p.pid} ended or moved while it started`);
+    bootMark(`agent.booted ${p.pid}`);
     p.booted = true;
     if (p.bootTimer) clearTimeout(p.bootTimer);
     p.bootTimer = null;

@@ -13,6 +13,7 @@ import type { Capabilities } from '../abi/capabilities';
 import type { ProcInfo } from '../abi/protocol';
 import type { EpisodeKind } from '../memory/episodic';
 import { type DB, openStore } from '../memory/store';
+import { bootMark } from './boot-trace';
 import { EXIT_HOST_LOST, Process, type ProcessTable } from './process';
 import { readCharges } from './quota-account';
 
@@ -170,7 +171,10 @@ export class Session {
   async restore(): Promise<void> {
     let saved: unknown;
     try {
-      saved = await (await this.db()).get('kv', STATE_KEY);
+      const db = await this.db();
+      bootMark('session.db');
+      saved = await db.get('kv', STATE_KEY);
+      bootMark('session.read');
     } catch (e) {
       console.warn('[kernel] no saved state:', e);
       return;
@@ -261,6 +265,7 @@ export class Session {
         this.d.log(p.pid, 'spawn', `adopted by the kernel: its parent ${p.info.adoptedFrom} is not running`);
       }
     }
+    bootMark('session.restored');
     this.d.schedule();
   }
 }

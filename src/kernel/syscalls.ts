@@ -14,6 +14,7 @@ import { addRemoteServer, registerWebLLMModels } from '../models/drivers';
 import type { Need } from '../models/pool';
 import { POLICIES, PRIORITY_MAX, PRIORITY_MIN } from '../models/scheduler';
 import { checkPermissions, originOf } from './access-control';
+import { bootTrace } from './boot-trace';
 import {
   arr,
   bool,
@@ -826,6 +827,13 @@ export const SYSCALLS: Readonly<Record<string, Syscall<Kernel>>> = Object.freeze
       who: 'any',
       handler: () => echoPort(),
       doc: 'a raw MessagePort the kernel echoes on: the baseline for syscall_rtt_ratio',
+    }),
+
+    'debug.boot_trace': define(obj({}), {
+      cap: null,
+      who: 'user',
+      handler: () => bootTrace(),
+      doc: "where the kernel's start spent its time: its boot:* marks, with its time origin",
     }),
 
     'debug.gpu': define(obj({}), {

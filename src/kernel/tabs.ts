@@ -16,6 +16,7 @@ import {
   parseInbound,
 } from '../abi/protocol';
 import type { ToolDef, ToolInfo, ToolRegistry } from '../tools/registry';
+import { bootMark } from './boot-trace';
 import { EventBatch } from './event-batch';
 import { chooseHost, type LossHow, type TabLoss } from './migration';
 import { PendingCalls } from './pending';
@@ -142,6 +143,7 @@ export class Tabs {
           if (frame.version !== PROTOCOL_VERSION) {
             return post(port, { t: 'event', event: { type: 'tabs', count: -1 } });
           }
+          bootMark('tab.hello');
           tab = this.add(port, frame.tabId, frame.host, frame.lock, frame.embed === true);
           return;
         }

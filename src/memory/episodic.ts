@@ -60,11 +60,27 @@ export class EpisodicLog {
   /** Puts back records of earlier sessions (from storage) before this session's, renumbering this session's after them. */
   restore(older: Episode[]): void {
     if (!older.length) return;
-    const maxSeq = Math.max(...older.map((e) => e.seq));
-    const mine = this.records.map((e, i) => ({ ...e, seq: maxSeq + i + 1 }));
-    this.seq = maxSeq + mine.length;
-    this.records = [...older, ...mine].slice(-this.keep);
-    for (const e of mine) this.sink?.(e);
+    this.continueAfter(Math.max(...older.map((e) => e.seq)));
+    this.prepend(older);
+  }
+
+  /**
+   * Numbers this session's records after `maxSeq`, the newest stored one (so none overwrites an
+   * earlier session's): those logged so far (before storage opened) are renumbered and handed to the sink.
+   */
+  continueAfter(maxSeq: number): void {
+    if (maxSeq > 0) {
+      this.records = this.records.map((e, i) => ({ ...e, seq: maxSeq + i + 1 }));
+      this.seq = maxSeq + this.records.length;
+    }
+    for (const e of this.records) this.sink?.(e);
+  }
+
+  /** Earlier sessions' records (oldest first, numbered before this session's), put back in front. */
+  prepend(older: Episode[]): void {
+    if (!older.length) return;
+    const first = this.records[0]?.seq ?? Number.POSITIVE_INFINITY;
+    this.records = [...older.filter((e) => e.seq < first), ...this.records].slice(-this.keep);
   }
 
   /**

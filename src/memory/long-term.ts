@@ -8,6 +8,7 @@
 
 import { SysError } from '../abi/errors';
 import type { Memory, RecallHit } from '../abi/protocol';
+import { nextTask } from '../kernel/next-task';
 import type { Embedder } from './embedder';
 import { GroupCommit } from './group-commit';
 import { KeywordIndex } from './keyword-index';
@@ -52,6 +53,9 @@ interface PendingWrite {
 /** The most records one shared transaction holds (about 9 MB with 384-d vectors). */
 const GROUP_RECORDS = 5000;
 
+/** A mark on the kernel's start timeline (kernel/boot-trace.ts reads `boot:*`). */
+const mark = (name: string) => performance.mark?.(`boot:${name}`);
+
 export class LongTermMemory {
   private keywords = new KeywordIndex();
   /** Namespace of every record in the index, so recall can filter without reading IndexedDB. */
@@ -88,6 +92,7 @@ export class LongTermMemory {
   static async open(db: DB, embedder: Embedder, opts: { snapshots?: boolean } = {}): Promise<LongTermMemory> {
     const snapshots =
       opts.snapshots && globalThis.indexedDB ? await openVectorStore().catch(() => null) : null;
+    mark('vectors.db');
     const loaded = snapshots
       ? await LongTermMemory.fromSnapshot(db, embedder, snapshots).catch(() => null)
       : null;
@@ -113,15 +118,26 @@ export class LongTermMemory {
       snapshots.loadBytes(LongTermMemory.snapshotName(embedder)),
       db.get('kv', 'ltm.dirty') as Promise<[number, number][] | undefined>,
     ]);
+    mark('ltm.bytes');
     if (!bytes) return null;
+    // Each step below is tens of ms of this thread at 100k memories (more on a busy machine): between
+    // them the kernel answers what else is waiting (a tab's calls, agents' heartbeats) instead of
+    // stalling for the whole load. A recall waits for the memory to be open, not for an empty index.
+    await nextTask();
     const snap = decodeSnapshot(bytes);
+    mark('ltm.decoded');
+    await nextTask();
     const index = await loadVectorIndex(snap.vectors);
+    mark('ltm.vectors');
+    await nextTask();
     if (index.dim !== embedder.dim || index.size !== snap.namespaces.size) {
       index.dispose();
       return null; // the parts disagree: rebuild from the records
     }
     const ltm = new LongTermMemory(db, embedder, index, snapshots);
     ltm.keywords = KeywordIndex.load(snap.keywords);
+    mark('ltm.keywords');
+    await nextTask();
     ltm.nsOf = snap.namespaces;
     ltm.maxId = snap.maxId;
     const dirty = dirtyList ?? [];
@@ -147,6 +163,7 @@ export class LongTermMemory {
     for (const r of [...again.slice(changed.length), ...newer])
       if (r && r.embedder === embedder.id) ltm.indexRecord(r);
     ltm.loadedFrom = 'snapshot';
+    mark('ltm.reconciled');
     return ltm;
   }
 

@@ -42,6 +42,8 @@ export class MemoryService {
   private pending: Episode[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   reindex: ReindexStatus | null = null;
+  /** Settles once earlier sessions' newest episodes are back in the log (they load after the memory opens). */
+  episodesRestored: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly db: DB,
@@ -51,6 +53,7 @@ export class MemoryService {
   static async open(episodes: EpisodicLog, opts: MemoryServiceOptions = {}): Promise<MemoryService> {
     if (!globalThis.indexedDB) throw new SysError('ENOSYS', 'this context has no IndexedDB');
     const db = await (opts.db ?? openStore(opts.dbName));
+    mark('memory.db');
     // The embedder chosen last time, if it can be made here without a download; else the offline one.
     const chosen = (await db.get('kv', 'ltm.embedder').catch(() => undefined)) as string | undefined;
     let embedder = opts.embedder ?? (chosen ? offlineEmbedder(chosen) : null);
@@ -62,24 +65,32 @@ export class MemoryService {
       });
     }
     embedder ??= new HashingEmbedder();
-    // Earlier sessions' newest episodes are read while the index loads.
-    const [ltm, recent] = await Promise.all([
+    // Only the newest episode's number is read beside the index: new records number after it. The
+    // earlier sessions' records themselves (5,000) come back once the memory is open — read beside
+    // the index they held the database and this thread in front of a returning user's first recall.
+    const [ltm, newest] = await Promise.all([
       LongTermMemory.open(db, embedder, { snapshots: true }),
-      recentEpisodes(db, 5000).catch(() => []),
+      newestEpisode(db).catch(() => 0),
     ]);
+    mark('ltm.open');
     const svc = new MemoryService(db, ltm);
-    // They come back first, so the log reads in order (and new records number after the newest).
-    episodes.restore(
-      recent.map((r) => ({
-        seq: r.seq!,
-        t: r.t,
-        pid: r.pid,
-        kind: r.kind as Episode['kind'],
-        text: r.text,
-        data: r.data,
-      })),
-    );
     episodes.sink = (e) => svc.queue(e);
+    episodes.continueAfter(newest);
+    svc.episodesRestored = recentEpisodes(db, 5000, newest)
+      .then((recent) =>
+        episodes.prepend(
+          recent.map((r) => ({
+            seq: r.seq!,
+            t: r.t,
+            pid: r.pid,
+            kind: r.kind as Episode['kind'],
+            text: r.text,
+            data: r.data,
+          })),
+        ),
+      )
+      .catch((e: unknown) => console.warn('[memory] earlier episodes not read back:', e))
+      .finally(() => mark('episodes.read'));
     // Records that cannot be indexed were set aside, not fatal: say so, once per record (the first 100).
     const bad = [...ltm.quarantined].slice(0, 100);
     for (const [id, why] of bad)
@@ -91,6 +102,7 @@ export class MemoryService {
           id,
         },
       );
+    mark('memory.ready');
     if (ltm.quarantined.size > bad.length)
       episodes.append(0, 'memory.quarantine', `${ltm.quarantined.size} memories quarantined in all`);
     return svc;
@@ -165,6 +177,9 @@ export class MemoryService {
   }
 }
 
+/** A mark on the kernel's start timeline (kernel/boot-trace.ts reads `boot:*`). */
+const mark = (name: string) => performance.mark?.(`boot:${name}`);
+
 /** The embedders that need no download, by id: 'hash-<dim>-v1'. */
 export function offlineEmbedder(id: string): Embedder | null {
   const m = /^hash-(\d+)-v1$/.exec(id);
@@ -172,17 +187,19 @@ export function offlineEmbedder(id: string): Embedder | null {
   return dim >= 16 && dim <= 4096 ? new HashingEmbedder(dim) : null;
 }
 
+/** The highest episode number stored (0 when none): this session's records number after it. */
+async function newestEpisode(db: DB): Promise<number> {
+  const last = await db.transaction('episodes').store.openKeyCursor(null, 'prev');
+  return last ? Number(last.key) : 0;
+}
+
 /**
- * The newest `n` episodes, oldest first. Numbers grow with time, so they are the `n` below the
- * highest one: reading them from the start would bring back the oldest instead, and number this
- * session's records over earlier ones.
+ * The newest `n` episodes up to `top`, oldest first. Numbers grow with time, so they are the `n`
+ * below the highest one: reading them from the start would bring back the oldest instead.
  */
-async function recentEpisodes(db: DB, n: number): Promise<EpisodeRecord[]> {
-  const tx = db.transaction('episodes');
-  const last = await tx.store.openKeyCursor(null, 'prev');
-  if (!last) return [];
-  const top = Number(last.key);
-  return tx.store.getAll(IDBKeyRange.bound(Math.max(0, top - n + 1), top));
+async function recentEpisodes(db: DB, n: number, top: number): Promise<EpisodeRecord[]> {
+  if (!(top > 0)) return [];
+  return db.getAll('episodes', IDBKeyRange.bound(Math.max(0, top - n + 1), top));
 }
 
 /** Episode data may hold anything a handler logged; keep what structured clone accepts. */

@@ -71,6 +71,11 @@ export class KernelClient {
   private hosting: AgentHosting | null = null;
   /** Said hello as an embedded OS (ConnectOptions.embed). */
   private embedder = false;
+  /**
+   * Agents the kernel asked this tab to start before the tab was connected: started in a task of
+   * their own once it is, so the desktop becomes usable first (frames take the page's thread).
+   */
+  private early: Extract<HostCommand, { t: 'host.start' }>[] | null = [];
 
   private constructor(
     readonly mode: KernelMode,
@@ -150,8 +155,19 @@ export class KernelClient {
       if (!(e as PageTransitionEvent).persisted) this.port.postMessage({ t: 'bye' });
     });
     if (!lock && this.mode === 'shared') setInterval(() => this.port.postMessage({ t: 'beat' }), 5000);
+    performance.mark('page:hello');
     await this.call('subscribe');
-    if (this.hostsAgents) this.agents().prepare();
+    performance.mark('page:subscribed');
+    // After whoever awaits the connection has run (a task later, not a timer: a hidden tab throttles those).
+    const later = new MessageChannel();
+    later.port1.onmessage = () => {
+      later.port1.close();
+      const early = this.early ?? [];
+      this.early = null;
+      for (const cmd of early) this.onHostCommand(cmd);
+      if (this.hostsAgents) this.agents().prepare();
+    };
+    later.port2.postMessage(null);
   }
 
   // ───────── tools this page serves ─────────
@@ -186,7 +202,16 @@ export class KernelClient {
   private onHostCommand(cmd: HostCommand): void {
     if (cmd.t === 'host.tool') return void this.answerTool(cmd);
     if (!this.hostsAgents) return;
+    if (cmd.t === 'host.start' && this.early) {
+      this.early.push(cmd);
+      return;
+    }
+    if (cmd.t === 'host.terminate' && this.early) {
+      const i = this.early.findIndex((c) => c.pid === cmd.pid && c.incarnation === cmd.incarnation);
+      if (i >= 0) this.early.splice(i, 1)[0]!.port.close();
+    }
     if (cmd.t === 'host.start') {
+      performance.mark(`page:host.start ${cmd.pid}`);
       const slot = this.agents().take();
       const { pid, incarnation } = cmd;
       this.hosted.set(pid, { slot, incarnation });
@@ -198,6 +223,7 @@ export class KernelClient {
         slot.terminate();
         this.port.postMessage({ t: 'host.died', pid, incarnation, reason });
       };
+      performance.mark(`page:host.started ${cmd.pid}`);
       slot.start(cmd.port, cmd.source); // the pool tops itself up once the burst is served (spare-pool.ts)
     } else if (cmd.t === 'host.terminate') {
       const h = this.hosted.get(cmd.pid);

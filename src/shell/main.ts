@@ -34,7 +34,8 @@ const hosting: HostingKind =
 
 // Framed by another page: no kernel, no prompts (framed.ts).
 if (isFramed()) showOpenInOwnTab();
-else
+else {
+  performance.mark('page:connect');
   KernelClient.connect({ mode, host, hosting }).then(
     (client) => {
       window.agentos = client;
@@ -52,6 +53,7 @@ else
       desktop.status = `kernel failed to start: ${(e as Error).message ?? e}`;
     },
   );
+}
 
 /**
  * The service worker (production builds): the app shell works offline after the first visit. A new

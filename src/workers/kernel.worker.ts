@@ -4,6 +4,10 @@
  * when ?kernel=dedicated forces it) the page that created it is its only tab.
  */
 import { bootKernel } from '../kernel/boot';
+import { bootMark } from '../kernel/boot-trace';
+
+bootMark('worker.eval');
+
 import type { Endpoint } from '../kernel/kernel';
 
 // The process table and grants persist across sessions; storage opens now, so the previous
@@ -19,7 +23,11 @@ const kernel = bootKernel({
     return res.ok ? res.json() : null;
   },
 });
-const attach = (port: Endpoint) => void kernel.ready.then(() => kernel.attachTab(port));
+bootMark('kernel.made');
+const attach = (port: Endpoint) => {
+  bootMark('tab.connect');
+  void kernel.ready.then(() => kernel.attachTab(port));
+};
 const scope = globalThis as unknown as {
   onconnect: ((ev: MessageEvent) => void) | null;
   postMessage?: unknown;

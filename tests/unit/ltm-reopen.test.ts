@@ -168,16 +168,27 @@ describe('the episodic log across a reopen', () => {
     await svc.flush();
     svc.db.close();
     const log2 = new EpisodicLog();
+    // Logged before storage opened (as the kernel does while it restores its session).
+    log2.append(1, 'migrate', 'before the memory opened');
     const svc2 = await MemoryService.open(log2, { dbName: name, embedder: e });
-    const back = log2.query();
-    expect(back.length).toBe(5000);
-    expect(back.at(-1)?.text).toBe('event 5999');
+    // Appended while the earlier records are still being read back (they load after the memory opens).
     log2.append(1, 'net', 'after the reopen');
+    await svc2.episodesRestored;
+    const back = log2.query();
+    expect(back.length).toBe(5002);
+    expect(back.slice(-3).map((x) => x.text)).toEqual([
+      'event 5999',
+      'before the memory opened',
+      'after the reopen',
+    ]);
+    // In order, numbered after the earlier session's newest.
+    expect(back.every((x, i) => i === 0 || x.seq > back[i - 1]!.seq)).toBe(true);
+    expect(back.at(-2)?.seq).toBe(6001);
     await svc2.flush();
-    // The new record took a number of its own: nothing of the earlier session was overwritten.
+    // Both took numbers of their own and reached the disk: nothing of the earlier session was overwritten.
     const all = await svc2.db.getAll('episodes');
-    expect(all.length).toBe(6001);
-    expect(all.at(-1)?.text).toBe('after the reopen');
+    expect(all.length).toBe(6002);
+    expect(all.slice(-2).map((x) => x.text)).toEqual(['before the memory opened', 'after the reopen']);
     svc2.db.close();
   });
 });
