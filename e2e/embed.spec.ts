@@ -49,7 +49,11 @@ test.beforeAll(async () => {
     const f = join(dir, 'embed-policy.json');
     const policy = JSON.parse(readFileSync(f, 'utf8'));
     policy.origins = {
-      [placeholder]: { tools: ['host.*', 'time.now'], models: ['deterministic-fast'], spawn: false },
+      [placeholder]: {
+        tools: ['host.*', 'time.now'],
+        models: ['deterministic-fast', 'deterministic'],
+        spawn: false,
+      },
     };
     writeFileSync(f, JSON.stringify(policy));
   });
@@ -98,8 +102,10 @@ test('a host page embeds the OS, spawns an agent that calls the host’s tool, a
       },
     );
     const agent = await os.spawn(`use ${name} and tell me what it says`, {
-      permissions: { tools: [name], models: ['deterministic-fast'] },
-      options: { args: { model: 'deterministic-fast' } },
+      // The paced test model (40 tokens/s): output reaches the tabs at most every 16 ms while it
+      // streams, so a model that answers faster than that arrives as one piece.
+      permissions: { tools: [name], models: ['deterministic'] },
+      options: { args: { model: 'deterministic' } },
     });
     const pieces: string[] = [];
     for await (const t of agent.output()) pieces.push(t);

@@ -95,7 +95,10 @@ export class QuotaAccount {
       memoryBytes: 'long-term memory quota',
     }[kind];
     const unit = kind === 'memoryWrites' ? ' records' : kind === 'tokens' ? ' tokens' : '';
-    return `${name}${whose} of ${fmt(r.quota)}${unit} reached (${fmt(r.used)} used; ${fmt(asked)} more asked)`;
+    const limit = { tokens: 'tokenQuota', memoryWrites: 'memoryWrites', memoryBytes: 'limits.memoryBytes' }[
+      kind
+    ];
+    return `${name}${whose} of ${fmt(r.quota)}${unit} reached (${fmt(r.used)} used; ${fmt(asked)} more asked; ${limit})`;
   }
 }
 
