@@ -56,6 +56,14 @@ interface BlockedSender {
   timer: ReturnType<typeof setTimeout> | null;
 }
 
+/**
+ * What every mailbox together may hold in the kernel (queued and waiting senders' bytes, as
+ * limits.ts byteSize counts them). Each mailbox is bounded by its receiver's limits.mailboxBytes,
+ * but a tree of 64 agents each with a full mailbox and a full line of waiting senders is 4 GiB:
+ * past the kernel's heap. Past this, sends are EAGAIN until receivers drain.
+ */
+export const KERNEL_HELD_BYTES = 512 * 1_048_576;
+
 class Mailbox {
   /** Messages in order: single envelopes, and runs of packed ones (a run counts each of its messages). */
   readonly queue: BusItem[] = [];
@@ -63,13 +71,30 @@ class Mailbox {
   count = 0;
   readonly receivers: Receiver[] = [];
   readonly blocked: BlockedSender[] = [];
-  /** Bytes queued, and bytes held by blocked senders. */
-  bytes = 0;
-  blockedBytes = 0;
+  private queuedBytes = 0;
+  private waitingBytes = 0;
   constructor(
     readonly pid: number,
     public capacity: number,
+    /** Every mailbox's bytes together (the bus's), kept as each one changes. */
+    private readonly held: { bytes: number },
   ) {}
+  /** Bytes queued. */
+  get bytes(): number {
+    return this.queuedBytes;
+  }
+  set bytes(v: number) {
+    this.held.bytes += v - this.queuedBytes;
+    this.queuedBytes = v;
+  }
+  /** Bytes held by blocked senders. */
+  get blockedBytes(): number {
+    return this.waitingBytes;
+  }
+  set blockedBytes(v: number) {
+    this.held.bytes += v - this.waitingBytes;
+    this.waitingBytes = v;
+  }
 }
 
 export interface BusStats {
@@ -79,6 +104,9 @@ export interface BusStats {
 
 export class MessageBus {
   private readonly boxes = new Map<number, Mailbox>();
+  /** Bytes every mailbox holds together, and the most it may (KERNEL_HELD_BYTES; lower in tests). */
+  readonly held = { bytes: 0 };
+  heldLimit = KERNEL_HELD_BYTES;
   private readonly names = new Map<string, number>();
   private readonly topics = new Map<string, Set<number>>();
   /** Requests waiting for their reply, by correlation id, with the process that must answer. */
@@ -111,7 +139,7 @@ export class MessageBus {
   private box(pid: number): Mailbox {
     let b = this.boxes.get(pid);
     if (!b) {
-      b = new Mailbox(pid, this.capacity);
+      b = new Mailbox(pid, this.capacity, this.held);
       this.boxes.set(pid, b);
     }
     return b;
@@ -161,6 +189,14 @@ export class MessageBus {
     return new SysError('EAGAIN', text);
   }
 
+  /** Every mailbox together is at KERNEL_HELD_BYTES: EAGAIN (recorded), whichever box this one is. */
+  private kernelFull(from: number, size: number): SysError {
+    this.stats.refused++;
+    const text = `the kernel holds ${fmtBytes(this.held.bytes)} of undelivered messages, its limit for all mailboxes together (${fmtBytes(this.heldLimit)}); a message of ${fmtBytes(size)} waits until receivers read theirs`;
+    this.limits.refused(from, text);
+    return new SysError('EAGAIN', text);
+  }
+
   private tooBig(from: number, to: number, size: number, maxBytes: number): SysError {
     this.stats.refused++;
     const text = `a message of ${fmtBytes(size)} is over the ${fmtBytes(maxBytes)} mailbox of process ${to} (limits.mailboxBytes)`;
@@ -190,6 +226,7 @@ export class MessageBus {
     this.sizes.set(e, size);
     const maxBytes = this.limits.bytes(to);
     if (size > maxBytes) throw this.tooBig(from, to, size, maxBytes);
+    if (this.held.bytes + size > this.heldLimit) throw this.kernelFull(from, size);
     // A sender already waiting on this box keeps its place: later sends queue behind it (order per sender).
     if (b.count < b.capacity && b.bytes + size <= maxBytes && !this.waiting(b, from)) {
       this.deliver(b, e);
@@ -397,6 +434,7 @@ export class MessageBus {
         `a message of ${fmtBytes(ends[0]!)} of JSON is over the ${fmtBytes(MAX_PACKED_MESSAGE_CHARS)} a bus message may hold`,
       );
     }
+    if (this.held.bytes + first > this.heldLimit) throw this.kernelFull(from, first);
     // As many as fit, by count and by bytes (the run's text up to the last one taken); one too
     // big ends the batch here (it is refused when it comes first).
     let k = 0;
@@ -406,6 +444,7 @@ export class MessageBus {
         k < ends.length &&
         k < room &&
         b.bytes + 2 * ends[k]! <= maxBytes &&
+        this.held.bytes + 2 * ends[k]! <= this.heldLimit &&
         ends[k]! - (k ? ends[k - 1]! + 1 : 0) <= MAX_PACKED_MESSAGE_CHARS
       )
         k++;
@@ -602,6 +641,8 @@ export class MessageBus {
         if (s.timer) clearTimeout(s.timer);
         s.reject(new SysError('ESRCH', `process ${pid} exited`));
       }
+      b.bytes = 0;
+      b.blockedBytes = 0;
       this.boxes.delete(pid);
     }
     for (const [n, p] of this.names) if (p === pid) this.names.delete(n);

@@ -258,3 +258,34 @@ describe('packed bus batches', () => {
     expect(await code(c.recv())).toBe('EPROTO');
   });
 });
+
+describe('all mailboxes together are bounded (KERNEL_HELD_BYTES)', () => {
+  it('past the kernel-wide limit sends are EAGAIN whichever mailbox; reading or an exit frees room', async () => {
+    const bus = new MessageBus(1000);
+    const refused: string[] = [];
+    // Each mailbox alone takes 1,000 bytes; all of them together 310.
+    bus.limits = { bytes: () => 1000, refused: (_from, text) => refused.push(text) };
+    bus.heldLimit = 310;
+    const body = 'x'.repeat(50); // 100 bytes as byteSize counts it
+    void bus.send(1, 7, body);
+    void bus.send(1, 8, body);
+    const p = pack([body, body])!;
+    expect(bus.sendPacked(1, 9, p.text, p.ends)).toBe(1); // 200 + 104 (its JSON) fits under 310; a second would not
+    expect(bus.held.bytes).toBeGreaterThan(200);
+    expect(await code(Promise.resolve().then(() => bus.send(2, 10, body)))).toBe('EAGAIN');
+    expect(await code(Promise.resolve().then(() => bus.send(2, 10, body, { wait: true })))).toBe('EAGAIN');
+    expect(await code(Promise.resolve().then(() => bus.sendPacked(2, 10, p.text, p.ends)))).toBe('EAGAIN');
+    expect(refused.join('\n')).toMatch(/its limit for all mailboxes together/);
+    // A receiver reads: room again.
+    await bus.recvItems(7, 10);
+    expect(() => bus.send(2, 10, body)).not.toThrow();
+    // An exit gives back what its mailbox held.
+    const before = bus.held.bytes;
+    bus.exit(8);
+    expect(bus.held.bytes).toBe(before - 100);
+    bus.exit(7);
+    bus.exit(9);
+    bus.exit(10);
+    expect(bus.held.bytes).toBe(0);
+  });
+});
