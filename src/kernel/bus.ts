@@ -64,6 +64,14 @@ interface BlockedSender {
  */
 export const KERNEL_HELD_BYTES = 512 * 1_048_576;
 
+/** What the mailboxes of one agent tree hold together, and the most they may (see `limits.tree`). */
+export interface TreeGauge {
+  bytes: number;
+  readonly max: number;
+  /** Whose tree it is (the root agent's pid), for the refusal's text. */
+  readonly root: number;
+}
+
 class Mailbox {
   /** Messages in order: single envelopes, and runs of packed ones (a run counts each of its messages). */
   readonly queue: BusItem[] = [];
@@ -78,6 +86,8 @@ class Mailbox {
     public capacity: number,
     /** Every mailbox's bytes together (the bus's), kept as each one changes. */
     private readonly held: { bytes: number },
+    /** The mailboxes of its agent tree together (none: the user's, or an unknown pid). */
+    readonly tree: TreeGauge | null,
   ) {}
   /** Bytes queued. */
   get bytes(): number {
@@ -85,6 +95,7 @@ class Mailbox {
   }
   set bytes(v: number) {
     this.held.bytes += v - this.queuedBytes;
+    if (this.tree) this.tree.bytes += v - this.queuedBytes;
     this.queuedBytes = v;
   }
   /** Bytes held by blocked senders. */
@@ -93,6 +104,7 @@ class Mailbox {
   }
   set blockedBytes(v: number) {
     this.held.bytes += v - this.waitingBytes;
+    if (this.tree) this.tree.bytes += v - this.waitingBytes;
     this.waitingBytes = v;
   }
 }
@@ -114,7 +126,12 @@ export class MessageBus {
   private seq = 0;
   readonly stats: BusStats = { delivered: 0, refused: 0 };
   /** Each mailbox's byte limit (the receiver's limits.mailboxBytes), and where refusals are recorded. */
-  limits: { bytes(pid: number): number; refused(from: number, text: string): void } = {
+  limits: {
+    bytes(pid: number): number;
+    refused(from: number, text: string): void;
+    /** The gauge of the agent tree `pid` belongs to: its mailboxes together are bounded too. */
+    tree?(pid: number): TreeGauge | null;
+  } = {
     bytes: () => Number.POSITIVE_INFINITY,
     refused: () => {},
   };
@@ -139,7 +156,7 @@ export class MessageBus {
   private box(pid: number): Mailbox {
     let b = this.boxes.get(pid);
     if (!b) {
-      b = new Mailbox(pid, this.capacity, this.held);
+      b = new Mailbox(pid, this.capacity, this.held, this.limits.tree?.(pid) ?? null);
       this.boxes.set(pid, b);
     }
     return b;
@@ -189,6 +206,15 @@ export class MessageBus {
     return new SysError('EAGAIN', text);
   }
 
+  /** The mailboxes of the receiver's agent tree together are full: EAGAIN (recorded). */
+  private treeFull(b: Mailbox, from: number, size: number): SysError {
+    const t = b.tree!;
+    this.stats.refused++;
+    const text = `the mailboxes of process ${t.root}'s tree hold ${fmtBytes(t.bytes)} of undelivered messages, as much as they may together (${fmtBytes(t.max)}: 4 × its limits.mailboxBytes); a message of ${fmtBytes(size)} to process ${b.pid} waits until they read theirs`;
+    this.limits.refused(from, text);
+    return new SysError('EAGAIN', text);
+  }
+
   /** Every mailbox together is at KERNEL_HELD_BYTES: EAGAIN (recorded), whichever box this one is. */
   private kernelFull(from: number, size: number): SysError {
     this.stats.refused++;
@@ -227,6 +253,7 @@ export class MessageBus {
     const maxBytes = this.limits.bytes(to);
     if (size > maxBytes) throw this.tooBig(from, to, size, maxBytes);
     if (this.held.bytes + size > this.heldLimit) throw this.kernelFull(from, size);
+    if (b.tree && b.tree.bytes + size > b.tree.max) throw this.treeFull(b, from, size);
     // A sender already waiting on this box keeps its place: later sends queue behind it (order per sender).
     if (b.count < b.capacity && b.bytes + size <= maxBytes && !this.waiting(b, from)) {
       this.deliver(b, e);
@@ -435,6 +462,7 @@ export class MessageBus {
       );
     }
     if (this.held.bytes + first > this.heldLimit) throw this.kernelFull(from, first);
+    if (b.tree && b.tree.bytes + first > b.tree.max) throw this.treeFull(b, from, first);
     // As many as fit, by count and by bytes (the run's text up to the last one taken); one too
     // big ends the batch here (it is refused when it comes first).
     let k = 0;
@@ -445,6 +473,7 @@ export class MessageBus {
         k < room &&
         b.bytes + 2 * ends[k]! <= maxBytes &&
         this.held.bytes + 2 * ends[k]! <= this.heldLimit &&
+        (!b.tree || b.tree.bytes + 2 * ends[k]! <= b.tree.max) &&
         ends[k]! - (k ? ends[k - 1]! + 1 : 0) <= MAX_PACKED_MESSAGE_CHARS
       )
         k++;

@@ -213,6 +213,8 @@ export class Kernel {
     this.bus.limits = {
       bytes: (pid) => this.limiter.mailboxBytes(this.procs.find(pid)),
       refused: (from, text) => this.limiter.audit.record(from, 'mailboxBytes', `refused: ${text}`),
+      // A tree's mailboxes together: one agent's 64 children cannot hold 64 mailboxes' worth.
+      tree: (pid) => this.procs.find(pid)?.account.mailboxes() ?? null,
     };
     // A caller sees the host tools of the page that started its tree (tools/names.ts).
     this.tools.scopeOf = (c) => {

@@ -9,6 +9,7 @@
  * stop there (`independent`), as a grant never could be bounded by the parent.
  */
 import type { Capabilities } from '../abi/capabilities';
+import type { TreeGauge } from './bus';
 import { effective, fmtBytes, limitsOf } from './limits';
 
 export type QuotaKind = 'tokens' | 'memoryWrites' | 'memoryBytes';
@@ -36,6 +37,8 @@ export class QuotaAccount {
   readonly own: Record<QuotaKind, number> = { tokens: 0, memoryWrites: 0, memoryBytes: 0 };
   /** Set when the user raised one of this process's quotas: charges stop here. */
   independent = false;
+  /** On a tree's root: what the tree's mailboxes hold together (bus.ts), made on first use. */
+  private gauge: TreeGauge | null = null;
 
   constructor(
     readonly pid: number,
@@ -54,6 +57,18 @@ export class QuotaAccount {
       if (a.independent) return;
       a = a.parent;
     }
+  }
+
+  /** The gauge the mailboxes of this process's whole tree share: on its root's account, 4 × the root's limits.mailboxBytes. */
+  mailboxes(): TreeGauge {
+    let root: QuotaAccount = this;
+    for (let hops = 0; root.parent && hops < 10_000; hops++) root = root.parent;
+    root.gauge ??= {
+      bytes: 0,
+      max: 4 * effective(limitsOf(root.caps()), 'mailboxBytes'),
+      root: root.pid,
+    };
+    return root.gauge;
   }
 
   /** The least room for `kind` up the chain, or null when no account on it has a quota. */

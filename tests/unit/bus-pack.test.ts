@@ -289,3 +289,31 @@ describe('all mailboxes together are bounded (KERNEL_HELD_BYTES)', () => {
     expect(bus.held.bytes).toBe(0);
   });
 });
+
+describe('the mailboxes of one agent tree are bounded together', () => {
+  it('past the tree’s gauge, sends into any of its mailboxes are EAGAIN; another tree’s mailbox still takes them', async () => {
+    const bus = new MessageBus(1000);
+    const refused: string[] = [];
+    const tree = { bytes: 0, max: 250, root: 1 };
+    bus.limits = {
+      bytes: () => 1000,
+      refused: (_from, text) => refused.push(text),
+      tree: (pid) => (pid < 10 ? tree : null),
+    };
+    const body = 'x'.repeat(50); // 100 bytes
+    void bus.send(20, 2, body);
+    void bus.send(20, 3, body);
+    expect(tree.bytes).toBe(200);
+    expect(await code(Promise.resolve().then(() => bus.send(20, 4, body)))).toBe('EAGAIN');
+    const p = pack([body])!;
+    expect(await code(Promise.resolve().then(() => bus.sendPacked(20, 4, p.text, p.ends)))).toBe('EAGAIN');
+    expect(refused.join('\n')).toMatch(/the mailboxes of process 1's tree hold 200 B/);
+    expect(() => bus.send(20, 11, body)).not.toThrow(); // not in that tree
+    await bus.recvItems(2, 10);
+    expect(tree.bytes).toBe(100);
+    expect(() => bus.send(20, 4, body)).not.toThrow();
+    bus.exit(3);
+    bus.exit(4);
+    expect(tree.bytes).toBe(0);
+  });
+});

@@ -265,4 +265,31 @@ describe('the kernel: children cannot multiply their parent’s quotas', () => {
     expect(c2.own.memoryWrites).toBe(3);
     expect(c2.room('memoryWrites')).toMatchObject({ left: 1, pid: parent });
   });
+
+  it('mailboxes: an agent’s children hold no more together than 4 × its limits.mailboxBytes', async () => {
+    h = await boot({
+      idle: async () => {
+        await new Promise((r) => setTimeout(r, 20_000));
+      },
+      fan: async (ctx) => {
+        const kids: number[] = [];
+        for (let i = 0; i < 6; i++) kids.push(await ctx.spawn('i', undefined, { program: 'idle' }));
+        // 900 bytes each (byteSize: 2 a character): each child's 1,000-byte mailbox takes one.
+        const codes: string[] = [];
+        for (const k of kids) codes.push(await code(ctx.bus.send(k, 'x'.repeat(450))));
+        await ctx.print(JSON.stringify(codes));
+        for (const k of kids) await ctx.kill(k);
+      },
+    });
+    const fan = await spawn('fan', { bus: ['family'], procs: 'children', limits: { mailboxBytes: 1000 } });
+    await wait(fan);
+    // Six mailboxes of 1,000 bytes, but the tree's together hold 4,000: the fifth is refused.
+    expect(await out(fan)).toEqual(['ok', 'ok', 'ok', 'ok', 'EAGAIN', 'EAGAIN']);
+    const quota = await h.user.call<{ text: string }[]>('logs', { kind: 'quota' });
+    expect(quota.map((q) => q.text).join('\n')).toMatch(
+      new RegExp(
+        `mailboxes of process ${fan}'s tree hold .* as much as they may together \\(.*: 4 × its limits\\.mailboxBytes\\)`,
+      ),
+    );
+  });
 });
