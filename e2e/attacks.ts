@@ -304,6 +304,31 @@ export const ATTACKS: Attack[] = [
       (r.report?.facts.wrote === 5 ? null : `the children wrote ${r.report?.facts.wrote}`),
   },
   {
+    name: 'hold the kernel’s heap in the mailboxes of many children that never read',
+    permissions: { bus: ['family'] },
+    source: program(`
+      const idle = 'export default async () => { await new Promise((r) => setTimeout(r, 10000)); }';
+      const kids = [];
+      for (let i = 0; i < 12; i++) kids.push(await ctx.spawn('k', undefined, { source: idle }));
+      const mib = 'x'.repeat(512 * 1024); // 1 MiB as the kernel counts it (2 bytes a character)
+      let held = 0;
+      for (const k of kids)
+        for (let j = 0; j < 40; j++) {
+          try { await ctx.bus.send(k, mib); held++; } catch (e) { if (e.code !== 'EAGAIN') throw e; break; }
+        }
+      report.facts.heldMiB = held;
+      await attempt('hold more than the tree may (12 mailboxes of 32 MiB)', async () => {
+        if (held > 130) return held + ' MiB';
+        throw Object.assign(new Error('held ' + held + ' MiB'), { code: 'EAGAIN' });
+      });
+      for (const k of kids) await ctx.kill(k).catch(() => {});`),
+    check: (r) =>
+      expectCodes({ 'hold more than the tree may (12 mailboxes of 32 MiB)': /EAGAIN/ })(r) ??
+      (Number(r.report?.facts.heldMiB) >= 100
+        ? null
+        : `held only ${r.report?.facts.heldMiB} MiB: the tree may hold 128`),
+  },
+  {
     name: 'escape through fonts, GPU, storage buckets, WebRTC and beacons',
     source: program(`
       await attempt('FontFace load', () => new FontFace('x', 'url(EXFIL/font)').load().then(() => 'loaded'));
