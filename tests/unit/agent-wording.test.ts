@@ -6,15 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_NAMES_PER_PROCESS, MAX_TOPICS_PER_PROCESS, MessageBus } from '../../src/kernel/bus';
 import { plainWording, wording } from '../../src/kernel/wording';
 import { boot } from './harness';
-
-const codeOf = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-};
+import { outcome } from './outcome';
 
 describe('the wording of a permission request', () => {
   it('refuses bidi overrides, isolates, C0/C1 controls and line separators; plain text in any script passes', () => {
@@ -43,13 +35,13 @@ describe('the wording of a permission request', () => {
   it('through the kernel: a spoofing reason is EINVAL and no card is shown; the task shown is plain', async () => {
     const h = await boot({
       asker: async (ctx) => {
-        const spoof = await codeOf(
+        const spoof = await outcome(
           ctx.syscall('permission.request', {
             permissions: { net: ['*'] },
             reason: 'summarise \u202Efdp.exe',
           }),
         );
-        const huge = await codeOf(
+        const huge = await outcome(
           ctx.syscall('permission.request', { permissions: { net: ['*'] }, reason: 'x'.repeat(100_000) }),
         );
         await ctx.print(JSON.stringify([spoof, huge]));

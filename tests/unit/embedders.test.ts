@@ -11,15 +11,7 @@ import { AuditThrottle } from '../../src/kernel/limits';
 import { DESKTOP_PAGE_LIMITS, EMBED_TOOLS_MAX, PageLimiter } from '../../src/kernel/page-limits';
 import type { ProcessTable } from '../../src/kernel/process';
 import { boot, type Harness } from './harness';
-
-const codeOf = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-};
+import { outcome } from './outcome';
 
 const SITE = 'https://site.example';
 const IDLE = 'export default async (ctx) => { await ctx.recv({ timeoutMs: 60000 }); }';
@@ -46,15 +38,15 @@ describe('embedding pages are clamped by the kernel', () => {
     const e = embedTab(h);
     await e.sys.call('subscribe');
     // Before binding: no spawn, none of the user's calls.
-    expect(await codeOf(e.sys.call('spawn', { task: 't', options: { source: IDLE } }))).toBe('EPERM');
-    expect(await codeOf(e.sys.call('embed.bind', { origin: SITE }))).toBe('EPERM'); // not allowed yet
+    expect(await outcome(e.sys.call('spawn', { task: 't', options: { source: IDLE } }))).toBe('EPERM');
+    expect(await outcome(e.sys.call('embed.bind', { origin: SITE }))).toBe('EPERM'); // not allowed yet
     expect(await e.sys.call('embed.policy', { origin: SITE })).toBeNull();
     // The user allows the site: tools host.* and time.now, no spawning for its agents.
     const entry: Partial<Capabilities> = { tools: ['host.*', 'time.now'], models: ['*'], spawn: false };
     await h.user.call('embed.allow', { origin: SITE, permissions: entry });
     expect(await e.sys.call('embed.bind', { origin: SITE })).toMatchObject({ origin: SITE });
     // Once bound, it cannot speak for another origin.
-    expect(await codeOf(e.sys.call('embed.bind', { origin: 'https://other.example' }))).toBe('EPERM');
+    expect(await outcome(e.sys.call('embed.bind', { origin: 'https://other.example' }))).toBe('EPERM');
     // The page asks for more than its entry: the kernel refuses (its frame is not trusted to clamp).
     for (const more of [
       { tools: ['*'] },
@@ -66,11 +58,11 @@ describe('embedding pages are clamped by the kernel', () => {
       { limits: { procs: 10_000 } },
     ])
       expect(
-        await codeOf(e.sys.call('spawn', { task: 't', permissions: more, options: { source: IDLE } })),
+        await outcome(e.sys.call('spawn', { task: 't', permissions: more, options: { source: IDLE } })),
         JSON.stringify(more),
       ).toBe('EPERM');
     // Nor more urgent than the user's agents.
-    expect(await codeOf(e.sys.call('spawn', { task: 't', options: { source: IDLE, priority: -20 } }))).toBe(
+    expect(await outcome(e.sys.call('spawn', { task: 't', options: { source: IDLE, priority: -20 } }))).toBe(
       'EPERM',
     );
     // Within it: allowed, and derived from the entry, not from the user's all.
@@ -100,8 +92,8 @@ describe('embedding pages are clamped by the kernel', () => {
       ['restart', { pid }],
       ['memory.recall', { query: 'x' }],
     ] as const)
-      expect(await codeOf(e.sys.call(name, args)), name).toBe('EPERM');
-    expect(await codeOf(e.sys.call('embed.policy', {}))).toBe('EPERM'); // not the whole allowlist
+      expect(await outcome(e.sys.call(name, args)), name).toBe('EPERM');
+    expect(await outcome(e.sys.call('embed.policy', {}))).toBe('EPERM'); // not the whole allowlist
     await h.user.call('kill', { pid: p2, signal: 'KILL' });
     await h.user.call('kill', { pid, signal: 'KILL' });
     e.close();
@@ -119,10 +111,10 @@ describe('embedding pages are clamped by the kernel', () => {
     const own = (await e.sys.call<{ pid: number }>('spawn', { task: 'mine', options: { program: 'idle' } }))
       .pid;
     expect((await e.sys.call<ProcInfo[]>('ps')).map((p) => p.pid)).toEqual([own]);
-    expect(await codeOf(e.sys.call('kill', { pid: userPid }))).toBe('EPERM');
-    expect(await codeOf(e.sys.call('wait', { pid: userPid, timeoutMs: 0 }))).toBe('EPERM');
-    expect(await codeOf(e.sys.call('bus.send', { to: userPid, body: 'hi' }))).toBe('EPERM');
-    expect(await codeOf(e.sys.call('bus.send', { to: 'some-name', body: 'hi' }))).toBe('EPERM');
+    expect(await outcome(e.sys.call('kill', { pid: userPid }))).toBe('EPERM');
+    expect(await outcome(e.sys.call('wait', { pid: userPid, timeoutMs: 0 }))).toBe('EPERM');
+    expect(await outcome(e.sys.call('bus.send', { to: userPid, body: 'hi' }))).toBe('EPERM');
+    expect(await outcome(e.sys.call('bus.send', { to: 'some-name', body: 'hi' }))).toBe('EPERM');
     expect(await e.sys.call('bus.send', { to: own, body: 'hi' })).toBeNull();
     await h.user.call('write', { fd: 1, data: 'x' }).catch(() => {});
     await h.user.call('kill', { pid: userPid, signal: 'KILL' });
@@ -135,7 +127,7 @@ describe('embedding pages are clamped by the kernel', () => {
     expect(pids).not.toContain(userPid);
     // Removing a tool by name: only its own.
     h.kernel.tools.register({ name: 'victim.tool', description: 'x', inputSchema: {} }, 'agent:999', () => 1);
-    expect(await codeOf(e.sys.call('tools.remove', { name: 'victim.tool' }))).toBe('ENOENT');
+    expect(await outcome(e.sys.call('tools.remove', { name: 'victim.tool' }))).toBe('ENOENT');
     expect(h.kernel.tools.countOf('agent:999')).toBe(1);
     e.close();
   });
@@ -149,7 +141,7 @@ describe('embedding pages are clamped by the kernel', () => {
     expect(h.kernel.tabs.get('frame-2')?.host).toBe(false);
     await e.sys.call('embed.bind', { origin: SITE });
     await h.user.call('embed.disallow', { origin: SITE });
-    expect(await codeOf(e.sys.call('spawn', { task: 't', options: { source: IDLE } }))).toBe('EPERM');
+    expect(await outcome(e.sys.call('spawn', { task: 't', options: { source: IDLE } }))).toBe('EPERM');
     e.close();
   });
 
@@ -185,15 +177,15 @@ describe('pages have limits', () => {
     await e.sys.call('embed.bind', { origin: SITE });
     const spawn = () => e.sys.call<{ pid: number }>('spawn', { task: 't', options: { source: IDLE } });
     const codes = [];
-    for (let i = 0; i < 5; i++) codes.push(await codeOf(spawn()));
+    for (let i = 0; i < 5; i++) codes.push(await outcome(spawn()));
     expect(codes).toEqual(['ok', 'ok', 'ok', 'EAGAIN', 'EAGAIN']);
     // A second frame of the same origin (another tab, a reload) shares the origin's count.
     const e2 = embedTab(h, 'embed-tab-2');
     await e2.sys.call('embed.bind', { origin: SITE });
-    expect(await codeOf(e2.sys.call('spawn', { task: 't', options: { source: IDLE } }))).toBe('EAGAIN');
+    expect(await outcome(e2.sys.call('spawn', { task: 't', options: { source: IDLE } }))).toBe('EAGAIN');
     // Host tools: past EMBED_TOOLS_MAX, EAGAIN; registering one it serves again is no more.
     const reg = (name: string) =>
-      codeOf(e.sys.call('tools.register', { name, description: 'x', inputSchema: { type: 'object' } }));
+      outcome(e.sys.call('tools.register', { name, description: 'x', inputSchema: { type: 'object' } }));
     for (let i = 0; i < EMBED_TOOLS_MAX; i++) expect(await reg(`host.t${i}`)).toBe('ok');
     expect(await reg('host.t0')).toBe('ok');
     expect(await reg('host.one_more')).toBe('EAGAIN');
@@ -212,7 +204,7 @@ describe('pages have limits', () => {
     await e.sys.call('embed.bind', { origin: SITE });
     // A bucket of two; six at once would need four seconds to refill.
     const codes = await Promise.all(
-      Array.from({ length: 6 }, () => codeOf(e.sys.call('spawn', { task: 't', options: { source: IDLE } }))),
+      Array.from({ length: 6 }, () => outcome(e.sys.call('spawn', { task: 't', options: { source: IDLE } }))),
     );
     expect(codes.filter((c) => c === 'EAGAIN').length).toBeGreaterThanOrEqual(1);
     const audit = await h.user.call<{ text: string }[]>('logs', { pid: 0, kind: 'quota' });
@@ -255,7 +247,7 @@ describe('pages have limits', () => {
         const out: string[] = [];
         for (let i = 0; i < 66; i++)
           out.push(
-            await codeOf(
+            await outcome(
               ctx.syscall('tools.register', { name: `a.t${i}`, description: 'x', inputSchema: {} }),
             ),
           );

@@ -7,15 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CHAT_MAX_CHARS } from '../../src/kernel/syscalls';
 import { STM_MAX_CHARS } from '../../src/kernel/working-memory';
 import { boot } from './harness';
-
-const codeOf = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-};
+import { outcome } from './outcome';
 
 describe('the kernel’s heap and thread against one agent', () => {
   it('short-term memory: 1 MB appends in a loop end in EDQUOT at its cap; the kernel serves on', async () => {
@@ -25,7 +17,7 @@ describe('the kernel’s heap and thread against one agent', () => {
         let n = 0;
         let code = 'ok';
         for (; n < 1000; n++) {
-          code = await codeOf(ctx.syscall('memory.stm.append', { message: { role: 'user', content: mb } }));
+          code = await outcome(ctx.syscall('memory.stm.append', { message: { role: 'user', content: mb } }));
           if (code !== 'ok') break;
         }
         await ctx.print(JSON.stringify({ n, code }));
@@ -72,7 +64,7 @@ describe('the kernel’s heap and thread against one agent', () => {
       talker: async (ctx) => {
         const mb = 'word '.repeat(200_000);
         const messages = Array.from({ length: 64 }, () => ({ role: 'user', content: mb }));
-        await ctx.print(await codeOf(ctx.syscall('llm.chat', { model: 'deterministic-fast', messages })));
+        await ctx.print(await outcome(ctx.syscall('llm.chat', { model: 'deterministic-fast', messages })));
       },
     });
     const { pid } = await h.user.call<{ pid: number }>('spawn', {

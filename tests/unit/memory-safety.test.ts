@@ -12,33 +12,26 @@ import { LongTermMemory } from '../../src/memory/long-term';
 import { MemoryService } from '../../src/memory/service';
 import { openStore } from '../../src/memory/store';
 import { boot, sleep } from './harness';
+import { outcome } from './outcome';
 
 let n = 0;
 const fresh = () => `mem-safety-${Date.now()}-${n++}`;
-const code = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-};
 
 describe('long-term memory refuses bad vectors before writing', () => {
   it('zero, NaN, Infinity and the wrong dimension are EINVAL and nothing is stored; the store keeps working', async () => {
     const db = await openStore(fresh());
     const ltm = await LongTermMemory.open(db, new HashingEmbedder());
     const item = (vector: Float32Array | number[]) => [{ namespace: 'user', text: 'x', vector }];
-    expect(await code(ltm.remember(item(new Float32Array(384))))).toBe('EINVAL');
-    expect(await code(ltm.remember(item(new Float32Array(384).fill(Number.NaN))))).toBe('EINVAL');
-    expect(await code(ltm.remember(item(new Float32Array(384).fill(Number.POSITIVE_INFINITY))))).toBe(
+    expect(await outcome(ltm.remember(item(new Float32Array(384))))).toBe('EINVAL');
+    expect(await outcome(ltm.remember(item(new Float32Array(384).fill(Number.NaN))))).toBe('EINVAL');
+    expect(await outcome(ltm.remember(item(new Float32Array(384).fill(Number.POSITIVE_INFINITY))))).toBe(
       'EINVAL',
     );
-    expect(await code(ltm.remember(item(new Float32Array(12).fill(1))))).toBe('EINVAL');
+    expect(await outcome(ltm.remember(item(new Float32Array(12).fill(1))))).toBe('EINVAL');
     // A batch with one bad item writes none of it.
     const good = new HashingEmbedder().embedOne('good');
     expect(
-      await code(
+      await outcome(
         ltm.remember([
           { namespace: 'user', text: 'good', vector: good },
           { namespace: 'user', text: 'bad', vector: new Float32Array(384) },
@@ -130,7 +123,7 @@ describe('memory limits through the kernel', () => {
   it('an all-zero vector from an agent is EINVAL and the next call still works; bytes per write and in total are limits', async () => {
     const h = await boot({
       writer: async (ctx) => {
-        const r = (items: unknown[]) => code(ctx.syscall('memory.remember', { items }));
+        const r = (items: unknown[]) => outcome(ctx.syscall('memory.remember', { items }));
         const out = {
           zero: await r([{ text: 'z', vector: new Float32Array(384) }]),
           after: await r([{ text: 'fine' }]),

@@ -11,15 +11,8 @@ import { DEFAULT_AGENT_CAPS } from '../../src/kernel/access-control';
 import { bootKernel } from '../../src/kernel/boot';
 import { QuotaAccount, raisesQuota, readCharges } from '../../src/kernel/quota-account';
 import { boot, type Harness, sleep } from './harness';
+import { outcome } from './outcome';
 
-const code = async (p: Promise<unknown>) => {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-};
 const refuse = (text: string): never => {
   throw Object.assign(new Error(text), { code: 'EDQUOT' });
 };
@@ -98,7 +91,7 @@ describe('the kernel: children cannot multiply their parent’s quotas', () => {
         let wrote = 0;
         let last = 'ok';
         for (let i = 0; i < 10 && last === 'ok'; i++) {
-          last = await code(ctx.memory.remember(`note ${i}`));
+          last = await outcome(ctx.memory.remember(`note ${i}`));
           if (last === 'ok') wrote++;
         }
         await ctx.print(JSON.stringify({ wrote, last }));
@@ -133,12 +126,12 @@ describe('the kernel: children cannot multiply their parent’s quotas', () => {
       filler: async (ctx) => {
         await ctx.bus.recv({ timeoutMs: 30_000 }).catch(() => {});
         const codes: string[] = [];
-        for (let i = 0; i < 6; i++) codes.push(await code(ctx.memory.remember('x'.repeat(1400))));
+        for (let i = 0; i < 6; i++) codes.push(await outcome(ctx.memory.remember('x'.repeat(1400))));
         await ctx.print(JSON.stringify(codes));
       },
       leaver: async (ctx) => {
         const codes: string[] = [];
-        for (let i = 0; i < 2; i++) codes.push(await code(ctx.memory.remember('y'.repeat(1400))));
+        for (let i = 0; i < 2; i++) codes.push(await outcome(ctx.memory.remember('y'.repeat(1400))));
         const orphan = await ctx.spawn('o', undefined, { program: 'filler' });
         await ctx.print(JSON.stringify({ codes, orphan }));
       },
@@ -200,7 +193,7 @@ describe('the kernel: children cannot multiply their parent’s quotas', () => {
       writer: async (ctx) => {
         await ctx.bus.recv({ timeoutMs: 30_000 }).catch(() => {});
         const codes: string[] = [];
-        for (let i = 0; i < 4; i++) codes.push(await code(ctx.memory.remember(`n${i}`)));
+        for (let i = 0; i < 4; i++) codes.push(await outcome(ctx.memory.remember(`n${i}`)));
         await ctx.print(JSON.stringify(codes));
       },
       root: async (ctx) => {
@@ -276,7 +269,7 @@ describe('the kernel: children cannot multiply their parent’s quotas', () => {
         for (let i = 0; i < 6; i++) kids.push(await ctx.spawn('i', undefined, { program: 'idle' }));
         // 900 bytes each (byteSize: 2 a character): each child's 1,000-byte mailbox takes one.
         const codes: string[] = [];
-        for (const k of kids) codes.push(await code(ctx.bus.send(k, 'x'.repeat(450))));
+        for (const k of kids) codes.push(await outcome(ctx.bus.send(k, 'x'.repeat(450))));
         await ctx.print(JSON.stringify(codes));
         for (const k of kids) await ctx.kill(k);
       },

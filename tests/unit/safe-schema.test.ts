@@ -6,16 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { ToolRegistry } from '../../src/tools/registry';
 import { boot } from './harness';
+import { outcome } from './outcome';
 
 const caller = { pid: 7, caps: { tools: ['*'] } } as never;
-const codeOf = async (p: Promise<unknown> | (() => unknown)) => {
-  try {
-    await (typeof p === 'function' ? p() : p);
-    return 'ok';
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-};
 
 /** n levels of anyOf [a(i+1), a(i+1)] through $defs: 2^n checks of a few hundred bytes of schema. */
 function multiplying(n: number) {
@@ -39,7 +32,7 @@ describe('tool schemas are checked in linear time', () => {
       () => 'ran',
     );
     // With the JS engine this one string takes hours (2^5000 paths); the test would time out.
-    expect(await codeOf(r.call('redos.tool', { s: `${'a'.repeat(5000)}!` }, caller))).toBe('EINVAL');
+    expect(await outcome(r.call('redos.tool', { s: `${'a'.repeat(5000)}!` }, caller))).toBe('EINVAL');
     expect(await r.call('redos.tool', { s: 'aaaa' }, caller)).toBe('ran');
     // JSON Schema's pattern is unanchored, as before.
     r.register(
@@ -52,8 +45,8 @@ describe('tool schemas are checked in linear time', () => {
       () => 'ran',
     );
     expect(await r.call('redos.word', 'xxbbcxx', caller)).toBe('ran');
-    expect(await codeOf(r.call('redos.word', 'xxbxx', caller))).toBe('EINVAL');
-    expect(await codeOf(r.call('redos.word', 'b', caller))).toBe('EINVAL'); // its own allOf still holds
+    expect(await outcome(r.call('redos.word', 'xxbxx', caller))).toBe('EINVAL');
+    expect(await outcome(r.call('redos.word', 'b', caller))).toBe('EINVAL'); // its own allOf still holds
   });
 
   it('a property named "pattern" and data holding one are not patterns', async () => {
@@ -71,7 +64,7 @@ describe('tool schemas are checked in linear time', () => {
       () => 'ran',
     );
     expect(await r.call('data.tool', { pattern: '((', c: { pattern: '(' } }, caller)).toBe('ran');
-    expect(await codeOf(r.call('data.tool', { c: { pattern: ')' } }, caller))).toBe('EINVAL');
+    expect(await outcome(r.call('data.tool', { c: { pattern: ')' } }, caller))).toBe('EINVAL');
   });
 
   it('lookarounds, back-references, huge patterns and patternProperties from agents are refused at registration', () => {
@@ -79,7 +72,7 @@ describe('tool schemas are checked in linear time', () => {
     r.claimPrefix('m', 'mcp:http://m.test/');
     let n = 0;
     const reg = (inputSchema: Record<string, unknown>, source = 'agent:7') =>
-      codeOf(() =>
+      outcome(() =>
         r.register(
           { name: `${source.startsWith('mcp') ? 'm' : 't'}.x${++n}`, description: 'x', inputSchema },
           source,
@@ -99,7 +92,7 @@ describe('tool schemas are checked in linear time', () => {
     const r = new ToolRegistry();
     r.register({ name: 'bomb.tool', description: 'x', inputSchema: multiplying(40) }, 'agent:7', () => 'ran');
     // 2^40 checks otherwise: the kernel's thread for days.
-    expect(await codeOf(r.call('bomb.tool', { x: 1 }, caller))).toBe('E2BIG');
+    expect(await outcome(r.call('bomb.tool', { x: 1 }, caller))).toBe('E2BIG');
     r.register(
       {
         name: 'list.tool',
@@ -129,7 +122,7 @@ describe('tool schemas are checked in linear time', () => {
           description: 'x',
           inputSchema: multiplying(40),
         });
-        const code = await codeOf(ctx.syscall('tools.call', { name: 'my.bomb', args: { x: 1 } }));
+        const code = await outcome(ctx.syscall('tools.call', { name: 'my.bomb', args: { x: 1 } }));
         await ctx.print(code);
       },
     });
