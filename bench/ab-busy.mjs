@@ -2,10 +2,10 @@
 // A/B of the busy suite on two prebuilt bundles (AGENTOS_BENCH=1 vite build --outDir X), alternated
 // in one session so both sides meet the same machine load: node bench/ab-busy.mjs DIR_A DIR_B [rounds].
 // Each round serves A then B (or B then A, alternating) on BENCH_PORT, a fresh browser each.
-import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.mjs';
 import { busyBench } from './busy.mjs';
+import { serveBench } from './serve.mjs';
 
 const [A, B, roundsArg] = process.argv.slice(2);
 const rounds = Number(roundsArg ?? 3);
@@ -13,17 +13,8 @@ const PORT = Number(process.env.BENCH_PORT ?? 4213);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function one(dir) {
-  const server = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort', '--outDir', dir], {
-    stdio: 'ignore',
-    detached: true,
-  });
+  const stop = await serveBench(dir, PORT, '/');
   try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        if ((await fetch(`http://localhost:${PORT}/`)).ok) break;
-      } catch {}
-      await sleep(200);
-    }
     // AB_TRACE=dir: a trace of each busy phase (toplevel tasks of every thread), for the kernel's busy fraction.
     if (process.env.AB_TRACE) {
       process.env.BUSY_TRACE = `${process.env.AB_TRACE}/${dir.replace(/\W/g, '_')}-${Date.now()}.json`;
@@ -39,9 +30,7 @@ async function one(dir) {
       await browser.close();
     }
   } finally {
-    try {
-      process.kill(-server.pid, 'SIGTERM');
-    } catch {}
+    stop();
     await sleep(500);
   }
 }

@@ -4,39 +4,19 @@
 // visits and first visits interleaved, each traced: the page's `page:*` marks and the kernel's
 // `boot:*` marks (debug.boot_trace), on the page's timeline (ms from navigation start).
 //   node bench/reload-trace.mjs [runs]   (BENCH_PORT, BENCH_OUTDIR as for npm run bench; SKIP_BUILD=1)
-import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.mjs';
+import { buildBench, serveBench } from './serve.mjs';
 
 const PORT = Number(process.env.BENCH_PORT ?? 4180);
 const OUT = process.env.BENCH_OUTDIR ?? 'dist';
 const RUNS = Number(process.argv[2] ?? 3);
 const RECALL = process.env.RECALL === '1';
 
-if (!process.env.SKIP_BUILD) {
-  const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn', '--outDir', OUT], {
-    stdio: 'inherit',
-    env: { ...process.env, AGENTOS_BENCH: '1' },
-  });
-  if (build.status !== 0) process.exit(build.status ?? 1);
-}
-const server = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort', '--outDir', OUT], {
-  stdio: 'ignore',
-  detached: true,
-});
-process.on('exit', () => {
-  try {
-    process.kill(-server.pid, 'SIGTERM');
-  } catch {}
-});
+if (!process.env.SKIP_BUILD) buildBench(OUT);
+await serveBench(OUT, PORT);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-for (let i = 0; i < 100; i++) {
-  try {
-    if ((await fetch(`http://localhost:${PORT}/bench/index.html`)).ok) break;
-  } catch {}
-  await sleep(200);
-}
 
 /** Opens the desktop, waits until it is interactive and the kernel has settled, returns every mark. */
 async function visit(context, { recall = false, settleMs = 2500 } = {}) {

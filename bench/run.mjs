@@ -2,45 +2,21 @@
 // npm run bench [-- suite ...]: builds the production bundle with the bench page,
 // serves it on loopback, runs the suites in headless Chromium, prints a table and
 // writes bench/results.json. Targets are judged as ratios within one run.
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/chromium.mjs';
 import { busyBench } from './busy.mjs';
 import { attacksNoHeaders, BOMB_HEAP, kernelSurvivesBombs, spawnFrameRatio } from './containment.mjs';
 import { durableBench } from './durable.mjs';
+import { buildBench, serveBench } from './serve.mjs';
 
 const PORT = Number(process.env.BENCH_PORT ?? 4180);
 const only = process.argv.slice(2);
 
 // BENCH_OUTDIR lets two runs of different suites share the machine without sharing a build.
 const OUT = process.env.BENCH_OUTDIR ?? 'dist';
-const build = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn', '--outDir', OUT], {
-  stdio: 'inherit',
-  env: { ...process.env, AGENTOS_BENCH: '1' },
-});
-if (build.status !== 0) process.exit(build.status ?? 1);
-
-const server = spawn('npx', ['vite', 'preview', '--port', String(PORT), '--strictPort', '--outDir', OUT], {
-  stdio: 'ignore',
-  detached: true,
-});
-const stop = () => {
-  try {
-    process.kill(-server.pid, 'SIGTERM');
-  } catch {}
-};
-process.on('exit', stop);
-
-async function waitForServer() {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`http://localhost:${PORT}/bench/index.html`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('preview server did not start');
-}
+buildBench(OUT);
+const stop = await serveBench(OUT, PORT);
 
 /**
  * JS that must load before the terminal is usable: the page's entry and the kernel worker, each
@@ -195,7 +171,6 @@ async function reloadBench(browser) {
 
 let browser;
 try {
-  await waitForServer();
   browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   const page = await browser.newPage();
   page.on('console', (m) => {
