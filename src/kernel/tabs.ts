@@ -23,6 +23,9 @@ import { PendingCalls } from './pending';
 import { type Counters, type Endpoint, internalError, post, refuseMalformed } from './ports';
 import type { Process } from './process';
 
+/** How long after a tab's lock is released its bye may still arrive (see add()). */
+export const BYE_GRACE_MS = 500;
+
 /** A worker a tab hosts for the kernel (a model engine, an embedder). */
 export interface HostedWorker {
   fail(why: string, code?: Errno): void;
@@ -215,8 +218,14 @@ export class Tabs {
     this.byId.set(id, tab);
     if (lock && this.opts.locks) {
       // The tab holds this lock for its whole life; we are granted it when the tab is gone.
-      // Granted without a goodbye first: the tab crashed (or was discarded).
-      this.opts.locks.request(lock, () => this.gone(tab, 'crashed')).catch(() => {});
+      // Granted without a goodbye: the tab crashed (or was discarded). A closing tab posts its bye
+      // before the lock goes, but the two reach us by different task queues: the bye may come
+      // second, so it gets a moment (a crash judged as a close would end agents with no checkpoint).
+      this.opts.locks
+        .request(lock, () => {
+          setTimeout(() => this.gone(tab, 'crashed'), BYE_GRACE_MS);
+        })
+        .catch(() => {});
     }
     this.broadcastTabs();
     if (tab.host) for (const w of this.hostWaiters.splice(0)) w();

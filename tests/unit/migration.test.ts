@@ -55,6 +55,7 @@ function addTab(
   h: Awaited<ReturnType<typeof boot>>,
   id: string,
   programs: Record<string, TestProgram> | null,
+  lock: string | null = null,
 ) {
   const ch = new MessageChannel();
   h.kernel.attachTab(ch.port1);
@@ -63,7 +64,7 @@ function addTab(
     if (frame.t !== 'host.start' || !programs) return; // null: a tab whose workers never start
     void runAgent((frame as Extract<HostCommand, { t: 'host.start' }>).port, programs);
   };
-  ch.port2.postMessage({ t: 'hello', tabId: id, lock: null, host: true, version: 1 });
+  ch.port2.postMessage({ t: 'hello', tabId: id, lock, host: true, version: 1 });
   return { sys, port: ch.port2 };
 }
 
@@ -220,6 +221,57 @@ describe('kernel: agents outlive their tab', () => {
       'put back',
     );
     expect(out).toBe('took once\nagain once\n');
+    h.close();
+  });
+
+  it('a closing tab whose bye arrives after its lock was released counts as closed: an agent with no checkpoint moves, not ends', async () => {
+    // Web Locks as the kernel sees them: a tab's lock is granted to the kernel when that tab is gone.
+    const released = new Map<string, () => void>();
+    const locks = {
+      request: (name: string, cb: () => void) => {
+        released.set(name, cb);
+        return new Promise<void>(() => {});
+      },
+    } as unknown as LockManager;
+    const h = await boot(
+      {
+        plain: async (ctx) => {
+          await ctx.print('up\n');
+          await ctx.bus.recv({ timeoutMs: 60_000 }).catch(() => {});
+        },
+      },
+      { locks },
+    );
+    const a = addTab(
+      h,
+      'tab-a',
+      { plain: async (ctx) => void (await ctx.bus.recv({ timeoutMs: 60_000 }).catch(() => {})) },
+      'lock-a',
+    );
+    await a.sys.call('subscribe');
+    await h.user.call('tab.visibility', { hidden: true }); // tab-a (visible) hosts
+    const { pid } = await h.user.call<{ pid: number }>('spawn', { task: 't', options: { program: 'plain' } });
+    await until(
+      () => procOf(h, pid),
+      (p) => p.hostTab === 'tab-a' && p.state !== 'ready',
+      'hosted on tab-a',
+    );
+    // The lock is released first, then the bye comes.
+    released.get('lock-a')!();
+    a.port.postMessage({ t: 'bye' });
+    const p = await until(
+      () => procOf(h, pid),
+      (q) => q.hostTab === 'test-tab' || q.state === 'exited',
+      'moved or ended',
+    );
+    expect(p.state).not.toBe('exited');
+    expect(p.hostTab).toBe('test-tab');
+    const lost = h.kernel.episodes
+      .query({ pid, since: t0 })
+      .map((e) => e.text)
+      .join('\n');
+    expect(lost).toMatch(/tab-a|closed/);
+    expect(lost).not.toMatch(/crashed/);
     h.close();
   });
 
