@@ -1,12 +1,14 @@
 /**
- * Lifetime quotas hold for a process together with everything it spawns. `tokenQuota`,
- * `memoryWrites` and `limits.memoryBytes` are totals over a life, and a child gets at most its
- * parent's: counted per process alone, an agent given 300 tokens spawned children with 300 more
- * each, and a chain of short-lived children wrote memory without end. So each process has an
- * account linked to its spawner's; a charge must fit every account up the chain and is added to
- * each. An account outlives its process while a descendant refers to it (an exited parent's quota
- * still bounds its orphans). A quota the user raises on a process is the user's word: its charges
- * stop there (`independent`), as a grant never could be bounded by the parent.
+ * What an agent tree shares: lifetime quotas, and its mailboxes' bytes.
+ *
+ * `tokenQuota`, `memoryWrites` and `limits.memoryBytes` are totals over a life, and a child gets
+ * at most its parent's. Counted per process alone, an agent given 300 tokens spawned children
+ * with 300 more each, and a chain of short-lived children wrote memory without end. So each
+ * process has an account linked to its spawner's; a charge must fit every account up the chain
+ * and is added to each. An account outlives its process while a descendant refers to it (an
+ * exited parent's quota still bounds its orphans). A quota the user raises on a process is the
+ * user's word: its charges stop there (`independent`). The root's account also holds the gauge
+ * of the tree's mailboxes (bus.ts), so 64 children cannot hold 64 mailboxes' worth.
  */
 import type { Capabilities } from '../abi/capabilities';
 import type { TreeGauge } from './bus';
