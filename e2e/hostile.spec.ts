@@ -603,7 +603,9 @@ test.describe('the kernel never shares a fate with an agent', () => {
       // the cause), or the heartbeat (a bomb that stops its worker answering before its process dies;
       // the host tab judged the frame alive just before). Either way it is blamed and ended.
       expect(exit.exitCode).toBe(137);
-      expect(exit.exitReason).toMatch(/it was the cause: not restarted|unresponsive for \d+ ms \(no heartbeat\)/);
+      expect(exit.exitReason).toMatch(
+        /it was the cause: not restarted|unresponsive for \d+ ms \(no heartbeat\)/,
+      );
       // Both host tabs' documents, the desktop and the kernel answer; the canary keeps running (restarted
       // elsewhere if it was lost with the bomb's frames).
       expect(await tabsAlive()).toEqual([true, true, true]);
