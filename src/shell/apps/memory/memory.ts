@@ -120,9 +120,10 @@ export class AosMemory extends AppElement {
     if (log) this.timeline = log;
   }
 
+  // A status: aria-label is prohibited on a plain paragraph (axe: aria-prohibited-attr while it is still empty).
   override render() {
     return html`
-      <p class="muted" aria-label="memory count">
+      <p class="muted" role="status" aria-label="memory count">
         ${this.stats ? plural(this.stats.memories, 'memory', 'memories') : ''}${this.stats?.usage !== undefined ? ` · ${(this.stats.usage / 2 ** 20).toFixed(1)} MB used` : ''}
       </p>
       <form class="row" role="search" @submit=${(e: Event) => this.search(e)}>
