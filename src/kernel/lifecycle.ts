@@ -76,12 +76,21 @@ interface StartJob extends Schedulable {
   proc: Process;
 }
 
+/** How long an agent ended for silence stays a suspect of its host tab's next frame-process crash. */
+const UNRESPONSIVE_BLAME_MS = 30_000;
+
 export class Lifecycle {
   private readonly startQueue = new RunQueue<StartJob>(2000);
   private starting = 0;
   private seq = 0;
   /** Who caused the crashes of agent frames' sandbox processes (crash-blame.ts). */
   private readonly blame: CrashBlame;
+  /**
+   * Agents the heartbeat ended lately, with their host tab: a bomb's worker may stop answering
+   * before its frames' process dies of it. When that process then dies, the ended agent counts
+   * among the lost for the blame, so an innocent lost alone with it is not taken for the cause.
+   */
+  private readonly unresponsive = new Map<number, { tab: string; at: number }>();
   /** Agents past their heartbeat whose host tab was asked to judge their frame (askHost). */
   private readonly hostAsked = new WeakSet<Process>();
 
@@ -218,7 +227,18 @@ export class Lifecycle {
       if (p?.alive && p.incarnation === l.incarnation && p.hostTabId === tab.id) procs.push(p);
     }
     if (!procs.length) return;
-    const v = this.blame.crashed(procs.map((p) => p.pid));
+    const now = Date.now();
+    const ended: number[] = [];
+    for (const [pid, u] of this.unresponsive) {
+      if (now - u.at > UNRESPONSIVE_BLAME_MS) this.unresponsive.delete(pid);
+      else if (u.tab === tab.id) ended.push(pid);
+    }
+    const v = this.blame.crashed([...procs.map((p) => p.pid), ...ended]);
+    // Counted once: it has exited, so it is no suspect to keep (with it gone, one left alone is none).
+    for (const pid of ended) {
+      this.unresponsive.delete(pid);
+      this.blame.forget(pid);
+    }
     this.d.log(
       0,
       'crash',
@@ -635,6 +655,7 @@ export class Lifecycle {
       else if (!this.hostAsked.has(p) && this.askHost(p)) continue;
       if (now - p.lastBeat > this.opts.agentBeatTimeoutMs) {
         this.d.log(p.pid, 'deny', `no heartbeat for ${now - p.lastBeat} ms: killed`);
+        if (p.hostTabId) this.unresponsive.set(p.pid, { tab: p.hostTabId, at: now });
         this.exit(p, EXIT_KILL, `killed: unresponsive for ${now - p.lastBeat} ms (no heartbeat)`);
       } else post(p.port, { t: 'ping' });
     }
